@@ -1,0 +1,114 @@
+"""The Typer application, its global options, and the error edge shared by every command.
+
+Imports here stay light (typer, rich): `stockcast --help` must not import torch, pandas or
+yfinance. Command modules import heavy libraries inside their functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from stockcast import __version__
+from stockcast.errors import EXIT_INTERRUPTED, StockcastError
+from stockcast.paths import data_dir
+
+app = typer.Typer(
+    name="stockcast",
+    help="Honest LSTM stock forecasts: fetch prices, train, evaluate against naive baselines, "
+    "and forecast the next trading sessions.",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class State:
+    """Global options, set by the callback before any command runs."""
+
+    data_dir: Path = Path("data")
+
+
+STATE = State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"stockcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    data_dir_opt: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Data directory (default ./data). Also the STOCKCAST_HOME environment variable; "
+            "this option wins.",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    STATE.data_dir = data_dir(data_dir_opt)
+
+
+def stdout() -> Console:
+    """Console for results; no colours or spinners when stdout is not a terminal."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr() -> Console:
+    """Console for warnings and errors."""
+    return Console(stderr=True, highlight=False)
+
+
+def print_json(obj: Any) -> None:
+    """Plain JSON on stdout (no rich markup), for machines."""
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def warn(message: str) -> None:
+    stderr().print(f"[yellow]warning:[/] {message}", markup=True)
+
+
+def error_line(message: str) -> None:
+    """One red line on stderr. Markup in ``message`` is not interpreted."""
+    con = stderr()
+    con.print("[bold red]error:[/] ", end="", markup=True)
+    con.print(message, markup=False)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(fn: F) -> F:
+    """Turn domain errors into one clear line and their exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StockcastError as exc:
+            error_line(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            error_line("interrupted; nothing half-written was kept")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,53 @@
+"""Domain errors. Each carries a one-line message that names the fix, and an exit code.
+
+The CLI edge turns them into one red line and ``typer.Exit(code)``; nothing below the CLI prints.
+"""
+
+from __future__ import annotations
+
+# Documented exit codes (README, "Exit codes").
+EXIT_OK = 0
+EXIT_ERROR = 1  # the command failed; nothing stored was changed by the failure
+EXIT_USAGE = 2  # bad arguments or options (also Typer/Click's own usage errors)
+EXIT_PARTIAL = 3  # several symbols: some succeeded, some failed
+EXIT_BUSY = 4  # another `stockcast run` holds the run lock; this one did nothing
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
+class StockcastError(Exception):
+    """Base class: ``str(err)`` is the whole message shown to the user."""
+
+    exit_code: int = EXIT_ERROR
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class UsageError(StockcastError):
+    """Invalid input given by the user (symbol, date range, option values)."""
+
+    exit_code = EXIT_USAGE
+
+
+class DataError(StockcastError):
+    """Stored or imported data is missing, empty, unparseable or too short."""
+
+
+class SourceError(StockcastError):
+    """A data source failed: network down, rate limited, unknown symbol."""
+
+
+class ModelError(StockcastError):
+    """A saved model is missing, corrupt or incompatible."""
+
+
+class LockTimeout(StockcastError):
+    """Waiting for another process's lock took longer than allowed."""
+
+
+class BusyError(StockcastError):
+    """Another run holds the run lock."""
+
+    exit_code = EXIT_BUSY

@@ -1,0 +1,78 @@
+"""Crash-safe file primitives shared by every store: atomic replace and per-name locks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from stockcast.errors import LockTimeout
+
+DEFAULT_LOCK_TIMEOUT = 120.0  # seconds a writer waits for another process's lock
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a directory entry (the rename) to disk; a no-op where the OS cannot."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through ``write(fh)`` into a temporary file, fsync, then rename over it.
+
+    A reader sees the old file or the new one, never half of one; a crash leaves at most a
+    stray ``.tmp`` file beside the target, which readers ignore.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``."""
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+@contextlib.contextmanager
+def locked(lock_path: Path, what: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold an inter-process lock on ``lock_path``; wait up to ``timeout`` seconds for it.
+
+    ``timeout=0`` does not wait. On time-out raise LockTimeout naming ``what`` is busy.
+    """
+    from filelock import FileLock, Timeout
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise LockTimeout(
+            f"{what} is locked by another stockcast process (waited {timeout:g} s); "
+            "wait for it to finish, or remove the stale lock file "
+            f"{lock_path} if no stockcast is running"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,56 @@
+"""Where things live: the data directory and the per-symbol paths inside it.
+
+Symbols are validated here, before anything touches the disk, so that no accepted symbol can
+name a path outside the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from stockcast.errors import UsageError
+
+ENV_HOME = "STOCKCAST_HOME"
+DEFAULT_HOME = Path("data")
+SYMBOL_MAX_LEN = 20
+_SYMBOL_RE = re.compile(r"^[A-Z0-9.\-^=]+$")
+
+
+def data_dir(option: str | os.PathLike[str] | None = None) -> Path:
+    """The data directory: the ``--data-dir`` option, else ``$STOCKCAST_HOME``, else ``./data``."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser()
+    return DEFAULT_HOME
+
+
+def normalize_symbol(raw: str) -> str:
+    """Upper-case and check a ticker symbol; raise UsageError naming the rule it breaks.
+
+    >>> normalize_symbol("brk-b")
+    'BRK-B'
+    """
+    sym = (raw or "").strip().upper()
+    if not sym:
+        raise UsageError("empty symbol; give a ticker such as AAPL")
+    if len(sym) > SYMBOL_MAX_LEN:
+        raise UsageError(f"symbol {raw!r} is longer than {SYMBOL_MAX_LEN} characters")
+    if not _SYMBOL_RE.match(sym) or set(sym) <= {"."}:
+        raise UsageError(
+            f"invalid symbol {raw!r}; use letters, digits and . - ^ = only (for example BRK-B, ^GSPC)"
+        )
+    return sym
+
+
+def symbol_file(root: Path, symbol: str, folder: str, suffix: str) -> Path:
+    """``root/folder/SYMBOL+suffix`` for a validated symbol, checked to stay inside ``root``."""
+    sym = normalize_symbol(symbol)
+    base = (root / folder).resolve()
+    path = (base / f"{sym}{suffix}").resolve()
+    if path.parent != base:
+        raise UsageError(f"invalid symbol {symbol!r}")
+    return path

@@ -1,0 +1,182 @@
+"""The price store: one Parquet file per symbol under ``<data>/prices/``.
+
+Schema (version 1), one row per trading session, sorted and unique by date:
+
+    date        datetime64 (tz-naive session date)       index
+    open, high, low, close   float64  raw prices as the source gives them (Yahoo: split-adjusted)
+    adj_close   float64  close adjusted for splits and dividends (= close when the source has none)
+    volume      float64  shares traded (NaN when unknown)
+    dividends   float64  cash dividend paid on that session (0 when none)
+    splits      float64  split ratio effective that session (0 when none)
+
+The file's Parquet metadata carries the schema version, the source, an optional source
+reference (the CSV path a symbol was imported from) and when it was last updated. Writes are
+atomic (temporary file, fsync, rename) and serialised by a lock per symbol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stockcast.errors import DataError
+from stockcast.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
+from stockcast.paths import normalize_symbol, symbol_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCHEMA_VERSION = 1
+COLUMNS = ["open", "high", "low", "close", "adj_close", "volume", "dividends", "splits"]
+_META_KEY = b"stockcast"
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """What ``stockcast list`` shows about one stored symbol."""
+
+    ticker: str
+    rows: int
+    first: str | None  # ISO date of the first session
+    last: str | None  # ISO date of the last session
+    source: str  # "yahoo", "csv" or "sample"
+    source_ref: str | None  # the CSV path for "csv", else None
+    updated: str  # ISO timestamp (UTC) of the last write
+    schema_version: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class PriceStore:
+    """Read and write stored prices under ``root`` (the data directory)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # paths -----------------------------------------------------------------------------
+    def path(self, symbol: str) -> Path:
+        return symbol_file(self.root, symbol, "prices", ".parquet")
+
+    def lock_path(self, symbol: str) -> Path:
+        return symbol_file(self.root, symbol, "locks", ".lock")
+
+    @contextlib.contextmanager
+    def lock(self, symbol: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the writer lock of ``symbol`` (waits for another process, up to ``timeout``)."""
+        sym = normalize_symbol(symbol)
+        with locked(self.lock_path(sym), f"{sym} in {self.root}", timeout):
+            yield
+
+    # reading ---------------------------------------------------------------------------
+    def exists(self, symbol: str) -> bool:
+        return self.path(symbol).is_file()
+
+    def symbols(self) -> list[str]:
+        folder = self.root / "prices"
+        if not folder.is_dir():
+            return []
+        return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+    def read(self, symbol: str) -> pd.DataFrame:
+        """The stored frame of ``symbol``; DataError naming the fix when there is none."""
+        import pyarrow.parquet as pq
+
+        sym = normalize_symbol(symbol)
+        path = self.path(sym)
+        if not path.is_file():
+            raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # corrupt file: never expected, since writes are atomic
+            raise DataError(
+                f"stored prices of {sym} are unreadable ({exc.__class__.__name__}); "
+                f"run `stockcast fetch {sym} --full` to rebuild them"
+            ) from None
+        meta = _decode_meta(table.schema.metadata)
+        if meta.get("schema_version", 0) > SCHEMA_VERSION:
+            raise DataError(
+                f"{path} was written by a newer stockcast (schema {meta['schema_version']}); "
+                "upgrade stockcast"
+            )
+        df = table.to_pandas()
+        if "date" in df.columns:
+            df = df.set_index("date")
+        df.index = df.index.astype("datetime64[ns]")
+        df.index.name = "date"
+        return df[COLUMNS]
+
+    def info(self, symbol: str) -> SymbolInfo:
+        """Metadata of a stored symbol, read from the Parquet footer only (fast)."""
+        import pyarrow.parquet as pq
+
+        sym = normalize_symbol(symbol)
+        path = self.path(sym)
+        if not path.is_file():
+            raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
+        md = pq.read_metadata(path)
+        meta = _decode_meta(md.metadata)
+        return SymbolInfo(
+            ticker=sym,
+            rows=md.num_rows,
+            first=meta.get("first"),
+            last=meta.get("last"),
+            source=meta.get("source", "unknown"),
+            source_ref=meta.get("source_ref"),
+            updated=meta.get("updated", ""),
+            schema_version=int(meta.get("schema_version", 0)),
+        )
+
+    # writing ---------------------------------------------------------------------------
+    def write(
+        self, symbol: str, df: pd.DataFrame, source: str, source_ref: str | None = None
+    ) -> Path:
+        """Atomically replace the stored frame of ``symbol``. Call it while holding ``lock``.
+
+        ``df`` is indexed by session date and has ``COLUMNS``; it must already be validated.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        sym = normalize_symbol(symbol)
+        frame = df[COLUMNS].astype("float64").copy()
+        frame.index = frame.index.astype("datetime64[ns]")
+        frame.index.name = "date"
+        if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+            raise DataError(f"refusing to store {sym}: sessions are not sorted and unique")
+        first = frame.index[0].date().isoformat() if len(frame) else None
+        last = frame.index[-1].date().isoformat() if len(frame) else None
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "ticker": sym,
+            "source": source,
+            "source_ref": source_ref,
+            "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "first": first,
+            "last": last,
+        }
+        table = pa.Table.from_pandas(frame.reset_index(), preserve_index=False)
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()}
+        )
+        path = self.path(sym)
+        atomic_write(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
+        return path
+
+    def delete(self, symbol: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(symbol).unlink()
+
+
+def _decode_meta(raw: dict | None) -> dict:
+    if not raw or _META_KEY not in raw:
+        return {}
+    try:
+        return json.loads(raw[_META_KEY])
+    except ValueError:
+        return {}
