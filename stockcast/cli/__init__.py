@@ -1,8 +1,9 @@
-"""Command-line interface. Each command lives in its own module and registers on ``app``."""
+"""Command-line interface. Each command group lives in its own module and registers on ``app``."""
 
 from __future__ import annotations
 
-from stockcast.cli import fetch as _fetch  # noqa: F401  (registers fetch, list)
+# Importing a command module registers its commands; each keeps heavy imports inside functions.
+from stockcast.cli import fetch, predict, schedule, train  # noqa: F401
 from stockcast.cli.app import app
 
 
