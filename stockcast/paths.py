@@ -41,7 +41,8 @@ def normalize_symbol(raw: str) -> str:
         raise UsageError(f"symbol {raw!r} is longer than {SYMBOL_MAX_LEN} characters")
     if not _SYMBOL_RE.match(sym) or set(sym) <= {"."}:
         raise UsageError(
-            f"invalid symbol {raw!r}; use letters, digits and . - ^ = only (for example BRK-B, ^GSPC)"
+            f"invalid symbol {raw!r}; use letters, digits and . - ^ = only "
+            "(for example BRK-B, ^GSPC)"
         )
     return sym
 
