@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import warnings
 from typing import TYPE_CHECKING
 
 from stockcast.errors import UsageError
@@ -65,25 +66,52 @@ def calendar_code_for(symbol: str, override: str | None = None) -> str:
     return DEFAULT_CALENDAR
 
 
-@functools.lru_cache(maxsize=16)
 def get_calendar(
     code: str = DEFAULT_CALENDAR, first_year: int = _FIRST_YEAR
 ) -> xcals.ExchangeCalendar:
-    """The calendar ``code`` from ``first_year`` to two years ahead (cached per process)."""
-    import exchange_calendars as xcals
+    """The calendar ``code`` from ``first_year`` (or its earliest supported date) to two years
+    ahead (or its latest), built once per process and code (about 0.1 s)."""
+    return _build(code.upper(), int(first_year))
 
-    end = dt.date.today().year + 2
+
+@functools.lru_cache(maxsize=16)
+def _build(code: str, first_year: int) -> xcals.ExchangeCalendar:
+    import exchange_calendars as xcals
+    import pandas as pd
+
+    dispatcher = xcals.calendar_utils.global_calendar_dispatcher
     try:
-        return xcals.get_calendar(code, start=f"{first_year}-01-01", end=f"{end}-12-31")
+        cls = dispatcher._calendar_factories.get(dispatcher.resolve_alias(code))
     except xcals.errors.InvalidCalendarName:
         raise UsageError(
             f"unknown exchange calendar {code!r}; use a code such as XNYS, XLON or XTSE"
         ) from None
+    start = pd.Timestamp(f"{first_year}-01-01")
+    end = pd.Timestamp(f"{dt.date.today().year + 2}-12-31")
+    if cls is not None:  # clamp to the range the calendar's holiday rules cover
+        lo, hi = cls.bound_min(), cls.bound_max()
+        start = max(start, lo) if lo is not None else start
+        end = min(end, hi) if hi is not None else end
+    try:
+        with warnings.catch_warnings():  # pandas deprecations inside the library's rules
+            warnings.simplefilter("ignore")
+            return xcals.get_calendar(code, start=start, end=end)
+    except (ValueError, KeyError) as exc:  # a calendar's own rules failing to build
+        raise UsageError(
+            f"exchange calendar {code} could not be built ({exc.__class__.__name__} inside "
+            "exchange_calendars); pass --calendar with another code, e.g. XNYS"
+        ) from None
 
 
 def _calendar_covering(code: str, day: dt.date) -> xcals.ExchangeCalendar:
-    year = min(_FIRST_YEAR, day.year - 1)
-    return get_calendar(code, year)
+    cal = get_calendar(code, min(_FIRST_YEAR, day.year - 1))
+    if not cal.first_session.date() <= day <= cal.last_session.date():
+        raise UsageError(
+            f"{day} is outside the dates exchange calendar {code} covers "
+            f"({cal.first_session.date()} to {cal.last_session.date()}); "
+            "pass --calendar with another code, e.g. XNYS"
+        )
+    return cal
 
 
 def next_sessions(after: dt.date, n: int, code: str = DEFAULT_CALENDAR) -> list[dt.date]:
@@ -94,7 +122,14 @@ def next_sessions(after: dt.date, n: int, code: str = DEFAULT_CALENDAR) -> list[
     first = cal.date_to_session(pd.Timestamp(after), direction="next")
     if first.date() == after:
         first = cal.next_session(first)
-    return [s.date() for s in cal.sessions_window(first, n)]
+    try:
+        window = cal.sessions_window(first, n)
+    except ValueError:
+        raise UsageError(
+            f"exchange calendar {code} ends on {cal.last_session.date()}, "
+            f"before {n} sessions after {after}; forecast fewer sessions"
+        ) from None
+    return [s.date() for s in window]
 
 
 def last_completed_session(now: dt.datetime | None = None, code: str = DEFAULT_CALENDAR) -> dt.date:
