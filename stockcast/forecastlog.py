@@ -1,0 +1,144 @@
+"""The forecast log: every forecast that `predict` and `run` made, one Parquet file per symbol.
+
+``<data>/forecasts/<SYMBOL>.parquet``, long format: one row per (forecast, level), so that any
+set of levels fits (a forecast without intervals has one row with ``level`` NaN):
+
+    made_at     timestamp (UTC)  when the forecast was made
+    model       string   the model id
+    as_of       date     the last stored session the forecast was made from
+    target      date     the session forecast
+    h           int      sessions from as_of to target (1 = the next session)
+    close       float    predicted close, in the prices of as_of
+    last_close  float    the close at as_of that the forecast started from
+    level       float    interval level (0.9 = 90%), NaN when none
+    lower       float    lower bound at that level
+    upper       float    upper bound at that level
+    stale       bool     prices could not be refreshed; made from older stored data
+    origin      string   "predict" or "run"
+
+Appending reads the log, adds the new rows, de-duplicates on (model, as_of, target) keeping the
+latest forecast (all its levels), and atomically rewrites the file, under a per-symbol lock: two
+processes appending at once both land, and a process killed mid-write leaves the previous log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stockcast.errors import DataError
+from stockcast.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
+from stockcast.paths import normalize_symbol, symbol_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COLUMNS = [
+    "made_at",
+    "model",
+    "as_of",
+    "target",
+    "h",
+    "close",
+    "last_close",
+    "level",
+    "lower",
+    "upper",
+    "stale",
+    "origin",
+]
+KEY = ["model", "as_of", "target"]
+_DTYPES = {
+    "model": "string",
+    "h": "int64",
+    "close": "float64",
+    "last_close": "float64",
+    "level": "float64",
+    "lower": "float64",
+    "upper": "float64",
+    "stale": "bool",
+    "origin": "string",
+}
+
+
+def log_path(root: Path, symbol: str) -> Path:
+    """``<data>/forecasts/<SYMBOL>.parquet``."""
+    return symbol_file(Path(root), symbol, "forecasts", ".parquet")
+
+
+def symbols(root: Path) -> list[str]:
+    """Symbols that have a forecast log."""
+    folder = Path(root) / "forecasts"
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+
+def empty() -> pd.DataFrame:
+    """A log with no rows, in the log's schema."""
+    import pandas as pd
+
+    return normalize(pd.DataFrame({c: [] for c in COLUMNS}))
+
+
+def normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with exactly the log's columns and dtypes (dates as tz-naive midnight)."""
+    import pandas as pd
+
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"forecast rows lack columns {missing}")
+    out = frame[COLUMNS].copy()
+    out["made_at"] = pd.to_datetime(out["made_at"], utc=True).astype("datetime64[us, UTC]")
+    for col in ("as_of", "target"):
+        out[col] = pd.to_datetime(out[col]).dt.normalize().astype("datetime64[ns]")
+    return out.astype(_DTYPES).reset_index(drop=True)
+
+
+def read(root: Path, symbol: str) -> pd.DataFrame:
+    """The log of ``symbol`` (empty when nothing was logged yet)."""
+    import pandas as pd
+
+    path = log_path(root, symbol)
+    if not path.is_file():
+        return empty()
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # never expected: writes are atomic
+        raise DataError(
+            f"forecast log {path} is unreadable ({exc.__class__.__name__}); "
+            "move it aside (new forecasts start a fresh log)"
+        ) from None
+    return normalize(frame)
+
+
+def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``old`` plus ``new``; per (model, as_of, target) only the latest forecast's rows stay (pure).
+
+    The latest is the one with the largest ``made_at``; on a tie, the one from ``new``.
+    """
+    import pandas as pd
+
+    both = pd.concat([normalize(old).assign(_new=0), normalize(new).assign(_new=1)])
+    both["_rank"] = list(zip(both["made_at"], both["_new"], strict=True))
+    best = both.groupby(KEY, dropna=False)["_rank"].transform("max")
+    kept = both[both["_rank"] == best].drop(columns=["_rank", "_new"])
+    kept = kept.sort_values(["as_of", "target", "made_at", "level"], kind="stable")
+    return kept.reset_index(drop=True)
+
+
+def append(
+    root: Path, symbol: str, rows: pd.DataFrame, timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> int:
+    """Add forecast ``rows`` to the log of ``symbol``; returns the number of rows in the log.
+
+    Safe against concurrent appenders (a per-symbol lock) and against a kill mid-write (the
+    file is replaced atomically).
+    """
+    sym = normalize_symbol(symbol)
+    root = Path(root)
+    lock = symbol_file(root, sym, "locks", ".forecasts.lock")
+    with locked(lock, f"the forecast log of {sym}", timeout):
+        merged = merge(read(root, sym), rows)
+        atomic_write(log_path(root, sym), lambda fh: merged.to_parquet(fh, index=False))
+    return len(merged)
