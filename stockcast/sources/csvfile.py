@@ -1,0 +1,250 @@
+"""Daily prices from a local CSV file, taken as it comes from common tools.
+
+Handles Yahoo exports (ISO or m/d/Y dates, ``Adj Close``), Stooq, TradingView (``time`` in unix
+seconds), MetaTrader (``<DATE>,<TIME>,<OPEN>,...`` with ``,`` ``;`` or tab, YYYYMMDD dates),
+pandas ``to_csv`` output (unnamed first date column) and Nasdaq.com (``Close/Last``, ``$``).
+
+Date and close are required. Missing open/high/low are set to the close, a missing volume is
+unknown (NaN), a missing adjusted close equals the close, dividends and splits are 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stockcast.errors import DataError, UsageError
+from stockcast.store import COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# store column -> accepted headers, best first (compared lower-case, letters and digits only)
+ALIASES: dict[str, list[str]] = {
+    "date": ["date", "datetime", "timestamp", "tradedate", "day", "data"],
+    "open": ["open", "openprice", "o", "otwarcie"],
+    "high": ["high", "highprice", "h", "max", "najwyzszy"],
+    "low": ["low", "lowprice", "l", "min", "najnizszy"],
+    "close": ["close", "closelast", "closeprice", "last", "price", "c", "zamkniecie"],
+    "adj_close": ["adjclose", "adjustedclose", "adjclosed", "adjustedcloseprice"],
+    "volume": ["volume", "vol", "v", "wolumen"],
+    "dividends": ["dividends", "dividend"],
+    "splits": ["stocksplits", "splits", "split"],
+}
+# a date column without a date-like name: TradingView's "time" anywhere, or an unnamed first
+# column (pandas to_csv), or yfinance's "Price" first column above its Ticker/Date header rows
+_FIRST_COLUMN_DATES = ("unnamed0", "index", "price", "")
+DATE_FORMATS = [
+    "%Y-%m-%d",
+    "%Y%m%d",
+    "%Y.%m.%d",
+    "%Y/%m/%d",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d %b %Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+]
+_TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}:?\d{2})?$")
+_NULLS = {"", "null", "nan", "n/a", "na", "-", "none"}
+_DELIMITERS = [",", ";", "\t", "|"]
+
+
+def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.DataFrame:
+    """Read a price CSV into the store schema, indexed by session date (not yet validated).
+
+    ``date_format`` is a strptime format such as ``%d/%m/%Y``, or ``unix`` for unix seconds;
+    by default the one format that reads every row is found by trying common ones.
+
+    >>> read_csv_prices("AAPL.csv").columns.tolist()  # doctest: +SKIP
+    ['open', 'high', 'low', 'close', 'adj_close', 'volume', 'dividends', 'splits']
+    """
+    import pandas as pd
+
+    path = Path(path).expanduser()
+    text = _read_text(path)
+    sep = sniff_delimiter(text)
+    raw = pd.read_csv(
+        io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True
+    )
+    raw = raw.dropna(how="all")
+    mapping = map_columns([str(c) for c in raw.columns])
+    if "date" not in mapping:
+        raise DataError(
+            f"no date column in {path} (columns: {', '.join(map(str, raw.columns))}); "
+            "name the date column Date"
+        )
+    if "close" not in mapping:
+        raise DataError(
+            f"no close column in {path} (columns: {', '.join(map(str, raw.columns))}); "
+            "name the closing price column Close"
+        )
+    dates = raw[mapping["date"]].astype(str).str.strip()
+    keep = ~dates.str.lower().isin({"ticker", "date", ""})  # yfinance multi-row headers
+    raw, dates = raw[keep], dates[keep]
+    if raw.empty:
+        raise DataError(f"{path} has a header but no rows of prices")
+    index = parse_dates(dates.tolist(), date_format, path)
+    out = pd.DataFrame(index=index)
+    for col in COLUMNS:
+        if col in mapping:
+            out[col] = to_numbers(raw[mapping[col]]).to_numpy()
+    if out["close"].isna().all():
+        raise DataError(f"no numeric close prices in {path}; check the file's close column")
+    for col in ("open", "high", "low", "adj_close"):
+        if col not in out.columns:
+            out[col] = out["close"]
+    for col, default in (("volume", float("nan")), ("dividends", 0.0), ("splits", 0.0)):
+        if col not in out.columns:
+            out[col] = default
+    return out[COLUMNS].astype("float64")
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise DataError(f"no file at {path}; check the path given to --csv")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    if not text.strip():
+        raise DataError(
+            f"{path} is empty; export daily prices with a header row such as "
+            "Date,Open,High,Low,Close,Volume"
+        )
+    return text
+
+
+def sniff_delimiter(text: str) -> str:
+    """The separator that splits the header and the first rows into the same number of fields."""
+    lines = [ln for ln in text.splitlines() if ln.strip()][:20]
+    best, best_fields = ",", 1
+    for delim in _DELIMITERS:
+        counts = {len(row) for row in csv.reader(lines, delimiter=delim)}
+        if len(counts) == 1 and (n := counts.pop()) > best_fields:
+            best, best_fields = delim, n
+    if best_fields == 1:  # ragged rows: fall back to the most frequent separator in the header
+        best = max(_DELIMITERS, key=lambda d: lines[0].count(d))
+    return best
+
+
+def normalize_header(name: str) -> str:
+    """``'<Adj Close>'`` -> ``'adjclose'``; pandas' ``'Unnamed: 0'`` -> ``'unnamed0'``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def map_columns(columns: list[str]) -> dict[str, str]:
+    """Store column -> the file's column, by alias (case and punctuation ignored)."""
+    norm = [normalize_header(c) for c in columns]
+    mapping: dict[str, str] = {}
+    for key, names in ALIASES.items():
+        for name in names:
+            if name in norm and columns[norm.index(name)] not in mapping.values():
+                mapping[key] = columns[norm.index(name)]
+                break
+        if key == "date" and "date" not in mapping:
+            if "time" in norm:
+                mapping["date"] = columns[norm.index("time")]
+            elif norm and norm[0] in _FIRST_COLUMN_DATES:
+                mapping["date"] = columns[0]
+    return mapping
+
+
+def to_numbers(col: pd.Series) -> pd.Series:
+    """Strings such as ``$1,234.50`` or ``null`` -> floats (NaN where not a number)."""
+    import pandas as pd
+
+    s = col.astype(str).str.strip()
+    s = s.where(~s.str.lower().isin(_NULLS), None)
+    s = s.str.replace(r"[$,\s]", "", regex=True)
+    return pd.to_numeric(s, errors="coerce")
+
+
+def parse_dates(values: list[str], date_format: str | None, path: Path) -> pd.DatetimeIndex:
+    """Session dates from strings: ``date_format`` if given, else the format that fits all."""
+
+    stripped = [_TIME_SUFFIX.sub("", v.strip()) for v in values]
+    if date_format:
+        idx = _try_format(values, date_format)
+        if idx is None:
+            idx = _try_format(stripped, date_format)
+        if idx is None:
+            bad = _first_unparsed(values, date_format)
+            raise UsageError(
+                f"--date-format {date_format} does not read {bad!r} in {path}; "
+                "give the format of the file's dates, e.g. %d/%m/%Y"
+            )
+        return idx
+    if all(re.fullmatch(r"\d{9,13}(\.0+)?", v.strip()) for v in values):
+        return _try_format(values, "unix")  # type: ignore[return-value]
+    fits = {}
+    for fmt in DATE_FORMATS:
+        idx = _try_format(stripped, fmt)
+        if idx is not None:
+            fits[fmt] = idx
+    if not fits:
+        raise DataError(
+            f"cannot read the dates in {path} (first value {values[0]!r}); "
+            "pass --date-format, e.g. --date-format %d/%m/%Y"
+        )
+    return _pick(fits, path)
+
+
+def _pick(fits: dict[str, pd.DatetimeIndex], path: Path) -> pd.DatetimeIndex:
+    """One reading of the dates: distinct readings are narrowed to those in date order."""
+    distinct: dict[tuple, tuple[str, pd.DatetimeIndex]] = {}
+    for fmt, idx in fits.items():
+        distinct.setdefault(tuple(idx.asi8), (fmt, idx))
+    choices = list(distinct.values())
+    if len(choices) > 1:
+        ordered = [
+            c for c in choices if c[1].is_monotonic_increasing or c[1].is_monotonic_decreasing
+        ]
+        choices = ordered or choices
+    if len(choices) > 1:
+        formats = " or ".join(f for f, _ in choices)
+        raise DataError(
+            f"the dates in {path} can be read as {formats}; pass --date-format to choose"
+        )
+    return choices[0][1]
+
+
+def _try_format(values: list[str], fmt: str) -> pd.DatetimeIndex | None:
+    import pandas as pd
+
+    if fmt.lower() == "unix":
+        nums = pd.to_numeric(pd.Series(values).str.strip(), errors="coerce")
+        if nums.isna().any():
+            return None
+        unit = "ms" if nums.abs().max() > 1e11 else "s"
+        idx = pd.to_datetime(nums, unit=unit, utc=True).dt.tz_localize(None)
+        return pd.DatetimeIndex(idx).normalize().astype("datetime64[ns]")
+    try:
+        idx = pd.to_datetime(pd.Series(values).str.strip(), format=fmt, errors="coerce")
+    except ValueError:  # not a valid format string
+        raise UsageError(f"--date-format {fmt!r} is not a valid strptime format") from None
+    if idx.isna().any():
+        return None
+    return pd.DatetimeIndex(idx).normalize().astype("datetime64[ns]").rename("date")
+
+
+def _first_unparsed(values: list[str], fmt: str) -> str:
+    import pandas as pd
+
+    if fmt.lower() == "unix":
+        nums = pd.to_numeric(pd.Series(values), errors="coerce")
+    else:
+        nums = pd.to_datetime(pd.Series(values), format=fmt, errors="coerce")
+    bad = nums.isna().to_numpy().nonzero()[0]
+    return values[bad[0]] if len(bad) else ""

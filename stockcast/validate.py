@@ -1,0 +1,127 @@
+"""Checks and repairs applied to every ingested price frame. Pure: no disk, no network, no printing.
+
+``validate(df)`` returns the cleaned frame and a ``ValidationReport`` that counts every row
+dropped or repaired, so that the CLI can tell the user; nothing is changed silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from stockcast.store import COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ABSURD_MOVE = math.log(3.0)  # |log return| above this in one session is flagged
+_PRICES = ["open", "high", "low", "close"]
+
+
+@dataclass
+class ValidationReport:
+    """Counts of what ``validate`` dropped, repaired or flagged."""
+
+    bad_dates: int = 0  # rows without a parseable session date: dropped
+    duplicates: int = 0  # repeated sessions: dropped, the last of each kept
+    bad_close: int = 0  # close missing, zero or negative: dropped
+    filled_prices: int = 0  # open/high/low missing or non-positive: set to the close
+    filled_adj_close: int = 0  # adj_close missing or non-positive: rebuilt from the nearby ratio
+    high_low_repaired: int = 0  # high below max(open, close) or low above min(open, close): widened
+    negative_volume: int = 0  # negative volume: set to unknown (NaN)
+    absurd_moves: int = 0  # |log return| > log(3) not explained by a split: kept, flagged
+    absurd_dates: list[str] = field(default_factory=list)  # the first few flagged sessions
+
+    def counts(self) -> dict[str, int]:
+        """The non-zero counts, by kind (the ``issues`` object of ``fetch --json``)."""
+        d = {k: v for k, v in self.__dict__.items() if isinstance(v, int) and v}
+        return d
+
+    def lines(self) -> list[str]:
+        """One human sentence per non-zero kind."""
+        out = []
+        for key, value in self.counts().items():
+            text = _MESSAGES[key].format(n=value, s="" if value == 1 else "s")
+            if key == "absurd_moves" and self.absurd_dates:
+                text += f" ({', '.join(self.absurd_dates)}{', ...' if value > 5 else ''})"
+            out.append(text)
+        return out
+
+
+_MESSAGES = {
+    "bad_dates": "{n} row{s} without a valid date dropped",
+    "duplicates": "{n} duplicate session{s} dropped (kept the last of each)",
+    "bad_close": "{n} row{s} with a missing, zero or negative close dropped",
+    "filled_prices": "{n} missing or non-positive open/high/low value{s} set to the close",
+    "filled_adj_close": "{n} missing adjusted close{s} rebuilt from the neighbouring adjustment",
+    "high_low_repaired": "{n} row{s} with high/low not enclosing open and close widened",
+    "negative_volume": "{n} negative volume{s} set to unknown",
+    "absurd_moves": "{n} one-day move{s} above 3x not explained by a split (kept, check them)",
+}
+
+
+def validate(df: pd.DataFrame) -> tuple[pd.DataFrame, ValidationReport]:
+    """Clean a frame in the store schema; return it with the report of every change.
+
+    >>> clean, report = validate(frame)   # doctest: +SKIP
+    >>> report.counts()                   # doctest: +SKIP
+    {'duplicates': 1}
+    """
+    import numpy as np
+    import pandas as pd
+
+    rep = ValidationReport()
+    out = df.reindex(columns=COLUMNS).astype("float64")
+    out.index = pd.DatetimeIndex(out.index).astype("datetime64[ns]").normalize()
+    out.index.name = "date"
+
+    nat = out.index.isna()
+    rep.bad_dates = int(nat.sum())
+    out = out[~nat]
+    out = out.sort_index(kind="stable")
+    dup = out.index.duplicated(keep="last")
+    rep.duplicates = int(dup.sum())
+    out = out[~dup]
+
+    bad_close = ~(out["close"] > 0)  # catches NaN too
+    rep.bad_close = int(bad_close.sum())
+    out = out[~bad_close].copy()
+
+    for col in ["open", "high", "low"]:
+        bad = ~(out[col] > 0)
+        rep.filled_prices += int(bad.sum())
+        out.loc[bad, col] = out.loc[bad, "close"]
+
+    ratio = out["adj_close"] / out["close"]
+    bad_adj = ~(ratio > 0) | ~np.isfinite(ratio)
+    rep.filled_adj_close = int(bad_adj.sum())
+    if rep.filled_adj_close:
+        ratio = ratio.where(~bad_adj).ffill().bfill().fillna(1.0)
+        out["adj_close"] = out["close"] * ratio
+
+    top = out[["open", "close"]].max(axis=1)
+    bottom = out[["open", "close"]].min(axis=1)
+    fix = (out["high"] < top) | (out["low"] > bottom)
+    rep.high_low_repaired = int(fix.sum())
+    out["high"] = np.maximum(out["high"], top)
+    out["low"] = np.minimum(out["low"], bottom)
+
+    neg = out["volume"] < 0
+    rep.negative_volume = int(neg.sum())
+    out.loc[neg, "volume"] = np.nan
+
+    out[["dividends", "splits"]] = out[["dividends", "splits"]].fillna(0.0)
+    flagged = absurd_moves(out)
+    rep.absurd_moves = len(flagged)
+    rep.absurd_dates = [d.date().isoformat() for d in flagged[:5]]
+    return out, rep
+
+
+def absurd_moves(df: pd.DataFrame) -> pd.DatetimeIndex:
+    """Sessions whose close moved more than 3x (up or down) with no split that day."""
+    import numpy as np
+
+    logret = np.log(df["close"]).diff().abs()
+    mask = (logret > ABSURD_MOVE) & ~(df["splits"] > 0)
+    return df.index[mask.to_numpy()]
