@@ -76,7 +76,7 @@ def render_png(
     ax.set_ylabel("adjusted close")
     ax.set_title(f"{symbol}: forecast of {len(dates)} sessions as of {as_of}  (model {model_id})")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small", frameon=False)
+    ax.legend(loc="best", fontsize="small", frameon=False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
