@@ -39,24 +39,26 @@ from stockcast.paths import normalize_symbol
 CONFIG_NAME = "stockcast.toml"
 DEFAULT_LEVELS = (0.8, 0.9)
 
-# Options of `stockcast train` that `[train]` may set, with the types each accepts.
+# Options of `stockcast train` that `[train]` may set, with the types each accepts
+# (the keys of `training.configs_from_options`; a test keeps the two in step).
 TRAIN_KEYS: dict[str, tuple[type, ...]] = {
     "epochs": (int,),
+    "batch_size": (int,),
+    "lr": (int, float),
+    "weight_decay": (int, float),
+    "loss": (str,),
+    "patience": (int,),
+    "seed": (int,),
     "hidden": (int,),
     "layers": (int,),
     "dropout": (int, float),
+    "features": (list, str),
     "lookback": (int,),
     "horizon": (int,),
-    "seed": (int,),
-    "features": (list, str),
-    "lr": (int, float),
-    "weight_decay": (int, float),
-    "batch_size": (int,),
-    "patience": (int,),
-    "loss": (str,),
+    "val_frac": (int, float),
+    "test_frac": (int, float),
+    "test_start": (str,),
     "device": (str,),
-    "val_frac": (float,),
-    "test_frac": (float,),
 }
 _TOP_KEYS = {"symbols", "levels", "horizon", "train", "retrain", "overrides"}
 _OVERRIDE_KEYS = {"levels", "horizon", "train", "retrain"}

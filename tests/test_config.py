@@ -136,3 +136,11 @@ def test_retrain_policy(policy: RetrainPolicy, age, new, due) -> None:
         assert reason is None
     else:
         assert due in reason
+
+
+def test_train_keys_are_the_trainers_options() -> None:
+    from stockcast import training
+    from stockcast.config import TRAIN_KEYS
+
+    trainer = training.MODEL_KEYS | training.DATA_KEYS | training.TRAIN_KEYS | {"device"}
+    assert set(TRAIN_KEYS) == trainer
