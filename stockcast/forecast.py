@@ -1,0 +1,333 @@
+"""Dated forecasts from a saved model and the latest stored prices (no retraining, no printing).
+
+``forecast_symbol(root, symbol, ...)`` is the one call for the CLI and the cron runner: it
+loads the newest (or a chosen) model, rebuilds the last window exactly as training did (the
+manifest's features and scaler statistics), predicts the log returns of the next 1..N
+sessions, puts conformal bands around them (``intervals``, calibrated on the model's validation
+split) and dates them with the exchange calendar. The result is a plain frozen dataclass:
+``to_dict()`` is the `predict --json` object, ``log_rows()`` the rows of the forecast log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stockcast import intervals
+from stockcast.errors import DataError, ModelError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from torch import nn
+
+HISTORY_SESSIONS = 120  # closes kept on the result for the chart
+# Stored columns each feature needs; a feature missing here needs the close only.
+FEATURE_COLUMNS = {
+    "hl_pct": "high and low",
+    "pct_change": "open",
+    "log_volume_change": "volume",
+}
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The interval of one level at one forecast date, in prices."""
+
+    level: float  # e.g. 0.9
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One forecast session."""
+
+    date: dt.date  # the trading session forecast
+    h: int  # sessions after as_of (1 = the next session)
+    close: float  # predicted adjusted close, in the prices of as_of
+    change_pct: float  # from the last close, in percent
+    log_return: float  # predicted log(close / last_close)
+    bounds: tuple[Bound, ...]  # one per level, in the requested order
+
+
+@dataclass(frozen=True)
+class Skill:
+    """The model's test skill against persistence, from its manifest (1 - MAE / MAE_naive)."""
+
+    h1: float | None  # at the next session
+    overall: float | None  # over all horizons (summed MAEs)
+    beats_persistence: bool | None  # at every horizon
+    beats_baselines: bool | None  # beats the best naive forecast at every horizon
+    summary: str  # a plain sentence from the evaluation
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A dated forecast of one symbol; plain data that JSON, CSV, the chart and the log use."""
+
+    ticker: str
+    as_of: dt.date  # the last stored session used
+    last_close: float  # adjusted close at as_of (= the raw close: today's prices)
+    model: str  # model id
+    trained_through: str | None  # last session whose outcome the model saw (validation end)
+    calendar: str  # exchange calendar code of the dates
+    levels: tuple[float, ...]
+    stale: bool  # as_of is older than the last completed session on the calendar
+    last_completed: dt.date | None  # that session, when it could be determined
+    vol: float  # EWMA std of daily log returns at as_of (the band scale)
+    skill: Skill
+    steps: tuple[Step, ...]
+    made_at: str  # ISO timestamp (UTC) when the forecast was made
+    history: tuple[tuple[dt.date, float], ...] = field(default=(), repr=False)  # for the chart
+
+    def to_dict(self) -> dict:
+        """The `predict --json` object (bounds of the first level also at the top of each row)."""
+        return {
+            "ticker": self.ticker,
+            "as_of": self.as_of.isoformat(),
+            "last_close": self.last_close,
+            "model": self.model,
+            "trained_through": self.trained_through,
+            "levels": list(self.levels),
+            "calendar": self.calendar,
+            "stale": self.stale,
+            "last_completed_session": _iso(self.last_completed),
+            "volatility": self.vol,
+            "made_at": self.made_at,
+            "skill": {
+                "h1": self.skill.h1,
+                "overall": self.skill.overall,
+                "beats_persistence": self.skill.beats_persistence,
+                "beats_baselines": self.skill.beats_baselines,
+                "summary": self.skill.summary,
+            },
+            "forecasts": [
+                {
+                    "date": s.date.isoformat(),
+                    "h": s.h,
+                    "close": s.close,
+                    "change_pct": s.change_pct,
+                    "lower": s.bounds[0].lower,
+                    "upper": s.bounds[0].upper,
+                    "intervals": [
+                        {"level": b.level, "lower": b.lower, "upper": b.upper} for b in s.bounds
+                    ],
+                }
+                for s in self.steps
+            ],
+        }
+
+    def csv_rows(self) -> list[dict]:
+        """One flat row per date: ticker, as_of, date, h, close, change_pct, lower_80, ..."""
+        rows = []
+        for s in self.steps:
+            row = {
+                "ticker": self.ticker,
+                "as_of": self.as_of.isoformat(),
+                "model": self.model,
+                "date": s.date.isoformat(),
+                "h": s.h,
+                "close": s.close,
+                "change_pct": s.change_pct,
+            }
+            for b in s.bounds:
+                row[f"lower_{level_tag(b.level)}"] = b.lower
+                row[f"upper_{level_tag(b.level)}"] = b.upper
+            rows.append(row)
+        return rows
+
+    def log_rows(self, origin: str = "predict") -> list[dict]:
+        """Rows for the forecast log (``forecastlog.COLUMNS``): one per date and level."""
+        return [
+            {
+                "made_at": self.made_at,
+                "model": self.model,
+                "as_of": self.as_of.isoformat(),
+                "target": s.date.isoformat(),
+                "h": s.h,
+                "close": s.close,
+                "last_close": self.last_close,
+                "level": b.level,
+                "lower": b.lower,
+                "upper": b.upper,
+                "stale": self.stale,
+                "origin": origin,
+            }
+            for s in self.steps
+            for b in s.bounds
+        ]
+
+
+def level_tag(level: float) -> str:
+    """0.9 -> "90", 0.975 -> "97.5" (column names and labels)."""
+    return f"{level * 100:g}"
+
+
+def _iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def skill_from_manifest(manifest: dict) -> Skill:
+    """Test skill against persistence at h=1 and over all horizons, from the saved metrics."""
+    report = manifest.get("test_metrics") or {}
+    hs = report.get("horizons") or []
+    if not hs:
+        return Skill(None, None, None, None, "this model has no test metrics")
+    try:
+        model = [float(h["mae"]) for h in hs]
+        naive = [float(h["baselines"]["persistence"]["mae"]) for h in hs]
+    except (KeyError, TypeError, ValueError):
+        return Skill(None, None, None, None, "this model's test metrics are unreadable")
+    h1 = 1 - model[0] / naive[0] if naive[0] > 0 else None
+    overall = 1 - sum(model) / sum(naive) if sum(naive) > 0 else None
+    beats_p = all(m < n for m, n in zip(model, naive, strict=True))
+    summary = str(report.get("summary") or "")
+    return Skill(h1, overall, beats_p, report.get("beats_baselines"), summary)
+
+
+def check_features(symbol: str, manifest: dict, prices: pd.DataFrame) -> None:
+    """DataError (one line) when the stored prices cannot provide the model's features."""
+    from stockcast import features
+
+    names = list(manifest["data_config"]["features"])
+    lookback = int(manifest["data_config"]["lookback"])
+    mid = manifest.get("id", "?")
+    unknown = [n for n in names if n not in features.REGISTRY]
+    if unknown:
+        raise ModelError(
+            f"model {mid} of {symbol} uses feature {', '.join(unknown)}, which this stockcast "
+            f"does not compute; run `stockcast train {symbol}` to replace it"
+        )
+    tail = prices.iloc[-(lookback + features.warmup(names) + 1) :]
+    table = features.build(tail, names).iloc[-lookback:]
+    bad = [n for n in names if not np.isfinite(table[n].to_numpy()).any()]
+    if bad:
+        cols = ", ".join(FEATURE_COLUMNS.get(n, "close") for n in bad)
+        keep = [n for n in names if n not in bad] or ["log_return"]
+        raise DataError(
+            f"model {mid} of {symbol} uses {', '.join(bad)}, but the stored prices have no "
+            f"{cols} in the last {lookback} sessions; train without it: "
+            f"`stockcast train {symbol} --features {','.join(keep)}`"
+        )
+
+
+def check_horizon(horizon: int | None, model_h: int, model_id: str) -> int:
+    """The number of sessions to forecast: ``horizon`` (1..H) or the model's H."""
+    if horizon is None:
+        return model_h
+    if not 1 <= horizon <= model_h:
+        raise UsageError(
+            f"--horizon {horizon} is outside 1..{model_h}: model {model_id} forecasts "
+            f"{model_h} sessions; train with `--horizon {horizon}` for more"
+        )
+    return horizon
+
+
+def build_forecast(
+    symbol: str,
+    prices: pd.DataFrame,
+    manifest: dict,
+    model: nn.Module,
+    calib: dict[str, np.ndarray],
+    *,
+    horizon: int | None = None,
+    levels: Sequence[float] = (0.9,),
+    calendar: str = "XNYS",
+    last_completed: dt.date | None = None,
+    made_at: dt.datetime | None = None,
+) -> Forecast:
+    """A forecast from loaded pieces (no disk): predict, calibrate, bound, date."""
+    from stockcast import calendar as cal
+    from stockcast.evaluation import predict_latest
+
+    n = check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
+    check_features(symbol, manifest, prices)
+    latest = predict_latest(symbol, prices, manifest, model)
+    mu = np.asarray(latest["log_returns"], float)[:n]  # -> (N,)
+    close0, vol = float(latest["last_close"]), float(latest["vol"])
+    as_of = latest["as_of"].date()
+    c = intervals.calibrate(calib["y"], calib["mu"], calib["vol"], levels)
+    lo, hi = intervals.price_bounds(close0, mu[None, :], vol, c)  # -> (1, L, N)
+    dates = cal.next_sessions(as_of, n, calendar)
+    steps = tuple(
+        Step(
+            date=dates[i],
+            h=i + 1,
+            close=close0 * math.exp(mu[i]),
+            change_pct=100 * math.expm1(mu[i]),
+            log_return=float(mu[i]),
+            bounds=tuple(
+                Bound(lvl, float(lo[0, j, i]), float(hi[0, j, i])) for j, lvl in enumerate(c.levels)
+            ),
+        )
+        for i in range(n)
+    )
+    hist = prices["adj_close"].iloc[-HISTORY_SESSIONS:]
+    made = made_at or dt.datetime.now(dt.UTC)
+    return Forecast(
+        ticker=symbol,
+        as_of=as_of,
+        last_close=close0,
+        model=str(manifest["id"]),
+        trained_through=manifest.get("trained_through"),
+        calendar=calendar,
+        levels=c.levels,
+        stale=last_completed is not None and as_of < last_completed,
+        last_completed=last_completed,
+        vol=vol,
+        skill=skill_from_manifest(manifest),
+        steps=steps,
+        made_at=made.isoformat(timespec="seconds"),
+        history=tuple((d.date(), float(v)) for d, v in hist.items()),
+    )
+
+
+def forecast_symbol(
+    root: Path,
+    symbol: str,
+    *,
+    horizon: int | None = None,
+    model_id: str | None = None,
+    levels: Sequence[float] = (0.9,),
+    calendar: str | None = None,
+    now: dt.datetime | None = None,
+) -> Forecast:
+    """Forecast ``symbol`` from its saved model and stored prices (the cron runner's entry).
+
+    Raises StockcastError subclasses with one line naming the fix: no model ("run `stockcast
+    train X`"), no prices ("run `stockcast fetch X`"), a horizon beyond the model's, features
+    the stored data cannot provide, an unknown calendar. Stale data is not an error: see
+    ``Forecast.stale``.
+    """
+    from stockcast import calendar as cal
+    from stockcast.modelstore import load_model
+    from stockcast.paths import normalize_symbol
+    from stockcast.store import PriceStore
+
+    sym = normalize_symbol(symbol)
+    code = cal.calendar_code_for(sym, calendar)
+    cal.get_calendar(code)  # an unknown --calendar fails before any heavy work
+    manifest, model, calib = load_model(root, sym, model_id)
+    check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
+    prices = PriceStore(root).read(sym)
+    if prices.empty:
+        raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
+    last_completed = cal.last_completed_session(now, code)
+    return build_forecast(
+        sym,
+        prices,
+        manifest,
+        model,
+        calib,
+        horizon=horizon,
+        levels=levels,
+        calendar=code,
+        last_completed=last_completed,
+        made_at=now,
+    )
