@@ -73,8 +73,8 @@ def stdout() -> Console:
 
 
 def stderr() -> Console:
-    """Console for warnings and errors."""
-    return Console(stderr=True, highlight=False)
+    """Console for warnings and errors; a message stays on one line (never wrapped)."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(obj: Any) -> None:

@@ -2,37 +2,225 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stockcast.cli.app import STATE, app, handles_errors, print_json, stdout
+from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stdout, warn
+from stockcast.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from stockcast.ingest import FetchResult
+    from stockcast.store import SymbolInfo
+
+_STATUS_STYLE = {
+    "new": "green",
+    "updated": "green",
+    "unchanged": "dim",
+    "rewritten": "yellow",
+    "failed": "bold red",
+}
+_DATE = ["%Y-%m-%d"]
 
 
 @app.command()
 @handles_errors
 def fetch(
+    symbols: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Ticker symbols as Yahoo spells them (AAPL, BRK-B, ^GSPC, SHEL.L).",
+            show_default=False,
+        ),
+    ] = None,
+    start: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=_DATE,
+            help="First session to fetch (YYYY-MM-DD); default: all.",
+            show_default=False,
+        ),
+    ] = None,
+    end: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=_DATE,
+            help="Last session to fetch, inclusive; default: the last completed session.",
+            show_default=False,
+        ),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-fetch the whole range and replace what is stored.")
+    ] = False,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Import this CSV file instead of asking Yahoo; it replaces the "
+            "symbol's stored history.",
+            show_default=False,
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format",
+            help="Date format of the CSV file, e.g. %d/%m/%Y, or unix; "
+            "default: found from the file.",
+            show_default=False,
+        ),
+    ] = None,
     sample: Annotated[
         bool, typer.Option("--sample", help="Store the bundled MSFT sample (no network).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array for machines.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print nothing on success; errors still show.")
+    ] = False,
 ) -> None:
-    """Fetch daily prices into the local store.
+    """Fetch daily prices into the local store: from Yahoo, a CSV file, or the bundled sample.
 
-    Example: [bold]stockcast fetch --sample[/]
+    A repeat fetch asks Yahoo only for the latest sessions (and re-fetches everything when a
+    dividend or split has rewritten the adjusted history). Exit codes: 0 ok, 1 failed,
+    2 bad usage, 3 some symbols failed.
+
+    Examples: [bold]stockcast fetch --sample[/], [bold]stockcast fetch AAPL MSFT[/],
+    [bold]stockcast fetch AAPL --csv ~/Downloads/AAPL.csv[/]
     """
-    from stockcast.sources.sample import SAMPLE_SYMBOL, load_sample
+    syms = _symbols(symbols or [], csv, sample)
+    d0, d1 = _date_range(start, end)
+    if (csv or sample) and (d0 or d1 or full):
+        raise UsageError("--start, --end and --full apply to Yahoo fetches, not --csv or --sample")
+    if date_format and not csv:
+        raise UsageError("--date-format applies to --csv imports only")
+    results = _run(
+        syms, csv, date_format, sample, d0, d1, full, show_progress=not (quiet or as_json)
+    )
+    _report(results, as_json=as_json, quiet=quiet)
+    raise typer.Exit(_exit_code(results))
+
+
+def _symbols(raw: list[str], csv: Path | None, sample: bool) -> list[str]:
+    """Validated, upper-cased, de-duplicated symbols; checked before anything touches disk."""
+    from stockcast.paths import normalize_symbol
+    from stockcast.sources.sample import SAMPLE_SYMBOL
+
+    syms = list(dict.fromkeys(normalize_symbol(s) for s in raw))
+    if sample:
+        if csv or syms not in ([], [SAMPLE_SYMBOL]):
+            raise UsageError("--sample stores MSFT only; give no symbols and no --csv with it")
+        return [SAMPLE_SYMBOL]
+    if csv:
+        if len(syms) > 1:
+            raise UsageError(
+                "--csv imports one symbol; give one, e.g. stockcast fetch AAPL --csv FILE"
+            )
+        if not syms:
+            try:
+                syms = [normalize_symbol(csv.stem)]
+            except UsageError:
+                raise UsageError(
+                    f"cannot tell the symbol from the file name {csv.name!r}; "
+                    "give it: stockcast fetch AAPL --csv FILE"
+                ) from None
+        return syms
+    if not syms:
+        raise UsageError("give at least one symbol, e.g. stockcast fetch AAPL, or use --sample")
+    return syms
+
+
+def _date_range(
+    start: dt.datetime | None, end: dt.datetime | None
+) -> tuple[dt.date | None, dt.date | None]:
+    d0 = start.date() if start else None
+    d1 = end.date() if end else None
+    if d0 and d1 and d0 > d1:
+        raise UsageError(f"bad date range: --start {d0} is after --end {d1}")
+    if d0 and d0 > dt.date.today():
+        raise UsageError(f"bad date range: --start {d0} is in the future")
+    return d0, d1
+
+
+def _run(
+    syms: list[str],
+    csv: Path | None,
+    date_format: str | None,
+    sample: bool,
+    start: dt.date | None,
+    end: dt.date | None,
+    full: bool,
+    show_progress: bool,
+) -> list[FetchResult]:
+    from stockcast import ingest
+    from stockcast.sources import yahoo
     from stockcast.store import PriceStore
 
     store = PriceStore(STATE.data_dir)
-    df = load_sample()
-    with store.lock(SAMPLE_SYMBOL):
-        store.write(SAMPLE_SYMBOL, df, source="sample")
-    info = store.info(SAMPLE_SYMBOL)
+    if sample:
+        return ingest.run_all(syms, lambda s: ingest.ingest_sample(store), source="sample")
+    if csv:
+        return ingest.run_all(
+            syms, lambda s: ingest.ingest_csv(store, s, csv, date_format), source="csv"
+        )
+    con = stdout()
+
+    def one(sym: str) -> FetchResult:
+        spinner = con.status(f"Fetching {sym} from Yahoo...") if show_progress else None
+        with spinner if spinner and con.is_terminal else contextlib.nullcontext():
+            return ingest.ingest_yahoo(store, sym, start, end, full=full)
+
+    return ingest.run_all(syms, one, source="yahoo", pace=yahoo.PACE_SECONDS)
+
+
+def _report(results: list[FetchResult], *, as_json: bool, quiet: bool) -> None:
+    for r in results:
+        if r.error:
+            error_line(r.error)
     if as_json:
-        print_json([info.to_dict()])
-    else:
-        stdout().print(f"{info.ticker}: {info.rows} rows, {info.first} to {info.last}")
+        print_json([r.to_dict() for r in results])
+        return
+    if quiet or all(r.error for r in results):
+        return
+    con = stdout()
+    con.print(fetch_table(results))
+    for r in results:
+        for note in r.notes:
+            con.print(f"{r.ticker}: {note}", markup=False, soft_wrap=True)
+
+
+def fetch_table(results: list[FetchResult]) -> Table:
+    """The summary table: one row per symbol."""
+    from rich.table import Table
+
+    table = Table("Symbol", "Status", "Rows", "Added", "First", "Last", "Source")
+    for r in results:
+        style = _STATUS_STYLE.get(r.status, "")
+        table.add_row(
+            r.ticker,
+            f"[{style}]{r.status}[/]" if style else r.status,
+            str(r.rows) if r.rows else "-",
+            str(r.rows_added) if r.status != "failed" else "-",
+            r.first or "-",
+            r.last or "-",
+            r.source,
+        )
+    return table
+
+
+def _exit_code(results: list[FetchResult]) -> int:
+    failed = [r for r in results if r.status == "failed"]
+    if not failed:
+        return EXIT_OK
+    if len(failed) < len(results):
+        return EXIT_PARTIAL
+    return failed[0].exit_code if len(results) == 1 else EXIT_ERROR
 
 
 @app.command("list")
@@ -44,16 +232,33 @@ def list_(
 
     Example: [bold]stockcast list --json[/]
     """
-    from rich.table import Table
-
     from stockcast.store import PriceStore
 
     store = PriceStore(STATE.data_dir)
-    infos = [store.info(s) for s in store.symbols()]
+    infos = []
+    for sym in store.symbols():
+        try:
+            infos.append(store.info(sym))
+        except Exception:  # a foreign or damaged file: say so, keep listing the others
+            warn(f"{sym}: the stored file is unreadable; run `stockcast fetch {sym} --full`")
     if as_json:
         print_json([i.to_dict() for i in infos])
         return
-    table = Table("Symbol", "Rows", "First", "Last", "Source", "Updated")
+    if not infos:
+        stdout().print(
+            f"No prices stored in {store.root} yet. Try [bold]stockcast fetch --sample[/] "
+            "(no network needed) or [bold]stockcast fetch AAPL[/]."
+        )
+        return
+    stdout().print(list_table(infos))
+
+
+def list_table(infos: list[SymbolInfo]) -> Table:
+    """The table of stored symbols."""
+    from rich.table import Table
+
+    table = Table("Symbol", "Rows", "First", "Last", "Source", "Updated (UTC)")
     for i in infos:
-        table.add_row(i.ticker, str(i.rows), i.first, i.last, i.source, i.updated)
-    stdout().print(table)
+        updated = i.updated.replace("T", " ")[:16] if i.updated else "-"
+        table.add_row(i.ticker, str(i.rows), i.first or "-", i.last or "-", i.source, updated)
+    return table
