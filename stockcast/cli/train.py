@@ -1,1 +1,274 @@
-"""Commands of this group register on `stockcast.cli.app.app` (see ARCHITECTURE.md)."""
+"""`stockcast train`, `stockcast evaluate` and `stockcast features`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stderr, stdout
+from stockcast.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, StockcastError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from stockcast.training import EpochReport
+
+_JSON = typer.Option("--json", help="Print JSON for machines instead of tables.")
+
+
+@app.command()
+@handles_errors
+def train(
+    symbols: Annotated[list[str], typer.Argument(help="One or more stored symbols.")],
+    epochs: Annotated[int | None, typer.Option(help="Most epochs (default 30).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Windows per step (default 256).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (default 0.002).")] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(help="AdamW weight decay (default 0.05).")
+    ] = None,
+    hidden: Annotated[int | None, typer.Option(help="LSTM hidden units (default 64).")] = None,
+    layers: Annotated[int | None, typer.Option(help="LSTM layers (default 1).")] = None,
+    dropout: Annotated[float | None, typer.Option(help="Dropout (default 0).")] = None,
+    lookback: Annotated[int | None, typer.Option(help="Sessions per window (default 60).")] = None,
+    horizon: Annotated[int | None, typer.Option(help="Sessions ahead (default 5).")] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated feature names (see `stockcast features`)."),
+    ] = None,
+    loss: Annotated[str | None, typer.Option(help="huber or l1 (default huber).")] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Epochs without improvement before stopping (default 5).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps (default auto).")
+    ] = None,
+    val_frac: Annotated[
+        float | None, typer.Option(help="Validation share of sessions (default 0.15).")
+    ] = None,
+    test_frac: Annotated[
+        float | None, typer.Option(help="Test share of sessions (default 0.15).")
+    ] = None,
+    test_start: Annotated[
+        str | None, typer.Option(help="Test starts at this date (YYYY-MM-DD).")
+    ] = None,
+    as_json: Annotated[bool, _JSON] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Train one LSTM per symbol on stored prices, evaluate it on its test split, save it.
+
+    Example: [bold]stockcast train MSFT --epochs 20 --seed 1[/]
+    """
+    from stockcast.paths import normalize_symbol
+    from stockcast.training import configs_from_options, train_symbol
+
+    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    options = {k: v for k, v in locals().items() if k not in {"symbols", "as_json", "quiet"}}
+    options = {k: v for k, v in options.items() if k in _OPTION_NAMES}
+    data, model_cfg, cfg, dev = configs_from_options(options)
+    results: list[dict[str, Any]] = []
+    failures = 0
+    interrupted = False
+    for sym in syms:
+        try:
+            with _progress(sym, cfg.epochs, quiet) as callback:
+                res = train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
+        except StockcastError as exc:
+            error_line(f"{sym}: {exc}")
+            results.append({"ticker": sym, "error": str(exc)})
+            failures += 1
+            if len(syms) == 1:
+                raise typer.Exit(exc.exit_code) from None
+            continue
+        except KeyboardInterrupt:
+            error_line(f"{sym}: interrupted before the first epoch finished; nothing was saved")
+            interrupted = True
+            break
+        results.append(res)
+        if res["interrupted"]:
+            stderr().print(f"{sym}: interrupted; saved the best epoch so far as {res['model']}")
+            interrupted = True
+            break
+    _report(results, as_json)
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if failures:
+        raise typer.Exit(EXIT_PARTIAL if failures < len(syms) else 1)
+
+
+_OPTION_NAMES = {
+    "epochs", "batch_size", "lr", "weight_decay", "hidden", "layers", "dropout", "lookback",
+    "horizon", "features", "loss", "patience", "seed", "device", "val_frac", "test_frac",
+    "test_start",
+}  # fmt: skip
+
+
+def _report(results: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print_json(results[0] if len(results) == 1 else results)
+        return
+    done = [r for r in results if "error" not in r]
+    if not done:
+        return
+    con = stdout()
+    con.print(training_table(done))
+    for r in done:
+        con.print()
+        render_evaluation(r["evaluation"], con)
+
+
+def training_table(results: list[dict[str, Any]]):
+    """The summary table printed at the end of `stockcast train`."""
+    table = _table("Training", "Symbol", "Model", "Epochs", "Best", "Val loss", "Secs",
+                   "Win/s")  # fmt: skip
+    for r in results:
+        epochs = f"{r['epochs']}" + ("!" if r.get("interrupted") else "")
+        table.add_row(
+            r["ticker"], r["model"], epochs, str(r["best_epoch"]), f"{r['val_loss']:.4f}",
+            f"{r['seconds']:.1f}", f"{r['windows_per_s']:,.0f}",
+        )  # fmt: skip
+    table.caption = f"on {results[0]['device']}" + (
+        "; ! = interrupted, best epoch so far kept" if any(r.get("interrupted") for r in results)
+        else ""
+    )  # fmt: skip
+    return table
+
+
+def render_evaluation(ev: dict[str, Any], console: Console) -> None:
+    """The evaluation tables (shared by `train` and `evaluate`) and their plain sentences."""
+    t = ev["test"]
+    console.print(
+        f"[bold]{ev['ticker']}[/] model {ev['model']}: test as-of {t['start']} to {t['end']} "
+        f"({t['n']} windows); errors in prices of the adjusted close"
+    )
+    main = _table("Model", "h", "MAE", "RMSE", "MAPE %", "Direction", "Up share", "Skill",
+                  "Verdict")  # fmt: skip
+    naive = _table("Naive forecasts: MAE / RMSE / MAPE %", "h", "Persistence", "Drift", "SMA5")
+    for h in ev["horizons"]:
+        skill = "n/a" if h["skill"] is None else f"{h['skill']:+.2%}"
+        verdict = "beats naive" if h["beats_best_baseline"] else f"not > {h['best_baseline']}"
+        main.add_row(
+            str(h["h"]), f"{h['mae']:.4f}", f"{h['rmse']:.4f}", f"{h['mape']:.3f}",
+            f"{h['directional_accuracy']:.1%}", f"{h['up_share']:.1%}", skill, verdict,
+        )  # fmt: skip
+        b = h["baselines"]
+        naive.add_row(str(h["h"]), *(_errors(b[k]) for k in ("persistence", "drift", "sma")))
+    console.print(main)
+    console.print(naive)
+    console.print(
+        "Skill = 1 - MAE / persistence MAE (above 0 beats tomorrow = today). Direction: share "
+        "of correct up / not-up calls; always-up scores the up share.",
+        markup=False,
+    )
+    for note in ev["notes"]:
+        console.print(note, markup=False)
+    console.print(ev["summary"], markup=False)
+
+
+def _table(title: str, *headers: str):
+    """A compact table whose cells never wrap (numbers stay whole at 80 columns)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    for h in headers:
+        table.add_column(h, no_wrap=True, justify="left" if h in ("Verdict", "Symbol") else "right")
+    return table
+
+
+def _errors(e: dict[str, float]) -> str:
+    return f"{e['mae']:.4f}/{e['rmse']:.4f}/{e['mape']:.2f}"
+
+
+class _progress:
+    """Context manager yielding the epoch callback: a rich bar on a terminal, plain lines on
+    stderr otherwise, nothing when quiet."""
+
+    def __init__(self, symbol: str, epochs: int, quiet: bool) -> None:
+        self.symbol, self.epochs, self.quiet = symbol, epochs, quiet
+        self.bar: Any = None
+
+    def __enter__(self):
+        if self.quiet:
+            return None
+        con = stderr()
+        if not con.is_terminal:
+            return self._line
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(), console=con, transient=False,
+        )  # fmt: skip
+        self.bar.start()
+        self.task = self.bar.add_task(f"{self.symbol} epoch 0/{self.epochs}", total=self.epochs,
+                                      info="")  # fmt: skip
+        return self._bar
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def _text(self, r: EpochReport) -> str:
+        return (
+            f"train {r.train_loss:.4f}  val {r.val_loss:.4f}  "
+            f"best {r.best_val_loss:.4f} (epoch {r.best_epoch})  lr {r.lr:.1e}  {r.seconds:.1f}s"
+        )
+
+    def _line(self, r: EpochReport) -> None:
+        stderr().print(f"{self.symbol} epoch {r.epoch}/{r.max_epochs}  {self._text(r)}",
+                       markup=False)  # fmt: skip
+
+    def _bar(self, r: EpochReport) -> None:
+        self.bar.update(self.task, completed=r.epoch, info=self._text(r),
+                        description=f"{self.symbol} epoch {r.epoch}/{r.max_epochs}")  # fmt: skip
+
+
+@app.command()
+@handles_errors
+def evaluate(
+    symbol: Annotated[str, typer.Argument(help="A symbol with a trained model.")],
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model id (default: the newest).")
+    ] = None,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Evaluate a saved model on its test split against persistence, drift and SMA5.
+
+    Example: [bold]stockcast evaluate MSFT --json[/]
+    """
+    from stockcast.evaluation import evaluate_saved
+
+    ev = evaluate_saved(STATE.data_dir, symbol, model)
+    if as_json:
+        print_json(ev)
+    else:
+        render_evaluation(ev, stdout())
+
+
+@app.command("features")
+@handles_errors
+def features_(as_json: Annotated[bool, _JSON] = False) -> None:
+    """List the features a model can use (default ones marked).
+
+    Example: [bold]stockcast train MSFT --features log_return,hl_pct,rsi[/]
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from stockcast.features import REGISTRY
+
+    rows = [
+        {"name": f.name, "formula": f.formula, "window": f.window, "default": f.default}
+        for f in REGISTRY.values()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("Name", "Default", "Window", "Formula")
+    for r in rows:
+        table.add_row(
+            r["name"], "yes" if r["default"] else "", str(r["window"]), escape(r["formula"])
+        )
+    stdout().print(table)

@@ -1,0 +1,218 @@
+"""Evaluate a model on its test split against naive baselines -> a plain dict.
+
+The dict is the `stockcast evaluate --json` object. A saved model's view of the data is rebuilt
+from its manifest alone (features, lookback, horizon, scaler statistics, split dates), never
+from the options that `train` was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stockcast import metrics
+from stockcast.errors import ModelError
+from stockcast.windows import PARTS, DataConfig, Dataset, Scaler, build_dataset
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+    from torch import nn
+
+
+def data_config(manifest: dict) -> DataConfig:
+    d = manifest["data_config"]
+    return DataConfig(**{**d, "features": tuple(d["features"])})
+
+
+def scalers(manifest: dict) -> tuple[Scaler, Scaler]:
+    s = manifest["scalers"]
+    return Scaler.from_dict(s["features"]), Scaler.from_dict(s["targets"])
+
+
+def parts_from_split(
+    symbol: str, dates: pd.DatetimeIndex, split: dict, horizon: int
+) -> dict[str, range]:
+    """As-of index ranges of the stored split, located in the current session dates."""
+    import pandas as pd
+
+    parts = {}
+    for name in PARTS:
+        info = split.get(name, {"n": 0})
+        if not info.get("n"):
+            parts[name] = range(0)
+            continue
+        lo, hi = (dates.searchsorted(pd.Timestamp(info[k])) for k in ("start", "end"))
+        if (
+            hi >= len(dates)
+            or dates[lo] != pd.Timestamp(info["start"])
+            or dates[hi] != pd.Timestamp(info["end"])
+            or hi - lo + 1 != info["n"]
+            or hi + horizon >= len(dates)
+        ):
+            raise ModelError(
+                f"the stored prices of {symbol} no longer match the {name} period the model was "
+                f"trained with ({info['start']} to {info['end']}); run `stockcast train {symbol}`"
+            )
+        parts[name] = range(lo, hi + 1)
+    return parts
+
+
+def rebuild_dataset(symbol: str, prices: pd.DataFrame, manifest: dict) -> Dataset:
+    """The saved model's dataset: its features, scalers and split dates on current prices."""
+    from stockcast import features
+
+    cfg = data_config(manifest)
+    offset = features.warmup(cfg.features)
+    dates = prices.index[offset:]
+    parts = parts_from_split(symbol, dates, manifest["split"], cfg.horizon)
+    return build_dataset(symbol, prices, cfg, scalers=scalers(manifest), parts=parts)
+
+
+def predict_log_returns(
+    model: nn.Module, ds: Dataset, rows: slice, device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """(N, H) predicted log returns for window rows ``rows`` of ``ds``."""
+    import torch
+
+    from stockcast.training import predict_scaled
+
+    scaled = predict_scaled(model, ds.x[rows], torch.device(device))
+    return ds.target_scaler.inverse(scaled)
+
+
+@dataclass(frozen=True)
+class PartPredictions:
+    """Targets and predictions of one part, for metrics and interval calibration."""
+
+    asof: np.ndarray  # (N,) as-of indices into ds.dates
+    y: np.ndarray  # (N, H) realised log returns
+    mu: np.ndarray  # (N, H) predicted log returns
+    vol: np.ndarray  # (N,) EWMA volatility at each as-of session
+
+
+def part_predictions(
+    model: nn.Module, ds: Dataset, part: str, device: torch.device | str = "cpu"
+) -> PartPredictions:
+    rows = ds.window_slice(part)
+    r = ds.parts[part]
+    asof = np.arange(r.start, r.stop)
+    return PartPredictions(
+        asof, ds.y[rows], predict_log_returns(model, ds, rows, device), ds.vol[asof]
+    )
+
+
+def evaluate_dataset(
+    model: nn.Module, ds: Dataset, device: torch.device | str = "cpu", part: str = "test"
+) -> dict:
+    """Per-horizon errors of the model and the baselines on one part of ``ds``."""
+    p = part_predictions(model, ds, part, device)
+    H = ds.config.horizon
+    close = ds.history_close
+    asof = p.asof + ds.offset  # absolute indices into the stored history
+    last = close[asof][:, None]
+    actual = metrics.actuals(close, asof, H)
+    pred = metrics.model_prices(close, asof, p.mu)
+    naive = {name: fn(close, asof, H) for name, fn in metrics.BASELINES.items()}
+    span = ds.split_summary()[part]
+    horizons = []
+    for h in range(1, H + 1):
+        c = h - 1
+        model_err = metrics.error_summary(pred[:, c], actual[:, c], last[:, 0])
+        base = {
+            k: metrics.error_summary(v[:, c], actual[:, c], last[:, 0]) for k, v in naive.items()
+        }
+        best = min(base, key=lambda k: base[k]["mae"])
+        horizons.append(
+            {
+                "h": h,
+                "n": len(asof),
+                "target_start": _iso(ds.dates[p.asof[0] + h]),
+                "target_end": _iso(ds.dates[p.asof[-1] + h]),
+                **model_err,
+                "up_share": metrics.up_share(actual[:, c], last[:, 0]),
+                "skill": metrics.skill(model_err["mae"], base["persistence"]["mae"]),
+                "best_baseline": best,
+                "beats_best_baseline": model_err["mae"] < base[best]["mae"],
+                "baselines": base,
+            }
+        )
+    notes = [_note(h) for h in horizons if not h["beats_best_baseline"]]
+    return {
+        "test": {k: span[k] for k in ("start", "end", "n", "target_start", "target_end")},
+        "horizons": horizons,
+        "beats_baselines": not notes,
+        "summary": _summary(horizons),
+        "notes": notes,
+    }
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.date().isoformat()
+
+
+def _note(h: dict) -> str:
+    best = h["best_baseline"]
+    ref = h["baselines"][best]["mae"]
+    pct = (h["mae"] / ref - 1.0) * 100.0 if ref > 0 else 0.0
+    return (
+        f"At h={h['h']} the model does not beat the best naive forecast ({best}): "
+        f"MAE {h['mae']:.4g} vs {ref:.4g} ({pct:+.2f}%)."
+    )
+
+
+def _summary(horizons: list[dict]) -> str:
+    losing = [str(h["h"]) for h in horizons if not h["beats_best_baseline"]]
+    if not losing:
+        return (
+            "The model's MAE is below every naive forecast at every horizon on the test split; "
+            "small margins are within noise, so compare several seeds before relying on it."
+        )
+    if len(losing) == len(horizons):
+        return (
+            "The model does not beat the best naive forecast at any horizon; "
+            "use persistence or drift instead of its point forecasts."
+        )
+    return (
+        f"The model does not beat the best naive forecast at h={', '.join(losing)}; "
+        "elsewhere its margin is small, so compare several seeds before relying on it."
+    )
+
+
+def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict:
+    """`stockcast evaluate`: load the model and stored prices, evaluate the test split."""
+    from stockcast.modelstore import load_model
+    from stockcast.paths import normalize_symbol
+    from stockcast.store import PriceStore
+
+    sym = normalize_symbol(symbol)
+    manifest, model, _ = load_model(root, sym, model_id)
+    ds = rebuild_dataset(sym, PriceStore(root).read(sym), manifest)
+    return {"ticker": sym, "model": manifest["id"], **evaluate_dataset(model, ds)}
+
+
+def predict_latest(symbol: str, prices: pd.DataFrame, manifest: dict, model: nn.Module) -> dict:
+    """Predicted log returns (H,) from the latest stored window, with its as-of context."""
+    import torch
+
+    from stockcast import features
+    from stockcast.training import predict_scaled
+    from stockcast.windows import make_windows, prepare
+
+    cfg = data_config(manifest)
+    dates, rows, close, vol, _ = prepare(symbol, prices, cfg)
+    if len(dates) < cfg.lookback:
+        need = cfg.lookback + features.warmup(cfg.features)
+        raise ModelError(f"{symbol} has {len(prices)} sessions; this model needs {need}")
+    fs, ts = scalers(manifest)
+    x = make_windows(fs.forward(rows[-cfg.lookback :]), cfg.lookback)  # (1, L, F)
+    mu = ts.inverse(predict_scaled(model, x, torch.device("cpu")))[0]
+    return {
+        "as_of": dates[-1],
+        "last_close": float(close[-1]),
+        "log_returns": mu,
+        "vol": float(vol[-1]),
+    }

@@ -1,0 +1,163 @@
+"""Feature registry: pure pandas functions of adjusted OHLCV, causal by construction.
+
+Every feature at session t uses data up to and including t only (a property test truncates the
+series and checks that earlier values never change). Rows before a feature has enough history
+are NaN; ``warmup(names)`` says how many leading rows that is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stockcast.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+VOL_WINDOW = 20  # sessions in the rolling volatility
+MA_WINDOW = 20  # sessions in the moving average of ma_distance
+RSI_WINDOW = 14  # Wilder's smoothing length of rsi
+VOLUME_CLIP = 5.0  # |log volume change| is clipped here (a zero-volume day is not infinite news)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One entry of the registry, as `stockcast features` lists it."""
+
+    name: str  # the name used in --features and in manifests
+    formula: str  # human-readable definition on adjusted prices
+    window: int  # sessions of history one value needs (1 = the session alone)
+    default: bool  # on when --features is not given
+    fn: Callable[[pd.DataFrame], pd.Series]  # adjusted OHLCV frame -> feature series
+
+
+def adjusted(prices: pd.DataFrame) -> pd.DataFrame:
+    """Adjusted OHLC (raw x adj_close / close) and volume, same index."""
+    import pandas as pd
+
+    ratio = prices["adj_close"] / prices["close"]
+    return pd.DataFrame(
+        {
+            "open": prices["open"] * ratio,
+            "high": prices["high"] * ratio,
+            "low": prices["low"] * ratio,
+            "close": prices["adj_close"],
+            "volume": prices["volume"],
+        },
+        index=prices.index,
+    )
+
+
+def _log_return(a: pd.DataFrame) -> pd.Series:
+    return np.log(a["close"]).diff()
+
+
+def _hl_pct(a: pd.DataFrame) -> pd.Series:
+    return (a["high"] - a["low"]) / a["close"] * 100.0
+
+
+def _pct_change(a: pd.DataFrame) -> pd.Series:
+    return (a["close"] - a["open"]) / a["open"] * 100.0
+
+
+def _log_volume_change(a: pd.DataFrame) -> pd.Series:
+    logv = np.log1p(a["volume"].clip(lower=0.0))
+    change = logv.diff().fillna(0.0).clip(-VOLUME_CLIP, VOLUME_CLIP)
+    change.iloc[:1] = np.nan  # the first session has no previous one
+    return change
+
+
+def _volatility(a: pd.DataFrame) -> pd.Series:
+    return _log_return(a).rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
+
+
+def _ma_distance(a: pd.DataFrame) -> pd.Series:
+    return a["close"] / a["close"].rolling(MA_WINDOW, min_periods=MA_WINDOW).mean() - 1.0
+
+
+def _rsi(a: pd.DataFrame) -> pd.Series:
+    delta = a["close"].diff()
+    alpha = 1.0 / RSI_WINDOW
+    gain = delta.clip(lower=0.0).ewm(alpha=alpha, adjust=False, min_periods=RSI_WINDOW).mean()
+    loss = (-delta).clip(lower=0.0).ewm(alpha=alpha, adjust=False, min_periods=RSI_WINDOW).mean()
+    total = gain + loss
+    return (100.0 * gain / total.where(total > 0)).fillna(50.0).where(gain.notna())
+
+
+REGISTRY: dict[str, Feature] = {
+    f.name: f
+    for f in [
+        Feature("log_return", "log(C[t] / C[t-1])", 2, True, _log_return),
+        Feature("hl_pct", "(H - L) / C x 100", 1, True, _hl_pct),
+        Feature("pct_change", "(C - O) / O x 100", 1, True, _pct_change),
+        Feature(
+            "log_volume_change",
+            f"log1p(V[t]) - log1p(V[t-1]), clipped to +-{VOLUME_CLIP:g}",
+            2,
+            True,
+            _log_volume_change,
+        ),
+        Feature(
+            "volatility",
+            f"std of log returns over {VOL_WINDOW} sessions",
+            VOL_WINDOW + 1,
+            False,
+            _volatility,
+        ),
+        Feature("ma_distance", f"C / SMA{MA_WINDOW}(C) - 1", MA_WINDOW, False, _ma_distance),
+        Feature("rsi", f"RSI({RSI_WINDOW}), Wilder smoothing, 0..100", RSI_WINDOW + 1, False, _rsi),
+    ]
+}
+DEFAULT_FEATURES: tuple[str, ...] = tuple(n for n, f in REGISTRY.items() if f.default)
+
+
+def parse_names(text: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Feature names from ``"a,b"`` (or a list); the defaults for None; UsageError if unknown."""
+    if text is None:
+        return DEFAULT_FEATURES
+    raw = text.split(",") if isinstance(text, str) else list(text)
+    names = tuple(dict.fromkeys(n.strip() for n in raw if n.strip()))
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown or not names:
+        raise UsageError(
+            f"unknown feature {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(REGISTRY)} (see `stockcast features`)"
+        )
+    return names
+
+
+def warmup(names: Iterable[str]) -> int:
+    """Leading rows that are NaN for at least one of ``names``."""
+    return max(REGISTRY[n].window for n in names) - 1
+
+
+def build(prices: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
+    """One column per feature name, same index as ``prices``; NaN during warm-up."""
+    import pandas as pd
+
+    names = parse_names(list(names))
+    adj = adjusted(prices)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols = {n: REGISTRY[n].fn(adj) for n in names}
+    return pd.DataFrame(cols, index=prices.index).astype("float64")
+
+
+def ewma_volatility(adj_close: pd.Series, halflife: float = 20) -> pd.Series:
+    """EWMA standard deviation of daily log returns up to and including t (the interval scale)."""
+    r = np.log(adj_close.astype("float64")).diff()
+    return np.sqrt((r**2).ewm(halflife=halflife, adjust=True, min_periods=1).mean())
+
+
+def check_closes(symbol: str, adj_close: pd.Series) -> None:
+    """DataError when an adjusted close is missing or not positive (log returns need them)."""
+    bad = ~(adj_close > 0)
+    if bad.any():
+        first = adj_close.index[bad.to_numpy()][0]
+        raise DataError(
+            f"{symbol} has {int(bad.sum())} sessions without a positive adjusted close "
+            f"(first {first:%Y-%m-%d}); run `stockcast fetch {symbol} --full` to repair them"
+        )

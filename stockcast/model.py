@@ -1,0 +1,82 @@
+"""The LSTM forecaster: architecture and initialisation only (no data, no training)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture; stored in the manifest and enough to rebuild the module."""
+
+    n_features: int = 4  # F: input columns per session
+    horizon: int = 5  # H: outputs, one per horizon 1..H (scaled log returns)
+    hidden: int = 64  # LSTM hidden units per layer
+    layers: int = 1  # stacked LSTM layers
+    dropout: float = 0.0  # between LSTM layers and before the head
+    head_init_std: float = 1e-3  # std of the head weights: the untrained model outputs ~its bias
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LSTMForecaster(nn.Module):
+    """Window of scaled features -> scaled log returns for horizons 1..H (direct, all at once)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.lstm = nn.LSTM(
+            input_size=cfg.n_features,
+            hidden_size=cfg.hidden,
+            num_layers=cfg.layers,
+            dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.hidden, cfg.horizon)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Xavier input weights, orthogonal recurrent weights per gate, forget-gate bias 1,
+        and a near-zero head so that the untrained model outputs its head bias."""
+        hid = self.cfg.hidden
+        for name, p in self.lstm.named_parameters():
+            if name.startswith("weight_ih"):
+                for g in range(4):  # gates i, f, g, o stacked along dim 0
+                    nn.init.xavier_uniform_(p.data[g * hid : (g + 1) * hid])
+            elif name.startswith("weight_hh"):
+                for g in range(4):
+                    nn.init.orthogonal_(p.data[g * hid : (g + 1) * hid])
+            elif name.startswith("bias_ih"):
+                p.data.zero_()
+                p.data[hid : 2 * hid] = 1.0  # forget gate
+            elif name.startswith("bias_hh"):
+                p.data.zero_()
+        nn.init.normal_(self.head.weight, std=self.cfg.head_init_std)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # B batch, L lookback, F features, D hidden units, H horizons
+        out, _ = self.lstm(x)  # (B, L, F) -> (B, L, D)
+        last = self.drop(out[:, -1, :])  # -> (B, D): state after the as-of session
+        return self.head(last)  # -> (B, H)
+
+
+def flops_per_window(cfg: ModelConfig, lookback: int) -> float:
+    """Approximate FLOPs of one window's forward and backward pass (backward ~ 2x forward)."""
+    fwd = 0.0
+    inp = cfg.n_features
+    for _ in range(cfg.layers):
+        fwd += lookback * 2 * 4 * cfg.hidden * (inp + cfg.hidden)  # gate matmuls
+        fwd += lookback * 10 * cfg.hidden  # gate nonlinearities and cell update (rough)
+        inp = cfg.hidden
+    fwd += 2 * cfg.hidden * cfg.horizon
+    return 3.0 * fwd
+
+
+def n_parameters(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))

@@ -1,0 +1,392 @@
+"""The training loop: silent, seeded, in-memory, reporting through a callback.
+
+No DataLoader: the windows live in one tensor (on the GPU when they fit), each epoch draws a
+permutation from a seeded generator and slices batches from it. ``train_step`` is the only code
+that runs per batch, so a faster kernel can replace it without touching the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from stockcast.errors import UsageError
+from stockcast.model import LSTMForecaster, ModelConfig
+from stockcast.windows import DataConfig
+
+EVAL_BATCH = 4096  # windows per forward pass when evaluating (no gradients kept)
+GPU_RESIDENT_SHARE = 0.5  # keep training tensors on the GPU when they use at most this share
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; stored in the manifest."""
+
+    epochs: int = 30  # most epochs; early stopping usually ends sooner
+    batch_size: int = 256  # windows per optimiser step
+    lr: float = 2e-3  # peak learning rate (after warm-up, then cosine decay)
+    weight_decay: float = 0.05  # AdamW decoupled decay on weight matrices (not biases)
+    loss: str = "huber"  # "huber" or "l1", on scaled targets
+    huber_delta: float = 1.0  # Huber transition point, in target standard deviations
+    patience: int = 5  # epochs without a better validation loss before stopping
+    clip_norm: float = 1.0  # gradient-norm clipping threshold
+    warmup_epochs: float = 1.0  # linear LR warm-up length
+    final_lr_share: float = 0.05  # LR at the last epoch as a share of the peak
+    seed: int = 0  # seeds torch and numpy: same seed, data and CPU -> identical weights
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What the callback receives after each epoch."""
+
+    epoch: int  # 1-based
+    max_epochs: int
+    train_loss: float
+    val_loss: float
+    best_val_loss: float
+    best_epoch: int
+    lr: float  # learning rate at the end of the epoch
+    seconds: float  # since training began
+    improved: bool
+
+
+Callback = Callable[[EpochReport], None]
+
+
+@dataclass
+class FitResult:
+    """Outcome of ``fit``; ``state`` is None when no epoch finished."""
+
+    state: dict[str, torch.Tensor] | None  # best weights, on the CPU
+    best_val_loss: float
+    best_epoch: int
+    epochs: int  # epochs that finished
+    interrupted: bool  # Ctrl-C stopped training
+    seconds: float
+    windows_per_s: float  # training windows per second of optimiser steps
+    history: list[EpochReport] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def build_model(cfg: ModelConfig, seed: int) -> LSTMForecaster:
+    """A freshly initialised model; the same seed gives the same weights."""
+    seed_everything(seed)
+    return LSTMForecaster(cfg)
+
+
+def make_loss(name: str, delta: float = 1.0) -> nn.Module:
+    if name == "huber":
+        return nn.HuberLoss(delta=delta)
+    if name == "l1":
+        return nn.L1Loss()
+    raise UsageError(f"unknown loss {name!r}; use huber or l1")
+
+
+def _amp(device: torch.device):
+    """bf16 autocast on CUDA; a no-op context elsewhere."""
+    enabled = device.type == "cuda"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    clip_norm: float,
+) -> torch.Tensor:
+    """One forward/backward/update on a batch; returns the loss (detached, on the device)."""
+    optimizer.zero_grad(set_to_none=True)
+    with _amp(xb.device):
+        loss = loss_fn(model(xb).float(), yb)  # (B, L, F) -> (B, H) -> scalar
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    return loss.detach()
+
+
+@torch.inference_mode()
+def predict_scaled(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch.device):
+    """Scaled outputs (N, H) as float64 numpy, in batches of EVAL_BATCH."""
+    model.eval()
+    xt = torch.as_tensor(x)
+    outs = []
+    for i in range(0, len(xt), EVAL_BATCH):
+        with _amp(device):
+            outs.append(model(xt[i : i + EVAL_BATCH].to(device)).float().cpu())
+    if not outs:
+        return np.zeros((0, model.head.out_features))
+    return torch.cat(outs).numpy().astype(np.float64)
+
+
+@torch.inference_mode()
+def _val_loss(model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    total = torch.zeros((), device=x.device)
+    for i in range(0, len(x), EVAL_BATCH):
+        with _amp(x.device):
+            pred = model(x[i : i + EVAL_BATCH]).float()
+        total += loss_fn(pred, y[i : i + EVAL_BATCH]) * len(pred)
+    return float(total) / max(1, len(x))
+
+
+def _place(arr: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The whole array on ``device`` when it fits comfortably, else pinned host memory."""
+    t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if t.nbytes > GPU_RESIDENT_SHARE * free:
+            return t.pin_memory()
+    return t.to(device)
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def _schedule(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    warm = max(1, int(cfg.warmup_epochs * steps_per_epoch))
+    total = max(warm + 1, cfg.epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = min(1.0, (step - warm) / (total - warm))
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return cfg.final_lr_share + (1.0 - cfg.final_lr_share) * cosine
+
+    return factor
+
+
+def fit(
+    model: nn.Module,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    cfg: TrainConfig,
+    device: torch.device,
+    callback: Callback | None = None,
+) -> FitResult:
+    """Train on scaled (x, y) with early stopping on ``val``; returns the best weights.
+
+    Ctrl-C ends training after the current batch and returns the best epoch so far
+    (``interrupted=True``; ``state`` None when no epoch finished).
+    """
+    seed_everything(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model.to(device)
+    xt, yt = _place(train[0], device), _place(train[1], device)
+    xv, yv = _place(val[0], device), _place(val[1], device)
+    loss_fn = make_loss(cfg.loss, cfg.huber_delta)
+    n, bs = len(xt), cfg.batch_size
+    steps = max(1, math.ceil(n / bs))
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg, steps))
+    result = FitResult(None, math.inf, 0, 0, False, 0.0, 0.0)
+    start, step_time, seen, stale = time.perf_counter(), 0.0, 0, 0
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            t0 = time.perf_counter()
+            perm = torch.randperm(n, generator=gen).to(xt.device)
+            total = torch.zeros((), device=xt.device)
+            for i in range(0, n, bs):
+                idx = perm[i : i + bs]
+                xb, yb = xt[idx].to(device, non_blocking=True), yt[idx].to(device)
+                total += train_step(model, opt, loss_fn, xb, yb, cfg.clip_norm) * len(idx)
+                sched.step()
+            train_loss = float(total) / n  # one device sync per epoch
+            step_time += time.perf_counter() - t0
+            seen += n
+            val_loss = _val_loss(model, loss_fn, xv, yv)
+            improved = val_loss < result.best_val_loss
+            if improved:
+                result.best_val_loss, result.best_epoch, stale = val_loss, epoch, 0
+                result.state = {
+                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                }
+            else:
+                stale += 1
+            result.epochs = epoch
+            report = EpochReport(
+                epoch,
+                cfg.epochs,
+                train_loss,
+                val_loss,
+                result.best_val_loss,
+                result.best_epoch,
+                opt.param_groups[0]["lr"],
+                time.perf_counter() - start,
+                improved,
+            )
+            result.history.append(report)
+            if callback is not None:
+                callback(report)
+            if stale >= cfg.patience:
+                break
+    except KeyboardInterrupt:
+        result.interrupted = True
+    result.seconds = time.perf_counter() - start
+    result.windows_per_s = seen / step_time if step_time > 0 else 0.0
+    if result.state is not None:
+        model.load_state_dict(result.state)
+    model.eval()
+    return result
+
+
+# -- one symbol, end to end ---------------------------------------------------------------------
+
+MODEL_KEYS = {"hidden", "layers", "dropout"}
+DATA_KEYS = {"features", "lookback", "horizon", "val_frac", "test_frac", "test_start"}
+TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "loss", "patience", "seed"}
+
+
+def configs_from_options(options: dict) -> tuple[DataConfig, ModelConfig, TrainConfig, str]:
+    """Flat `train` options (CLI flags, stockcast.toml [train]) -> configs and device spec.
+
+    Keys left out or None take the defaults; an unknown key is a UsageError.
+    """
+    from stockcast import features
+
+    opts = {k: v for k, v in options.items() if v is not None}
+    unknown = set(opts) - MODEL_KEYS - DATA_KEYS - TRAIN_KEYS - {"device"}
+    if unknown:
+        raise UsageError(f"unknown training option {', '.join(sorted(unknown))}")
+    data = {k: opts[k] for k in DATA_KEYS & set(opts)}
+    if "features" in data:
+        data["features"] = features.parse_names(data["features"])
+    dcfg = DataConfig(**data)
+    mcfg = ModelConfig(
+        n_features=len(dcfg.features),
+        horizon=dcfg.horizon,
+        **{k: opts[k] for k in MODEL_KEYS & set(opts)},
+    )
+    tcfg = TrainConfig(**{k: opts[k] for k in TRAIN_KEYS & set(opts)})
+    _check_ranges(dcfg, mcfg, tcfg)
+    return dcfg, mcfg, tcfg, str(opts.get("device", "auto"))
+
+
+def _check_ranges(d: DataConfig, m: ModelConfig, t: TrainConfig) -> None:
+    rules = [
+        (d.lookback >= 2, "--lookback must be at least 2"),
+        (d.horizon >= 1, "--horizon must be at least 1"),
+        (m.hidden >= 1 and m.layers >= 1, "--hidden and --layers must be at least 1"),
+        (0.0 <= m.dropout < 1.0, "--dropout must be in [0, 1)"),
+        (t.epochs >= 1 and t.batch_size >= 1, "--epochs and --batch-size must be at least 1"),
+        (t.lr > 0 and t.weight_decay >= 0, "--lr must be positive, weight decay not negative"),
+        (t.patience >= 1, "--patience must be at least 1"),
+        (t.loss in ("huber", "l1"), f"unknown loss {t.loss!r}; use huber or l1"),
+    ]
+    for ok, message in rules:
+        if not ok:
+            raise UsageError(message)
+
+
+def train_symbol(
+    root,
+    symbol: str,
+    data: DataConfig,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    device: str = "auto",
+    callback: Callback | None = None,
+) -> dict:
+    """Read prices, train, evaluate on the test split, save; returns the `train --json` object.
+
+    Raises KeyboardInterrupt when Ctrl-C came before any epoch finished (nothing is saved);
+    after that, the best model so far is saved with ``interrupted: true``.
+    """
+    import platform
+
+    import pandas as pd
+
+    import stockcast
+    from stockcast import evaluation, modelstore
+    from stockcast.device import configure_threads, describe, resolve_device
+    from stockcast.model import flops_per_window
+    from stockcast.paths import normalize_symbol
+    from stockcast.store import PriceStore
+    from stockcast.windows import build_dataset
+
+    sym = normalize_symbol(symbol)
+    dev = resolve_device(device)
+    configure_threads(dev)
+    t_start = time.perf_counter()
+    ds = build_dataset(sym, PriceStore(root).read(sym), data)
+    model = build_model(model_cfg, cfg.seed)
+    with torch.no_grad():  # start at persistence: scaled output = a zero log return
+        ts = ds.target_scaler
+        model.head.bias.copy_(torch.as_tensor(-ts.mean / ts.std, dtype=torch.float32))
+    res = fit(model, ds.arrays("train"), ds.arrays("val"), cfg, dev, callback)
+    if res.state is None:
+        raise KeyboardInterrupt
+    model.to("cpu")
+    val = evaluation.part_predictions(model, ds, "val")
+    report = evaluation.evaluate_dataset(model, ds)
+    split = ds.split_summary()
+    manifest = {
+        "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "features": list(data.features),
+        "lookback": data.lookback,
+        "horizon": data.horizon,
+        "data_config": {**asdict(data), "features": list(data.features)},
+        "model_config": model_cfg.to_dict(),
+        "train_config": cfg.to_dict(),
+        "scalers": {"features": ds.feature_scaler.to_dict(), "targets": ts.to_dict()},
+        "split": split,
+        "trained_through": split["val"]["target_end"],
+        "data_end": evaluation._iso(ds.dates[-1]),
+        "best_val_loss": res.best_val_loss,
+        "epochs": res.epochs,
+        "best_epoch": res.best_epoch,
+        "interrupted": res.interrupted,
+        "note": "training was interrupted (Ctrl-C); best epoch so far" if res.interrupted else "",
+        "seed": cfg.seed,
+        "device": describe(dev),
+        "seconds": round(res.seconds, 3),
+        "windows_per_s": round(res.windows_per_s, 1),
+        "test_metrics": report,
+        "versions": {
+            "stockcast": stockcast.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    calib = {"y": val.y, "mu": val.mu, "vol": val.vol}
+    model_id, path = modelstore.save_model(root, sym, manifest, res.state, calib)
+    gflops = res.windows_per_s * flops_per_window(model_cfg, data.lookback) / 1e9
+    return {
+        "ticker": sym,
+        "model": model_id,
+        "path": str(path),
+        "epochs": res.epochs,
+        "best_epoch": res.best_epoch,
+        "val_loss": res.best_val_loss,
+        "train_windows": len(ds.parts["train"]),
+        "val_windows": len(ds.parts["val"]),
+        "test_windows": len(ds.parts["test"]),
+        "seconds": round(res.seconds, 3),
+        "total_seconds": round(time.perf_counter() - t_start, 3),
+        "device": describe(dev),
+        "windows_per_s": round(res.windows_per_s, 1),
+        "gflops_per_s": round(gflops, 2),
+        "interrupted": res.interrupted,
+        "evaluation": {"ticker": sym, "model": model_id, **report},
+    }
