@@ -229,6 +229,22 @@ def check_horizon(horizon: int | None, model_h: int, model_id: str) -> int:
     return horizon
 
 
+def _predict_one_thread(symbol: str, prices: pd.DataFrame, manifest: dict, model: nn.Module):
+    """``evaluation.predict_latest`` on one intra-op thread: one window is ~1k FLOPs per step,
+    and with two threads each of the L recurrent steps waits on the other core (0.5 s on a
+    busy 2-core machine against 0.2 ms on one thread)."""
+    import torch
+
+    from stockcast.evaluation import predict_latest
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return predict_latest(symbol, prices, manifest, model)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def build_forecast(
     symbol: str,
     prices: pd.DataFrame,
@@ -244,11 +260,10 @@ def build_forecast(
 ) -> Forecast:
     """A forecast from loaded pieces (no disk): predict, calibrate, bound, date."""
     from stockcast import calendar as cal
-    from stockcast.evaluation import predict_latest
 
     n = check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     check_features(symbol, manifest, prices)
-    latest = predict_latest(symbol, prices, manifest, model)
+    latest = _predict_one_thread(symbol, prices, manifest, model)
     mu = np.asarray(latest["log_returns"], float)[:n]  # -> (N,)
     close0, vol = float(latest["last_close"]), float(latest["vol"])
     as_of = latest["as_of"].date()

@@ -1,1 +1,216 @@
-"""Commands of this group register on `stockcast.cli.app.app` (see ARCHITECTURE.md)."""
+"""`stockcast predict`: dated forecasts of the next sessions with calibrated intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stdout, warn
+from stockcast.errors import EXIT_ERROR, EXIT_PARTIAL, StockcastError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from stockcast.forecast import Forecast
+
+
+@app.command()
+@handles_errors
+def predict(
+    symbols: Annotated[list[str], typer.Argument(help="One or more symbols with a saved model.")],
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon", "-n", help="Sessions to forecast, 1..H (default: the model's H)."
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model id (default: the newest; one symbol).")
+    ] = None,
+    level: Annotated[
+        str, typer.Option("--level", help="Interval levels, comma-separated, e.g. 0.8,0.9.")
+    ] = "0.9",
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            "--calendar",
+            help="Exchange calendar code for the dates (default: from the symbol's suffix, "
+            "else XNYS), e.g. XLON.",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (an array for several symbols).")
+    ] = False,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Write the rows to this CSV file.")
+    ] = None,
+    plot_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write a PNG chart here; with several symbols the symbol is added to the name "
+            "(chart.png -> chart-MSFT.png).",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No table on stdout; warnings and errors only.")
+    ] = False,
+) -> None:
+    """Forecast the next trading sessions from the saved model and the stored prices.
+
+    Dates skip weekends and holidays; bounds are conformal intervals calibrated on the
+    model's validation split (see docs/forecasts.md). Nothing is retrained.
+
+    Example: [bold]stockcast predict MSFT --horizon 5 --level 0.8,0.9 --plot msft.png[/]
+    """
+    from stockcast.forecast import forecast_symbol
+    from stockcast.intervals import parse_levels
+    from stockcast.paths import normalize_symbol
+
+    levels = parse_levels(level)
+    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    if model and len(syms) > 1:
+        raise UsageError("--model names one model; give a single symbol with it")
+    results: list[Forecast] = []
+    failed = 0
+    for sym in syms:
+        try:
+            fc = forecast_symbol(
+                STATE.data_dir,
+                sym,
+                horizon=horizon,
+                model_id=model,
+                levels=levels,
+                calendar=calendar,
+            )
+        except StockcastError as exc:
+            if len(syms) == 1:
+                raise
+            error_line(f"{sym}: {exc}")
+            failed += 1
+            continue
+        results.append(fc)
+        record(STATE.data_dir, fc)
+        if fc.stale:
+            warn(
+                f"{sym}: the last stored session is {fc.as_of}, older than the last completed "
+                f"session {fc.last_completed}; run `stockcast fetch {sym}`"
+            )
+    _write_outputs(results, csv_path, plot_path, several=len(syms) > 1)
+    if as_json:
+        objs = [fc.to_dict() for fc in results]
+        print_json(objs[0] if len(syms) == 1 else objs)
+    elif not quiet:
+        con = stdout()
+        for i, fc in enumerate(results):
+            if i:
+                con.print()
+            render(con, fc)
+    if failed:
+        raise typer.Exit(EXIT_ERROR if not results else EXIT_PARTIAL)
+
+
+def record(root: Path, fc: Forecast) -> None:
+    """Hook for the forecast log (issue 5): called once per forecast that `predict` makes.
+
+    ``fc.log_rows("predict")`` gives the log's rows. Nothing is recorded here yet.
+    """
+    return None
+
+
+def _write_outputs(
+    results: list[Forecast], csv_path: Path | None, plot_path: Path | None, several: bool
+) -> None:
+    from stockcast.fsutil import atomic_write_bytes
+
+    if csv_path is not None and results:
+        atomic_write_bytes(csv_path, to_csv(results).encode())
+    if plot_path is not None:
+        from stockcast.plot import Band, render_png
+
+        for fc in results:
+            path = plot_path.with_stem(f"{plot_path.stem}-{fc.ticker}") if several else plot_path
+            png = render_png(
+                symbol=fc.ticker,
+                model_id=fc.model,
+                history_dates=[d for d, _ in fc.history],
+                history_close=[c for _, c in fc.history],
+                dates=[s.date for s in fc.steps],
+                close=[s.close for s in fc.steps],
+                bands=[
+                    Band(
+                        lvl,
+                        [s.bounds[j].lower for s in fc.steps],
+                        [s.bounds[j].upper for s in fc.steps],
+                    )
+                    for j, lvl in enumerate(fc.levels)
+                ],
+            )
+            atomic_write_bytes(path, png)
+
+
+def to_csv(results: list[Forecast]) -> str:
+    """The rows of every forecast as CSV text (one row per symbol and date)."""
+    import csv
+    import io
+
+    rows = [row for fc in results for row in fc.csv_rows()]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _price(x: float) -> str:
+    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.4g}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:+.2f}%"
+
+
+def render(con: Console, fc: Forecast) -> None:
+    """The human view: context lines, then one row per forecast session."""
+    from rich.table import Table
+
+    from stockcast.forecast import level_tag
+
+    con.print(
+        f"[bold]{fc.ticker}[/]  last close {_price(fc.last_close)} on {fc.as_of}  ·  "
+        f"model {fc.model}, trained through {fc.trained_through or 'unknown'}"
+    )
+    sk = fc.skill
+    n = len(fc.steps)
+    con.print(
+        f"Test skill vs persistence (1 - MAE/MAE of last close): {_pct(sk.h1)} at h=1, "
+        f"{_pct(sk.overall)} over all horizons."
+    )
+    if sk.beats_persistence is False or (sk.h1 is not None and sk.h1 <= 0):
+        con.print(
+            "[yellow]The model does not beat the naive forecast (tomorrow = today) on its test "
+            "split: read the forecast as the last close with a calibrated band.[/]"
+        )
+    elif sk.beats_baselines is False and sk.summary:
+        con.print(f"[yellow]{sk.summary}[/]")
+    table = Table(title=None, show_edge=False, pad_edge=False)
+    table.add_column("Date")
+    table.add_column("h", justify="right")
+    table.add_column("Close", justify="right")
+    table.add_column("Change", justify="right")
+    for lvl in fc.levels:
+        tag = level_tag(lvl)
+        table.add_column(f"{tag}% low", justify="right")
+        table.add_column(f"{tag}% high", justify="right")
+    for s in fc.steps:
+        cells = [s.date.isoformat(), str(s.h), _price(s.close), f"{s.change_pct:+.2f}%"]
+        for b in s.bounds:
+            cells += [_price(b.lower), _price(b.upper)]
+        table.add_row(*cells)
+    con.print(table)
+    con.print(
+        f"[dim]{n} sessions on calendar {fc.calendar}; intervals are conformal, calibrated on "
+        "the model's validation split (coverage measured by `stockcast evaluate`).[/]"
+    )
