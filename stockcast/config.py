@@ -38,6 +38,7 @@ from stockcast.paths import normalize_symbol
 
 CONFIG_NAME = "stockcast.toml"
 DEFAULT_LEVELS = (0.8, 0.9)
+NO_MODEL = "no model yet"  # the retrain reason when a symbol has no model
 
 # Options of `stockcast train` that `[train]` may set, with the types each accepts
 # (the keys of `training.configs_from_options`; a test keeps the two in step).
@@ -86,7 +87,7 @@ class RetrainPolicy:
         '5 new sessions (new_sessions = 5)'
         """
         if age_days is None:
-            return "no model yet"
+            return NO_MODEL
         if self.every_days and age_days >= self.every_days:
             return f"model is {age_days:.0f} days old (every_days = {self.every_days})"
         if self.new_sessions and new_sessions is not None and new_sessions >= self.new_sessions:

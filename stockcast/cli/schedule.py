@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from stockcast.cli.app import STATE, app, handles_errors, print_json, stdout
 
 if TYPE_CHECKING:
+    from stockcast.runner import RunReport
     from stockcast.score import HorizonScore
 
 
@@ -27,6 +29,89 @@ def init(
 
     path = write_example(config_path(STATE.data_dir), force=force)
     stdout().print(f"wrote {path}; edit `symbols`, then try `stockcast run`", markup=False)
+
+
+@app.command()
+@handles_errors
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Config file (default: stockcast.toml in the data directory).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Print nothing when all went well (for cron); problems still show.",
+        ),
+    ] = False,
+) -> None:
+    """The scheduled job: refresh every symbol of stockcast.toml, retrain when due, forecast, log.
+
+    Each symbol is refreshed from its own source (Yahoo, or its CSV file read again); when that
+    fails the forecast is made from stored prices and marked stale. A second run that overlaps
+    exits at once with code 4. Exit codes: 0 all went well, 3 some symbols failed, 1 all failed.
+    Everything is also logged to logs/stockcast.log in the data directory.
+
+    Example (crontab): [bold]30 22 * * 1-5 stockcast run --quiet[/]
+    """
+    from stockcast.config import config_path, load
+    from stockcast.logsetup import logging_to
+    from stockcast.runner import run as run_all
+
+    cfg = load(config_path(STATE.data_dir, config))
+    with logging_to(STATE.data_dir, quiet=quiet):
+        report = run_all(STATE.data_dir, cfg)
+    if not (quiet and report.clean):
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            _print_run(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_run(report: RunReport) -> None:
+    from rich.table import Table
+
+    table = Table()
+    for name in ("Symbol", "Refreshed", "Retrained", "Model", "As of", "Forecasts"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("Status", overflow="fold")
+    for r in report.results:
+        refreshed = f"+{r.added}" if r.fetched else ("failed" if r.stale else "-")
+        if r.error:
+            status = f"[red]failed:[/] {_escape(r.error)}"
+        elif r.stale:
+            status = "[yellow]stale[/]: forecast from stored prices"
+        elif r.warnings:
+            status = f"[yellow]warning:[/] {_escape(r.warnings[-1])}"
+        else:
+            status = "[green]ok[/]"
+        table.add_row(
+            r.ticker,
+            refreshed,
+            "yes" if r.retrained else "no",
+            r.model or "-",
+            r.as_of or "-",
+            str(r.forecasts),
+            status,
+        )
+    con = stdout()
+    con.print(table)
+    bad = len(report.failed)
+    con.print(f"{len(report.results) - bad} ok, {bad} failed in {report.seconds:.1f} s")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 @app.command()

@@ -1,0 +1,259 @@
+"""`stockcast run`, the scheduled job: refresh, retrain when due, forecast and log, per symbol.
+
+One lock for the whole run (``<data>/locks/_run.lock``, not waited for): a second run that overlaps
+raises ``BusyError`` at once and does nothing. One symbol's failure never stops the others; when a
+source cannot be reached the forecast is still made from stored prices and marked stale. The
+result is a ``RunReport``: what happened per symbol, and the exit code.
+
+The work per symbol goes through ``Steps`` (refresh, retrain_due, train, forecast), so tests can
+replace a step; the real steps live in ``stockcast.runsteps``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stockcast import forecastlog
+from stockcast.config import NO_MODEL
+from stockcast.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    BusyError,
+    LockTimeout,
+    StockcastError,
+)
+from stockcast.fsutil import locked
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from stockcast.config import Config, SymbolPlan
+
+RUN_LOCK = Path("locks") / "_run.lock"  # "_" never occurs in a symbol: no clash with theirs
+LOGGER = "stockcast.run"
+
+
+@dataclass
+class Refresh:
+    """What refreshing one symbol from its source did."""
+
+    source: str  # "yahoo", "csv", "sample"
+    added: int = 0  # sessions stored that were not there before
+    fetched: bool = True  # the source answered (False: nothing to refresh, e.g. the sample)
+
+
+@dataclass
+class Forecast:
+    """A forecast made for one symbol, as rows for the forecast log."""
+
+    model: str  # model id
+    as_of: str  # ISO date of the last session used
+    rows: pd.DataFrame  # forecastlog.COLUMNS
+    warnings: list[str] = field(default_factory=list)  # e.g. the data is older than the calendar
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The work of one symbol; each step raises StockcastError with one line when it fails."""
+
+    refresh: Callable[[Path, str], Refresh]
+    retrain_due: Callable[[Path, str, SymbolPlan, dt.datetime], str | None]  # why, or None
+    train: Callable[[Path, str, Mapping[str, Any]], str]  # -> the new model id
+    forecast: Callable[[Path, str, SymbolPlan, bool, dt.datetime], Forecast]  # stale flag
+
+
+@dataclass
+class SymbolResult:
+    """One row of the run summary (and of ``run --json``)."""
+
+    ticker: str
+    fetched: bool = False  # refreshed from its source
+    added: int = 0  # new sessions stored by the refresh
+    retrained: bool = False
+    model: str | None = None  # id of the model the forecast came from
+    as_of: str | None = None  # last session the forecast used
+    stale: bool = False  # forecast made from stored prices after the refresh failed
+    forecasts: int = 0  # sessions forecast and logged
+    error: str | None = None  # why this symbol failed (no forecast logged)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RunReport:
+    """The outcome of a whole run."""
+
+    results: list[SymbolResult]
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[SymbolResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def clean(self) -> bool:
+        """Nothing worth telling a cron user: no failure, no stale data, no warning."""
+        return self.ok and not any(r.stale or r.warnings for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all went well, 3 (EXIT_PARTIAL) some symbols failed, 1 all failed."""
+        if self.ok:
+            return EXIT_OK
+        return EXIT_ERROR if len(self.failed) == len(self.results) else EXIT_PARTIAL
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 3),
+            "symbols": [r.to_dict() for r in self.results],
+        }
+
+
+@contextmanager
+def run_lock(root: Path) -> Iterator[None]:
+    """Hold the lock of a whole run, or raise BusyError at once if another run holds it."""
+    path = Path(root) / RUN_LOCK
+    try:
+        with locked(path, "stockcast run", timeout=0):
+            yield
+    except LockTimeout:
+        raise BusyError(
+            f"another `stockcast run` is running on {root} (lock {path}); this one did nothing. "
+            "If none is running, remove the lock file"
+        ) from None
+
+
+def run(
+    root: Path,
+    config: Config,
+    steps: Steps | None = None,
+    now: dt.datetime | None = None,
+) -> RunReport:
+    """Run every symbol of ``config`` under the run lock; BusyError when another run holds it."""
+    if steps is None:
+        from stockcast.runsteps import default_steps
+
+        steps = default_steps()
+    log = logging.getLogger(LOGGER)
+    start = time.perf_counter()
+    with run_lock(root):
+        now = now or dt.datetime.now(dt.UTC)
+        log.info("run started: %d symbol(s) in %s", len(config.symbols), root)
+        down: dict[str, str] = {}  # source -> why it is unreachable for the rest of this run
+        results = [
+            run_symbol(root, config.plan(sym), steps, now, down, log) for sym in config.symbols
+        ]
+    report = RunReport(results, time.perf_counter() - start)
+    bad = len(report.failed)
+    log.info("run finished in %.1f s: %d ok, %d failed", report.seconds, len(results) - bad, bad)
+    return report
+
+
+def run_symbol(
+    root: Path,
+    plan: SymbolPlan,
+    steps: Steps,
+    now: dt.datetime,
+    down: dict[str, str],
+    log: logging.Logger,
+) -> SymbolResult:
+    """Refresh, retrain when due, forecast and log one symbol; failures land in the result."""
+    sym = plan.ticker
+    res = SymbolResult(sym)
+    start = time.perf_counter()
+    try:
+        _refresh(root, sym, steps, down, res, log)
+        _maybe_retrain(root, plan, steps, now, res, log)
+        fc = steps.forecast(root, sym, plan, res.stale, now)
+        for text in fc.warnings:
+            _warn(res, log, text)
+        forecastlog.append(root, sym, fc.rows)
+        res.model, res.as_of = fc.model, fc.as_of
+        res.forecasts = int(fc.rows.drop_duplicates(forecastlog.KEY).shape[0])
+        stale = " (stale)" if res.stale else ""
+        log.info("%s: %d forecast(s) as of %s logged%s", sym, res.forecasts, fc.as_of, stale)
+    except StockcastError as exc:
+        res.error = str(exc)
+        log.error("%s: %s", sym, exc)
+    except Exception as exc:  # a bug: keep the other symbols going, keep the traceback in the log
+        res.error = f"unexpected {exc.__class__.__name__}: {exc} (traceback in the log file)"
+        log.exception("%s: %s", sym, res.error)  # the terminal shows the line, the file all
+    res.seconds = round(time.perf_counter() - start, 3)
+    return res
+
+
+def _refresh(
+    root: Path,
+    sym: str,
+    steps: Steps,
+    down: dict[str, str],
+    res: SymbolResult,
+    log: logging.Logger,
+) -> None:
+    from stockcast.runsteps import source_of
+
+    source = source_of(root, sym)
+    if source in down:
+        res.stale = True
+        _warn(res, log, f"not refreshed: {down[source]}; forecasting from stored prices")
+        return
+    try:
+        ref = steps.refresh(root, sym)
+    except StockcastError as exc:
+        if getattr(exc, "stops_run", False):
+            down[source] = str(exc)
+        res.stale = True
+        _warn(res, log, f"refresh failed: {exc}; forecasting from stored prices")
+        return
+    res.fetched, res.added = ref.fetched, ref.added
+    if ref.fetched:
+        log.info("%s: %d new session(s) from %s", sym, ref.added, ref.source)
+
+
+def _maybe_retrain(
+    root: Path,
+    plan: SymbolPlan,
+    steps: Steps,
+    now: dt.datetime,
+    res: SymbolResult,
+    log: logging.Logger,
+) -> None:
+    reason = steps.retrain_due(root, plan.ticker, plan, now)
+    if reason is None:
+        return
+    log.info("%s: training a new model (%s)", plan.ticker, reason)
+    try:
+        model = steps.train(root, plan.ticker, plan.train)
+    except StockcastError as exc:
+        if reason == NO_MODEL:  # nothing to fall back on
+            raise
+        _warn(res, log, f"retraining failed ({exc}); forecasting with the previous model")
+        return
+    res.retrained = True
+    log.info("%s: trained model %s", plan.ticker, model)
+
+
+def _warn(res: SymbolResult, log: logging.Logger, text: str) -> None:
+    res.warnings.append(text)
+    log.warning("%s: %s", res.ticker, text)

@@ -1,0 +1,110 @@
+"""The real steps of `stockcast run` for one symbol: refresh, retrain check, train, forecast.
+
+Each is a thin call into the layers below (``ingest``, ``modelstore``, ``training``,
+``forecast``); ``runner`` strings them together and keeps one symbol's failure from the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stockcast.config import NO_MODEL
+from stockcast.errors import ModelError
+
+if TYPE_CHECKING:
+    from stockcast.config import SymbolPlan
+    from stockcast.runner import Forecast, Refresh, Steps
+
+
+def default_steps() -> Steps:
+    """The steps that touch the real sources, models and store."""
+    from stockcast.runner import Steps
+
+    return Steps(refresh=refresh, retrain_due=retrain_due, train=train, forecast=forecast)
+
+
+def source_of(root: Path, symbol: str) -> str:
+    """Where a symbol's prices come from: its stored source; "yahoo" when nothing is stored."""
+    from stockcast.store import PriceStore
+
+    store = PriceStore(root)
+    return store.info(symbol).source if store.exists(symbol) else "yahoo"
+
+
+def refresh(root: Path, symbol: str) -> Refresh:
+    """Refresh from the symbol's own source: Yahoo incrementally, its CSV file read again.
+
+    The bundled sample has nothing to refresh. A symbol not stored yet is fetched from Yahoo.
+    """
+    from stockcast.ingest import ingest_csv, ingest_yahoo
+    from stockcast.runner import Refresh
+    from stockcast.store import PriceStore
+
+    store = PriceStore(root)
+    source = source_of(root, symbol)
+    if source == "sample":
+        return Refresh(source, 0, fetched=False)
+    if source == "csv":
+        result = ingest_csv(store, symbol, store.info(symbol).source_ref)
+    else:
+        result = ingest_yahoo(store, symbol)
+    return Refresh(result.source, result.rows_added)
+
+
+def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> str | None:
+    """Why the newest model should be replaced (the config's policy), or None to reuse it.
+
+    Age counts from the model's ``created`` stamp; new sessions are the stored sessions after
+    the last session of the data it was built from (``data_end``). A model that cannot forecast
+    the configured horizon, or whose manifest is unreadable, is replaced too.
+    """
+    import pandas as pd
+
+    from stockcast import modelstore
+    from stockcast.store import PriceStore
+
+    if not modelstore.list_models(root, symbol):
+        return NO_MODEL
+    try:
+        manifest = modelstore.read_manifest(root, symbol)
+    except ModelError as exc:
+        return f"the newest model is unusable: {exc}"
+    if plan.horizon is not None and plan.horizon > int(manifest.get("horizon", 0)):
+        return f"the model forecasts {manifest.get('horizon')} sessions, horizon is {plan.horizon}"
+    created = pd.Timestamp(manifest["created"])
+    created = created.tz_localize("UTC") if created.tzinfo is None else created
+    age_days = (pd.Timestamp(now) - created).total_seconds() / 86400
+    end = manifest.get("data_end") or manifest.get("trained_through")
+    new = None
+    if end:
+        dates = PriceStore(root).read(symbol).index
+        new = int((dates > pd.Timestamp(end)).sum())
+    return plan.retrain.reason(age_days, new)
+
+
+def train(root: Path, symbol: str, options: Mapping[str, Any]) -> str:
+    """Train and save a model with the config's ``[train]`` options; returns its id."""
+    from stockcast.training import configs_from_options, train_symbol
+
+    data, model, cfg, device = configs_from_options(dict(options))
+    return str(train_symbol(root, symbol, data, model, cfg, device)["model"])
+
+
+def forecast(root: Path, symbol: str, plan: SymbolPlan, stale: bool, now: dt.datetime) -> Forecast:
+    """Forecast with the newest model at the config's levels and horizon, as log rows.
+
+    The rows are marked stale when the refresh failed or the stored prices end before the
+    calendar's last completed session.
+    """
+    import pandas as pd
+
+    from stockcast.forecast import forecast_symbol
+    from stockcast.runner import Forecast
+
+    fc = forecast_symbol(root, symbol, horizon=plan.horizon, levels=plan.levels, now=now)
+    rows = pd.DataFrame(fc.log_rows(origin="run"))
+    rows["stale"] = stale or fc.stale
+    return Forecast(model=fc.model, as_of=fc.as_of.isoformat(), rows=rows)

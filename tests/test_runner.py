@@ -1,0 +1,163 @@
+"""The run loop with fake steps: partial failures, stale forecasts, the run lock, exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from stockcast import forecastlog, runner
+from stockcast.config import SymbolPlan, parse
+from stockcast.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, BusyError, DataError, SourceError
+from stockcast.runner import Forecast, Refresh, Steps
+
+NOW = dt.datetime(2024, 1, 8, 22, 30, tzinfo=dt.UTC)
+
+
+class Unreachable(SourceError):
+    stops_run = True
+
+
+class Fake:
+    """Steps that record their calls; ``fail`` maps (step, symbol) to an error to raise."""
+
+    def __init__(self, fail: dict[tuple[str, str], Exception] | None = None, due=None) -> None:
+        self.fail = fail or {}
+        self.due = due
+        self.calls: list[tuple[str, str]] = []
+
+    def _maybe_fail(self, step: str, sym: str) -> None:
+        self.calls.append((step, sym))
+        if (step, sym) in self.fail:
+            raise self.fail[(step, sym)]
+
+    def refresh(self, root: Path, sym: str) -> Refresh:
+        self._maybe_fail("refresh", sym)
+        return Refresh("yahoo", 2)
+
+    def retrain_due(self, root: Path, sym: str, plan: SymbolPlan, now: dt.datetime):
+        self._maybe_fail("retrain_due", sym)
+        return self.due
+
+    def train(self, root: Path, sym: str, options) -> str:
+        self._maybe_fail("train", sym)
+        return "m-new"
+
+    def forecast(self, root: Path, sym: str, plan: SymbolPlan, stale: bool, now: dt.datetime):
+        self._maybe_fail("forecast", sym)
+        rows = [
+            dict(
+                made_at=now,
+                model="m1",
+                as_of="2024-01-08",
+                target=f"2024-01-{8 + h:02d}",
+                h=h,
+                close=100.0 + h,
+                last_close=100.0,
+                level=level,
+                lower=90.0,
+                upper=110.0,
+                stale=stale,
+                origin="run",
+            )
+            for h in (1, 2)
+            for level in plan.levels
+        ]
+        return Forecast("m1", "2024-01-08", pd.DataFrame(rows))
+
+    def steps(self) -> Steps:
+        return Steps(self.refresh, self.retrain_due, self.train, self.forecast)
+
+
+CONFIG = parse({"symbols": ["AAA", "BBB", "CCC"]})
+
+
+def test_all_good(tmp_path: Path) -> None:
+    report = runner.run(tmp_path, CONFIG, Fake().steps(), NOW)
+    assert report.exit_code == EXIT_OK and report.clean
+    assert [r.ticker for r in report.results] == ["AAA", "BBB", "CCC"]
+    first = report.results[0]
+    assert (first.fetched, first.added, first.model, first.as_of, first.forecasts) == (
+        True,
+        2,
+        "m1",
+        "2024-01-08",
+        2,
+    )
+    log = forecastlog.read(tmp_path, "BBB")
+    assert len(log) == 4 and set(log["level"]) == {0.8, 0.9}
+    assert report.to_dict()["symbols"][0].keys() >= {
+        "ticker",
+        "fetched",
+        "retrained",
+        "model",
+        "as_of",
+        "stale",
+        "forecasts",
+        "error",
+    }
+
+
+def test_one_failing_symbol_does_not_stop_the_others(tmp_path: Path) -> None:
+    fake = Fake({("forecast", "BBB"): DataError("no prices stored for BBB; run fetch")})
+    report = runner.run(tmp_path, CONFIG, fake.steps(), NOW)
+    assert report.exit_code == EXIT_PARTIAL
+    assert [r.ok for r in report.results] == [True, False, True]
+    assert report.results[1].error == "no prices stored for BBB; run fetch"
+    assert forecastlog.symbols(tmp_path) == ["AAA", "CCC"]
+
+
+def test_a_bug_in_one_symbol_is_contained(tmp_path: Path) -> None:
+    fake = Fake({("forecast", "AAA"): ZeroDivisionError("oops")})
+    report = runner.run(tmp_path, CONFIG, fake.steps(), NOW)
+    assert report.exit_code == EXIT_PARTIAL
+    assert "unexpected ZeroDivisionError" in report.results[0].error
+
+
+def test_all_failing_is_exit_1(tmp_path: Path) -> None:
+    fail = {("forecast", s): DataError("nope") for s in CONFIG.symbols}
+    assert runner.run(tmp_path, CONFIG, Fake(fail).steps(), NOW).exit_code == EXIT_ERROR
+
+
+def test_unreachable_source_gives_stale_forecasts_and_is_asked_once(tmp_path: Path) -> None:
+    fake = Fake({("refresh", "AAA"): Unreachable("cannot reach Yahoo Finance")})
+    report = runner.run(tmp_path, CONFIG, fake.steps(), NOW)
+    assert report.exit_code == EXIT_OK and not report.clean
+    assert all(r.stale and r.forecasts == 2 and not r.fetched for r in report.results)
+    assert [c for c in fake.calls if c[0] == "refresh"] == [("refresh", "AAA")]
+    assert "cannot reach Yahoo Finance" in report.results[2].warnings[0]
+    assert forecastlog.read(tmp_path, "CCC")["stale"].all()
+
+
+def test_retrain_when_due_and_fallback_when_it_fails(tmp_path: Path) -> None:
+    fake = Fake({("train", "BBB"): DataError("too short")}, due="model is 9 days old")
+    report = runner.run(tmp_path, CONFIG, fake.steps(), NOW)
+    assert [r.retrained for r in report.results] == [True, False, True]
+    bbb = report.results[1]
+    assert bbb.ok and bbb.forecasts == 2 and "retraining failed (too short)" in bbb.warnings[0]
+    # Without any model to fall back on, a failed training fails the symbol.
+    fake = Fake({("train", "BBB"): DataError("too short")}, due="no model yet")
+    report = runner.run(tmp_path, CONFIG, fake.steps(), NOW)
+    assert report.results[1].error == "too short"
+
+
+def test_a_second_run_is_busy_at_once_and_does_nothing(tmp_path: Path) -> None:
+    fake = Fake()
+    with runner.run_lock(tmp_path):
+        start = time.monotonic()
+        with pytest.raises(BusyError) as err:
+            runner.run(tmp_path, CONFIG, fake.steps(), NOW)
+        assert time.monotonic() - start < 1.0
+    assert err.value.exit_code == 4
+    assert "another `stockcast run` is running" in str(err.value)
+    assert fake.calls == []
+    assert runner.run(tmp_path, CONFIG, fake.steps(), NOW).ok  # the lock is free again
+
+
+def test_levels_and_overrides_reach_the_forecast(tmp_path: Path) -> None:
+    config = parse({"symbols": ["AAA"], "overrides": {"AAA": {"levels": [0.5]}}})
+    runner.run(tmp_path, config, Fake().steps(), NOW)
+    assert forecastlog.read(tmp_path, "AAA")["level"].tolist() == [0.5, 0.5]
