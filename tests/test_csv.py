@@ -1,0 +1,127 @@
+"""CSV import of each common format: every row read, dates right, columns mapped."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from stockcast.errors import DataError, UsageError
+from stockcast.sources.csvfile import map_columns, read_csv_prices, sniff_delimiter
+from stockcast.store import COLUMNS
+
+FIXTURES = Path(__file__).parent / "fixtures" / "csv"
+FIRST, LAST = dt.date(2024, 1, 2), dt.date(2024, 1, 18)
+
+
+@pytest.mark.parametrize(
+    ("name", "has_adj", "has_volume"),
+    [
+        ("yahoo_iso.csv", True, True),
+        ("yahoo_mdy.csv", True, True),
+        ("stooq.csv", False, True),
+        ("tradingview.csv", False, True),
+        ("metatrader_comma.csv", False, True),
+        ("metatrader_semicolon.csv", False, True),
+        ("metatrader_tab.csv", False, True),
+        ("pandas_unnamed.csv", True, True),
+        ("nasdaq.csv", False, True),
+        ("yfinance_download.csv", True, True),
+        ("dmy_slash.csv", False, True),
+        ("close_only.csv", False, False),
+    ],
+)
+def test_every_format_imports_every_row(name: str, has_adj: bool, has_volume: bool) -> None:
+    df = read_csv_prices(FIXTURES / name).sort_index()
+    assert list(df.columns) == COLUMNS
+    assert len(df) == 12
+    assert (df.index[0].date(), df.index[-1].date()) == (FIRST, LAST)
+    assert df.index.is_unique and df.index.dtype == "datetime64[ns]"
+    row = df.loc["2024-01-02"]
+    assert row["close"] == pytest.approx(185.0)
+    assert row["adj_close"] == pytest.approx(184.7 if has_adj else 185.0)
+    if name != "close_only.csv":
+        assert (row["open"], row["high"], row["low"]) == pytest.approx((184.6, 186.2, 183.9))
+    if has_volume:
+        assert row["volume"] == 50_000_000
+    assert (df["dividends"] == 0).all() and (df["splits"] == 0).all()
+
+
+def test_missing_open_high_low_come_from_close_and_volume_is_unknown() -> None:
+    df = read_csv_prices(FIXTURES / "close_only.csv")
+    assert (df["open"] == df["close"]).all() and (df["high"] == df["close"]).all()
+    assert df["volume"].isna().all()
+
+
+def test_metatrader_uses_real_volume_not_tick_volume() -> None:
+    df = read_csv_prices(FIXTURES / "metatrader_semicolon.csv")
+    assert df["volume"].iloc[0] == 50_000_000
+
+
+def test_ambiguous_day_month_asks_for_date_format() -> None:
+    with pytest.raises(DataError, match="--date-format"):
+        read_csv_prices(FIXTURES / "ambiguous_dmy.csv")
+    df = read_csv_prices(FIXTURES / "ambiguous_dmy.csv", date_format="%d/%m/%Y")
+    assert [d.date() for d in df.index] == [dt.date(2024, 1, d) for d in (2, 3, 4)]
+
+
+def test_date_format_that_does_not_fit_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="does not read"):
+        read_csv_prices(FIXTURES / "stooq.csv", date_format="%d/%m/%Y")
+
+
+def test_unix_date_format_override() -> None:
+    df = read_csv_prices(FIXTURES / "tradingview.csv", date_format="unix")
+    assert df.index[0].date() == FIRST
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("empty.csv", "is empty"),
+        ("no_close.csv", "no close column"),
+        ("does_not_exist.csv", "no file at"),
+    ],
+)
+def test_clear_errors(name: str, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        read_csv_prices(FIXTURES / name)
+
+
+def test_unreadable_dates(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("Date,Close\nsoon,1\nlater,2\n")
+    with pytest.raises(DataError, match="cannot read the dates"):
+        read_csv_prices(path)
+
+
+def test_no_date_column(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("Symbol,Close\nA,1\n")
+    with pytest.raises(DataError, match="no date column"):
+        read_csv_prices(path)
+
+
+def test_header_aliases_prefer_the_exact_name() -> None:
+    cols = ["Price", "Adj Close", "Close", "High", "Low", "Open", "Volume"]
+    m = map_columns(cols)
+    assert m["close"] == "Close" and m["date"] == "Price" and m["adj_close"] == "Adj Close"
+    assert map_columns(["Date", "Price", "Open"])["close"] == "Price"
+    assert map_columns(["<DATE>", "<TIME>", "<CLOSE>", "<TICKVOL>"]) == {
+        "date": "<DATE>",
+        "close": "<CLOSE>",
+    }
+
+
+def test_delimiter_sniffing() -> None:
+    assert sniff_delimiter("a;b;c\n1;2,5;3\n") == ";"
+    assert sniff_delimiter("a\tb\n1\t2\n") == "\t"
+    assert sniff_delimiter('Date,Volume\n2024-01-02,"1,000"\n') == ","
+
+
+def test_nulls_become_nan_and_are_left_to_validation(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("Date,Open,Close\n2024-01-02,null,10\n2024-01-03,1,null\n")
+    df = read_csv_prices(path)
+    assert df["close"].isna().sum() == 1 and len(df) == 2

@@ -1,0 +1,206 @@
+"""The Yahoo path through yfinance's own request and parsing code, with a fake HTTP session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fakeyahoo import FakeYahoo, Script, make_bars, reset_yfinance
+
+from stockcast import ingest
+from stockcast.sources import yahoo
+from stockcast.store import PriceStore
+
+HOLIDAYS = {dt.date(2024, 1, 1), dt.date(2024, 1, 15)}
+DAYS = [
+    d
+    for d in (dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(40))
+    if d.weekday() < 5 and d not in HOLIDAYS
+][:25]
+NOW = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC)  # every bar above has closed
+
+
+@pytest.fixture(autouse=True)
+def fresh_yfinance(tmp_path: Path):
+    """yfinance keeps process-wide state (session singleton, lru cache, tz cache): reset it."""
+    reset_yfinance(tmp_path / "yf-cache")
+    yield
+    reset_yfinance(tmp_path / "yf-cache")
+
+
+@pytest.fixture
+def store(stockcast_home: Path) -> PriceStore:
+    return PriceStore(stockcast_home)
+
+
+def _ny_date(period1: int) -> dt.date:
+    return pd.Timestamp(period1, unit="s", tz="UTC").tz_convert("America/New_York").date()
+
+
+def test_history_with_dividend_and_split(store: PriceStore) -> None:
+    bars = make_bars(DAYS)
+    bars[3] = replace(bars[3], dividend=0.24)
+    bars[7] = replace(bars[7], split=(4, 1))
+    fake = FakeYahoo(Script(bars={"AAPL": bars}))
+    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    assert (result.status, result.rows, result.rows_added) == ("new", 25, 25)
+    df = store.read("AAPL")
+    assert list(df.index.date) == DAYS
+    assert df.loc[str(DAYS[3]), "dividends"] == 0.24
+    assert df.loc[str(DAYS[7]), "splits"] == 4.0
+    assert df["dividends"].sum() == 0.24 and df["splits"].sum() == 4.0
+    assert df.loc[str(DAYS[0]), "close"] == 100.0
+    assert store.info("AAPL").source == "yahoo"
+
+
+def test_incremental_update_asks_from_a_few_sessions_back(store: PriceStore) -> None:
+    script = Script(bars={"AAPL": make_bars(DAYS[:15])})
+    fake = FakeYahoo(script)
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    script.bars["AAPL"] = make_bars(DAYS)
+    fake.calls.clear()
+    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    (params,) = fake.chart_calls()
+    assert _ny_date(params["period1"]) == DAYS[14 - ingest.OVERLAP_SESSIONS]
+    assert (result.status, result.rows, result.rows_added) == ("updated", 25, 10)
+    assert list(store.read("AAPL").index.date) == DAYS
+
+
+def test_unchanged_when_nothing_new(store: PriceStore) -> None:
+    fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    before = store.path("AAPL").read_bytes()
+    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    assert (result.status, result.rows_added) == ("unchanged", 0)
+    assert store.path("AAPL").read_bytes() == before
+
+
+def test_rewritten_adjusted_history_triggers_full_refetch(store: PriceStore) -> None:
+    script = Script(bars={"AAPL": make_bars(DAYS[:15])})
+    fake = FakeYahoo(script)
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    # a dividend on session 20 rescales every earlier adjusted close by 0.99
+    bars = make_bars(DAYS)
+    bars = [replace(b, adjclose=b.close * 0.99) if i < 20 else b for i, b in enumerate(bars)]
+    bars[20] = replace(bars[20], dividend=1.2)
+    script.bars["AAPL"] = bars
+    fake.calls.clear()
+    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    first, second = fake.chart_calls()
+    assert _ny_date(first["period1"]) == DAYS[14 - ingest.OVERLAP_SESSIONS]
+    assert _ny_date(second["period1"]) < DAYS[0]  # the whole history
+    assert result.status == "rewritten"
+    df = store.read("AAPL")
+    assert df.loc[str(DAYS[0]), "adj_close"] == pytest.approx(99.0)
+    assert df["dividends"].sum() == 1.2
+
+
+def test_full_forces_whole_history(store: PriceStore) -> None:
+    fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    fake.calls.clear()
+    result = ingest.ingest_yahoo(store, "AAPL", full=True, session=fake, now=NOW)
+    (params,) = fake.chart_calls()
+    assert _ny_date(params["period1"]) < DAYS[0]
+    assert result.status == "unchanged"
+
+
+def test_unfinished_session_is_left_out(store: PriceStore) -> None:
+    fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
+    during = dt.datetime.combine(DAYS[-1], dt.time(18, 0), tzinfo=dt.UTC)  # 1 pm in New York
+    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=during)
+    assert store.read("AAPL").index[-1].date() == DAYS[-2]
+    assert any("has not closed yet" in n for n in result.notes)
+
+
+def test_unknown_symbol(store: PriceStore) -> None:
+    fake = FakeYahoo(Script())
+    with pytest.raises(yahoo.SymbolNotFound, match="no data for NOPE on Yahoo; check the symbol"):
+        ingest.ingest_yahoo(store, "NOPE", session=fake, now=NOW)
+    assert not store.exists("NOPE")
+
+
+def test_rate_limited_then_success(store: PriceStore) -> None:
+    waits: list[float] = []
+    fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}, rate_limited=2))
+    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW, sleep=waits.append)
+    assert result.status == "new"
+    assert len(waits) == 1 and 1.0 <= waits[0] <= 3.0
+
+
+def test_rate_limit_gives_up_within_its_budget() -> None:
+    waits: list[float] = []
+    fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}, rate_limited=10_000))
+    policy = yahoo.Backoff(first=1.0, budget=10.0)
+    with pytest.raises(yahoo.RateLimited, match="try again later"):
+        yahoo.fetch_history("AAPL", session=fake, sleep=waits.append, backoff=policy)
+    assert len(waits) >= 1 and sum(waits) <= 10.0
+
+
+def test_network_down_leaves_store_unchanged(store: PriceStore) -> None:
+    script = Script(bars={"AAPL": make_bars(DAYS[:10])})
+    fake = FakeYahoo(script)
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    before = store.path("AAPL").read_bytes()
+    script.down = True
+    with pytest.raises(yahoo.YahooUnreachable, match=r"cannot reach Yahoo.*--csv"):
+        ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    assert store.path("AAPL").read_bytes() == before
+
+
+def test_network_down_stops_the_run_after_the_first_symbol(store: PriceStore) -> None:
+    fake = FakeYahoo(Script(down=True))
+    results = ingest.run_all(
+        ["AAPL", "MSFT", "IBM"],
+        lambda s: ingest.ingest_yahoo(store, s, session=fake, now=NOW),
+        source="yahoo",
+    )
+    assert [r.status for r in results] == ["failed"] * 3
+    assert all("cannot reach Yahoo" in (r.error or "") for r in results)
+    assert {u for u, _ in fake.calls if "chart" in u} <= {
+        "https://query2.finance.yahoo.com/v8/finance/chart/AAPL"
+    }
+
+
+def test_caches_live_in_the_data_directory(store: PriceStore) -> None:
+    from yfinance import cache
+
+    fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    assert cache._TzDBManager.get_location() == str(store.root / "cache" / "yfinance")
+    assert (store.root / "cache" / "yfinance" / "tkr-tz.db").exists()
+
+
+def test_backoff_is_bounded_and_jittered() -> None:
+    policy = yahoo.Backoff(first=2.0, factor=2.0, cap=20.0, budget=60.0)
+    low = list(policy.delays(rng=lambda: 0.0))
+    high = list(policy.delays(rng=lambda: 0.999))
+    assert low[:3] == [1.0, 2.0, 4.0]
+    assert sum(low) <= 60.0 and sum(high) <= 60.0
+    assert max(high) <= 20.0 * 1.5
+
+
+def test_requests_are_capped_at_the_network_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from curl_cffi import requests as curl
+
+    seen = []
+    monkeypatch.setattr(curl.Session, "request", lambda self, m, u, *a, **kw: seen.append(kw))
+    session = yahoo._capped_session_class()()
+    session.request("GET", "https://fc.yahoo.com", timeout=30)
+    session.request("GET", "https://fc.yahoo.com")
+    assert [kw["timeout"] for kw in seen] == [yahoo.REQUEST_TIMEOUT] * 2
+
+
+def test_to_schema_names_and_dates() -> None:
+    idx = pd.DatetimeIndex(["2024-01-02", "2024-01-03"]).tz_localize("America/New_York")
+    raw = pd.DataFrame(
+        {"Open": [1.0, 2], "High": [1.0, 2], "Low": [1.0, 2], "Close": [1.0, 2], "Volume": [5, 6]},
+        index=idx,
+    )
+    df = yahoo.to_schema(raw)
+    assert df.index.tz is None and df.index.name == "date"
+    assert list(df.index.date) == [dt.date(2024, 1, 2), dt.date(2024, 1, 3)]
+    assert df["adj_close"].tolist() == [1.0, 2.0] and df["splits"].tolist() == [0.0, 0.0]
