@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     from torch import nn
 
 HISTORY_SESSIONS = 120  # closes kept on the result for the chart
-# Stored columns each feature needs; a feature missing here needs the close only.
-FEATURE_COLUMNS = {
-    "hl_pct": "high and low",
-    "pct_change": "open",
-    "log_volume_change": "volume",
+# Stored columns each feature reads besides the close (adj_close); unknown features: close only.
+FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "hl_pct": ("high", "low"),
+    "pct_change": ("open",),
+    "log_volume_change": ("volume",),
 }
 
 
@@ -204,15 +204,18 @@ def check_features(symbol: str, manifest: dict, prices: pd.DataFrame) -> None:
             f"model {mid} of {symbol} uses feature {', '.join(unknown)}, which this stockcast "
             f"does not compute; run `stockcast train {symbol}` to replace it"
         )
-    tail = prices.iloc[-(lookback + features.warmup(names) + 1) :]
-    table = features.build(tail, names).iloc[-lookback:]
-    bad = [n for n in names if not np.isfinite(table[n].to_numpy()).any()]
+    tail = prices.iloc[-(lookback + 1) :]
+    missing = {
+        n: [c for c in ("adj_close", *FEATURE_COLUMNS.get(n, ())) if not tail[c].notna().any()]
+        for n in names
+    }
+    bad = [n for n, cols in missing.items() if cols]
     if bad:
-        cols = ", ".join(FEATURE_COLUMNS.get(n, "close") for n in bad)
+        cols = sorted({c for n in bad for c in missing[n]})
         keep = [n for n in names if n not in bad] or ["log_return"]
         raise DataError(
             f"model {mid} of {symbol} uses {', '.join(bad)}, but the stored prices have no "
-            f"{cols} in the last {lookback} sessions; train without it: "
+            f"{' or '.join(cols)} in the last {lookback} sessions; train without it: "
             f"`stockcast train {symbol} --features {','.join(keep)}`"
         )
 
