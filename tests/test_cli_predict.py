@@ -1,0 +1,103 @@
+"""`stockcast predict` end to end on the bundled sample and a synthetic series (offline)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stockcast.cli import app
+from stockcast.store import PriceStore
+from tests.test_forecast import AFTER_NEW_YEAR, TINY, synthetic_prices
+
+runner = CliRunner()
+
+
+def run(root: Path, *args: str):
+    return runner.invoke(app, ["--data-dir", str(root), *args])
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample stored and a tiny model trained on it, plus a synthetic series to 2018-12-31."""
+    root = tmp_path_factory.mktemp("predict")
+    assert run(root, "fetch", "--sample").exit_code == 0
+    res = run(root, "train", "MSFT", *TINY)
+    assert res.exit_code == 0, res.output
+    PriceStore(root).write("SYN", synthetic_prices(), source="csv")
+    res = run(root, "train", "SYN", *TINY)
+    assert res.exit_code == 0, res.output
+    return root
+
+
+def test_table_on_the_sample(home: Path) -> None:
+    res = run(home, "predict", "MSFT", "--level", "0.8,0.9")
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    assert "last close 83.87 on 2017-11-10" in out
+    assert "Test skill vs persistence" in out and "trained through" in out
+    assert "2017-11-13" in out and "80% low" in out and "90% high" in out
+    assert "run `stockcast fetch MSFT`" in res.stderr  # the sample is years old: stale
+
+
+def test_json_csv_plot_on_the_sample(home: Path, tmp_path: Path) -> None:
+    csv_path, png_path = tmp_path / "f.csv", tmp_path / "f.png"
+    res = run(
+        home, "predict", "MSFT", "--json", "--level", "0.8,0.9",
+        "--csv", str(csv_path), "--plot", str(png_path),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["ticker"] == "MSFT" and d["as_of"] == "2017-11-10" and d["stale"] is True
+    assert d["levels"] == [0.8, 0.9] and len(d["forecasts"]) == 5
+    assert d["forecasts"][0]["date"] == "2017-11-13"
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+    assert len(rows) == 5 and {"lower_80", "upper_90", "date", "close"} <= set(rows[0])
+    assert float(rows[0]["close"]) == pytest.approx(d["forecasts"][0]["close"])
+    png = png_path.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_acceptance_new_year_dates_via_cli(home: Path) -> None:
+    res = run(home, "predict", "SYN", "--horizon", "5", "--json")
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["as_of"] == "2018-12-31"
+    assert [f["date"] for f in d["forecasts"]] == [x.isoformat() for x in AFTER_NEW_YEAR]
+
+
+def test_several_symbols_give_an_array_and_one_plot_each(home: Path, tmp_path: Path) -> None:
+    res = run(home, "predict", "MSFT", "SYN", "--json", "--plot", str(tmp_path / "c.png"))
+    assert res.exit_code == 0, res.output
+    assert [d["ticker"] for d in json.loads(res.stdout)] == ["MSFT", "SYN"]
+    assert (tmp_path / "c-MSFT.png").is_file() and (tmp_path / "c-SYN.png").is_file()
+
+
+def test_no_model_is_one_clear_line(home: Path) -> None:
+    PriceStore(home).write("NEW", synthetic_prices(n=50), source="csv")
+    res = run(home, "predict", "NEW")
+    assert res.exit_code == 1
+    assert "no model for NEW; run `stockcast train NEW`" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    partial = run(home, "predict", "SYN", "NEW", "--quiet")
+    assert partial.exit_code == 3 and "NEW: no model for NEW" in partial.stderr
+
+
+def test_usage_errors(home: Path) -> None:
+    for args, text in [
+        (["--horizon", "9"], "outside 1..5"),
+        (["--calendar", "NOPE"], "unknown exchange calendar 'NOPE'"),
+        (["--level", "1.5"], "invalid level"),
+    ]:
+        res = run(home, "predict", "SYN", *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert text in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_help_has_an_example() -> None:
+    res = runner.invoke(app, ["predict", "--help"])
+    assert res.exit_code == 0 and "stockcast predict MSFT" in res.stdout
