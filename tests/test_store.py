@@ -1,0 +1,163 @@
+"""The price store: schema round trip, atomic replace under crashes, concurrent writers, locks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stockcast.errors import DataError, LockTimeout
+from stockcast.store import COLUMNS, SCHEMA_VERSION, PriceStore
+
+
+def prices(n: int, start: str = "2000-01-03", level: float = 100.0) -> pd.DataFrame:
+    idx = pd.bdate_range(start, periods=n, name="date").astype("datetime64[ns]")
+    close = level + np.arange(n, dtype=float)
+    df = pd.DataFrame(
+        {
+            "open": close - 0.5,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "adj_close": close * 0.9,
+            "volume": np.where(np.arange(n) % 7 == 0, np.nan, 1000.0),
+            "dividends": 0.0,
+            "splits": 0.0,
+        },
+        index=idx,
+    )
+    return df[COLUMNS]
+
+
+def test_schema_round_trip(stockcast_home: Path) -> None:
+    store = PriceStore(stockcast_home)
+    df = prices(50)
+    with store.lock("RT"):
+        store.write("rt", df, source="csv", source_ref="/x/rt.csv")
+    back = store.read("RT")
+    pd.testing.assert_frame_equal(back, df, check_freq=False)
+    info = store.info("RT")
+    assert (info.rows, info.first, info.last) == (50, "2000-01-03", "2000-03-10")
+    assert (info.source, info.source_ref, info.schema_version) == (
+        "csv",
+        "/x/rt.csv",
+        SCHEMA_VERSION,
+    )
+    assert store.symbols() == ["RT"]
+
+
+def test_refuses_unsorted_sessions(stockcast_home: Path) -> None:
+    store = PriceStore(stockcast_home)
+    with pytest.raises(DataError, match="sorted and unique"):
+        store.write("X", prices(5).iloc[::-1], source="csv")
+    assert not store.exists("X")
+
+
+def test_crash_during_write_keeps_previous_data(
+    stockcast_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    store = PriceStore(stockcast_home)
+    old = prices(30)
+    store.write("CR", old, source="csv")
+
+    def half_write(table, fh, **kw):
+        fh.write(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", half_write)
+    with pytest.raises(OSError, match="disk full"):
+        store.write("CR", prices(60), source="csv")
+    pd.testing.assert_frame_equal(store.read("CR"), old, check_freq=False)
+    assert [p.name for p in (stockcast_home / "prices").iterdir()] == ["CR.parquet"]
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[2])
+    from test_store import prices
+    from stockcast.store import PriceStore
+    store = PriceStore(Path(sys.argv[1]))
+    frames = [prices(4000), prices(6000, level=50.0)]
+    i = 0
+    while True:
+        with store.lock("KILL"):
+            store.write("KILL", frames[i % 2], source="csv")
+        i += 1
+        if i == 2:
+            print("ready", flush=True)
+    """
+)
+
+
+def test_kill_9_mid_write_leaves_whole_data(stockcast_home: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(stockcast_home), str(Path(__file__).parent)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    store = PriceStore(stockcast_home)
+    df = store.read("KILL")
+    expected = prices(4000) if len(df) == 4000 else prices(6000, level=50.0)
+    pd.testing.assert_frame_equal(df, expected, check_freq=False)
+    with store.lock("KILL", timeout=5):  # the dead writer's lock went with it
+        store.write("KILL", prices(10), source="csv")
+    assert store.symbols() == ["KILL"]  # stray temporary files are not symbols
+
+
+_MERGER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import pandas as pd
+    sys.path.insert(0, sys.argv[2])
+    from test_store import prices
+    from stockcast.store import PriceStore
+    store = PriceStore(Path(sys.argv[1]))
+    k = int(sys.argv[3])
+    for j in range(4):
+        row = prices(1)
+        row.index = pd.DatetimeIndex([f"2001-0{k + 1}-1{j}"], name="date")
+        with store.lock("MRG"):
+            old = store.read("MRG") if store.exists("MRG") else row.iloc[:0]
+            store.write("MRG", pd.concat([old, row]).sort_index(), source="csv")
+    """
+)
+
+
+def test_concurrent_writers_lose_nothing(stockcast_home: Path) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _MERGER, str(stockcast_home), str(Path(__file__).parent), str(k)]
+        )
+        for k in range(3)
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
+    df = PriceStore(stockcast_home).read("MRG")
+    assert len(df) == 12 and df.index.is_unique
+
+
+def test_lock_timeout_is_a_clear_message(stockcast_home: Path) -> None:
+    store = PriceStore(stockcast_home)
+    with store.lock("BUSY"), pytest.raises(LockTimeout) as err, store.lock("BUSY", timeout=0.2):
+        pass
+    message = str(err.value)
+    assert "BUSY" in message and "locked by another stockcast process" in message
+    assert "\n" not in message
