@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from test_forecast import AFTER_NEW_YEAR, TINY, synthetic_prices
 from typer.testing import CliRunner
 
 from stockcast.cli import app
 from stockcast.store import PriceStore
-from tests.test_forecast import AFTER_NEW_YEAR, TINY, synthetic_prices
 
 runner = CliRunner()
 
