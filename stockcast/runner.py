@@ -28,6 +28,7 @@ from stockcast.errors import (
     EXIT_PARTIAL,
     BusyError,
     LockTimeout,
+    SourceError,
     StockcastError,
 )
 from stockcast.fsutil import locked
@@ -215,6 +216,8 @@ def _refresh(
 
     source = source_of(root, sym)
     if source in down:
+        if not _stored(root, sym):
+            raise SourceError(f"not fetched: {down[source]}")
         res.stale = True
         _warn(res, log, f"not refreshed: {down[source]}; forecasting from stored prices")
         return
@@ -223,12 +226,20 @@ def _refresh(
     except StockcastError as exc:
         if getattr(exc, "stops_run", False):
             down[source] = str(exc)
+        if not _stored(root, sym):  # nothing to forecast from: the refresh error is the story
+            raise
         res.stale = True
         _warn(res, log, f"refresh failed: {exc}; forecasting from stored prices")
         return
     res.fetched, res.added = ref.fetched, ref.added
     if ref.fetched:
         log.info("%s: %d new session(s) from %s", sym, ref.added, ref.source)
+
+
+def _stored(root: Path, sym: str) -> bool:
+    from stockcast.store import PriceStore
+
+    return PriceStore(root).exists(sym)
 
 
 def _maybe_retrain(

@@ -122,7 +122,18 @@ def test_all_failing_is_exit_1(tmp_path: Path) -> None:
     assert runner.run(tmp_path, CONFIG, Fake(fail).steps(), NOW).exit_code == EXIT_ERROR
 
 
+def store(root: Path, *symbols: str) -> None:
+    """Store two sessions of prices for each symbol (source yahoo)."""
+    from stockcast.store import COLUMNS, PriceStore
+
+    index = pd.DatetimeIndex(["2024-01-05", "2024-01-08"], name="date")
+    frame = pd.DataFrame({c: [100.0, 101.0] for c in COLUMNS}, index=index)
+    for sym in symbols:
+        PriceStore(root).write(sym, frame, source="yahoo")
+
+
 def test_unreachable_source_gives_stale_forecasts_and_is_asked_once(tmp_path: Path) -> None:
+    store(tmp_path, "AAA", "BBB", "CCC")
     fake = Fake({("refresh", "AAA"): Unreachable("cannot reach Yahoo Finance")})
     report = runner.run(tmp_path, CONFIG, fake.steps(), NOW)
     assert report.exit_code == EXIT_OK and not report.clean
@@ -161,3 +172,14 @@ def test_levels_and_overrides_reach_the_forecast(tmp_path: Path) -> None:
     config = parse({"symbols": ["AAA"], "overrides": {"AAA": {"levels": [0.5]}}})
     runner.run(tmp_path, config, Fake().steps(), NOW)
     assert forecastlog.read(tmp_path, "AAA")["level"].tolist() == [0.5, 0.5]
+
+
+def test_a_symbol_never_stored_fails_with_the_refresh_error(tmp_path: Path) -> None:
+    store(tmp_path, "BBB")
+    fake = Fake({("refresh", "AAA"): Unreachable("cannot reach Yahoo Finance")})
+    report = runner.run(tmp_path, CONFIG, fake.steps(), NOW)
+    aaa, bbb, ccc = report.results
+    assert aaa.error == "cannot reach Yahoo Finance"
+    assert bbb.ok and bbb.stale
+    assert ccc.error == "not fetched: cannot reach Yahoo Finance"
+    assert report.exit_code == EXIT_PARTIAL

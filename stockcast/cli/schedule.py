@@ -10,7 +10,7 @@ import typer
 from stockcast.cli.app import STATE, app, handles_errors, print_json, stdout
 
 if TYPE_CHECKING:
-    from stockcast.runner import RunReport
+    from stockcast.runner import RunReport, SymbolResult
     from stockcast.score import HorizonScore
 
 
@@ -77,35 +77,31 @@ def run(
 
 
 def _print_run(report: RunReport) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table()
-    for name in ("Symbol", "Refreshed", "Retrained", "Model", "As of", "Forecasts"):
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("Symbol", "New", "Model", "As of", "Forecasts"):
         table.add_column(name, no_wrap=True)
     table.add_column("Status", overflow="fold")
     for r in report.results:
-        refreshed = f"+{r.added}" if r.fetched else ("failed" if r.stale else "-")
-        if r.error:
-            status = f"[red]failed:[/] {_escape(r.error)}"
-        elif r.stale:
-            status = "[yellow]stale[/]: forecast from stored prices"
-        elif r.warnings:
-            status = f"[yellow]warning:[/] {_escape(r.warnings[-1])}"
-        else:
-            status = "[green]ok[/]"
-        table.add_row(
-            r.ticker,
-            refreshed,
-            "yes" if r.retrained else "no",
-            r.model or "-",
-            r.as_of or "-",
-            str(r.forecasts),
-            status,
-        )
+        new = f"+{r.added}" if r.fetched else ("failed" if r.stale else "-")
+        table.add_row(r.ticker, new, r.model or "-", r.as_of or "-", str(r.forecasts), _status(r))
     con = stdout()
     con.print(table)
     bad = len(report.failed)
     con.print(f"{len(report.results) - bad} ok, {bad} failed in {report.seconds:.1f} s")
+
+
+def _status(r: SymbolResult) -> str:
+    retrained = ", retrained" if r.retrained else ""
+    if r.error:
+        return f"[red]failed:[/] {_escape(r.error)}"
+    if r.stale:
+        return f"[yellow]stale[/]{retrained}: not refreshed, forecast from stored prices"
+    if r.warnings:
+        return f"[yellow]ok{retrained}, warning:[/] {_escape(r.warnings[-1])}"
+    return f"[green]ok[/]{retrained}"
 
 
 def _escape(text: str) -> str:

@@ -1,0 +1,212 @@
+"""`stockcast init`, `run` and `score` end to end, offline: real CSV imports, tiny real models.
+
+Yahoo is never reached: every test replaces the Yahoo source's fetch with one that raises.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from stockcast.cli import app
+from stockcast.sources import yahoo
+
+SAMPLE = Path(__file__).parents[1] / "stockcast" / "sample" / "MSFT.csv"
+CONFIG = """\
+symbols = ["MSFT"]
+horizon = 3
+levels = [0.8, 0.9]
+[train]
+epochs = 2
+hidden = 8
+layers = 1
+lookback = 20
+seed = 0
+"""
+
+
+def cli(home: Path, *args: str):
+    return CliRunner().invoke(app, ["--data-dir", str(home), *args])
+
+
+def write_rows(path: Path, n: int) -> pd.DataFrame:
+    """The first ``n`` sessions of the bundled sample, as a Yahoo-style CSV at ``path``."""
+    rows = pd.read_csv(SAMPLE).iloc[:n]
+    rows.to_csv(path, index=False)
+    return rows
+
+
+@pytest.fixture(autouse=True)
+def no_yahoo(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Yahoo is unreachable; the symbols asked for are recorded."""
+    asked: list[str] = []
+
+    def unreachable(symbol, *args, **kwargs):
+        asked.append(symbol)
+        raise yahoo.YahooUnreachable("cannot reach Yahoo Finance (test); check your connection")
+
+    monkeypatch.setattr(yahoo, "fetch_history", unreachable)
+    return asked
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with MSFT imported from a CSV (700 sessions), a config and a model."""
+    home = tmp_path_factory.mktemp("template")
+    write_rows(home / "MSFT.csv", 700)
+    assert cli(home, "fetch", "MSFT", "--csv", str(home / "MSFT.csv")).exit_code == 0
+    (home / "stockcast.toml").write_text(CONFIG)
+    result = cli(home, "run")
+    assert result.exit_code == 0, result.output
+    return home
+
+
+@pytest.fixture
+def home(template: Path, stockcast_home: Path) -> Path:
+    """A private copy of the template (its CSV source stays the template's file)."""
+    shutil.copytree(template, stockcast_home, dirs_exist_ok=True)
+    return stockcast_home
+
+
+def test_whole_cycle_scores_match_a_hand_computation(stockcast_home: Path) -> None:
+    home, csv = stockcast_home, stockcast_home / "MSFT.csv"
+    write_rows(csv, 600)  # cut at session 600
+    assert cli(home, "fetch", "MSFT", "--csv", str(csv)).exit_code == 0
+    (home / "stockcast.toml").write_text(CONFIG)
+
+    first = json.loads(cli(home, "run", "--json").stdout)["symbols"][0]
+    assert first["retrained"] and first["forecasts"] == 3 and first["error"] is None
+    write_rows(csv, 603)  # the broker's file grew by 3 sessions: run reads it again
+    second = cli(home, "run", "--json")
+    assert second.exit_code == 0
+    s2 = json.loads(second.stdout)["symbols"][0]
+    assert (s2["added"], s2["retrained"]) == (3, False)  # 3 < new_sessions = 5
+    rows = write_rows(csv, 615)  # the full series
+    third = json.loads(cli(home, "run", "--json").stdout)["symbols"][0]
+    assert (third["added"], third["retrained"]) == (12, True)
+
+    scored = cli(home, "score", "MSFT", "--json")
+    assert scored.exit_code == 0
+    [msft] = json.loads(scored.stdout)
+    assert msft["ticker"] == "MSFT"
+
+    # By hand, from the CSV file and the raw log file: the first two runs' forecasts are realised.
+    close = pd.Series(rows["Close"].to_numpy(), index=pd.to_datetime(rows["Date"]))
+    log = pd.read_parquet(home / "forecasts" / "MSFT.parquet")
+    log = log[log["as_of"] < close.index[614]]
+    assert sorted(log["as_of"].unique()) == [close.index[599], close.index[602]]
+    assert len(msft["horizons"]) == 3
+    for got in msft["horizons"]:
+        h = got["h"]
+        mine = log[log["h"] == h]
+        point = mine.drop_duplicates(["model", "as_of", "target"])
+        actual = close[point["target"]].to_numpy()
+        assert got["n"] == 2
+        # the targets are the next sessions of the series itself
+        assert list(point["target"]) == [close.index[599 + h], close.index[602 + h]]
+        assert got["mae"] == pytest.approx(abs(point["close"].to_numpy() - actual).mean())
+        persistence = close[point["as_of"]].to_numpy()
+        assert got["persistence_mae"] == pytest.approx(abs(persistence - actual).mean())
+        for level in (0.8, 0.9):
+            band = mine[mine["level"] == level]
+            truth = close[band["target"]].to_numpy()
+            inside = (band["lower"].to_numpy() <= truth) & (truth <= band["upper"].to_numpy())
+            assert got["coverage"][str(level)] == pytest.approx(inside.mean())
+
+    table = cli(home, "score")
+    assert "persistence" in table.stdout and "MSFT" in table.stdout
+
+
+def test_quiet_run_prints_nothing_on_success(home: Path) -> None:
+    result = cli(home, "run", "--quiet")
+    assert result.exit_code == 0
+    assert result.stdout == "" and result.stderr == ""
+    log = (home / "logs" / "stockcast.log").read_text()
+    assert log.count("run finished") == 2  # the template's run and this one
+
+
+def test_yahoo_unreachable_still_forecasts_marked_stale(home: Path, no_yahoo: list[str]) -> None:
+    from stockcast.store import PriceStore
+
+    store = PriceStore(home)
+    store.write("MSFT", store.read("MSFT"), source="yahoo")  # as if fetched from Yahoo
+    result = cli(home, "run", "--json", "--quiet")
+    assert result.exit_code == 0
+    assert no_yahoo == ["MSFT"]
+    [msft] = json.loads(result.stdout)["symbols"]
+    assert msft["stale"] and not msft["fetched"] and msft["forecasts"] == 3
+    assert msft["error"] is None
+    assert "cannot reach Yahoo Finance" in result.stderr
+    log = pd.read_parquet(home / "forecasts" / "MSFT.parquet")
+    assert log[log["made_at"] == log["made_at"].max()]["stale"].all()
+
+
+def test_a_failing_symbol_among_good_ones(home: Path) -> None:
+    (home / "stockcast.toml").write_text(CONFIG.replace('["MSFT"]', '["NOPE", "MSFT"]'))
+    result = cli(home, "run", "--json")
+    assert result.exit_code == 3
+    nope, msft = json.loads(result.stdout)["symbols"]
+    assert "cannot reach Yahoo Finance" in nope["error"] and nope["forecasts"] == 0
+    assert msft["error"] is None and msft["forecasts"] == 3
+    plain = cli(home, "run")
+    assert plain.exit_code == 3
+    assert "failed" in plain.stdout and "1 ok, 1 failed" in plain.stdout
+
+
+def test_overlapping_run_exits_4_at_once_and_does_nothing(home: Path) -> None:
+    from stockcast.runner import run_lock
+
+    before = pd.read_parquet(home / "forecasts" / "MSFT.parquet")
+    with run_lock(home):  # another run is in progress
+        start = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "stockcast", "--data-dir", str(home), "run"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        elapsed = time.monotonic() - start
+    assert proc.returncode == 4
+    assert proc.stdout == ""
+    assert "another `stockcast run` is running" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert elapsed < 15  # no fetching, training or forecasting: only the start-up
+    after = pd.read_parquet(home / "forecasts" / "MSFT.parquet")
+    assert after.equals(before)
+
+
+def test_score_without_outcomes_and_without_forecasts(home: Path) -> None:
+    [msft] = json.loads(cli(home, "score", "--json").stdout)
+    assert msft["note"] == "no realised outcomes yet"
+    assert [h["n"] for h in msft["horizons"]] == [0, 0, 0]
+    assert "no realised outcomes yet" in cli(home, "score").stdout
+    [aapl] = json.loads(cli(home, "score", "aapl", "--json").stdout)
+    assert aapl["horizons"] == [] and "no forecasts logged" in aapl["note"]
+
+
+def test_init_writes_an_example_and_run_needs_a_config(stockcast_home: Path) -> None:
+    missing = cli(stockcast_home, "run")
+    assert missing.exit_code == 2 and "stockcast init" in missing.stderr
+    assert cli(stockcast_home, "init").exit_code == 0
+    path = stockcast_home / "stockcast.toml"
+    assert 'symbols = ["MSFT"]' in path.read_text()
+    again = cli(stockcast_home, "init")
+    assert again.exit_code == 2 and "--force" in again.stderr
+    assert cli(stockcast_home, "init", "--force").exit_code == 0
+    path.write_text('symbols = ["MSFT"]\nepochs = 3\n')
+    bad = cli(stockcast_home, "run")
+    assert bad.exit_code == 2 and "unknown key `epochs`" in bad.stderr
+
+
+@pytest.mark.parametrize("command", ["init", "run", "score"])
+def test_help(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Example" in result.stdout
