@@ -210,3 +210,18 @@ def test_init_writes_an_example_and_run_needs_a_config(stockcast_home: Path) -> 
 def test_help(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Example" in result.stdout
+
+
+def test_predict_appends_to_the_forecast_log(home: Path) -> None:
+    result = cli(home, "predict", "MSFT", "--level", "0.5,0.9", "--json")
+    assert result.exit_code == 0, result.output
+    made = json.loads(result.stdout)
+    log = pd.read_parquet(home / "forecasts" / "MSFT.parquet")
+    mine = log[log["origin"] == "predict"]
+    assert len(mine) == 2 * len(made["forecasts"])
+    assert sorted(set(mine["level"])) == [0.5, 0.9]
+    first = made["forecasts"][0]
+    row = mine[(mine["h"] == 1) & (mine["level"] == 0.5)].iloc[0]
+    assert row["close"] == pytest.approx(first["close"])
+    assert row["target"] == pd.Timestamp(first["date"])
+    assert row["model"] == made["model"]

@@ -113,11 +113,18 @@ def predict(
 
 
 def record(root: Path, fc: Forecast) -> None:
-    """Hook for the forecast log (issue 5): called once per forecast that `predict` makes.
+    """Append a forecast that `predict` made to the forecast log (read by `stockcast score`).
 
-    ``fc.log_rows("predict")`` gives the log's rows. Nothing is recorded here yet.
+    A log that cannot be written costs a warning, not the forecast.
     """
-    return None
+    import pandas as pd
+
+    from stockcast import forecastlog
+
+    try:
+        forecastlog.append(root, fc.ticker, pd.DataFrame(fc.log_rows("predict")))
+    except StockcastError as exc:
+        warn(f"{fc.ticker}: the forecast was not logged ({exc})")
 
 
 def _write_outputs(
