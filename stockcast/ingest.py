@@ -262,4 +262,11 @@ def run_all(
             )
             if getattr(exc, "stops_run", False):
                 stop = exc
+        except OSError as exc:  # the sources map network errors; this is the local disk
+            stop = DataError(
+                f"cannot write to the data directory ({exc.strerror or exc}: {exc.filename}); "
+                "check its permissions and free space, or choose another with --data-dir"
+            )
+            stop.stops_run = True  # type: ignore[attr-defined]
+            results.append(FetchResult(sym, "failed", source, error=str(stop), exit_code=1))
     return results

@@ -247,7 +247,8 @@ def list_(
     if not infos:
         stdout().print(
             f"No prices stored in {store.root} yet. Try [bold]stockcast fetch --sample[/] "
-            "(no network needed) or [bold]stockcast fetch AAPL[/]."
+            "(no network needed) or [bold]stockcast fetch AAPL[/].",
+            soft_wrap=True,
         )
         return
     stdout().print(list_table(infos))
