@@ -127,13 +127,23 @@ def record(root: Path, fc: Forecast) -> None:
         warn(f"{fc.ticker}: the forecast was not logged ({exc})")
 
 
+def _publish(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically, readable as any new file of the user would be (umask)."""
+    import os
+
+    from stockcast.fsutil import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def _write_outputs(
     results: list[Forecast], csv_path: Path | None, plot_path: Path | None, several: bool
 ) -> None:
-    from stockcast.fsutil import atomic_write_bytes
-
     if csv_path is not None and results:
-        atomic_write_bytes(csv_path, to_csv(results).encode())
+        _publish(csv_path, to_csv(results).encode())
     if plot_path is not None:
         from stockcast.plot import Band, render_png
 
@@ -155,7 +165,7 @@ def _write_outputs(
                     for j, lvl in enumerate(fc.levels)
                 ],
             )
-            atomic_write_bytes(path, png)
+            _publish(path, png)
 
 
 def to_csv(results: list[Forecast]) -> str:
@@ -195,12 +205,17 @@ def render(con: Console, fc: Forecast) -> None:
         f"Test skill vs persistence (1 - MAE/MAE of last close): {_pct(sk.h1)} at h=1, "
         f"{_pct(sk.overall)} over all horizons."
     )
-    if sk.beats_persistence is False or (sk.h1 is not None and sk.h1 <= 0):
+    if sk.h1 is not None and sk.h1 <= 0:
         con.print(
-            "[yellow]The model does not beat the naive forecast (tomorrow = today) on its test "
-            "split: read the forecast as the last close with a calibrated band.[/]"
+            "[yellow]At h=1 the model does not beat the naive forecast (tomorrow = today) on its "
+            "test split: read the next session as the last close with a calibrated band.[/]"
         )
-    elif sk.beats_baselines is False and sk.summary:
+    elif sk.overall is not None and sk.overall <= 0:
+        con.print(
+            "[yellow]Over all horizons the model does not beat the naive forecast (the last "
+            "close) on its test split: trust the bands more than the path.[/]"
+        )
+    if sk.beats_baselines is False and sk.summary:
         con.print(f"[yellow]{sk.summary}[/]")
     table = Table(title=None, show_edge=False, pad_edge=False)
     table.add_column("Date")
