@@ -81,17 +81,21 @@ def split_bounds(
     if not (0 < val_frac < 1 and 0 < test_frac < 1 and val_frac + test_frac < 1):
         raise UsageError("--val-frac and --test-frac must be in (0, 1) and sum below 1")
     if test_start is None:
-        b2 = math.floor(round((1.0 - test_frac) * n, 9))
-    else:
-        import pandas as pd
+        return fraction_bounds(n, val_frac, test_frac)
+    import pandas as pd
 
-        try:
-            when = pd.Timestamp(test_start)
-        except ValueError:
-            raise UsageError(f"--test-start {test_start!r} is not a date; use YYYY-MM-DD") from None
-        b2 = int(dates.searchsorted(when))
-    b1 = b2 - math.floor(round(val_frac * n, 9))
-    return b1, b2
+    try:
+        when = pd.Timestamp(test_start)
+    except ValueError:
+        raise UsageError(f"--test-start {test_start!r} is not a date; use YYYY-MM-DD") from None
+    b2 = int(dates.searchsorted(when))  # validation: the val_frac share just before it
+    return b2 - math.floor(round(val_frac * n, 9)), b2
+
+
+def fraction_bounds(n: int, val_frac: float, test_frac: float) -> tuple[int, int]:
+    """(floor((1 - val - test) n), floor((1 - test) n)): 70/15/15 gives (0.7 n, 0.85 n)."""
+    b1 = math.floor(round((1.0 - val_frac - test_frac) * n, 9))
+    return b1, math.floor(round((1.0 - test_frac) * n, 9))
 
 
 def part_ranges(n: int, lookback: int, horizon: int, b1: int, b2: int) -> dict[str, range]:
@@ -108,8 +112,7 @@ def min_sessions(cfg: DataConfig) -> int:
     """Fewest stored sessions for which every part holds MIN_PART_WINDOWS (fraction split)."""
     n = cfg.lookback + cfg.horizon
     while True:
-        b1 = math.floor(round((1.0 - cfg.val_frac - cfg.test_frac) * n, 9))
-        b2 = math.floor(round((1.0 - cfg.test_frac) * n, 9))
+        b1, b2 = fraction_bounds(n, cfg.val_frac, cfg.test_frac)
         parts = part_ranges(n, cfg.lookback, cfg.horizon, b1, b2)
         if all(len(r) >= MIN_PART_WINDOWS for r in parts.values()):
             return n + features.warmup(cfg.features)
@@ -126,7 +129,7 @@ def make_targets(log_close: np.ndarray, horizon: int) -> np.ndarray:
     """(n,) log closes -> (n, H) targets log(C[t+h]/C[t]); NaN where t+h is past the end."""
     n = len(log_close)
     out = np.full((n, horizon), np.nan)
-    for h in range(1, horizon + 1):
+    for h in range(1, min(horizon, n - 1) + 1):
         out[: n - h, h - 1] = log_close[h:] - log_close[:-h]
     return out
 

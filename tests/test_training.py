@@ -1,0 +1,95 @@
+"""The training loop: learns, is reproducible, stops cleanly on Ctrl-C, validates options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stockcast import training
+from stockcast.errors import UsageError
+from stockcast.model import ModelConfig
+from stockcast.training import TrainConfig, build_model, configs_from_options, fit
+
+CPU = torch.device("cpu")
+
+
+def tiny_problem(n: int = 256, seed: int = 0):
+    """Targets that are a simple function of the window (learnable)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 12, 2)).astype(np.float32)
+    y = np.stack([x[:, -1, 0], x[:, -3:, 1].mean(axis=1)], axis=1).astype(np.float32)
+    return (x[: n * 3 // 4], y[: n * 3 // 4]), (x[n * 3 // 4 :], y[n * 3 // 4 :])
+
+
+def small_model(seed: int = 0):
+    return build_model(ModelConfig(n_features=2, horizon=2, hidden=16), seed)
+
+
+def test_a_tiny_series_is_overfit():
+    train, val = tiny_problem()
+    cfg = TrainConfig(epochs=30, batch_size=32, lr=1e-2, patience=30, weight_decay=0.0)
+    seen = []
+    res = fit(small_model(), train, val, cfg, CPU, seen.append)
+    assert [r.epoch for r in seen] == list(range(1, 31))
+    assert seen[-1].train_loss < 0.3 * seen[0].train_loss
+    assert res.best_val_loss == min(r.val_loss for r in seen)
+    assert res.windows_per_s > 0 and not res.interrupted
+
+
+def test_same_seed_same_weights_and_losses():
+    train, val = tiny_problem()
+    cfg = TrainConfig(epochs=3, batch_size=32, seed=7)
+    a = fit(small_model(7), train, val, cfg, CPU)
+    b = fit(small_model(7), train, val, cfg, CPU)
+    assert a.best_val_loss == b.best_val_loss
+    for k in a.state:
+        assert torch.equal(a.state[k], b.state[k]), k
+    c = fit(small_model(8), train, val, TrainConfig(epochs=3, batch_size=32, seed=8), CPU)
+    assert c.best_val_loss != a.best_val_loss
+
+
+def test_early_stopping_restores_the_best_weights():
+    train, val = tiny_problem()
+    cfg = TrainConfig(epochs=40, batch_size=16, lr=3e-2, patience=2)
+    model = small_model()
+    res = fit(model, train, val, cfg, CPU)
+    assert res.epochs < 40 and res.epochs - res.best_epoch == 2
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, res.state[k])
+
+
+def test_ctrl_c_keeps_the_best_epoch_so_far():
+    train, val = tiny_problem()
+
+    def stop_at_two(report):
+        if report.epoch == 2:
+            raise KeyboardInterrupt
+
+    res = fit(small_model(), train, val, TrainConfig(epochs=10, batch_size=32), CPU, stop_at_two)
+    assert res.interrupted and res.epochs == 2 and res.state is not None
+
+
+def test_ctrl_c_before_the_first_epoch_keeps_nothing(monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train_step", interrupted)
+    train, val = tiny_problem()
+    res = fit(small_model(), train, val, TrainConfig(epochs=3), CPU)
+    assert res.interrupted and res.state is None and res.epochs == 0
+
+
+def test_options_map_to_configs_and_are_checked():
+    data, model, cfg, device = configs_from_options(
+        {"hidden": 8, "features": "log_return,rsi", "epochs": 2, "lr": None, "device": "cpu"}
+    )
+    assert model.hidden == 8 and model.n_features == 2 and model.horizon == data.horizon
+    assert cfg.epochs == 2 and cfg.lr == TrainConfig().lr and device == "cpu"
+    assert data.features == ("log_return", "rsi")
+    with pytest.raises(UsageError, match="unknown training option"):
+        configs_from_options({"hiden": 8})
+    with pytest.raises(UsageError, match="dropout"):
+        configs_from_options({"dropout": 1.5})
+    with pytest.raises(UsageError, match="huber or l1"):
+        configs_from_options({"loss": "mse"})
