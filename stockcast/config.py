@@ -4,7 +4,7 @@ A minimal file is one line, ``symbols = ["AAPL", "MSFT"]``. Everything else has 
 
     symbols = ["AAPL", "MSFT"]   # required: the watchlist
     levels = [0.8, 0.9]          # interval levels of logged forecasts
-    horizon = 5                  # sessions to forecast (default: the model's horizon)
+    horizon = 5                  # sessions to forecast, and to train for (default: the model's)
 
     [train]                      # passed to the trainer when a model is (re)trained
     epochs = 30
@@ -132,11 +132,15 @@ class Config:
         """The options of ``ticker``, its overrides applied."""
         ov = self.overrides.get(ticker, Override())
         policy = RetrainPolicy(**{**vars(self.retrain), **ov.retrain})
+        horizon = ov.horizon if ov.horizon is not None else self.horizon
+        train = {**self.train, **ov.train}
+        if horizon is not None:  # models are trained for the horizon forecast, unless told
+            train.setdefault("horizon", horizon)
         return SymbolPlan(
             ticker=ticker,
             levels=ov.levels if ov.levels is not None else self.levels,
-            horizon=ov.horizon if ov.horizon is not None else self.horizon,
-            train=MappingProxyType({**self.train, **ov.train}),
+            horizon=horizon,
+            train=MappingProxyType(train),
             retrain=policy,
         )
 
@@ -307,7 +311,8 @@ symbols = ["MSFT"]
 # Interval levels of the logged forecasts (`stockcast score` reports their coverage).
 levels = [0.8, 0.9]
 
-# Sessions to forecast; leave it out to use the model's horizon.
+# Sessions to forecast (models are trained for it unless [train] sets `horizon`);
+# leave it out to use the model's horizon (5 by default).
 # horizon = 5
 
 # Options for the trainer when `run` trains a model (the same as `stockcast train --help`).

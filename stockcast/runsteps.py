@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stockcast.config import NO_MODEL
-from stockcast.errors import ModelError
+from stockcast.errors import DataError, ModelError
 
 if TYPE_CHECKING:
     from stockcast.config import SymbolPlan
@@ -48,7 +48,13 @@ def refresh(root: Path, symbol: str) -> Refresh:
     if source == "sample":
         return Refresh(source, 0, fetched=False)
     if source == "csv":
-        result = ingest_csv(store, symbol, store.info(symbol).source_ref)
+        path = store.info(symbol).source_ref
+        if not path:
+            raise DataError(
+                f"{symbol} was imported from a CSV file that was not recorded; "
+                f"import it again with `stockcast fetch {symbol} --csv FILE`"
+            )
+        result = ingest_csv(store, symbol, path)
     else:
         result = ingest_yahoo(store, symbol)
     return Refresh(result.source, result.rows_added)
@@ -86,11 +92,18 @@ def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> 
 
 
 def train(root: Path, symbol: str, options: Mapping[str, Any]) -> str:
-    """Train and save a model with the config's ``[train]`` options; returns its id."""
+    """Train and save a model with the config's ``[train]`` options; returns its id.
+
+    Ctrl-C during training keeps the best model so far (the trainer saves it, marked
+    interrupted) and stops the whole run.
+    """
     from stockcast.training import configs_from_options, train_symbol
 
     data, model, cfg, device = configs_from_options(dict(options))
-    return str(train_symbol(root, symbol, data, model, cfg, device)["model"])
+    out = train_symbol(root, symbol, data, model, cfg, device)
+    if out.get("interrupted"):  # Ctrl-C during training: stop the run, as Ctrl-C should
+        raise KeyboardInterrupt
+    return str(out["model"])
 
 
 def forecast(root: Path, symbol: str, plan: SymbolPlan, stale: bool, now: dt.datetime) -> Forecast:

@@ -225,3 +225,19 @@ def test_predict_appends_to_the_forecast_log(home: Path) -> None:
     assert row["close"] == pytest.approx(first["close"])
     assert row["target"] == pd.Timestamp(first["date"])
     assert row["model"] == made["model"]
+
+
+def test_a_longer_horizon_retrains_and_a_missing_csv_is_stale(home: Path, tmp_path: Path) -> None:
+    from stockcast.store import PriceStore
+
+    moved = tmp_path / "elsewhere.csv"
+    write_rows(moved, 700)
+    store = PriceStore(home)
+    store.write("MSFT", store.read("MSFT"), source="csv", source_ref=str(moved))
+    moved.unlink()  # the broker's export is gone tonight
+    (home / "stockcast.toml").write_text(CONFIG.replace("horizon = 3", "horizon = 4"))
+    result = cli(home, "run", "--json")
+    assert result.exit_code == 0, result.output
+    [msft] = json.loads(result.stdout)["symbols"]
+    assert msft["retrained"] and msft["forecasts"] == 4
+    assert msft["stale"] and "elsewhere.csv" in msft["warnings"][0]

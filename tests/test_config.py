@@ -144,3 +144,9 @@ def test_train_keys_are_the_trainers_options() -> None:
 
     trainer = training.MODEL_KEYS | training.DATA_KEYS | training.TRAIN_KEYS | {"device"}
     assert set(TRAIN_KEYS) == trainer
+
+
+def test_the_forecast_horizon_is_the_trained_horizon_unless_set() -> None:
+    assert dict(parse({"symbols": ["A"], "horizon": 3}).plan("A").train) == {"horizon": 3}
+    config = parse({"symbols": ["A"], "horizon": 3, "train": {"horizon": 5}})
+    assert dict(config.plan("A").train) == {"horizon": 5}
