@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stockcast.errors import DataError, StockcastError, UsageError
+from stockcast.paths import normalize_symbol
 from stockcast.store import COLUMNS, PriceStore
 from stockcast.validate import ValidationReport, validate
 
@@ -104,10 +105,18 @@ def drop_unfinished(df: pd.DataFrame, last_closed: dt.date) -> tuple[pd.DataFram
 
 
 # storing -----------------------------------------------------------------------------------
-def _current(store: PriceStore, sym: str) -> tuple[pd.DataFrame | None, str | None]:
+def _current(
+    store: PriceStore, sym: str, replacing: bool = False
+) -> tuple[pd.DataFrame | None, str | None]:
+    """The stored frame and its source; ``replacing`` treats an unreadable file as absent."""
     if not store.exists(sym):
         return None, None
-    return store.read(sym), store.info(sym).source
+    try:
+        return store.read(sym), store.info(sym).source
+    except Exception:
+        if replacing:  # a damaged file is what --full and a new import are there to repair
+            return None, None
+        raise
 
 
 def _commit(
@@ -155,10 +164,11 @@ def ingest_csv(
     """Replace the stored history of ``symbol`` with the rows of a CSV file (the file wins)."""
     from stockcast.sources.csvfile import read_csv_prices
 
+    symbol = normalize_symbol(symbol)
     ref = str(Path(path).expanduser().resolve())
     clean, report = _clean(read_csv_prices(ref, date_format), symbol, ref)
     with store.lock(symbol):
-        old, _ = _current(store, symbol)
+        old, _ = _current(store, symbol, replacing=True)
         return _commit(store, symbol, clean, "csv", ref, old, report)
 
 
@@ -168,7 +178,7 @@ def ingest_sample(store: PriceStore) -> FetchResult:
 
     clean, report = _clean(load_sample(), SAMPLE_SYMBOL, "the bundled sample")
     with store.lock(SAMPLE_SYMBOL):
-        old, _ = _current(store, SAMPLE_SYMBOL)
+        old, _ = _current(store, SAMPLE_SYMBOL, replacing=True)
         return _commit(store, SAMPLE_SYMBOL, clean, "sample", None, old, report)
 
 
@@ -192,6 +202,7 @@ def ingest_yahoo(
     from stockcast.calendar import calendar_code_for, last_completed_session
     from stockcast.sources import yahoo
 
+    symbol = normalize_symbol(symbol)
     yahoo.configure(store.root / "cache" / "yfinance")
     last_closed = last_completed_session(now, calendar_code_for(symbol))
 
@@ -201,7 +212,7 @@ def ingest_yahoo(
         clean, report = _clean(raw, symbol, f"Yahoo's answer ({a or 'start'} to {b or 'today'})")
         return clean, report, unfinished
 
-    old, old_source = _current(store, symbol)
+    old, old_source = _current(store, symbol, replacing=full)
     if old is not None and not old.empty and not full and old_source == "yahoo":
         a = overlap_start(old.index)
         a = min(a, start) if start else a
@@ -220,7 +231,7 @@ def ingest_yahoo(
                 return _note_unfinished(result, unfinished)
     clean, report, unfinished = get(start, end)
     with store.lock(symbol):
-        current, _ = _current(store, symbol)
+        current, _ = _current(store, symbol, replacing=True)
         result = _commit(store, symbol, clean, "yahoo", None, current, report)
     return _note_unfinished(result, unfinished)
 

@@ -173,6 +173,20 @@ def test_all_failed_exit_1_and_store_unchanged(fake_yahoo: Script, stockcast_hom
     assert {p: p.read_bytes() for p in files_under(stockcast_home / "prices")} == before
 
 
+def test_damaged_file_is_repaired_by_full_or_import(
+    fake_yahoo: Script, stockcast_home: Path
+) -> None:
+    run("fetch", "AAPL", "-q")
+    path = PriceStore(stockcast_home).path("AAPL")
+    path.write_bytes(b"not parquet")
+    plain = run("fetch", "AAPL")
+    assert plain.exit_code == 1 and "--full" in plain.stderr
+    assert run("fetch", "AAPL", "--full", "-q").exit_code == 0
+    assert len(PriceStore(stockcast_home).read("AAPL")) == len(DAYS)
+    path.write_bytes(b"not parquet")
+    assert run("fetch", "AAPL", "--csv", str(FIXTURES / "stooq.csv"), "-q").exit_code == 0
+
+
 def test_three_concurrent_csv_imports_leave_the_symbol_whole(stockcast_home: Path) -> None:
     import pandas as pd
 

@@ -179,10 +179,12 @@ def map_error(symbol: str, exc: BaseException) -> SourceError:
 
     if isinstance(exc, SourceError):
         return exc
-    if isinstance(exc, yf_exc.YFTickerMissingError):
+    if isinstance(exc, yf_exc.YFPricesMissingError):
         return SymbolNotFound(
-            f"no data for {symbol} on Yahoo; check the symbol (Yahoo says: {exc.rationale})"
+            f"no data for {symbol} on Yahoo; check the symbol and the dates ({exc.rationale})"
         )
+    if isinstance(exc, yf_exc.YFTickerMissingError):
+        return SymbolNotFound(f"no data for {symbol} on Yahoo; check the symbol")
     if isinstance(exc, curl_exc.HTTPError):
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status == 404:  # an unknown symbol's quote lookup, after the chart said "not found"
