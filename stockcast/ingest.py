@@ -229,6 +229,10 @@ def ingest_yahoo(
                     store, symbol, merge(current, clean), "yahoo", None, current, report
                 )
                 return _note_unfinished(result, unfinished)
+        # the adjusted history changed: fetch again at least everything that is stored
+        first, last = old.index[0].date(), old.index[-1].date()
+        start = min(start, first) if start else first
+        end = max(end, last) if end else None
     clean, report, unfinished = get(start, end)
     with store.lock(symbol):
         current, _ = _current(store, symbol, replacing=True)

@@ -91,11 +91,20 @@ def test_rewritten_adjusted_history_triggers_full_refetch(store: PriceStore) -> 
     result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     first, second = fake.chart_calls()
     assert _ny_date(first["period1"]) == DAYS[14 - ingest.OVERLAP_SESSIONS]
-    assert _ny_date(second["period1"]) < DAYS[0]  # the whole history
+    assert _ny_date(second["period1"]) == DAYS[0]  # everything stored, again
     assert result.status == "rewritten"
     df = store.read("AAPL")
     assert df.loc[str(DAYS[0]), "adj_close"] == pytest.approx(99.0)
     assert df["dividends"].sum() == 1.2
+
+
+def test_rewrite_keeps_the_stored_range_when_start_is_later(store: PriceStore) -> None:
+    script = Script(bars={"AAPL": make_bars(DAYS[:15])})
+    fake = FakeYahoo(script)
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    script.bars["AAPL"] = [replace(b, adjclose=b.close * 0.98) for b in make_bars(DAYS)]
+    result = ingest.ingest_yahoo(store, "AAPL", DAYS[12], session=fake, now=NOW)
+    assert (result.status, result.rows, result.rows_removed) == ("rewritten", 25, 0)
 
 
 def test_full_forces_whole_history(store: PriceStore) -> None:
