@@ -118,6 +118,7 @@ def evaluate_dataset(
     pred = metrics.model_prices(close, asof, p.mu)
     naive = {name: fn(close, asof, H) for name, fn in metrics.BASELINES.items()}
     span = ds.split_summary()[part]
+    bands = interval_report(model, ds, p, close[asof], device)  # intervals.py, per horizon
     horizons = []
     for h in range(1, H + 1):
         c = h - 1
@@ -138,6 +139,7 @@ def evaluate_dataset(
                 "best_baseline": best,
                 "beats_best_baseline": model_err["mae"] < base[best]["mae"],
                 "baselines": base,
+                "intervals": bands[c],
             }
         )
     notes = [_note(h) for h in horizons if not h["beats_best_baseline"]]
@@ -148,6 +150,22 @@ def evaluate_dataset(
         "summary": _summary(horizons),
         "notes": notes,
     }
+
+
+def interval_report(
+    model: nn.Module,
+    ds: Dataset,
+    p: PartPredictions,
+    asof_close: np.ndarray,
+    device: torch.device | str = "cpu",
+) -> list[list[dict]]:
+    """Per horizon, [{level, coverage, mean_width, baseline_coverage, baseline_mean_width, ...}]
+    of the conformal bands on ``p`` (levels 0.8, 0.9), calibrated on the validation part like
+    the model file's calibration arrays, next to the constant-width band (see intervals.py)."""
+    from stockcast.intervals import DEFAULT_LEVELS, evaluate_intervals
+
+    v = part_predictions(model, ds, "val", device)
+    return evaluate_intervals((v.y, v.mu, v.vol), (p.y, p.mu, p.vol, asof_close), DEFAULT_LEVELS)
 
 
 def _iso(ts: pd.Timestamp) -> str:

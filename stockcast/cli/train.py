@@ -164,6 +164,29 @@ def render_evaluation(ev: dict[str, Any], console: Console) -> None:
     for note in ev["notes"]:
         console.print(note, markup=False)
     console.print(ev["summary"], markup=False)
+    _render_intervals(ev["horizons"], console)
+
+
+def _render_intervals(horizons: list[dict[str, Any]], console: Console) -> None:
+    """Coverage and mean width of the conformal bands next to the constant-width band."""
+    if not horizons or not horizons[0].get("intervals"):
+        return
+    cols = ("h", "Level", "Coverage", "Width", "Width %", "Const. cov.", "Const. width", "Const. %")
+    table = _table("Intervals on test: coverage / mean width (price, % of close)", *cols)
+    for h in horizons:
+        for b in h["intervals"]:
+            table.add_row(
+                str(h["h"]), f"{b['level']:.0%}", f"{b['coverage']:.1%}",
+                f"{b['mean_width']:.4g}", f"{b['mean_width_pct']:.2f}",
+                f"{b['baseline_coverage']:.1%}", f"{b['baseline_mean_width']:.4g}",
+                f"{b['baseline_mean_width_pct']:.2f}",
+            )  # fmt: skip
+    console.print(table)
+    console.print(
+        "Bands: conformal, volatility-scaled, calibrated on validation; Const.: same centre and "
+        "calibration without volatility scaling. A calibrated band covers about its level.",
+        markup=False,
+    )
 
 
 def _table(title: str, *headers: str):
