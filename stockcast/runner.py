@@ -140,8 +140,8 @@ def run_lock(root: Path) -> Iterator[None]:
             yield
     except LockTimeout:
         raise BusyError(
-            f"another `stockcast run` is running on {root} (lock {path}); this one did nothing. "
-            "If none is running, remove the lock file"
+            f"another `stockcast run` is running on {root} (lock {path}); this one did nothing; "
+            "let that one finish"
         ) from None
 
 

@@ -9,6 +9,8 @@ import typer
 
 from stockcast.cli.app import STATE, app, handles_errors, print_json, stdout
 
+FEW = 30  # below this many realised forecasts, `score` says the figures are mostly luck
+
 if TYPE_CHECKING:
     from stockcast.runner import RunReport, SymbolResult
     from stockcast.score import HorizonScore
@@ -190,6 +192,13 @@ def _print_scores(sym: str, scores: list[HorizonScore], note: str | None) -> Non
             *[_pct(s.coverage.get(k)) for k in levels],
         )
     con.print(table)
+    realised = [s.n for s in scores if s.n]
+    if realised and min(realised) < FEW:
+        con.print(
+            f"Few outcomes (n < {FEW} at some horizon): differences from persistence and "
+            "coverage this far are mostly luck; judge them after a few dozen.",
+            markup=False,
+        )
 
 
 def _num(value: float | None) -> str:
