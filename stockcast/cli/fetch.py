@@ -182,7 +182,8 @@ def _run(
 def _report(results: list[FetchResult], *, as_json: bool, quiet: bool) -> None:
     for r in results:
         if r.error:
-            error_line(r.error)
+            several = len(results) > 1 and r.ticker not in r.error
+            error_line(f"{r.ticker}: {r.error}" if several else r.error)
     if as_json:
         print_json([r.to_dict() for r in results])
         return
