@@ -19,6 +19,7 @@ LOG_FILE = Path("logs") / "stockcast.log"
 MAX_BYTES = 1_000_000
 BACKUPS = 5
 _FILE_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+FILE_ONLY = {"file_only": True}  # ``extra=FILE_ONLY``: a record the terminal already shows
 
 
 def log_file(data_dir: Path) -> Path:
@@ -58,6 +59,7 @@ def logging_to(data_dir: Path, quiet: bool = False) -> Iterator[logging.Logger]:
     term = logging.StreamHandler(sys.stderr)
     term.setFormatter(_TerminalFormatter())
     term.setLevel(logging.WARNING if quiet else logging.INFO)
+    term.addFilter(lambda record: not getattr(record, "file_only", False))
     logger = logging.getLogger(LOGGER)
     old_level, old_propagate = logger.level, logger.propagate
     logger.setLevel(logging.INFO)

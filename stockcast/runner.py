@@ -32,6 +32,7 @@ from stockcast.errors import (
     StockcastError,
 )
 from stockcast.fsutil import locked
+from stockcast.logsetup import FILE_ONLY
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,10 +140,12 @@ def run_lock(root: Path) -> Iterator[None]:
         with locked(path, "stockcast run", timeout=0):
             yield
     except LockTimeout:
-        raise BusyError(
+        busy = BusyError(
             f"another `stockcast run` is running on {root} (lock {path}); this one did nothing; "
             "let that one finish"
-        ) from None
+        )
+        logging.getLogger(LOGGER).error("%s", busy, extra=FILE_ONLY)  # the CLI prints it
+        raise busy from None
 
 
 def run(

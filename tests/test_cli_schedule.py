@@ -181,6 +181,8 @@ def test_overlapping_run_exits_4_at_once_and_does_nothing(home: Path) -> None:
     assert elapsed < 15  # no fetching, training or forecasting: only the start-up
     after = pd.read_parquet(home / "forecasts" / "MSFT.parquet")
     assert after.equals(before)
+    assert "this one did nothing" in (home / "logs" / "stockcast.log").read_text()
+    assert proc.stderr.count("another `stockcast run`") == 1
 
 
 def test_score_without_outcomes_and_without_forecasts(home: Path) -> None:

@@ -183,3 +183,23 @@ def test_a_symbol_never_stored_fails_with_the_refresh_error(tmp_path: Path) -> N
     assert bbb.ok and bbb.stale
     assert ccc.error == "not fetched: cannot reach Yahoo Finance"
     assert report.exit_code == EXIT_PARTIAL
+
+
+def test_logging_to_file_and_terminal(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import logging
+
+    from stockcast.logsetup import FILE_ONLY, MAX_BYTES, log_file, logging_to
+
+    with logging_to(tmp_path, quiet=True) as log:
+        log.info("progress line")
+        log.warning("MSFT: stale")
+        log.error("said by the CLI already", extra=FILE_ONLY)
+        handler = next(h for h in log.handlers if hasattr(h, "maxBytes"))
+        assert (handler.maxBytes, handler.backupCount) == (MAX_BYTES, 5)
+    assert capsys.readouterr().err == "warning: MSFT: stale\n"
+    text = log_file(tmp_path).read_text()
+    assert "INFO stockcast: progress line" in text and "said by the CLI already" in text
+    assert logging.getLogger("stockcast").handlers == []
+    with logging_to(tmp_path) as log:
+        log.info("loud")
+    assert capsys.readouterr().err == "loud\n"
