@@ -127,15 +127,20 @@ def _commit(
     source_ref: str | None,
     old: pd.DataFrame | None,
     report: ValidationReport,
+    source_options: dict | None = None,
 ) -> FetchResult:
     """Write ``new`` unless nothing changed (call under the lock); describe what happened."""
     status, added, removed = classify(old, new)
     changed = status != "unchanged"
     if not changed and old is not None:
         info = store.info(sym)
-        changed = (info.source, info.source_ref) != (source, source_ref)
+        changed = (info.source, info.source_ref, info.source_options) != (
+            source,
+            source_ref,
+            source_options or None,
+        )
     if changed:
-        store.write(sym, new, source=source, source_ref=source_ref)
+        store.write(sym, new, source=source, source_ref=source_ref, source_options=source_options)
     return FetchResult(
         ticker=sym,
         status=status,
@@ -161,15 +166,33 @@ def _clean(df: pd.DataFrame, sym: str, where: str) -> tuple[pd.DataFrame, Valida
 def ingest_csv(
     store: PriceStore, symbol: str, path: str | Path, date_format: str | None = None
 ) -> FetchResult:
-    """Replace the stored history of ``symbol`` with the rows of a CSV file (the file wins)."""
+    """Replace the stored history of ``symbol`` with the rows of a CSV file (the file wins).
+
+    A ``date_format`` given once is recorded, and reused when the same file is read again
+    (by `stockcast run`) without one.
+    """
     from stockcast.sources.csvfile import read_csv_prices
 
     symbol = normalize_symbol(symbol)
     ref = str(Path(path).expanduser().resolve())
+    if date_format is None:
+        date_format = _recorded_date_format(store, symbol, ref)
     clean, report = _clean(read_csv_prices(ref, date_format), symbol, ref)
+    options = {"date_format": date_format} if date_format else None
     with store.lock(symbol):
         old, _ = _current(store, symbol, replacing=True)
-        return _commit(store, symbol, clean, "csv", ref, old, report)
+        return _commit(store, symbol, clean, "csv", ref, old, report, options)
+
+
+def _recorded_date_format(store: PriceStore, symbol: str, ref: str) -> str | None:
+    """The ``--date-format`` recorded when ``ref`` was last imported as ``symbol``, if any."""
+    try:
+        info = store.info(symbol)
+    except Exception:
+        return None
+    if info.source != "csv" or info.source_ref != ref:
+        return None
+    return (info.source_options or {}).get("date_format")
 
 
 def ingest_sample(store: PriceStore) -> FetchResult:

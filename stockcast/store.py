@@ -48,6 +48,7 @@ class SymbolInfo:
     source_ref: str | None  # the CSV path for "csv", else None
     updated: str  # ISO timestamp (UTC) of the last write
     schema_version: int
+    source_options: dict | None = None  # how to re-read the source, e.g. {"date_format": ...}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,11 +131,17 @@ class PriceStore:
             source_ref=meta.get("source_ref"),
             updated=meta.get("updated", ""),
             schema_version=int(meta.get("schema_version", 0)),
+            source_options=meta.get("source_options"),
         )
 
     # writing ---------------------------------------------------------------------------
     def write(
-        self, symbol: str, df: pd.DataFrame, source: str, source_ref: str | None = None
+        self,
+        symbol: str,
+        df: pd.DataFrame,
+        source: str,
+        source_ref: str | None = None,
+        source_options: dict | None = None,
     ) -> Path:
         """Atomically replace the stored frame of ``symbol``. Call it while holding ``lock``.
 
@@ -156,6 +163,7 @@ class PriceStore:
             "ticker": sym,
             "source": source,
             "source_ref": source_ref,
+            "source_options": source_options or None,
             "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "first": first,
             "last": last,

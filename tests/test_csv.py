@@ -125,3 +125,23 @@ def test_nulls_become_nan_and_are_left_to_validation(tmp_path: Path) -> None:
     path.write_text("Date,Open,Close\n2024-01-02,null,10\n2024-01-03,1,null\n")
     df = read_csv_prices(path)
     assert df["close"].isna().sum() == 1 and len(df) == 2
+
+
+def test_date_format_is_recorded_and_reused_when_the_file_is_read_again(
+    stockcast_home: Path, tmp_path: Path
+) -> None:
+    """A cron re-read of an ambiguous file needs the --date-format given at import."""
+    import shutil
+
+    from stockcast.ingest import ingest_csv
+    from stockcast.store import PriceStore
+
+    src = tmp_path / "prices.csv"
+    shutil.copy(FIXTURES / "ambiguous_dmy.csv", src)
+    store = PriceStore(stockcast_home)
+    ingest_csv(store, "ABC", src, date_format="%d/%m/%Y")
+    assert store.info("ABC").source_options == {"date_format": "%d/%m/%Y"}
+    src.write_text(src.read_text() + "05/01/2024,187.0\n")
+    result = ingest_csv(store, "ABC", src)  # what `stockcast run` does: no format given
+    assert result.rows_added == 1
+    assert store.read("ABC").index[-1].date() == dt.date(2024, 1, 5)
