@@ -7,6 +7,7 @@ Each is a thin call into the layers below (``ingest``, ``modelstore``, ``trainin
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +21,29 @@ if TYPE_CHECKING:
 
 
 def default_steps() -> Steps:
-    """The steps that touch the real sources, models and store."""
+    """The steps that touch the real sources, models and store (Yahoo requests paced)."""
     from stockcast.runner import Steps
+    from stockcast.sources.yahoo import PACE_SECONDS
 
-    return Steps(refresh=refresh, retrain_due=retrain_due, train=train, forecast=forecast)
+    pacer = Pacer(PACE_SECONDS)
+
+    def paced_refresh(root: Path, symbol: str) -> Refresh:
+        return refresh(root, symbol, pacer)
+
+    return Steps(refresh=paced_refresh, retrain_due=retrain_due, train=train, forecast=forecast)
+
+
+class Pacer:
+    """Keeps calls at least ``seconds`` apart (Yahoo is asked one symbol at a time, politely)."""
+
+    def __init__(self, seconds: float, clock=time.monotonic, sleep=time.sleep) -> None:
+        self.seconds, self.clock, self.sleep = seconds, clock, sleep
+        self.last: float | None = None
+
+    def wait(self) -> None:
+        if self.last is not None:
+            self.sleep(max(0.0, self.seconds - (self.clock() - self.last)))
+        self.last = self.clock()
 
 
 def source_of(root: Path, symbol: str) -> str:
@@ -34,7 +54,7 @@ def source_of(root: Path, symbol: str) -> str:
     return store.info(symbol).source if store.exists(symbol) else "yahoo"
 
 
-def refresh(root: Path, symbol: str) -> Refresh:
+def refresh(root: Path, symbol: str, pacer: Pacer | None = None) -> Refresh:
     """Refresh from the symbol's own source: Yahoo incrementally, its CSV file read again.
 
     The bundled sample has nothing to refresh. A symbol not stored yet is fetched from Yahoo.
@@ -56,6 +76,8 @@ def refresh(root: Path, symbol: str) -> Refresh:
             )
         result = ingest_csv(store, symbol, path)
     else:
+        if pacer is not None:
+            pacer.wait()
         result = ingest_yahoo(store, symbol)
     return Refresh(result.source, result.rows_added)
 

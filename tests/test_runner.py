@@ -203,3 +203,14 @@ def test_logging_to_file_and_terminal(tmp_path: Path, capsys: pytest.CaptureFixt
     with logging_to(tmp_path) as log:
         log.info("loud")
     assert capsys.readouterr().err == "loud\n"
+
+
+def test_pacer_keeps_calls_apart() -> None:
+    from stockcast.runsteps import Pacer
+
+    clock = iter([0.0, 0.25, 1.0, 5.0, 5.0]).__next__  # read once per wait, twice after
+    slept: list[float] = []
+    pacer = Pacer(1.0, clock=clock, sleep=slept.append)
+    for _ in range(3):
+        pacer.wait()
+    assert slept == [0.75, 0.0]
