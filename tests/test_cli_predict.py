@@ -96,6 +96,8 @@ def test_usage_errors(home: Path) -> None:
         res = run(home, "predict", "SYN", *args)
         assert res.exit_code == 2, (args, res.output)
         assert text in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    several = run(home, "predict", "SYN", "MSFT", "--calendar", "NOPE")
+    assert several.exit_code == 2 and len(several.stderr.strip().splitlines()) == 1
 
 
 def test_help_has_an_example() -> None:

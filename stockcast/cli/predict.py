@@ -73,6 +73,10 @@ def predict(
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     if model and len(syms) > 1:
         raise UsageError("--model names one model; give a single symbol with it")
+    if calendar:  # a bad code is one usage error, not one failure per symbol
+        from stockcast.calendar import get_calendar
+
+        get_calendar(calendar)
     results: list[Forecast] = []
     failed = 0
     for sym in syms:
