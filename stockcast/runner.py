@@ -50,6 +50,7 @@ class Refresh:
     source: str  # "yahoo", "csv", "sample"
     added: int = 0  # sessions stored that were not there before
     fetched: bool = True  # the source answered (False: nothing to refresh, e.g. the sample)
+    notes: list[str] = field(default_factory=list)  # rows repaired or dropped, bars left out
 
 
 @dataclass
@@ -237,6 +238,8 @@ def _refresh(
     res.fetched, res.added = ref.fetched, ref.added
     if ref.fetched:
         log.info("%s: %d new session(s) from %s", sym, ref.added, ref.source)
+    for note in ref.notes:
+        log.info("%s: %s", sym, note)
 
 
 def _stored(root: Path, sym: str) -> bool:

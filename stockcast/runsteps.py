@@ -79,7 +79,7 @@ def refresh(root: Path, symbol: str, pacer: Pacer | None = None) -> Refresh:
         if pacer is not None:
             pacer.wait()
         result = ingest_yahoo(store, symbol)
-    return Refresh(result.source, result.rows_added)
+    return Refresh(result.source, result.rows_added, notes=list(result.notes))
 
 
 def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> str | None:

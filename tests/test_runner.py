@@ -214,3 +214,11 @@ def test_pacer_keeps_calls_apart() -> None:
     for _ in range(3):
         pacer.wait()
     assert slept == [0.75, 0.0]
+
+
+def test_refresh_notes_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake = Fake()
+    fake.refresh = lambda root, sym: Refresh("csv", 1, notes=["1 duplicate session dropped"])
+    with caplog.at_level("INFO", logger="stockcast"):
+        runner.run(tmp_path, parse({"symbols": ["AAA"]}), fake.steps(), NOW)
+    assert "AAA: 1 duplicate session dropped" in caplog.text
