@@ -350,7 +350,7 @@ def train_symbol(
         "scalers": {"features": ds.feature_scaler.to_dict(), "targets": ts.to_dict()},
         "split": split,
         "trained_through": split["val"]["target_end"],
-        "data_end": evaluation._iso(ds.dates[-1]),
+        "data_end": ds.dates[-1].date().isoformat(),
         "best_val_loss": res.best_val_loss,
         "epochs": res.epochs,
         "best_epoch": res.best_epoch,

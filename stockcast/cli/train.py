@@ -64,8 +64,13 @@ def train(
     from stockcast.training import configs_from_options, train_symbol
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
-    options = {k: v for k, v in locals().items() if k not in {"symbols", "as_json", "quiet"}}
-    options = {k: v for k, v in options.items() if k in _OPTION_NAMES}
+    options = {
+        "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+        "hidden": hidden, "layers": layers, "dropout": dropout, "lookback": lookback,
+        "horizon": horizon, "features": features, "loss": loss, "patience": patience,
+        "seed": seed, "device": device, "val_frac": val_frac, "test_frac": test_frac,
+        "test_start": test_start,
+    }  # fmt: skip
     data, model_cfg, cfg, dev = configs_from_options(options)
     results: list[dict[str, Any]] = []
     failures = 0
@@ -75,7 +80,7 @@ def train(
             with _progress(sym, cfg.epochs, quiet) as callback:
                 res = train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
         except StockcastError as exc:
-            error_line(f"{sym}: {exc}")
+            error_line(str(exc) if sym in str(exc) else f"{sym}: {exc}")
             results.append({"ticker": sym, "error": str(exc)})
             failures += 1
             if len(syms) == 1:
@@ -90,23 +95,17 @@ def train(
             stderr().print(f"{sym}: interrupted; saved the best epoch so far as {res['model']}")
             interrupted = True
             break
-    _report(results, as_json)
+    _report(results, as_json, single=len(syms) == 1)
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if failures:
         raise typer.Exit(EXIT_PARTIAL if failures < len(syms) else 1)
 
 
-_OPTION_NAMES = {
-    "epochs", "batch_size", "lr", "weight_decay", "hidden", "layers", "dropout", "lookback",
-    "horizon", "features", "loss", "patience", "seed", "device", "val_frac", "test_frac",
-    "test_start",
-}  # fmt: skip
-
-
-def _report(results: list[dict[str, Any]], as_json: bool) -> None:
+def _report(results: list[dict[str, Any]], as_json: bool, single: bool) -> None:
     if as_json:
-        print_json(results[0] if len(results) == 1 else results)
+        if results:
+            print_json(results[0] if single else results)
         return
     done = [r for r in results if "error" not in r]
     if not done:
@@ -221,8 +220,8 @@ class _progress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-            TimeRemainingColumn(), console=con, transient=False,
+            TextColumn("{task.description}"), BarColumn(bar_width=20),
+            TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=con,
         )  # fmt: skip
         self.bar.start()
         self.task = self.bar.add_task(f"{self.symbol} epoch 0/{self.epochs}", total=self.epochs,
@@ -231,6 +230,7 @@ class _progress:
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
+            self.bar.update(self.task, completed=self.epochs)  # early stopping ends the bar too
             self.bar.stop()
 
     def _text(self, r: EpochReport) -> str:
@@ -244,7 +244,8 @@ class _progress:
                        markup=False)  # fmt: skip
 
     def _bar(self, r: EpochReport) -> None:
-        self.bar.update(self.task, completed=r.epoch, info=self._text(r),
+        info = f"train {r.train_loss:.4f} val {r.val_loss:.4f} best {r.best_epoch}"
+        self.bar.update(self.task, completed=r.epoch, info=info,
                         description=f"{self.symbol} epoch {r.epoch}/{r.max_epochs}")  # fmt: skip
 
 
