@@ -336,7 +336,10 @@ def forecast_symbol(
     prices = PriceStore(root).read(sym)
     if prices.empty:
         raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
-    last_completed = cal.last_completed_session(now, code)
+    try:
+        last_completed = cal.last_completed_session(now, code)
+    except UsageError:  # today is past the calendar's range: the forecast can still be dated
+        last_completed = None
     return build_forecast(
         sym,
         prices,
