@@ -176,8 +176,8 @@ def _render_intervals(horizons: list[dict[str, Any]], console: Console) -> None:
         for b in h["intervals"]:
             table.add_row(
                 str(h["h"]), f"{b['level']:.0%}", f"{b['coverage']:.1%}",
-                f"{b['mean_width']:.4g}", f"{b['mean_width_pct']:.2f}",
-                f"{b['baseline_coverage']:.1%}", f"{b['baseline_mean_width']:.4g}",
+                f"{b['mean_width']:.4f}", f"{b['mean_width_pct']:.2f}",
+                f"{b['baseline_coverage']:.1%}", f"{b['baseline_mean_width']:.4f}",
                 f"{b['baseline_mean_width_pct']:.2f}",
             )  # fmt: skip
     console.print(table)
