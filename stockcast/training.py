@@ -174,6 +174,20 @@ def _schedule(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
     return factor
 
 
+def _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg: TrainConfig) -> float:
+    """One pass over the training windows in ``perm`` order; the mean loss (one device sync)."""
+    model.train()
+    n, bs = len(perm), cfg.batch_size
+    device = next(model.parameters()).device
+    total = torch.zeros((), device=device)
+    for i in range(0, n, bs):
+        idx = perm[i : i + bs]
+        xb, yb = xt[idx].to(device, non_blocking=True), yt[idx].to(device, non_blocking=True)
+        total += train_step(model, opt, loss_fn, xb, yb, cfg.clip_norm) * len(idx)
+        sched.step()
+    return float(total) / n
+
+
 def fit(
     model: nn.Module,
     train: tuple[np.ndarray, np.ndarray],
@@ -193,47 +207,30 @@ def fit(
     xt, yt = _place(train[0], device), _place(train[1], device)
     xv, yv = _place(val[0], device), _place(val[1], device)
     loss_fn = make_loss(cfg.loss, cfg.huber_delta)
-    n, bs = len(xt), cfg.batch_size
-    steps = max(1, math.ceil(n / bs))
+    n = len(xt)
+    steps = max(1, math.ceil(n / cfg.batch_size))
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg, steps))
     result = FitResult(None, math.inf, 0, 0, False, 0.0, 0.0)
     start, step_time, seen, stale = time.perf_counter(), 0.0, 0, 0
     try:
         for epoch in range(1, cfg.epochs + 1):
-            model.train()
             t0 = time.perf_counter()
             perm = torch.randperm(n, generator=gen).to(xt.device)
-            total = torch.zeros((), device=xt.device)
-            for i in range(0, n, bs):
-                idx = perm[i : i + bs]
-                xb, yb = xt[idx].to(device, non_blocking=True), yt[idx].to(device)
-                total += train_step(model, opt, loss_fn, xb, yb, cfg.clip_norm) * len(idx)
-                sched.step()
-            train_loss = float(total) / n  # one device sync per epoch
-            step_time += time.perf_counter() - t0
-            seen += n
+            train_loss = _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg)
+            step_time, seen = step_time + time.perf_counter() - t0, seen + n
             val_loss = _val_loss(model, loss_fn, xv, yv)
             improved = val_loss < result.best_val_loss
             if improved:
                 result.best_val_loss, result.best_epoch, stale = val_loss, epoch, 0
-                result.state = {
-                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
-                }
+                result.state = {k: v.detach().to("cpu", copy=True) for k, v in
+                                model.state_dict().items()}  # fmt: skip
             else:
                 stale += 1
             result.epochs = epoch
-            report = EpochReport(
-                epoch,
-                cfg.epochs,
-                train_loss,
-                val_loss,
-                result.best_val_loss,
-                result.best_epoch,
-                opt.param_groups[0]["lr"],
-                time.perf_counter() - start,
-                improved,
-            )
+            report = EpochReport(epoch, cfg.epochs, train_loss, val_loss, result.best_val_loss,
+                                 result.best_epoch, opt.param_groups[0]["lr"],
+                                 time.perf_counter() - start, improved)  # fmt: skip
             result.history.append(report)
             if callback is not None:
                 callback(report)

@@ -87,7 +87,7 @@ def train(
                 raise typer.Exit(exc.exit_code) from None
             continue
         except KeyboardInterrupt:
-            error_line(f"{sym}: interrupted before the first epoch finished; nothing was saved")
+            error_line(f"{sym}: interrupted before a model was saved; nothing was kept")
             interrupted = True
             break
         results.append(res)
