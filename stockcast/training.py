@@ -308,11 +308,6 @@ def train_symbol(
     Raises KeyboardInterrupt when Ctrl-C came before any epoch finished (nothing is saved);
     after that, the best model so far is saved with ``interrupted: true``.
     """
-    import platform
-
-    import pandas as pd
-
-    import stockcast
     from stockcast import evaluation, modelstore
     from stockcast.device import configure_threads, describe, resolve_device
     from stockcast.model import flops_per_window
@@ -327,45 +322,15 @@ def train_symbol(
     ds = build_dataset(sym, PriceStore(root).read(sym), data)
     model = build_model(model_cfg, cfg.seed)
     with torch.no_grad():  # start at persistence: scaled output = a zero log return
-        ts = ds.target_scaler
-        model.head.bias.copy_(torch.as_tensor(-ts.mean / ts.std, dtype=torch.float32))
+        bias = -ds.target_scaler.mean / ds.target_scaler.std
+        model.head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
     res = fit(model, ds.arrays("train"), ds.arrays("val"), cfg, dev, callback)
     if res.state is None:
         raise KeyboardInterrupt
     model.to("cpu")
     val = evaluation.part_predictions(model, ds, "val")
     report = evaluation.evaluate_dataset(model, ds)
-    split = ds.split_summary()
-    manifest = {
-        "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "features": list(data.features),
-        "lookback": data.lookback,
-        "horizon": data.horizon,
-        "data_config": {**asdict(data), "features": list(data.features)},
-        "model_config": model_cfg.to_dict(),
-        "train_config": cfg.to_dict(),
-        "scalers": {"features": ds.feature_scaler.to_dict(), "targets": ts.to_dict()},
-        "split": split,
-        "trained_through": split["val"]["target_end"],
-        "data_end": ds.dates[-1].date().isoformat(),
-        "best_val_loss": res.best_val_loss,
-        "epochs": res.epochs,
-        "best_epoch": res.best_epoch,
-        "interrupted": res.interrupted,
-        "note": "training was interrupted (Ctrl-C); best epoch so far" if res.interrupted else "",
-        "seed": cfg.seed,
-        "device": describe(dev),
-        "seconds": round(res.seconds, 3),
-        "windows_per_s": round(res.windows_per_s, 1),
-        "test_metrics": report,
-        "versions": {
-            "stockcast": stockcast.__version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-            "python": platform.python_version(),
-        },
-    }
+    manifest = _manifest(ds, model_cfg, cfg, res, report, describe(dev))
     calib = {"y": val.y, "mu": val.mu, "vol": val.vol}
     model_id, path = modelstore.save_model(root, sym, manifest, res.state, calib)
     gflops = res.windows_per_s * flops_per_window(model_cfg, data.lookback) / 1e9
@@ -386,4 +351,51 @@ def train_symbol(
         "gflops_per_s": round(gflops, 2),
         "interrupted": res.interrupted,
         "evaluation": {"ticker": sym, "model": model_id, **report},
+    }
+
+
+def _manifest(ds, model_cfg: ModelConfig, cfg: TrainConfig, res: FitResult, report: dict,
+              device: str) -> dict:  # fmt: skip
+    """Everything `evaluate` and `predict` need to rebuild the model's view (see modelstore)."""
+    import platform
+
+    import pandas as pd
+
+    import stockcast
+
+    data: DataConfig = ds.config
+    split = ds.split_summary()
+    return {
+        "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "features": list(data.features),
+        "lookback": data.lookback,
+        "horizon": data.horizon,
+        "data_config": {**asdict(data), "features": list(data.features)},
+        "model_config": model_cfg.to_dict(),
+        "train_config": cfg.to_dict(),
+        "scalers": {
+            "features": ds.feature_scaler.to_dict(),
+            "targets": ds.target_scaler.to_dict(),
+        },
+        "split": split,
+        # the last date whose price shaped the weights: early stopping reads validation targets
+        "trained_through": split["val"]["target_end"],
+        "data_end": ds.dates[-1].date().isoformat(),
+        "best_val_loss": res.best_val_loss,
+        "epochs": res.epochs,
+        "best_epoch": res.best_epoch,
+        "interrupted": res.interrupted,
+        "note": "training was interrupted (Ctrl-C); best epoch so far" if res.interrupted else "",
+        "seed": cfg.seed,
+        "device": device,
+        "seconds": round(res.seconds, 3),
+        "windows_per_s": round(res.windows_per_s, 1),
+        "test_metrics": report,
+        "versions": {
+            "stockcast": stockcast.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "python": platform.python_version(),
+        },
     }
