@@ -92,7 +92,9 @@ def _print_run(report: RunReport) -> None:
     con = stdout()
     con.print(table)
     bad = len(report.failed)
-    con.print(f"{len(report.results) - bad} ok, {bad} failed in {report.seconds:.1f} s")
+    stale = sum(r.stale and r.ok for r in report.results)
+    also = f" ({stale} stale: forecast from stored prices)" if stale else ""
+    con.print(f"{len(report.results) - bad} ok{also}, {bad} failed in {report.seconds:.1f} s")
 
 
 def _status(r: SymbolResult) -> str:
@@ -100,9 +102,9 @@ def _status(r: SymbolResult) -> str:
     if r.error:
         return f"[red]failed:[/] {_escape(r.error)}"
     if r.stale:
-        return f"[yellow]stale[/]{retrained}: not refreshed, forecast from stored prices"
+        return f"[yellow]stale[/]{retrained}"  # the warning on stderr says why
     if r.warnings:
-        return f"[yellow]ok{retrained}, warning:[/] {_escape(r.warnings[-1])}"
+        return f"[yellow]ok{retrained}, with a warning[/]"
     return f"[green]ok[/]{retrained}"
 
 
