@@ -192,6 +192,9 @@ def test_score_without_outcomes_and_without_forecasts(home: Path) -> None:
     assert "no realised outcomes yet" in cli(home, "score").stdout
     [aapl] = json.loads(cli(home, "score", "aapl", "--json").stdout)
     assert aapl["horizons"] == [] and "no forecasts logged" in aapl["note"]
+    (home / "prices" / "MSFT.parquet").unlink()
+    [msft] = json.loads(cli(home, "score", "--json").stdout)
+    assert msft["horizons"] == [] and "stockcast fetch MSFT" in msft["note"]
 
 
 def test_init_writes_an_example_and_run_needs_a_config(stockcast_home: Path) -> None:

@@ -142,10 +142,13 @@ def score(
     results = []
     for sym in tickers:
         log = forecastlog.read(root, sym)
-        scores = score_log(log, store.read(sym)["adj_close"]) if len(log) else []
+        scores, note = [], None
         if not len(log):
             note = f"no forecasts logged for {sym}; `stockcast predict {sym}` or `run` logs them"
+        elif not store.exists(sym):
+            note = f"no prices stored for {sym} to score against; run `stockcast fetch {sym}`"
         else:
+            scores = score_log(log, store.read(sym)["adj_close"])
             note = None if realised_total(scores) else NO_OUTCOMES
         results.append((sym, scores, note))
     if as_json:
