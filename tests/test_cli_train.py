@@ -150,3 +150,4 @@ def test_help_imports_no_heavy_modules_and_shows_the_real_defaults():
     for value in (t.epochs, t.batch_size, t.lr, t.weight_decay, t.patience, t.seed, m.hidden,
                   m.layers, d.lookback, d.horizon, d.val_frac, d.test_frac):  # fmt: skip
         assert f"(default {value:g})" in text, value
+    assert f"(default {','.join(d.features)})" in text

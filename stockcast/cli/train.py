@@ -34,7 +34,10 @@ def train(
     horizon: Annotated[int | None, typer.Option(help="Sessions ahead (default 5).")] = None,
     features: Annotated[
         str | None,
-        typer.Option(help="Comma-separated feature names (see `stockcast features`)."),
+        typer.Option(
+            help="Comma-separated names from `stockcast features` "
+            "(default log_return,hl_pct,pct_change,log_volume_change)."
+        ),
     ] = None,
     loss: Annotated[str | None, typer.Option(help="huber or l1 (default huber).")] = None,
     patience: Annotated[
