@@ -145,9 +145,9 @@ def test_help_imports_no_heavy_modules_and_shows_the_real_defaults():
     from stockcast.training import TrainConfig
     from stockcast.windows import DataConfig
 
-    text = " ".join(out.stdout.split())
+    text = " ".join(out.stdout.replace("│", " ").split())
     t, m, d = TrainConfig(), ModelConfig(), DataConfig()
     for value in (t.epochs, t.batch_size, t.lr, t.weight_decay, t.patience, t.seed, m.hidden,
                   m.layers, d.lookback, d.horizon, d.val_frac, d.test_frac):  # fmt: skip
         assert f"(default {value:g})" in text, value
-    assert f"(default {','.join(d.features)})" in text
+    assert f"(default {', '.join(d.features)})" in text

@@ -36,7 +36,7 @@ def train(
         str | None,
         typer.Option(
             help="Comma-separated names from `stockcast features` "
-            "(default log_return,hl_pct,pct_change,log_volume_change)."
+            "(default log_return, hl_pct, pct_change, log_volume_change)."
         ),
     ] = None,
     loss: Annotated[str | None, typer.Option(help="huber or l1 (default huber).")] = None,
