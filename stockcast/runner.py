@@ -60,7 +60,6 @@ class Forecast:
     model: str  # model id
     as_of: str  # ISO date of the last session used
     rows: pd.DataFrame  # forecastlog.COLUMNS
-    warnings: list[str] = field(default_factory=list)  # e.g. the data is older than the calendar
 
 
 @dataclass(frozen=True)
@@ -191,8 +190,6 @@ def run_symbol(
         _refresh(root, sym, steps, down, res, log)
         _maybe_retrain(root, plan, steps, now, res, log)
         fc = steps.forecast(root, sym, plan, res.stale, now)
-        for text in fc.warnings:
-            _warn(res, log, text)
         forecastlog.append(root, sym, fc.rows)
         res.model, res.as_of = fc.model, fc.as_of
         res.forecasts = int(fc.rows.drop_duplicates(forecastlog.KEY).shape[0])
