@@ -93,3 +93,14 @@ def test_options_map_to_configs_and_are_checked():
         configs_from_options({"dropout": 1.5})
     with pytest.raises(UsageError, match="huber or l1"):
         configs_from_options({"loss": "mse"})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_cuda_path_trains_with_resident_tensors_and_bf16():
+    train, val = tiny_problem()
+    seen = []
+    res = fit(small_model(), train, val, TrainConfig(epochs=3, batch_size=32), torch.device("cuda"),
+              seen.append)  # fmt: skip
+    assert res.state is not None and all(v.device.type == "cpu" for v in res.state.values())
+    assert np.isfinite([r.val_loss for r in seen]).all()
+    assert res.windows_per_s > 0

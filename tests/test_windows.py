@@ -136,3 +136,13 @@ def test_default_minimum_for_the_defaults():
     need = min_sessions(DataConfig())
     # windows of neighbouring parts share input rows, so 10 windows per part need few sessions
     assert 100 < need < 130
+
+
+@settings(max_examples=15, deadline=None)
+@given(lookback=st.integers(2, 40), horizon=st.integers(1, 8))
+def test_min_sessions_is_exact(lookback, horizon):
+    cfg = DataConfig(lookback=lookback, horizon=horizon)
+    need = min_sessions(cfg)
+    build_dataset("X", synthetic_prices(need, seed=lookback), cfg)
+    with pytest.raises(DataError, match=f"at least {need}"):
+        build_dataset("X", synthetic_prices(need - 1, seed=lookback), cfg)
