@@ -198,7 +198,7 @@ def fit(
 ) -> FitResult:
     """Train on scaled (x, y) with early stopping on ``val``; returns the best weights.
 
-    Ctrl-C ends training after the current batch and returns the best epoch so far
+    Ctrl-C ends training at once and returns the best finished epoch
     (``interrupted=True``; ``state`` None when no epoch finished).
     """
     seed_everything(cfg.seed)
