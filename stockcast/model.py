@@ -26,7 +26,9 @@ class ModelConfig:
 class LSTMForecaster(nn.Module):
     """Window of scaled features -> scaled log returns for horizons 1..H (direct, all at once)."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, init: bool = True) -> None:
+        """``init=False`` skips the considered initialisation, for a module whose weights are
+        about to be loaded (the orthogonal init costs a few hundred ms on first use)."""
         super().__init__()
         self.cfg = cfg
         self.lstm = nn.LSTM(
@@ -38,7 +40,8 @@ class LSTMForecaster(nn.Module):
         )
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, cfg.horizon)
-        self.reset_parameters()
+        if init:
+            self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Xavier input weights, orthogonal recurrent weights per gate, forget-gate bias 1,

@@ -162,7 +162,7 @@ def load_model(root: Path, symbol: str, model_id: str | None = None, device: str
         raise ModelError(f"weights of model {folder.name} of {sym} are corrupt; {fix}")
     try:
         tensors = load(blob)
-        model = LSTMForecaster(ModelConfig(**manifest["model_config"]))
+        model = LSTMForecaster(ModelConfig(**manifest["model_config"]), init=False)
         state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         model.load_state_dict(state, strict=True)
         calib = {k.split(".")[1]: tensors[k].numpy() for k in CALIB_KEYS}
