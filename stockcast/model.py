@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from stockcast import fastlstm
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -64,9 +66,13 @@ class LSTMForecaster(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # B batch, L lookback, F features, D hidden units, H horizons
-        out, _ = self.lstm(x)  # (B, L, F) -> (B, L, D)
-        last = self.drop(out[:, -1, :])  # -> (B, D): state after the as-of session
-        return self.head(last)  # -> (B, H)
+        if self.training and fastlstm.use_for(self.lstm, x):
+            # CPU training: fused kernel on the same nn.LSTM parameters (stockcast/fastlstm.py)
+            last = fastlstm.lstm_forward(self.lstm, x, last_only=True)  # (B, L, F) -> (B, D)
+        else:
+            out, _ = self.lstm(x)  # (B, L, F) -> (B, L, D)
+            last = out[:, -1, :]  # -> (B, D): state after the as-of session
+        return self.head(self.drop(last))  # -> (B, H)
 
 
 def flops_per_window(cfg: ModelConfig, lookback: int) -> float:
