@@ -130,6 +130,30 @@ def parse_names(text: str | Iterable[str] | None) -> tuple[str, ...]:
     return names
 
 
+# Stored columns a feature reads besides the adjusted close.
+INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "hl_pct": ("high", "low"),
+    "pct_change": ("open",),
+    "log_volume_change": ("volume",),
+}
+
+
+def missing_inputs(prices: pd.DataFrame, names: Iterable[str]) -> dict[str, list[str]]:
+    """Features among ``names`` whose stored input columns hold no value at all in ``prices``
+    (a CSV without volume, say), each with the columns it lacks."""
+    missing = {
+        n: [c for c in ("adj_close", *INPUT_COLUMNS.get(n, ())) if not prices[c].notna().any()]
+        for n in names
+    }
+    return {n: cols for n, cols in missing.items() if cols}
+
+
+def without_missing_hint(symbol: str, names: Iterable[str], bad: Iterable[str]) -> str:
+    """The `--features` option that leaves out ``bad``, for error messages."""
+    keep = [n for n in names if n not in set(bad)] or ["log_return"]
+    return f"`stockcast train {symbol} --features {','.join(keep)}`"
+
+
 def warmup(names: Iterable[str]) -> int:
     """Leading rows that are NaN for at least one of ``names``."""
     return max(REGISTRY[n].window for n in names) - 1

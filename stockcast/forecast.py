@@ -27,14 +27,9 @@ if TYPE_CHECKING:
     from torch import nn
 
 HISTORY_SESSIONS = 120  # closes kept on the result for the chart
+
+
 # Stored columns each feature reads besides the close (adj_close); unknown features: close only.
-FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "hl_pct": ("high", "low"),
-    "pct_change": ("open",),
-    "log_volume_change": ("volume",),
-}
-
-
 @dataclass(frozen=True)
 class Bound:
     """The interval of one level at one forecast date, in prices."""
@@ -204,19 +199,13 @@ def check_features(symbol: str, manifest: dict, prices: pd.DataFrame) -> None:
             f"model {mid} of {symbol} uses feature {', '.join(unknown)}, which this stockcast "
             f"does not compute; run `stockcast train {symbol}` to replace it"
         )
-    tail = prices.iloc[-(lookback + 1) :]
-    missing = {
-        n: [c for c in ("adj_close", *FEATURE_COLUMNS.get(n, ())) if not tail[c].notna().any()]
-        for n in names
-    }
-    bad = [n for n, cols in missing.items() if cols]
-    if bad:
-        cols = sorted({c for n in bad for c in missing[n]})
-        keep = [n for n in names if n not in bad] or ["log_return"]
+    missing = features.missing_inputs(prices.iloc[-(lookback + 1) :], names)
+    if missing:
+        cols = sorted({c for m in missing.values() for c in m})
         raise DataError(
-            f"model {mid} of {symbol} uses {', '.join(bad)}, but the stored prices have no "
+            f"model {mid} of {symbol} uses {', '.join(missing)}, but the stored prices have no "
             f"{' or '.join(cols)} in the last {lookback} sessions; train without it: "
-            f"`stockcast train {symbol} --features {','.join(keep)}`"
+            f"{features.without_missing_hint(symbol, names, missing)}"
         )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stockcast.errors import UsageError
+from stockcast.errors import DataError, UsageError
 from stockcast.model import LSTMForecaster, ModelConfig
 from stockcast.windows import DataConfig
 
@@ -294,6 +294,21 @@ def _check_ranges(d: DataConfig, m: ModelConfig, t: TrainConfig) -> None:
             raise UsageError(message)
 
 
+def _check_inputs(symbol: str, prices, names: tuple[str, ...]) -> None:
+    """DataError when a chosen feature reads a column the stored prices do not have at all
+    (predict would refuse such a model, so training refuses first)."""
+    from stockcast import features
+
+    missing = features.missing_inputs(prices, names)
+    if missing:
+        cols = sorted({c for m in missing.values() for c in m})
+        raise DataError(
+            f"{symbol} has no {' or '.join(cols)} in its stored prices, which "
+            f"{', '.join(missing)} needs; choose features without it: "
+            f"{features.without_missing_hint(symbol, names, missing)}"
+        )
+
+
 def train_symbol(
     root,
     symbol: str,
@@ -319,7 +334,9 @@ def train_symbol(
     dev = resolve_device(device)
     configure_threads(dev)
     t_start = time.perf_counter()
-    ds = build_dataset(sym, PriceStore(root).read(sym), data)
+    prices = PriceStore(root).read(sym)
+    _check_inputs(sym, prices, data.features)
+    ds = build_dataset(sym, prices, data)
     model = build_model(model_cfg, cfg.seed)
     with torch.no_grad():  # start at persistence: scaled output = a zero log return
         bias = -ds.target_scaler.mean / ds.target_scaler.std
