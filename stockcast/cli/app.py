@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from stockcast import __version__
-from stockcast.errors import EXIT_INTERRUPTED, StockcastError
+from stockcast.errors import EXIT_ERROR, EXIT_INTERRUPTED, StockcastError
 from stockcast.paths import data_dir
 
 app = typer.Typer(
@@ -97,6 +97,15 @@ def error_line(message: str) -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _os_error_message(exc: OSError) -> str:
+    what = exc.strerror or exc.__class__.__name__
+    where = f" {exc.filename}" if exc.filename else ""
+    return (
+        f"cannot access{where}: {what}; check the path, its permissions and the free space, "
+        "or choose another place (--data-dir, STOCKCAST_HOME)"
+    )
+
+
 def handles_errors(fn: F) -> F:
     """Turn domain errors into one clear line and their exit code; Ctrl-C into exit 130."""
 
@@ -107,6 +116,9 @@ def handles_errors(fn: F) -> F:
         except StockcastError as exc:
             error_line(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # disk full, permission denied, a file where a folder should be
+            error_line(_os_error_message(exc))
+            raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             error_line("interrupted; nothing half-written was kept")
             raise typer.Exit(EXIT_INTERRUPTED) from None
