@@ -105,9 +105,13 @@ class PriceStore:
                 f"{path} was written by a newer stockcast (schema {meta['schema_version']}); "
                 "upgrade stockcast"
             )
-        df = table.to_pandas()
-        if "date" in df.columns:
-            df = df.set_index("date")
+        absent = [c for c in ("date", *COLUMNS) if c not in table.column_names]
+        if absent:
+            raise DataError(
+                f"stored prices of {sym} lack {', '.join(absent)} (not a stockcast price file); "
+                f"run `stockcast fetch {sym} --full` to rebuild them"
+            )
+        df = table.to_pandas().set_index("date")
         df.index = df.index.astype("datetime64[ns]")
         df.index.name = "date"
         return df[COLUMNS]
@@ -120,7 +124,13 @@ class PriceStore:
         path = self.path(sym)
         if not path.is_file():
             raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
-        md = pq.read_metadata(path)
+        try:
+            md = pq.read_metadata(path)
+        except Exception as exc:
+            raise DataError(
+                f"stored prices of {sym} are unreadable ({exc.__class__.__name__}); "
+                f"run `stockcast fetch {sym} --full` to rebuild them"
+            ) from None
         meta = _decode_meta(md.metadata)
         return SymbolInfo(
             ticker=sym,

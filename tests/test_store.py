@@ -161,3 +161,20 @@ def test_lock_timeout_is_a_clear_message(stockcast_home: Path) -> None:
     message = str(err.value)
     assert "BUSY" in message and "locked by another stockcast process" in message
     assert "\n" not in message
+
+
+def test_foreign_or_garbage_files_give_one_clear_line(stockcast_home: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = PriceStore(stockcast_home)
+    folder = stockcast_home / "prices"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"date": [1, 2], "close": [1.0, 2.0]}), folder / "FOO.parquet")
+    with pytest.raises(DataError, match=r"FOO lack .*open.*stockcast fetch FOO --full"):
+        store.read("FOO")
+    (folder / "BAD.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match="BAD are unreadable.*--full"):
+        store.info("BAD")
+    with pytest.raises(DataError, match="BAD are unreadable.*--full"):
+        store.read("BAD")
