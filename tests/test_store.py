@@ -174,7 +174,7 @@ def test_foreign_or_garbage_files_give_one_clear_line(stockcast_home: Path) -> N
     with pytest.raises(DataError, match=r"FOO lack .*open.*stockcast fetch FOO --full"):
         store.read("FOO")
     (folder / "BAD.parquet").write_bytes(b"not parquet at all")
-    with pytest.raises(DataError, match="BAD are unreadable.*--full"):
+    with pytest.raises(DataError, match=r"BAD are unreadable.*--full"):
         store.info("BAD")
-    with pytest.raises(DataError, match="BAD are unreadable.*--full"):
+    with pytest.raises(DataError, match=r"BAD are unreadable.*--full"):
         store.read("BAD")
