@@ -246,8 +246,10 @@ def ingest_yahoo(
             )
         clean, report, unfinished = get(a, end)
         with store.lock(symbol):
-            current, _ = _current(store, symbol)
-            if current is not None and overlap_agrees(current, clean):
+            current, current_source = _current(store, symbol)
+            # recheck under the lock: a CSV import may have replaced the history meanwhile
+            still_yahoo = current_source == "yahoo"
+            if current is not None and still_yahoo and overlap_agrees(current, clean):
                 result = _commit(
                     store, symbol, merge(current, clean), "yahoo", None, current, report
                 )
