@@ -80,6 +80,7 @@ def save_model(
         "ticker": sym,
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
     }
+    _remove_stale_temporaries(folder)
     tmp = folder / f".tmp-{model_id}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
@@ -92,6 +93,22 @@ def save_model(
         raise
     fsync_dir(folder)
     return model_id, folder / model_id
+
+
+STALE_TMP_SECONDS = 3600.0  # a save takes well under a second; older ones were killed
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove half-written model folders left by a killed process (never a recent one, which
+    may belong to a concurrent `train`)."""
+    import time
+
+    for tmp in folder.glob(".tmp-*"):
+        try:
+            if time.time() - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _write(path: Path, data: bytes) -> None:

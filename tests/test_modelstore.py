@@ -95,3 +95,19 @@ def test_a_failed_save_leaves_no_folder(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save_one(tmp_path)
     assert list((tmp_path / "models" / "MSFT").iterdir()) == []
+
+
+def test_saving_removes_stale_half_written_folders_but_not_recent_ones(stockcast_home):
+    import os
+    import time
+
+    folder = modelstore.models_dir(stockcast_home, "MSFT")
+    old = folder / ".tmp-killed-long-ago"
+    new = folder / ".tmp-being-written-now"
+    for tmp in (old, new):
+        tmp.mkdir(parents=True)
+        (tmp / "model.safetensors").write_bytes(b"half")
+    past = time.time() - 2 * 3600
+    os.utime(old, (past, past))
+    save_one(stockcast_home)
+    assert not old.exists() and new.exists()
