@@ -83,9 +83,15 @@ def test_dedup_keeps_the_latest_forecast_with_all_its_levels(tmp_path: Path) -> 
     again = forecastlog.read(tmp_path, "AAPL")
     m1 = again[(again["model"] == "m1") & (again["target"] == "2024-01-08")]
     assert m1["close"].tolist() == [201.0]
-    # Appending the very same rows twice changes nothing.
+    # Appending the very same rows again changes nothing (idempotence).
     n = len(again)
+    same = rows(model="m2", targets=("2024-01-08",), levels=(0.9,))
+    assert forecastlog.append(tmp_path, "AAPL", same) == n
+    pd.testing.assert_frame_equal(forecastlog.read(tmp_path, "AAPL"), again)
+    # On a made_at tie the appended forecast wins: m2 re-sent with levels 0.8 and 0.9 has two rows.
     assert forecastlog.append(tmp_path, "AAPL", rows(model="m2", targets=("2024-01-08",))) == n + 1
+    m2 = forecastlog.read(tmp_path, "AAPL").query("model == 'm2'")
+    assert m2["level"].tolist() == [0.8, 0.9]
 
 
 def test_forecast_without_intervals_has_one_row(tmp_path: Path) -> None:

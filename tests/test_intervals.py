@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stockcast import features
 from stockcast import intervals as iv
 from stockcast.errors import DataError, UsageError
 
@@ -85,23 +87,32 @@ def test_asymmetric_calibration_also_covers() -> None:
 
 def test_scaled_band_beats_constant_band_with_volatility_clusters() -> None:
     # Long calibration and test parts, so that both see the same mix of calm and turbulent
-    # spells: then both bands cover ~90% and the comparison of widths is fair.
-    r, sig = clustered_volatility(40_000, seed=0)
-    y = targets(r)
-    vol = sig[: len(y)]  # std of return t (the first one after as-of t), known at t
+    # spells: then both bands cover ~90% and the comparison is fair. The scale is the product's
+    # own estimate, features.ewma_volatility of the prices, not the hidden true sigma.
+    r, _ = clustered_volatility(40_000, seed=0)
+    close = 100.0 * np.exp(np.concatenate([[0.0], np.cumsum(r)]))  # r[t] = log(C[t+1] / C[t])
+    ewma = features.ewma_volatility(pd.Series(close)).to_numpy()
+    # closes up to t only: the estimate at t does not move when later prices are cut off
+    np.testing.assert_array_equal(features.ewma_volatility(pd.Series(close[:5001])), ewma[:5001])
+    y = targets(r)  # row t: as-of close t
+    warm = 100  # EWMA warm-up (halflife 20), as the product drops feature warm-up rows
+    y, vol = y[warm:], ewma[warm : len(y)]
     mu = np.zeros_like(y)
-    close = np.full(len(y), 100.0)
+    close_t = np.full(len(y), 100.0)
     k = 20_000
     rows = iv.evaluate_intervals(
-        (y[:k], mu[:k], vol[:k]), (y[k:], mu[k:], vol[k:], close[k:]), [0.8, 0.9]
+        (y[:k], mu[:k], vol[:k]), (y[k:], mu[k:], vol[k:], close_t[k:]), [0.8, 0.9]
     )
     assert len(rows) == H and [d["level"] for d in rows[0]] == [0.8, 0.9]
     for h in range(H):
         d = rows[h][1]
         assert 0.88 < d["coverage"] < 0.92, (h, d)
         assert 0.88 < d["baseline_coverage"] < 0.92, (h, d)
-        assert d["mean_width"] < 0.97 * d["baseline_mean_width"], (h, d)
-        assert d["interval_score"] < 0.9 * d["baseline_interval_score"], (h, d)
+        # The interval score (width plus misses) is the robust gain: ratio 0.87-0.88 here and
+        # below 0.93 on each of 60 seeds. The mean width alone is not asserted: here it is ~5%
+        # narrower, but over seeds it ranges from ~14% narrower to ~10% wider with the
+        # calm/turbulent mix of the two parts (0-3% narrower on series of a million returns).
+        assert d["interval_score"] < 0.93 * d["baseline_interval_score"], (h, d)
 
 
 def test_scaled_band_keeps_coverage_when_volatility_shifts() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -97,8 +99,15 @@ def test_dataset_scalers_come_from_train_rows_only():
     p = synthetic_prices(600, seed=1)
     cfg = DataConfig(lookback=20, horizon=3)
     ds = build_dataset("X", p, cfg)
-    b1 = ds.parts["train"].stop + cfg.horizon
-    rows = features.build(p, cfg.features).to_numpy()[ds.offset :]
+    # ARCHITECTURE.md: the n sessions after warm-up split at b1 = floor(0.7 n), b2 = floor(0.85 n)
+    offset = features.warmup(cfg.features)
+    n = len(p) - offset
+    b1, b2 = math.floor(0.7 * n), math.floor(0.85 * n)
+    assert (ds.offset, len(ds.dates)) == (offset, n)
+    assert ds.parts["train"] == range(cfg.lookback - 1, b1 - cfg.horizon)  # t + H <= b1 - 1
+    assert ds.parts["val"] == range(b1 - 1, b2 - cfg.horizon)
+    assert ds.parts["test"] == range(b2 - 1, n - cfg.horizon)
+    rows = features.build(p, cfg.features).to_numpy()[offset:]
     np.testing.assert_allclose(ds.feature_scaler.mean, rows[:b1].mean(axis=0))
     _, y_train = ds.arrays("train")
     assert abs(float(y_train.mean())) < 1e-6  # standardised on the train part
@@ -109,16 +118,21 @@ def test_changing_test_prices_changes_no_train_or_validation_input():
     p = synthetic_prices(600, seed=2)
     cfg = DataConfig(lookback=20, horizon=3)
     ds = build_dataset("X", p, cfg)
-    b2 = ds.parts["test"].start + 1 + ds.offset  # first test session in the stored frame
+    offset = features.warmup(cfg.features)
+    b2 = offset + math.floor(0.85 * (len(p) - offset))  # first test session in the stored frame
+    assert list(p.columns[:6]) == ["open", "high", "low", "close", "adj_close", "volume"]
     q = p.copy()
-    q.iloc[b2:, :5] *= 1.7  # every price and volume from the test period on
+    q.iloc[b2:, :6] *= 1.7  # every price and volume from the test period on
     dq = build_dataset("X", q, cfg)
     np.testing.assert_array_equal(ds.feature_scaler.mean, dq.feature_scaler.mean)
     np.testing.assert_array_equal(ds.target_scaler.std, dq.target_scaler.std)
     for part in ("train", "val"):
         for a, b in zip(ds.arrays(part), dq.arrays(part), strict=True):
             np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(ds.arrays("test")[0], dq.arrays("test")[0])
+    x_test, xq_test = ds.arrays("test")[0], dq.arrays("test")[0]
+    assert not np.array_equal(x_test, xq_test)
+    v = cfg.features.index("log_volume_change")  # the volume feature did see the change
+    assert not np.array_equal(x_test[..., v], xq_test[..., v])
 
 
 def test_too_short_history_names_the_minimum():
