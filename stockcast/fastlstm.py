@@ -1,21 +1,25 @@
-"""A fused LSTM for CPU training that uses ``nn.LSTM``'s own parameters.
+"""CPU training speed: a fused LSTM kernel on ``nn.LSTM``'s own parameters, and the allocator.
+
+``tune_cpu_allocator()`` is what stockcast's CPU training uses by default (see its docstring):
+it about doubled nn.LSTM's training throughput at batch 256 on the benchmark machine.
 
 ``lstm_forward(lstm, x)`` computes what ``lstm(x)[0]`` computes (batch_first, any number of
 layers, dropout between layers, zero initial state), with a hand-written backward. The
 parameters stay the ``nn.LSTM``'s, so saved weights load into ``nn.LSTM`` (and cuDNN)
-unchanged. What makes it fast on a CPU (each step measured, see BENCHMARKS.md):
+unchanged. It is off by default (``ENABLED``, ``STOCKCAST_FASTLSTM=1``): it trained about
+1.7x faster than nn.LSTM with glibc's default allocator, but 0.8-0.9x once the allocator is
+tuned. What it does (each step measured, see BENCHMARKS.md):
 
-* The input projection of a layer is one GEMM over all L steps (``X @ W_ih^T + b``), and
-  the backward gets ``dW_ih``, ``dW_hh`` and both biases from one GEMM over all steps
-  (``[X; h_prev; 1]^T @ dG``); each step only does ``h @ W_hh^T`` (forward) and
-  ``dG @ W_hh`` (backward) plus a dozen in-place pointwise ops on small tensors in cache.
+* Each step is one GEMM ``[x_t, h_{t-1}] @ [W_ih, W_hh]^T + b``; the backward gets ``dW_ih``,
+  ``dW_hh`` and both biases from one GEMM over all steps (``[x; h_prev; 1]^T @ dG``), so the
+  step loop only does ``dG @ W_hh`` plus a dozen in-place pointwise ops on small tensors.
 * Float32 GEMMs go through oneDNN (``torch.ops.mkldnn._linear_pointwise``), which uses
-  AVX-512 where MKL's ``torch.mm`` did not on the AMD CPU we measured (about 2x); the step
-  GEMM adds the precomputed input projection in the same call.
+  AVX-512 where MKL's ``torch.mm`` did not on the AMD CPU we measured (about 2x).
 * tanh is computed as ``2 sigmoid(2x) - 1`` (ATen's tanh was 3x slower than its sigmoid):
   the g-gate rows are doubled for the forward, and the cell state is kept doubled.
 * Gate rows are reordered from PyTorch's (i, f, g, o) to (o, i, f, g) inside the kernel, so
   one sigmoid covers all four gates and each gate is a plain view.
+* Large work buffers are pooled between calls (fresh ones were page-faulted in).
 * With ``last_only=True`` (the forecaster reads only the top layer's last hidden state) the
   output gradient enters at the last step only; the first layer computes no input gradient
   unless ``x`` requires one.
@@ -31,13 +35,42 @@ import os
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ENABLED", "MIN_BATCH", "lstm_forward", "supports", "use_for"]
+__all__ = ["ENABLED", "MIN_BATCH", "lstm_forward", "supports", "tune_cpu_allocator", "use_for"]
 
-# STOCKCAST_FASTLSTM=0 turns the kernel off (nn.LSTM everywhere), for comparisons.
-ENABLED = os.environ.get("STOCKCAST_FASTLSTM", "1") != "0"
-# Below this batch size nn.LSTM's oneDNN kernel trains faster than this one on the CPU we
-# measured (per-step Python overhead); see BENCHMARKS.md.
-MIN_BATCH = 128
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters
+_allocator_tuned = False
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep freed memory in the process instead of returning it to the OS (glibc only; once).
+
+    Measured on the 2-core benchmark CPU: nn.LSTM training at batch 256 spent about half its
+    time page-faulting in fresh oneDNN work buffers, because glibc serves allocations of
+    more than 128 KiB with mmap and unmaps them on free. Without mmap and with a high trim
+    threshold the buffers are reused: about 2x the windows/s at batch 256 (BENCHMARKS.md).
+    Peak memory is unchanged (freed memory is kept, not more is used). Returns whether the
+    setting is in effect; a no-op elsewhere than glibc.
+    """
+    global _allocator_tuned
+    if not _allocator_tuned:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6")
+            ok = libc.mallopt(_M_MMAP_MAX, 0) == 1
+            _allocator_tuned = ok and libc.mallopt(_M_TRIM_THRESHOLD, 512 * 2**20) == 1
+        except (OSError, AttributeError):
+            _allocator_tuned = False
+    return _allocator_tuned
+
+
+# Off by default: once the allocator keeps freed memory (tune_cpu_allocator), nn.LSTM's own
+# oneDNN kernel trained faster than this one in every configuration measured (BENCHMARKS.md).
+# STOCKCAST_FASTLSTM=1 turns it on, for comparisons and for platforms where that may differ.
+ENABLED = os.environ.get("STOCKCAST_FASTLSTM", "0") == "1"
+# Below this batch size nn.LSTM trained faster than this kernel even without the allocator
+# setting (per-step Python overhead); see BENCHMARKS.md.
+MIN_BATCH = 256
 # Below this many rows a step GEMM is faster in MKL than in oneDNN (call overhead); measured.
 ONEDNN_MIN_ROWS = 64
 _onednn_op = None  # torch.ops.mkldnn._linear_pointwise once checked, False if unusable
@@ -69,6 +102,27 @@ def supports(lstm: nn.LSTM, x: Tensor) -> bool:
         and lstm.proj_size == 0
         and all(p.device.type == "cpu" and p.dtype == x.dtype for p in lstm.parameters())
     )
+
+
+# -- reused buffers -------------------------------------------------------------------------------
+
+# Large work buffers are kept between calls: fresh ones of several MB come from the OS and were
+# page-faulted in on first touch, which cost more than a third of the backward here. A buffer
+# is taken by a forward and given back when its backward is done (never while in use).
+_POOL: dict[tuple, list[Tensor]] = {}
+_POOL_KEEP = 4  # most spare buffers kept per shape
+
+
+def _take(shape: tuple[int, ...], like: Tensor) -> Tensor:
+    spare = _POOL.get((shape, like.dtype))
+    return spare.pop() if spare else like.new_empty(shape)
+
+
+def _give(*buffers: Tensor) -> None:
+    for b in buffers:
+        spare = _POOL.setdefault((tuple(b.shape), b.dtype), [])
+        if len(spare) < _POOL_KEEP:
+            spare.append(b)
 
 
 # -- GEMMs ----------------------------------------------------------------------------------------
@@ -141,12 +195,12 @@ def _layer_forward(xin: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor) -> tup
     hidden = w_hh.shape[1]
     dbl = _row_scale(hidden, w_hh, 1, 1, 1, 2)  # g = 2 sigmoid(2x) - 1
     w_cat, bias2 = torch.cat([w_ih, w_hh], 1) * dbl, bias * dbl[:, 0]  # -> (G, In+H)
-    z = xin.new_empty(steps + 1, batch, n_in + hidden)
+    z = _take((steps + 1, batch, n_in + hidden), xin)
     z[:steps, :, :n_in].copy_(xin)
     z[steps, :, :n_in].zero_()
     z[0, :, n_in:].zero_()  # h_{-1} = 0
-    cells = xin.new_empty(steps, batch, hidden)  # 2 c_t
-    tanh_c = xin.new_empty(steps, batch, hidden)
+    cells = _take((steps, batch, hidden), xin)  # 2 c_t
+    tanh_c = _take((steps, batch, hidden), xin)
     ones = xin.new_ones(batch, hidden)
     acts: list[Tensor] = []
     for t in range(steps):
@@ -175,7 +229,7 @@ def _layer_backward(
     ``w_bwd`` (H, G) is the transposed, row-scaled recurrent weight: dh_prev = dG @ w_bwd.T.
     """
     steps, batch, hidden = cells.shape
-    dgates = cells.new_empty(steps, batch, 4 * hidden)
+    dgates = _take((steps, batch, 4 * hidden), cells)
     dc = cells.new_zeros(batch, hidden)
     u = cells.new_empty(batch, hidden)
     ones = cells.new_ones(batch, hidden)
@@ -204,66 +258,85 @@ def _layer_grads(z: Tensor, dgates: Tensor, scale: Tensor) -> tuple[Tensor, ...]
     """dW_ih, dW_hh, db (permuted order) from one GEMM: [x_t, h_{t-1}, 1]^T @ dG, all steps."""
     steps, batch, gates = dgates.shape
     width = z.shape[2]  # In + H
-    zt = z.new_empty(width + 1, steps, batch)  # feature-major  # -> (In+H+1, L, B)
+    zt = _take((width + 1, steps, batch), z)  # feature-major  # -> (In+H+1, L, B)
     zt[:width].copy_(z[:steps].permute(2, 0, 1))
     zt[width].fill_(1.0)  # bias gradient = column sums
     dwt = _linear(zt.view(width + 1, -1), dgates.view(steps * batch, gates).t())
+    _give(zt)
     dw = dwt.t() * scale  # -> (G, In+H+1)
     n_in = width - gates // 4
     return dw[:, :n_in], dw[:, n_in:width], dw[:, width]
+
+
+def _stack_forward(xin: Tensor, weights: list, masks: list | None) -> tuple[list, Tensor]:
+    """All layers on one batch slice; xin (L, b, F). Returns what the backward needs and the
+    top layer's hidden states (L, b, H)."""
+    saved = []
+    for k, (w_ih, w_hh, bias) in enumerate(weights):
+        z, acts, cells, tanh_c = _layer_forward(xin, w_ih, w_hh, bias)
+        saved.append((z, acts, cells, tanh_c))
+        xin = z[1:, :, w_ih.shape[1] :]  # h_t  # -> (L, b, H)
+        if masks is not None and k < len(weights) - 1:
+            xin = xin * masks[k]  # dropout between layers
+    return saved, xin
+
+
+def _stack_backward(
+    saved: list, weights: list, masks: list | None, dh: Tensor, dh_seq: Tensor | None, need_dx
+) -> tuple[Tensor | None, list]:
+    """Backward through all layers of one batch slice: (dx (L, b, F) or None, per layer
+    (dW_ih, dW_hh, db) in the permuted gate order). Gives the layers' buffers back to the
+    pool, except the top layer's z when it backs the returned output (``dh_seq`` given)."""
+    grads: list = [None] * len(weights)
+    keep_top = dh_seq is not None
+    for k in range(len(weights) - 1, -1, -1):
+        (w_ih, w_hh, _), (z, acts, cells, tanh_c) = weights[k], saved[k]
+        scale = _row_scale(cells.shape[2], cells, *_BWD_SCALE)
+        w_bwd = (w_hh * scale).t().contiguous()  # -> (H, G)
+        dgates = _layer_backward(dh, dh_seq, acts, cells, tanh_c, w_bwd)
+        grads[k] = _layer_grads(z, dgates, scale)
+        _give(cells, tanh_c, *([] if keep_top and k == len(weights) - 1 else [z]))
+        if k == 0 and not need_dx:
+            _give(dgates)
+            return None, grads
+        steps, batch, _ = dgates.shape
+        w_in = (w_ih * scale).t().contiguous()  # -> (In, G)
+        dxin = _linear(dgates.view(steps * batch, -1), w_in).view(steps, batch, -1)
+        _give(dgates)
+        if k > 0 and masks is not None:
+            dxin.mul_(masks[k - 1])
+        dh, dh_seq = dxin[-1], dxin
+    return dh_seq, grads
 
 
 class _FusedLSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, masks, last_only, *flat):  # type: ignore[override]
         # x (B, L, F); flat = (w_ih, w_hh, b_ih, b_hh) per layer, in nn.LSTM order
-        layers = len(flat) // 4
         hidden = flat[1].shape[1]
         perm, inv = _gate_order(hidden, x.device)
-        xin = x.detach().transpose(0, 1).contiguous()  # -> (L, B, F)
-        saved = []
-        for k in range(layers):
+        weights = []
+        for k in range(len(flat) // 4):
             w_ih, w_hh, b_ih, b_hh = (p.detach() for p in flat[4 * k : 4 * k + 4])
-            w_ih_p, w_hh_p, b_p = w_ih[perm], w_hh[perm], (b_ih + b_hh)[perm]
-            z, acts, cells, tanh_c = _layer_forward(xin, w_ih_p, w_hh_p, b_p)
-            saved.append((z, w_ih_p, w_hh_p, acts, cells, tanh_c))
-            xin = z[1:, :, w_ih.shape[1] :]  # h_t  # -> (L, B, H)
-            if k < layers - 1 and masks is not None:
-                xin = xin * masks[k]  # dropout between layers
-        ctx.saved, ctx.masks, ctx.inv, ctx.last_only = saved, masks, inv, last_only
-        if last_only:
-            return xin[-1].clone()  # -> (B, H)
-        return xin.transpose(0, 1)  # -> (B, L, H)
+            weights.append((w_ih[perm], w_hh[perm], (b_ih + b_hh)[perm]))
+        saved, top = _stack_forward(x.detach().transpose(0, 1), weights, masks)
+        ctx.saved, ctx.weights, ctx.masks, ctx.inv = saved, weights, masks, inv
+        ctx.last_only = last_only
+        return top[-1].clone() if last_only else top.transpose(0, 1)  # -> (B, H) | (B, L, H)
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
-        inv, masks, layers = ctx.inv, ctx.masks, len(ctx.saved)
-        grads: list[Tensor | None] = [None] * (4 * layers)
         if ctx.last_only:
             dh, dh_seq = grad_out.contiguous(), None
         else:
             dh_seq = grad_out.transpose(0, 1).contiguous()  # -> (L, B, H)
             dh = dh_seq[-1]
-        dx = None
-        for k in range(layers - 1, -1, -1):
-            z, w_ih_p, w_hh_p, acts, cells, tanh_c = ctx.saved[k]
-            scale = _row_scale(cells.shape[2], cells, *_BWD_SCALE)
-            w_bwd = (w_hh_p * scale).t().contiguous()  # -> (H, G)
-            dgates = _layer_backward(dh, dh_seq, acts, cells, tanh_c, w_bwd)
-            d_w_ih, d_w_hh, d_b = _layer_grads(z, dgates, scale)
-            grads[4 * k : 4 * k + 4] = [d_w_ih[inv], d_w_hh[inv], d_b[inv], d_b[inv]]
-            if k > 0 or ctx.needs_input_grad[0]:
-                steps, batch, _ = dgates.shape
-                w_in = (w_ih_p * scale).t().contiguous()  # -> (In, G)
-                dxin = _linear(dgates.view(steps * batch, -1), w_in).view(steps, batch, -1)
-                if k > 0:
-                    if masks is not None:
-                        dxin.mul_(masks[k - 1])
-                    dh, dh_seq = dxin[-1], dxin
-                else:
-                    dx = dxin.transpose(0, 1)  # -> (B, L, F)
+        need_dx = ctx.needs_input_grad[0]
+        dx, per_layer = _stack_backward(ctx.saved, ctx.weights, ctx.masks, dh, dh_seq, need_dx)
         ctx.saved = None
-        return (dx, None, None, *grads)
+        inv = ctx.inv
+        grads = [g[inv] for d_w_ih, d_w_hh, d_b in per_layer for g in (d_w_ih, d_w_hh, d_b, d_b)]
+        return (dx.transpose(0, 1) if need_dx else None, None, None, *grads)
 
 
 def lstm_forward(

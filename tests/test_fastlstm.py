@@ -96,7 +96,8 @@ def test_training_dropout_draws_a_mask() -> None:
     assert not torch.equal(a, b)
 
 
-def test_use_for_only_cpu_training_batches() -> None:
+def test_use_for_only_cpu_training_batches(monkeypatch) -> None:
+    monkeypatch.setattr(fastlstm, "ENABLED", True)
     lstm = nn.LSTM(4, 8, batch_first=True)
     big = torch.randn(fastlstm.MIN_BATCH, 5, 4)
     assert fastlstm.use_for(lstm, big)
@@ -106,12 +107,20 @@ def test_use_for_only_cpu_training_batches() -> None:
     assert not fastlstm.use_for(nn.LSTM(4, 8), big)  # not batch_first
     assert not fastlstm.use_for(nn.LSTM(4, 8, batch_first=True, bidirectional=True), big)
     assert not fastlstm.use_for(lstm, big.double())  # dtypes differ
+    monkeypatch.setattr(fastlstm, "ENABLED", False)
+    assert not fastlstm.use_for(lstm, big)
+
+
+def test_tune_cpu_allocator_is_idempotent() -> None:
+    first = fastlstm.tune_cpu_allocator()
+    assert fastlstm.tune_cpu_allocator() == first
 
 
 def test_forecaster_trains_with_the_kernel_like_with_nn_lstm(monkeypatch) -> None:
     """One optimiser step of the real model: same loss and weights either way (float32)."""
     cfg = ModelConfig(n_features=4, horizon=5, hidden=16, layers=2)
-    x, y = torch.randn(fastlstm.MIN_BATCH, 12, 4), torch.randn(fastlstm.MIN_BATCH, 5)
+    monkeypatch.setattr(fastlstm, "MIN_BATCH", 8)
+    x, y = torch.randn(8, 12, 4), torch.randn(8, 5)
     results = []
     for enabled in (False, True):
         monkeypatch.setattr(fastlstm, "ENABLED", enabled)
