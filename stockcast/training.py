@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from stockcast import fastlstm
 from stockcast.errors import DataError, UsageError
 from stockcast.model import LSTMForecaster, ModelConfig
 from stockcast.windows import DataConfig
@@ -110,6 +111,8 @@ def train_step(
     clip_norm: float,
 ) -> torch.Tensor:
     """One forward/backward/update on a batch; returns the loss (detached, on the device)."""
+    if xb.device.type == "cpu":
+        fastlstm.tune_cpu_allocator()  # once per process: ~2x CPU training at batch 256
     optimizer.zero_grad(set_to_none=True)
     with _amp(xb.device):
         loss = loss_fn(model(xb).float(), yb)  # (B, L, F) -> (B, H) -> scalar
