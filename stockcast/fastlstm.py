@@ -49,10 +49,10 @@ def tune_cpu_allocator() -> bool:
     more than 128 KiB with mmap and unmaps them on free. Without mmap and with a high trim
     threshold the buffers are reused: about 2x the windows/s at batch 256 (BENCHMARKS.md).
     Peak memory is unchanged (freed memory is kept, not more is used). Returns whether the
-    setting is in effect; a no-op elsewhere than glibc.
+    setting is in effect; a no-op elsewhere than glibc, or with STOCKCAST_MALLOC_TUNE=0.
     """
     global _allocator_tuned
-    if not _allocator_tuned:
+    if not _allocator_tuned and os.environ.get("STOCKCAST_MALLOC_TUNE", "1") != "0":
         try:
             import ctypes
 

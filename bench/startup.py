@@ -1,0 +1,114 @@
+"""Start-up and ``predict`` latency against bare imports, and reading many stored symbols."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from timing import command_time, median_time
+
+PY = sys.executable
+
+
+def _stockcast() -> list[str]:
+    exe = shutil.which("stockcast", path=str(Path(PY).parent))
+    return [exe] if exe else [PY, "-m", "stockcast"]
+
+
+def help_vs_import(runs: int) -> dict:
+    """``stockcast --help`` against ``python -c "import torch"`` (medians, same run)."""
+    ref = command_time([PY, "-c", "import torch"], runs)
+    cli = command_time([*_stockcast(), "--help"], runs)
+    return {"help_s": cli, "import_torch_s": ref, "ratio": cli / ref}
+
+
+def predict_vs_import(runs: int, workdir: Path) -> dict:
+    """``stockcast predict MSFT`` against ``python -c "import torch, pandas"``.
+
+    Trains a tiny model first (``fetch --sample``, ``train MSFT --epochs 1``) in ``workdir``.
+    """
+    env = {**os.environ, "STOCKCAST_HOME": str(workdir)}
+    sc = _stockcast()
+    out: dict = {}
+    try:
+        subprocess.run([*sc, "fetch", "--sample"], env=env, check=True, capture_output=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        subprocess.run(
+            [*sc, "train", "MSFT", "--epochs", "1", "--quiet"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        out["train_1_epoch_s"] = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        out["train_peak_rss_mb"] = after / 1024 if after > before else None
+    except subprocess.CalledProcessError as e:
+        err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        return {"skipped": f"{' '.join(e.cmd[-3:])} failed: {err[-1] if err else e.returncode}"}
+    ref = command_time([PY, "-c", "import torch, pandas"], runs)
+    try:
+        pred = command_time([*sc, "predict", "MSFT", "--quiet"], runs, env=env)
+    except subprocess.CalledProcessError as e:
+        err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        return {**out, "skipped": f"predict failed: {err[-1] if err else e.returncode}"}
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        **out,
+        "predict_s": pred,
+        "import_torch_pandas_s": ref,
+        "ratio": pred / ref,
+        "children_peak_rss_mb": peak,
+    }
+
+
+def store_read(symbols: int, sessions: int, runs: int) -> dict:
+    """Write ``symbols`` symbols of ``sessions`` rows with PriceStore, then time reading all."""
+    import numpy as np
+    import pandas as pd
+
+    from stockcast.store import PriceStore
+
+    with tempfile.TemporaryDirectory(prefix="stockcast-bench-store-") as tmp:
+        store = PriceStore(Path(tmp))
+        dates = pd.bdate_range("2000-01-03", periods=sessions, name="date")
+        rng = np.random.default_rng(0)
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, sessions)))
+        frame = pd.DataFrame(
+            {
+                "open": close,
+                "high": close * 1.01,
+                "low": close * 0.99,
+                "close": close,
+                "adj_close": close,
+                "volume": rng.integers(1e5, 1e7, sessions).astype(float),
+                "dividends": 0.0,
+                "splits": 0.0,
+            },
+            index=dates,
+        )
+        names = [f"S{i:04d}" for i in range(symbols)]
+        t0 = time.perf_counter()
+        for name in names:
+            store.write(name, frame, "csv")
+        write_s = time.perf_counter() - t0
+
+        def read_all() -> None:
+            for name in names:
+                store.read(name)
+
+        read_s = median_time(read_all, runs)
+    return {
+        "symbols": symbols,
+        "sessions": sessions,
+        "write_s": write_s,
+        "read_s": read_s,
+        "read_ms_per_symbol": read_s / symbols * 1e3,
+        "rows_per_s": symbols * sessions / read_s,
+    }

@@ -1,0 +1,130 @@
+"""Training throughput of the real model and training step, nn.LSTM vs the fused kernel.
+
+Windows come from the bundled MSFT sample (default features, lookback and horizon), so the
+values, and hence any denormal slow-downs, are those of real training. One epoch = one pass
+of ``stockcast.training.train_step`` over the windows in a seeded random order, as ``fit``
+does (AdamW, Huber loss, gradient clipping; no validation).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from stockcast import fastlstm
+from stockcast.model import LSTMForecaster, ModelConfig
+from stockcast.training import TrainConfig, make_loss, train_step
+
+
+@dataclass(frozen=True)
+class Case:
+    """One training configuration to time."""
+
+    name: str
+    hidden: int
+    layers: int
+    batch: int
+    kernel: str  # "nn.LSTM" or "fastlstm"
+    threads: int
+    device: str = "cpu"
+    bf16: bool = False  # autocast (CUDA only)
+    allocator: str = "tuned"  # "tuned" (stockcast's default) or "glibc" (STOCKCAST_MALLOC_TUNE=0)
+
+
+def sample_windows(n_max: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled training windows (N, L, F) and targets (N, H) of the bundled sample."""
+    from stockcast.sources.sample import SAMPLE_SYMBOL, load_sample
+    from stockcast.windows import DataConfig, build_dataset
+
+    ds = build_dataset(SAMPLE_SYMBOL, load_sample(), DataConfig())
+    x, y = ds.arrays("train")
+    if n_max is not None:
+        x, y = x[:n_max], y[:n_max]
+    return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+
+def flops_per_window(n_features: int, hidden: int, layers: int, lookback: int, horizon: int):
+    """Forward + backward FLOPs of one window: forward 2 L 4H (In+H) per layer plus the head,
+    backward counted as twice the forward."""
+    fwd, n_in = 0.0, n_features
+    for _ in range(layers):
+        fwd += 2 * lookback * 4 * hidden * (n_in + hidden)
+        n_in = hidden
+    fwd += 2 * hidden * horizon
+    return 3 * fwd
+
+
+def epoch_seconds(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> list[float]:
+    """Wall time of each of ``epochs`` timed epochs (after one warm-up epoch)."""
+    torch.set_num_threads(case.threads)
+    device = torch.device(case.device)
+    cfg = ModelConfig(n_features=x.shape[2], horizon=y.shape[1], hidden=case.hidden,
+                      layers=case.layers)  # fmt: skip
+    tcfg = TrainConfig(batch_size=case.batch)
+    torch.manual_seed(0)
+    model = LSTMForecaster(cfg).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    loss_fn = make_loss(tcfg.loss, tcfg.huber_delta)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    gen = torch.Generator().manual_seed(0)
+    was = fastlstm.ENABLED, fastlstm.MIN_BATCH
+    fastlstm.ENABLED = case.kernel == "fastlstm"
+    fastlstm.MIN_BATCH = 1  # time the kernel itself at every batch size
+    try:
+        times = []
+        for _ in range(epochs + 1):
+            perm = torch.randperm(len(xt), generator=gen).to(device)
+            t0 = time.perf_counter()
+            total = torch.zeros((), device=device)
+            with torch.autocast(device.type, torch.bfloat16, enabled=case.bf16):
+                for i in range(0, len(xt), case.batch):
+                    idx = perm[i : i + case.batch]
+                    total += train_step(model, opt, loss_fn, xt[idx], yt[idx], tcfg.clip_norm)
+            if not math.isfinite(float(total)):  # also syncs the device
+                raise RuntimeError(f"{case.name}: loss is not finite")
+            times.append(time.perf_counter() - t0)
+        return times[1:]
+    finally:
+        fastlstm.ENABLED, fastlstm.MIN_BATCH = was
+
+
+def windows_per_s(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> dict:
+    """Median epoch time, windows/s and GFLOP/s of one case."""
+    times = epoch_seconds(case, x, y, epochs)
+    med = float(np.median(times))
+    fl = flops_per_window(x.shape[2], case.hidden, case.layers, x.shape[1], y.shape[1])
+    extra = {}
+    if case.device.startswith("cuda"):
+        extra["gpu_peak_mem_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        torch.cuda.reset_peak_memory_stats()
+    return {
+        **extra,
+        **case.__dict__,
+        "windows": len(x),
+        "epoch_s": med,
+        "epoch_s_all": times,
+        "windows_per_s": len(x) / med,
+        "gflops_per_s": len(x) * fl / med / 1e9,
+        "flops_per_window": fl,
+    }
+
+
+def main() -> None:
+    """``python bench/train_speed.py CASES_JSON``: time the cases (a JSON list of Case fields)
+    and print a JSON list of results. Run in a subprocess per allocator setting, since
+    train_step tunes the allocator for the rest of the process."""
+    import json
+    import sys
+
+    cases = [Case(**c) for c in json.loads(sys.argv[1])]
+    epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    x, y = sample_windows()
+    print(json.dumps([windows_per_s(c, x, y, epochs) for c in cases]))
+
+
+if __name__ == "__main__":
+    main()
