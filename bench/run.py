@@ -67,18 +67,21 @@ def training_cpu(quick: bool, default_threads: int) -> list[dict]:
     return rows
 
 
-def training_cuda(x, y, quick: bool) -> list[dict]:
-    """CUDA (cuDNN, data resident on the GPU): fp32 and bf16 autocast, batch and data sweeps."""
+def training_cuda(x, y, quick: bool, default_threads: int) -> list[dict]:
+    """CUDA as stockcast trains there (cuDNN, bf16 autocast inside train_step, data resident
+    on the GPU) over batch sizes and data sizes, with CPU rows at the same sizes for the
+    --device auto crossover."""
     rows = []
     big_x, big_y = np.concatenate([x] * 10), np.concatenate([y] * 10)  # a 10x larger data set
+    datasets = [("sample", x, y)] + ([] if quick else [("10x", big_x, big_y)])
     for model_name, arch in (("default", DEFAULT), ("larger", LARGER)):
-        for data_name, (xx, yy) in (("sample", (x, y)), ("10x", (big_x, big_y))):
-            if quick and data_name == "10x":
-                continue
+        for data_name, xx, yy in datasets:
             for batch in (256, 1024, 4096):
-                for bf16 in (False, True):
+                for device in ("cuda", "cpu"):
+                    if device == "cpu" and (batch == 256 and data_name == "sample"):
+                        continue  # already in the CPU rows
                     case = ts.Case(model_name, arch["hidden"], arch["layers"], batch, "nn.LSTM",
-                                   torch.get_num_threads(), "cuda", bf16)  # fmt: skip
+                                   default_threads, device, bf16=device == "cuda")  # fmt: skip
                     row = ts.windows_per_s(case, xx, yy, 2 if quick else 3)
                     rows.append({**row, "data": data_name})
     return rows
@@ -215,8 +218,10 @@ def print_report(res: dict) -> None:
     o.add_row(f"read {s['symbols']} symbols x {s['sessions']} sessions", f"{s['read_s']:.2f} s",
               f"{s['read_ms_per_symbol']:.2f} ms/symbol", "")  # fmt: skip
     o.add_row("peak RSS, this process", f"{res['memory']['bench_peak_rss_mb']:.0f} MiB", "", "")
-    if p.get("train_peak_rss_mb"):
-        o.add_row("peak RSS, stockcast train", f"{p['train_peak_rss_mb']:.0f} MiB", "", "")
+    for key, what in (("train_peak_rss_mb", "train MSFT --epochs 1"), ("predict_peak_rss_mb",
+                      "predict MSFT")):  # fmt: skip
+        if p.get(key):
+            o.add_row(f"peak RSS, stockcast {what}", f"{p[key]:.0f} MiB", "", "")
     con.print(o)
     for note in res["notes"]:
         con.print(f"note: {note}")
@@ -238,7 +243,7 @@ def main() -> None:
     train = training_cpu(quick, default_threads)
     if torch.cuda.is_available():
         pk["cuda"] = peak.measured_cuda()
-        train += training_cuda(x, y, quick)
+        train += training_cuda(x, y, quick, default_threads)
     else:
         notes.append("no CUDA device: GPU rows and the --device auto crossover are pending")
     for r in train:

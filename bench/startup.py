@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,20 @@ def help_vs_import(runs: int) -> dict:
     return {"help_s": cli, "import_torch_s": ref, "ratio": cli / ref}
 
 
+_PEAK = (
+    "import resource, subprocess, sys; "
+    "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def peak_rss_mb(argv: list[str], env: dict) -> float:
+    """Peak RSS of one run of a command, in MiB: measured from a fresh parent process, whose
+    only child it is (Linux reports KiB)."""
+    out = subprocess.run([PY, "-c", _PEAK, *argv], env=env, check=True, capture_output=True)
+    return int(out.stdout.decode().split()[-1]) / 1024
+
+
 def predict_vs_import(runs: int, workdir: Path) -> dict:
     """``stockcast predict MSFT`` against ``python -c "import torch, pandas"``.
 
@@ -38,17 +51,9 @@ def predict_vs_import(runs: int, workdir: Path) -> dict:
     out: dict = {}
     try:
         subprocess.run([*sc, "fetch", "--sample"], env=env, check=True, capture_output=True)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
-        subprocess.run(
-            [*sc, "train", "MSFT", "--epochs", "1", "--quiet"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        out["train_peak_rss_mb"] = peak_rss_mb([*sc, "train", "MSFT", "--epochs", "1"], env)
         out["train_1_epoch_s"] = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        out["train_peak_rss_mb"] = after / 1024 if after > before else None
     except subprocess.CalledProcessError as e:
         err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         return {"skipped": f"{' '.join(e.cmd[-3:])} failed: {err[-1] if err else e.returncode}"}
@@ -58,13 +63,12 @@ def predict_vs_import(runs: int, workdir: Path) -> dict:
     except subprocess.CalledProcessError as e:
         err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         return {**out, "skipped": f"predict failed: {err[-1] if err else e.returncode}"}
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         **out,
         "predict_s": pred,
         "import_torch_pandas_s": ref,
         "ratio": pred / ref,
-        "children_peak_rss_mb": peak,
+        "predict_peak_rss_mb": peak_rss_mb([*sc, "predict", "MSFT", "--quiet"], env),
     }
 
 

@@ -31,7 +31,7 @@ class Case:
     kernel: str  # "nn.LSTM" or "fastlstm"
     threads: int
     device: str = "cpu"
-    bf16: bool = False  # autocast (CUDA only)
+    bf16: bool = False  # label: train_step autocasts to bf16 on CUDA (always)
     allocator: str = "tuned"  # "tuned" (stockcast's default) or "glibc" (STOCKCAST_MALLOC_TUNE=0)
 
 
@@ -80,10 +80,9 @@ def epoch_seconds(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> list
             perm = torch.randperm(len(xt), generator=gen).to(device)
             t0 = time.perf_counter()
             total = torch.zeros((), device=device)
-            with torch.autocast(device.type, torch.bfloat16, enabled=case.bf16):
-                for i in range(0, len(xt), case.batch):
-                    idx = perm[i : i + case.batch]
-                    total += train_step(model, opt, loss_fn, xt[idx], yt[idx], tcfg.clip_norm)
+            for i in range(0, len(xt), case.batch):
+                idx = perm[i : i + case.batch]
+                total += train_step(model, opt, loss_fn, xt[idx], yt[idx], tcfg.clip_norm)
             if not math.isfinite(float(total)):  # also syncs the device
                 raise RuntimeError(f"{case.name}: loss is not finite")
             times.append(time.perf_counter() - t0)
@@ -123,7 +122,14 @@ def main() -> None:
     cases = [Case(**c) for c in json.loads(sys.argv[1])]
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     x, y = sample_windows()
-    print(json.dumps([windows_per_s(c, x, y, epochs) for c in cases]))
+    import resource
+
+    rows = []
+    for c in cases:
+        row = windows_per_s(c, x, y, epochs)
+        row["process_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows.append(row)
+    print(json.dumps(rows))
 
 
 if __name__ == "__main__":
