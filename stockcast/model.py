@@ -67,7 +67,7 @@ class LSTMForecaster(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # B batch, L lookback, F features, D hidden units, H horizons
         if self.training and fastlstm.use_for(self.lstm, x):
-            # CPU training: fused kernel on the same nn.LSTM parameters (stockcast/fastlstm.py)
+            # opt-in fused CPU kernel on the same nn.LSTM parameters (fastlstm.py, BENCHMARKS.md)
             last = fastlstm.lstm_forward(self.lstm, x, last_only=True)  # (B, L, F) -> (B, D)
         else:
             out, _ = self.lstm(x)  # (B, L, F) -> (B, L, D)
