@@ -41,7 +41,7 @@ DEFAULT_LEVELS = (0.8, 0.9)
 NO_MODEL = "no model yet"  # the retrain reason when a symbol has no model
 
 # Options of `stockcast train` that `[train]` may set, with the types each accepts
-# (the keys of `training.configs_from_options`; a test keeps the two in step).
+# (the keys of `trainjob.configs_from_options`; a test keeps the two in step).
 TRAIN_KEYS: dict[str, tuple[type, ...]] = {
     "epochs": (int,),
     "batch_size": (int,),

@@ -119,7 +119,7 @@ def train(root: Path, symbol: str, options: Mapping[str, Any]) -> str:
     Ctrl-C during training keeps the best model so far (the trainer saves it, marked
     interrupted) and stops the whole run.
     """
-    from stockcast.training import configs_from_options, train_symbol
+    from stockcast.trainjob import configs_from_options, train_symbol
 
     data, model, cfg, device = configs_from_options(dict(options))
     out = train_symbol(root, symbol, data, model, cfg, device)

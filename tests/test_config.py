@@ -139,10 +139,10 @@ def test_retrain_policy(policy: RetrainPolicy, age, new, due) -> None:
 
 
 def test_train_keys_are_the_trainers_options() -> None:
-    from stockcast import training
+    from stockcast import trainjob
     from stockcast.config import TRAIN_KEYS
 
-    trainer = training.MODEL_KEYS | training.DATA_KEYS | training.TRAIN_KEYS | {"device"}
+    trainer = trainjob.MODEL_KEYS | trainjob.DATA_KEYS | trainjob.TRAIN_KEYS | {"device"}
     assert set(TRAIN_KEYS) == trainer
 
 

@@ -11,7 +11,7 @@ from stockcast import evaluation, modelstore
 from stockcast.errors import ModelError
 from stockcast.sources.sample import load_sample
 from stockcast.store import PriceStore
-from stockcast.training import configs_from_options, train_symbol
+from stockcast.trainjob import configs_from_options, train_symbol
 
 TINY = {"epochs": 2, "hidden": 8, "lookback": 20, "batch_size": 512, "device": "cpu"}
 

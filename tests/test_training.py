@@ -9,7 +9,8 @@ import torch
 from stockcast import training
 from stockcast.errors import UsageError
 from stockcast.model import ModelConfig
-from stockcast.training import TrainConfig, build_model, configs_from_options, fit
+from stockcast.training import TrainConfig, build_model, fit
+from stockcast.trainjob import configs_from_options
 
 CPU = torch.device("cpu")
 

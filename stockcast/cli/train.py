@@ -64,7 +64,7 @@ def train(
     Example: [bold]stockcast train MSFT --epochs 20 --seed 1[/]
     """
     from stockcast.paths import normalize_symbol
-    from stockcast.training import configs_from_options, train_symbol
+    from stockcast.trainjob import configs_from_options, train_symbol
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     options = {
