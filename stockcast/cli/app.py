@@ -67,9 +67,21 @@ def _main(
     STATE.data_dir = data_dir(data_dir_opt)
 
 
+PIPE_WIDTH = 120  # columns when stdout is a pipe or a file (cron mail) and COLUMNS is unset
+
+
 def stdout() -> Console:
-    """Console for results; no colours or spinners when stdout is not a terminal."""
-    return Console(highlight=False, soft_wrap=False)
+    """Console for results; no colours or spinners when stdout is not a terminal.
+
+    Piped output gets ``PIPE_WIDTH`` columns instead of rich's 80, so that wide tables (the
+    interval table has eight columns) are not cut with ellipses in logs and cron mail.
+    """
+    import os
+
+    width = None
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
+        width = PIPE_WIDTH
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def stderr() -> Console:
