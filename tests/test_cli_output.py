@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import sys
+from importlib import import_module
 
 import pytest
 
-from stockcast.cli import app as cli_app
+# the module, not the Typer object that `stockcast.cli` exports under the same name
+cli_app = import_module("stockcast.cli.app")
 
 
 def test_piped_stdout_is_wide_and_plain(monkeypatch: pytest.MonkeyPatch) -> None:
