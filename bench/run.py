@@ -88,9 +88,33 @@ def training_cuda(x, y, quick: bool, default_threads: int) -> list[dict]:
     return rows
 
 
+def setup_darts_venv() -> str | None:
+    """Create ``.venv-bench`` with this torch release and ``darts[torch]`` (about a minute with
+    a warm pip cache); returns the error line, or None when it worked."""
+    torch_pin = f"torch=={torch.__version__.split('+')[0]}"  # the same build; never a CUDA one
+    print(f"setting up {BENCH_VENV_PY.parent.parent.name} for the Darts comparison "
+          f"({torch_pin}, darts[torch]; once; --no-darts skips it)", flush=True)  # fmt: skip
+    steps = [
+        [sys.executable, "-m", "venv", str(BENCH_VENV_PY.parent.parent)],
+        [str(BENCH_VENV_PY), "-m", "pip", "install", "-q", torch_pin],
+        [str(BENCH_VENV_PY), "-m", "pip", "install", "-q", "darts[torch]>=0.30", "-e", str(ROOT)],
+    ]
+    for argv in steps:
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+            return f"setting up .venv-bench failed at `{' '.join(argv[2:5])}`: {tail}"
+    return None
+
+
 def darts(x_rows: np.ndarray, windows: int, quick: bool, threads: list[int]) -> dict:
     """Darts BlockRNNModel per-epoch time on the same rows, in a subprocess (see darts_epoch)."""
     py = _darts_python()
+    if py is None and not BENCH_VENV_PY.exists():
+        failed = setup_darts_venv()
+        if failed:
+            return {"skipped": failed}
+        py = _darts_python()
     if py is None:
         return {"skipped": "no darts here or in .venv-bench (see BENCHMARKS.md, Darts)"}
     out: dict = {"python": py, "runs": []}
