@@ -148,10 +148,24 @@ def missing_inputs(prices: pd.DataFrame, names: Iterable[str]) -> dict[str, list
     return {n: cols for n, cols in missing.items() if cols}
 
 
-def without_missing_hint(symbol: str, names: Iterable[str], bad: Iterable[str]) -> str:
-    """The `--features` option that leaves out ``bad``, for error messages."""
-    keep = [n for n in names if n not in set(bad)] or ["log_return"]
-    return f"`stockcast train {symbol} --features {','.join(keep)}`"
+def require_inputs(
+    prices: pd.DataFrame, names: Iterable[str], symbol: str, who: str, last: int | None = None
+) -> None:
+    """DataError (one line naming the `--features` fix) when a feature among ``names`` reads a
+    column that ``prices`` (its ``last`` rows, when given) lacks entirely; ``who`` starts the
+    message, e.g. "model X uses"."""
+    names = list(names)
+    rows = prices if last is None else prices.iloc[-last:]
+    missing = missing_inputs(rows, names)
+    if not missing:
+        return
+    cols = " or ".join(sorted({c for m in missing.values() for c in m}))
+    where = "" if last is None else f" in the last {last} sessions"
+    keep = [n for n in names if n not in missing] or ["log_return"]
+    raise DataError(
+        f"{who} {', '.join(missing)}, but the stored prices of {symbol} have no {cols}{where}; "
+        f"train without it: `stockcast train {symbol} --features {','.join(keep)}`"
+    )
 
 
 def warmup(names: Iterable[str]) -> int:

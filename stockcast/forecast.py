@@ -199,14 +199,7 @@ def check_features(symbol: str, manifest: dict, prices: pd.DataFrame) -> None:
             f"model {mid} of {symbol} uses feature {', '.join(unknown)}, which this stockcast "
             f"does not compute; run `stockcast train {symbol}` to replace it"
         )
-    missing = features.missing_inputs(prices.iloc[-(lookback + 1) :], names)
-    if missing:
-        cols = sorted({c for m in missing.values() for c in m})
-        raise DataError(
-            f"model {mid} of {symbol} uses {', '.join(missing)}, but the stored prices have no "
-            f"{' or '.join(cols)} in the last {lookback} sessions; train without it: "
-            f"{features.without_missing_hint(symbol, names, missing)}"
-        )
+    features.require_inputs(prices, names, symbol, f"model {mid} uses", last=lookback + 1)
 
 
 def check_horizon(horizon: int | None, model_h: int, model_id: str) -> int:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from stockcast.errors import DataError, UsageError
+from stockcast.errors import UsageError
 from stockcast.model import ModelConfig
 from stockcast.training import Callback, FitResult, TrainConfig, build_model, fit
 from stockcast.windows import DataConfig
@@ -63,21 +63,6 @@ def _check_ranges(d: DataConfig, m: ModelConfig, t: TrainConfig) -> None:
             raise UsageError(message)
 
 
-def _check_inputs(symbol: str, prices, names: tuple[str, ...]) -> None:
-    """DataError when a chosen feature reads a column the stored prices do not have at all
-    (predict would refuse such a model, so training refuses first)."""
-    from stockcast import features
-
-    missing = features.missing_inputs(prices, names)
-    if missing:
-        cols = sorted({c for m in missing.values() for c in m})
-        raise DataError(
-            f"{symbol} has no {' or '.join(cols)} in its stored prices, which "
-            f"{', '.join(missing)} needs; choose features without it: "
-            f"{features.without_missing_hint(symbol, names, missing)}"
-        )
-
-
 def train_symbol(
     root,
     symbol: str,
@@ -92,7 +77,7 @@ def train_symbol(
     Raises KeyboardInterrupt when Ctrl-C came before any epoch finished (nothing is saved);
     after that, the best model so far is saved with ``interrupted: true``.
     """
-    from stockcast import evaluation, modelstore
+    from stockcast import evaluation, features, modelstore
     from stockcast.device import configure_threads, describe, resolve_device
     from stockcast.model import flops_per_window
     from stockcast.paths import normalize_symbol
@@ -104,7 +89,8 @@ def train_symbol(
     configure_threads(dev)
     t_start = time.perf_counter()
     prices = PriceStore(root).read(sym)
-    _check_inputs(sym, prices, data.features)
+    # predict would refuse a model whose feature reads an absent column: refuse it first
+    features.require_inputs(prices, data.features, sym, "the chosen features include")
     ds = build_dataset(sym, prices, data)
     model = build_model(model_cfg, cfg.seed)
     with torch.no_grad():  # start at persistence: scaled output = a zero log return
