@@ -145,3 +145,97 @@ def test_date_format_is_recorded_and_reused_when_the_file_is_read_again(
     result = ingest_csv(store, "ABC", src)  # what `stockcast run` does: no format given
     assert result.rows_added == 1
     assert store.read("ABC").index[-1].date() == dt.date(2024, 1, 5)
+
+
+# real-world shapes ---------------------------------------------------------------------------
+def _write(tmp_path: Path, text: str, name: str = "x.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # BOM, trailing blank and separator-only lines, quoted thousands in volume
+        '\ufeffDate,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,1.5,"1,234,567"\n'
+        '2024-01-03,1,2,0.5,1.6,"2,000,000"\n,,,,,\n\n\n',
+        # a time and UTC offset after the date (pandas to_csv of a tz-aware index)
+        "Date,Open,High,Low,Close,Volume\n2024-01-02 00:00:00-05:00,1,2,0.5,1.5,1234567\n"
+        "2024-01-03 00:00:00-05:00,1,2,0.5,1.6,2000000\n",
+        # newest first (Nasdaq.com), with padded and doubled spaces in the header
+        " Date ,  Open,High , Low,  Close  ,  Volume \n2024-01-03,1,2,0.5,1.6,2000000\n"
+        "2024-01-02,1,2,0.5,1.5,1234567\n",
+        # a trailing separator on every row but not on the header
+        "Date,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,1.5,1234567,\n"
+        "2024-01-03,1,2,0.5,1.6,2000000,\n",
+        # European locale: ';' separator, decimal commas, dots grouping thousands
+        "Date;Open;High;Low;Close;Volume\n2024-01-02;1,0;2,0;0,5;1,5;1.234.567\n"
+        "2024-01-03;1;2;0,5;1,6;2.000.000\n",
+    ],
+    ids=["bom-blank-thousands", "tz-offset", "descending-spaces", "trailing-sep", "decimal-comma"],
+)
+def test_real_world_shapes(tmp_path: Path, text: str) -> None:
+    df = read_csv_prices(_write(tmp_path, text)).sort_index()
+    assert list(df.index.date) == [dt.date(2024, 1, 2), dt.date(2024, 1, 3)]
+    assert df["close"].tolist() == [1.5, 1.6]
+    assert df["low"].tolist() == [0.5, 0.5] and df["high"].tolist() == [2.0, 2.0]
+    assert df["volume"].tolist() == [1_234_567, 2_000_000]
+
+
+def test_utf16_file_from_excel(tmp_path: Path) -> None:
+    path = _write(tmp_path, "\ufeffDate\tClose\n2024-01-02\t1.5\n", encoding="utf-16-le")
+    assert read_csv_prices(path)["close"].tolist() == [1.5]
+
+
+def test_thousands_commas_are_not_decimal_commas(tmp_path: Path) -> None:
+    text = 'Date,Close,Volume\n2024-01-02,"1,234.50","1,000"\n2024-01-03,"1,240","2,000"\n'
+    df = read_csv_prices(_write(tmp_path, text))
+    assert df["close"].tolist() == [1234.5, 1240.0] and df["volume"].tolist() == [1000, 2000]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Date,Close\n2024-01-02,1\n2024-01-03,2,3,4\n", "cannot read .* as a table"),
+        ("Date,Close, Close\n2024-01-02,1,2\n", "two columns that both read as 'Close'"),
+    ],
+)
+def test_malformed_tables_fail_with_one_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(DataError, match=message) as info:
+        read_csv_prices(_write(tmp_path, text))
+    assert "\n" not in str(info.value)
+
+
+# unix timestamps: the session date, not always the UTC date --------------------------------
+def _stamps(*utc: str) -> str:
+    rows = [
+        f"{int(dt.datetime.fromisoformat(t + '+00:00').timestamp())},{i + 1}"
+        for i, t in enumerate(utc)
+    ]
+    return "time,close\n" + "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("utc", "sessions"),
+    [
+        # New York, stamped at the open (14:30 UTC): the UTC date, Friday stays Friday
+        (["2024-01-05 14:30", "2024-01-08 14:30"], ["2024-01-05", "2024-01-08"]),
+        # Sydney, stamped at the 10:00 open: 23:00 UTC the day before in summer (AEDT),
+        # 00:00 UTC in winter (AEST); Monday's bar is stamped on Sunday in UTC
+        (["2024-01-04 23:00", "2024-01-07 23:00"], ["2024-01-05", "2024-01-08"]),
+        (["2024-07-05 00:00", "2024-07-08 00:00"], ["2024-07-05", "2024-07-08"]),
+        # Tokyo, stamped at local midnight (15:00 UTC the day before)
+        (["2024-01-04 15:00", "2024-01-07 15:00"], ["2024-01-05", "2024-01-08"]),
+        # crypto, 00:00 UTC every day including weekends
+        (["2024-01-06 00:00", "2024-01-07 00:00"], ["2024-01-06", "2024-01-07"]),
+    ],
+    ids=["new-york-open", "sydney-summer", "sydney-winter", "tokyo-midnight", "crypto-utc"],
+)
+def test_unix_seconds_become_the_exchange_session_date(
+    tmp_path: Path, utc: list[str], sessions: list[str]
+) -> None:
+    path = _write(tmp_path, _stamps(*utc))
+    for fmt in (None, "unix"):
+        df = read_csv_prices(path, fmt)
+        assert [d.isoformat() for d in df.index.date] == sessions

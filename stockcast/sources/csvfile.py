@@ -1,8 +1,11 @@
 """Daily prices from a local CSV file, taken as it comes from common tools.
 
 Handles Yahoo exports (ISO or m/d/Y dates, ``Adj Close``), Stooq, TradingView (``time`` in unix
-seconds), MetaTrader (``<DATE>,<TIME>,<OPEN>,...`` with ``,`` ``;`` or tab, YYYYMMDD dates),
-pandas ``to_csv`` output (unnamed first date column) and Nasdaq.com (``Close/Last``, ``$``).
+seconds; ``unix_session_dates`` says which session each stamp is), MetaTrader
+(``<DATE>,<TIME>,<OPEN>,...`` with ``,`` ``;`` or tab, YYYYMMDD dates), pandas ``to_csv`` output
+(unnamed first date column) and Nasdaq.com (``Close/Last``, ``$``, newest first). A BOM, blank
+or separator-only lines, a trailing separator on each row, quoted thousands (``"1,234,567"``)
+and decimal commas (``1,25`` in a ``;`` file) are taken as they come.
 
 Date and close are required. Missing open/high/low are set to the close, a missing volume is
 unknown (NaN), a missing adjusted close equals the close, dividends and splits are 0.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +62,7 @@ DATE_FORMATS = [
 _TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}:?\d{2})?$")
 _NULLS = {"", "null", "nan", "n/a", "na", "-", "none"}
 _DELIMITERS = [",", ";", "\t", "|"]
+_SEP_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}
 
 
 def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.DataFrame:
@@ -74,10 +79,27 @@ def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.Data
     path = Path(path).expanduser()
     text = _read_text(path)
     sep = sniff_delimiter(text)
-    raw = pd.read_csv(
-        io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True
-    )
+    # index_col=False: rows with a trailing separator must not shift the columns right;
+    # pandas warns that it drops the fields beyond the header, which have no name anyway
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            raw = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                index_col=False,
+            )
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
+        raise DataError(
+            f"cannot read {path} as a table ({detail}); every row needs the same columns "
+            f"as the header, separated by {_SEP_NAMES.get(sep, repr(sep))}"
+        ) from None
     raw = raw.dropna(how="all")
+    _refuse_duplicate_headers(text, sep, path)
     mapping = map_columns([str(c) for c in raw.columns])
     if "date" not in mapping:
         raise DataError(
@@ -96,9 +118,11 @@ def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.Data
         raise DataError(f"{path} has a header but no rows of prices")
     index = parse_dates(dates.tolist(), date_format, path)
     out = pd.DataFrame(index=index)
+    numeric = [raw[mapping[col]] for col in COLUMNS if col in mapping]
+    comma = uses_decimal_comma(numeric)
     for col in COLUMNS:
         if col in mapping:
-            out[col] = to_numbers(raw[mapping[col]]).to_numpy()
+            out[col] = to_numbers(raw[mapping[col]], decimal_comma=comma).to_numpy()
     if out["close"].isna().all():
         raise DataError(f"no numeric close prices in {path}; check the file's close column")
     for col in ("open", "high", "low", "adj_close"):
@@ -115,7 +139,10 @@ def _read_text(path: Path) -> str:
         raise DataError(f"no file at {path}; check the path given to --csv")
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" is UTF-16
+            text = data.decode("utf-16")
+        else:
+            text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     if not text.strip():
@@ -144,6 +171,22 @@ def normalize_header(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def _refuse_duplicate_headers(text: str, sep: str, path: Path) -> None:
+    """Two columns with the same name (``Close`` and `` close``): which one is meant is unclear."""
+    first = next(ln for ln in text.splitlines() if ln.strip())
+    header = next(csv.reader([first], delimiter=sep))
+    seen: dict[str, str] = {}
+    known = {name for names in ALIASES.values() for name in names} | {"time"}
+    for name in header:
+        norm = normalize_header(name)
+        if norm in known and norm in seen:
+            raise DataError(
+                f"{path} has two columns that both read as {name.strip()!r}; "
+                "remove or rename one of them"
+            )
+        seen[norm] = name
+
+
 def map_columns(columns: list[str]) -> dict[str, str]:
     """Store column -> the file's column, by alias (case and punctuation ignored)."""
     norm = [normalize_header(c) for c in columns]
@@ -161,13 +204,37 @@ def map_columns(columns: list[str]) -> dict[str, str]:
     return mapping
 
 
-def to_numbers(col: pd.Series) -> pd.Series:
-    """Strings such as ``$1,234.50`` or ``null`` -> floats (NaN where not a number)."""
+def uses_decimal_comma(columns: list[pd.Series]) -> bool:
+    """Whether the file writes ``1,25`` for 1.25 (European locales), judged on all its numbers.
+
+    A comma is a thousands separator only when groups of exactly three digits follow it
+    (``1,234,567`` or ``1,234.50``). If any number has a comma anywhere else (``1,25``,
+    ``1.234,5``), every comma in the file is the decimal mark and dots group thousands.
+    """
+    for col in columns:
+        s = col.astype(str).str.replace(r"[$\s]", "", regex=True)
+        has_comma = s.str.contains(",", regex=False)
+        thousands = s.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?")
+        decimal = s.str.fullmatch(r"[-+]?(\d{1,3}(\.\d{3})+|\d*),\d+")
+        if (has_comma & ~thousands & decimal).any():
+            return True
+    return False
+
+
+def to_numbers(col: pd.Series, decimal_comma: bool = False) -> pd.Series:
+    """Strings such as ``$1,234.50`` or ``null`` -> floats (NaN where not a number).
+
+    With ``decimal_comma``, ``1.234,50`` reads as 1234.5.
+    """
     import pandas as pd
 
     s = col.astype(str).str.strip()
     s = s.where(~s.str.lower().isin(_NULLS), None)
-    s = s.str.replace(r"[$,\s]", "", regex=True)
+    s = s.str.replace(r"[$\s]", "", regex=True)
+    if decimal_comma:
+        s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        s = s.str.replace(",", "", regex=False)
     return pd.to_numeric(s, errors="coerce")
 
 
@@ -228,8 +295,8 @@ def _try_format(values: list[str], fmt: str) -> pd.DatetimeIndex | None:
         if nums.isna().any():
             return None
         unit = "ms" if nums.abs().max() > 1e11 else "s"
-        idx = pd.to_datetime(nums, unit=unit, utc=True).dt.tz_localize(None)
-        return pd.DatetimeIndex(idx).normalize().astype("datetime64[ns]")
+        stamps = pd.DatetimeIndex(pd.to_datetime(nums, unit=unit, utc=True).dt.tz_localize(None))
+        return unix_session_dates(stamps).astype("datetime64[ns]").rename("date")
     try:
         idx = pd.to_datetime(pd.Series(values).str.strip(), format=fmt, errors="coerce")
     except ValueError:  # not a valid format string
@@ -237,6 +304,32 @@ def _try_format(values: list[str], fmt: str) -> pd.DatetimeIndex | None:
     if idx.isna().any():
         return None
     return pd.DatetimeIndex(idx).normalize().astype("datetime64[ns]").rename("date")
+
+
+def unix_session_dates(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Session dates of daily bars stamped in unix time (given here as naive UTC).
+
+    A daily bar is stamped at 00:00 UTC (TradingView for crypto and some feeds), at the
+    session's open (TradingView for stocks: 14:30 UTC for New York) or at the exchange's local
+    midnight. The UTC date is the session date except east of UTC, where the open or midnight
+    falls on the previous UTC day (Sydney opens at 23:00 UTC, Tokyo's midnight is 15:00 UTC).
+    The file does not say its exchange, so: bars stamped at 12:00 UTC or later are moved to
+    the next day when that puts fewer sessions on a Saturday or Sunday than the UTC dates do
+    (New York's 14:30 UTC opens stay; a Sydney or Tokyo file lands on Monday to Friday).
+    """
+    import numpy as np
+    import pandas as pd
+
+    utc_dates = stamps.normalize()
+    late = np.asarray(stamps.hour >= 12)
+    if not late.any():
+        return utc_dates
+    next_day = utc_dates + pd.to_timedelta(late.astype("int64"), unit="D")
+
+    def weekend(idx: pd.DatetimeIndex) -> int:
+        return int((idx.day_of_week >= 5).sum())
+
+    return next_day if weekend(next_day) < weekend(utc_dates) else utc_dates
 
 
 def _first_unparsed(values: list[str], fmt: str) -> str:
