@@ -22,6 +22,8 @@ from stockcast.validate import ValidationReport, validate
 if TYPE_CHECKING:
     import pandas as pd
 
+    from stockcast.sources.yahoo import Backoff
+
 OVERLAP_SESSIONS = 5  # an incremental fetch re-asks this many stored sessions
 RTOL = 1e-4  # relative tolerance when comparing stored and fetched prices
 
@@ -215,6 +217,7 @@ def ingest_yahoo(
     now: dt.datetime | None = None,
     session: Any = None,
     sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff | None = None,
 ) -> FetchResult:
     """Fetch ``symbol`` from Yahoo: incrementally when it is stored, else its whole history.
 
@@ -225,12 +228,14 @@ def ingest_yahoo(
     from stockcast.calendar import calendar_code_for, last_completed_session
     from stockcast.sources import yahoo
 
+    backoff = backoff or yahoo.Backoff()
     symbol = normalize_symbol(symbol)
     yahoo.configure(store.root / "cache" / "yfinance")
     last_closed = last_completed_session(now, calendar_code_for(symbol))
+    waits = backoff.delays()  # one rate-limit budget for the symbol, rewrite re-fetch included
 
     def get(a: dt.date | None, b: dt.date | None) -> tuple[pd.DataFrame, ValidationReport, list]:
-        raw = yahoo.fetch_history(symbol, a, b, session=session, sleep=sleep)
+        raw = yahoo.fetch_history(symbol, a, b, session=session, sleep=sleep, waits=waits)
         raw, unfinished = drop_unfinished(raw, last_closed)
         clean, report = _clean(raw, symbol, f"Yahoo's answer ({a or 'start'} to {b or 'today'})")
         return clean, report, unfinished

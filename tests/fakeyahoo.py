@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +33,14 @@ class Bar:
     split: tuple[int, int] | None = None
 
 
-def session_ts(day: dt.date) -> int:
-    """Unix seconds of a New York session open (14:30 UTC; DST does not matter here)."""
-    return int(dt.datetime(day.year, day.month, day.day, 14, 30, tzinfo=dt.UTC).timestamp())
+def session_ts(day: dt.date, tz: str | None = None, open_at: dt.time = dt.time(10)) -> int:
+    """Unix seconds of a session open: 14:30 UTC (New York; DST does not matter here) when
+    ``tz`` is None, else ``open_at`` local time in ``tz`` (Sydney's 10:00 is 23:00 UTC the day
+    before in January)."""
+    if tz is None:
+        return int(dt.datetime(day.year, day.month, day.day, 14, 30, tzinfo=dt.UTC).timestamp())
+    local = dt.datetime.combine(day, open_at, tzinfo=zoneinfo.ZoneInfo(tz))
+    return int(local.timestamp())
 
 
 def make_bars(days: list[dt.date], start: float = 100.0) -> list[Bar]:
@@ -53,6 +59,7 @@ class Script:
     bars: dict[str, list[Bar]] = field(default_factory=dict)
     down: bool = False  # every request raises ConnectionError
     rate_limited: int = 0  # the next N chart requests answer 429
+    tz: str | None = None  # exchange time zone (None: New York, bars stamped 14:30 UTC)
 
 
 class FakeYahoo(Session):
@@ -107,15 +114,16 @@ class FakeYahoo(Session):
             return _response(url, 404, json.dumps(body).encode(), "application/json")
         if "period1" in params:
             p1, p2 = int(params["period1"]), int(params["period2"])
-            bars = [b for b in bars if p1 <= session_ts(b.day) < p2]
+            bars = [b for b in bars if p1 <= session_ts(b.day, self.script.tz) < p2]
         else:  # range=1d timezone probe
             bars = bars[-1:]
-        return _response(url, 200, json.dumps(chart_body(bars)).encode(), "application/json")
+        body = chart_body(bars, self.script.tz)
+        return _response(url, 200, json.dumps(body).encode(), "application/json")
 
 
-def chart_body(bars: list[Bar]) -> dict:
+def chart_body(bars: list[Bar], tz: str | None = None) -> dict:
     """The smallest /v8/finance/chart body yfinance accepts, with dividend and split events."""
-    ts = [session_ts(b.day) for b in bars]
+    ts = [session_ts(b.day, tz) for b in bars]
     pairs = list(zip(ts, bars, strict=True))
     dividends = {str(t): {"amount": b.dividend, "date": t} for t, b in pairs if b.dividend}
     splits = {
@@ -125,7 +133,7 @@ def chart_body(bars: list[Bar]) -> dict:
     }
     meta = {
         "instrumentType": "EQUITY",
-        "exchangeTimezoneName": "America/New_York",
+        "exchangeTimezoneName": tz or "America/New_York",
         "currency": "USD",
         "validRanges": ["1d", "5d", "1mo", "max"],
     }

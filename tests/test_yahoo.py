@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakeyahoo import FakeYahoo, Script, make_bars, reset_yfinance
+from fakeyahoo import FakeYahoo, Script, make_bars, reset_yfinance, session_ts
 
 from stockcast import ingest
 from stockcast.sources import yahoo
@@ -213,3 +213,78 @@ def test_to_schema_names_and_dates() -> None:
     assert df.index.tz is None and df.index.name == "date"
     assert list(df.index.date) == [dt.date(2024, 1, 2), dt.date(2024, 1, 3)]
     assert df["adj_close"].tolist() == [1.0, 2.0] and df["splits"].tolist() == [0.0, 0.0]
+
+
+def test_sessions_east_of_utc_keep_their_local_date(store: PriceStore) -> None:
+    # Sydney's 10:00 open is 23:00 UTC the day before in January: the stored session must be
+    # the exchange's date, not the UTC date of the stamp.
+    fake = FakeYahoo(Script(bars={"BHP.AX": make_bars(DAYS)}, tz="Australia/Sydney"))
+    assert pd.Timestamp(session_ts(DAYS[0], "Australia/Sydney"), unit="s").date() < DAYS[0]
+    result = ingest.ingest_yahoo(store, "BHP.AX", session=fake, now=NOW)
+    assert (result.status, result.rows) == ("new", 25)
+    assert list(store.read("BHP.AX").index.date) == DAYS
+
+
+def test_typed_errors_even_without_configure() -> None:
+    # yfinance's default hides an unknown symbol behind an empty frame
+    import yfinance as yf
+
+    yf.config.debug.hide_exceptions = True
+    try:
+        with pytest.raises(yahoo.SymbolNotFound):
+            yahoo.fetch_history("NOPE", session=FakeYahoo(Script()))
+        assert yf.config.debug.hide_exceptions is False
+    finally:
+        yf.config.debug.hide_exceptions = False
+
+
+def test_cookie_and_isin_caches_move_with_the_timezone_cache(store: PriceStore) -> None:
+    from yfinance import cache
+
+    fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    cache._CookieDBManager.set_location(str(store.root / "elsewhere"))  # out of step
+    cache._CookieCacheManager._Cookie_cache = None
+    (store.root / "cache" / "yfinance" / "cookies.db").unlink()
+    ingest.ingest_yahoo(store, "AAPL", full=True, session=fake, now=NOW)
+    where = str(store.root / "cache" / "yfinance")
+    managers = (cache._TzDBManager, cache._CookieDBManager, cache._ISINDBManager)
+    assert [m.get_location() for m in managers] == [where] * 3
+    assert (store.root / "cache" / "yfinance" / "cookies.db").exists()
+    assert not (store.root / "elsewhere").exists()
+
+
+def test_rate_limit_budget_covers_the_rewrite_refetch(store: PriceStore) -> None:
+    from fakeyahoo import _response
+
+    script = Script(bars={"AAPL": make_bars(DAYS[:15])})
+    fake = FakeYahoo(script)
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    before = store.path("AAPL").read_bytes()
+    script.bars["AAPL"] = [replace(b, adjclose=b.close * 0.98) for b in make_bars(DAYS)]
+    history_requests: list[str] = []
+    real_chart = fake._chart
+
+    def chart(url: str, params: dict):
+        # the incremental request is turned away once (yfinance asks twice), then answered;
+        # the re-fetch it triggers is turned away for good
+        if "period1" in params:
+            history_requests.append(url)
+            if len(history_requests) != 3:
+                return _response(url, 429, b"Too Many Requests", "text/plain")
+        return real_chart(url, params)
+
+    fake._chart = chart  # type: ignore[method-assign]
+
+    class Steady(yahoo.Backoff):
+        def delays(self, rng=lambda: 0.5):  # no jitter: every wait is 4 s
+            return super().delays(rng)
+
+    waits: list[float] = []
+    policy = Steady(first=4.0, factor=1.0, budget=10.0)
+    with pytest.raises(yahoo.RateLimited):
+        ingest.ingest_yahoo(
+            store, "AAPL", session=fake, now=NOW, sleep=waits.append, backoff=policy
+        )
+    assert waits == [4.0, 4.0]  # one budget for both requests, not 10 s each
+    assert store.path("AAPL").read_bytes() == before

@@ -80,19 +80,35 @@ class Backoff:
 
 
 def configure(cache_dir: Path) -> None:
-    """Typed errors on, no hidden retries, quiet logger, yfinance's caches under ``cache_dir``."""
-    import yfinance as yf
+    """Typed errors on, no hidden retries, quiet logger, yfinance's caches under ``cache_dir``.
+
+    yfinance 1.7 keeps three sqlite caches, each with its own location (``_TzDBManager``,
+    ``_CookieDBManager``, ``_ISINDBManager``); ``set_cache_location`` moves all three.
+    """
     from yfinance import cache as yf_cache
 
-    yf.config.debug.hide_exceptions = False
-    yf.config.network.retries = 0
+    _typed_errors()
     logging.getLogger("yfinance").setLevel(logging.CRITICAL)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    if yf_cache._TzDBManager.get_location() != str(cache_dir):
-        yf.set_tz_cache_location(str(cache_dir))  # timezone, cookie and ISIN caches
+    managers = (yf_cache._TzDBManager, yf_cache._CookieDBManager, yf_cache._ISINDBManager)
+    if any(m.get_location() != str(cache_dir) for m in managers):
+        yf_cache.set_cache_location(str(cache_dir))  # timezone, cookie and ISIN caches
         # Caches opened before keep their old file; drop them so the new folder is used.
         yf_cache._TzCacheManager._tz_cache = None
         yf_cache._CookieCacheManager._Cookie_cache = None
+        yf_cache._ISINCacheManager._isin_cache = None
+
+
+def _typed_errors() -> None:
+    """yfinance raises instead of returning an empty frame, and never retries on its own.
+
+    Set on every fetch (not saved and restored): stockcast is the only user of yfinance in
+    its process, and these are the only settings under which its answers can be trusted.
+    """
+    import yfinance as yf
+
+    yf.config.debug.hide_exceptions = False
+    yf.config.network.retries = 0
 
 
 def make_session() -> Any:
@@ -127,18 +143,21 @@ def fetch_history(
     sleep: Callable[[float], None] = time.sleep,
     backoff: Backoff = Backoff(),
     rng: Callable[[], float] = random.random,
+    waits: Iterator[float] | None = None,
 ) -> pd.DataFrame:
     """Daily bars of ``symbol`` from ``start`` to ``end`` (both inclusive; None: all / today).
 
     Returns a frame in the store schema, indexed by tz-naive session date, not yet validated.
     Raises ``YahooUnreachable``, ``RateLimited``, ``SymbolNotFound`` or ``SourceError``.
+    ``waits`` (from ``Backoff.delays``) shares one retry budget across several calls.
 
     >>> fetch_history("AAPL", dt.date(2024, 1, 1))  # doctest: +SKIP
     """
     from yfinance.exceptions import YFRateLimitError
 
+    _typed_errors()
     session = session if session is not None else make_session()
-    waits = backoff.delays(rng)
+    waits = waits if waits is not None else backoff.delays(rng)
     while True:
         try:
             return to_schema(_history(symbol, start, end, session))
