@@ -128,6 +128,8 @@ def test_evil_symbol_is_refused_and_nothing_written(stockcast_home: Path) -> Non
         (["AAPL", "--csv", str(FIXTURES / "no_close.csv")], 1, "no close column"),
         (["AAPL", "--csv", str(FIXTURES / "ambiguous_dmy.csv")], 1, "--date-format"),
         (["AAPL", "--start", "2024-02-01", "--end", "2024-01-01"], 2, "bad date range"),
+        (["AAPL", "--start", "2999-01-01"], 2, "--start 2999-01-01 is in the future"),
+        (["AAPL", "--end", "2999-01-01"], 2, "--end 2999-01-01 is in the future"),
         (["AAPL", "--date-format", "%Y"], 2, "--csv imports only"),
         ([], 2, "give at least one symbol"),
     ],
@@ -140,6 +142,14 @@ def test_errors_are_one_line(
     assert message in result.stderr and result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
     assert PriceStore(stockcast_home).symbols() == []
+
+
+@pytest.mark.parametrize("value", ["2024/01/02", "2024-02-30", "yesterday"])
+def test_bad_date_format_is_a_usage_error(value: str, stockcast_home: Path) -> None:
+    result = run("fetch", "AAPL", "--start", value)
+    assert result.exit_code == 2
+    assert "--start" in result.stderr and "Traceback" not in result.output
+    assert files_under(stockcast_home) == []
 
 
 def test_yahoo_partial_failure_exit_3(fake_yahoo: Script, stockcast_home: Path) -> None:

@@ -143,8 +143,14 @@ def _date_range(
     d1 = end.date() if end else None
     if d0 and d1 and d0 > d1:
         raise UsageError(f"bad date range: --start {d0} is after --end {d1}")
-    if d0 and d0 > dt.date.today():
+    today = dt.date.today()
+    if d0 and d0 > today:
         raise UsageError(f"bad date range: --start {d0} is in the future")
+    if d1 and d1 > today:
+        raise UsageError(
+            f"bad date range: --end {d1} is in the future; leave --end out to fetch "
+            "up to the last completed session"
+        )
     return d0, d1
 
 
