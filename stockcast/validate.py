@@ -84,7 +84,9 @@ def validate(df: pd.DataFrame) -> tuple[pd.DataFrame, ValidationReport]:
     rep.duplicates = int(dup.sum())
     out = out[~dup]
 
-    bad_close = ~(out["close"] > 0)  # catches NaN too
+    prices = [*_PRICES, "adj_close"]
+    out[prices] = out[prices].replace([np.inf, -np.inf], np.nan)  # "inf" in a CSV file
+    bad_close = ~(out["close"] > 0)  # catches NaN (and so infinity) too
     rep.bad_close = int(bad_close.sum())
     out = out[~bad_close].copy()
 

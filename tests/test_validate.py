@@ -99,3 +99,15 @@ def test_output_always_satisfies_the_invariants(closes: list[float]) -> None:
     assert (clean["close"] > 0).all() and clean.index.is_monotonic_increasing
     assert (clean["high"] >= clean[["open", "close"]].max(axis=1)).all()
     assert (clean["low"] <= clean[["open", "close"]].min(axis=1)).all()
+
+
+def test_infinite_prices_count_as_missing() -> None:
+    inf = float("inf")
+    df = frame(
+        [{"close": inf}, {"open": inf, "high": -inf}, {"adj_close": inf}],
+        ["2024-01-02", "2024-01-03", "2024-01-04"],
+    )
+    clean, report = validate(df)
+    assert list(clean.index.strftime("%Y-%m-%d")) == ["2024-01-03", "2024-01-04"]
+    assert np.isfinite(clean[["open", "high", "low", "close", "adj_close"]].to_numpy()).all()
+    assert (report.bad_close, report.filled_prices, report.filled_adj_close) == (1, 2, 1)
