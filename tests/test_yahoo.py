@@ -288,3 +288,38 @@ def test_rate_limit_budget_covers_the_rewrite_refetch(store: PriceStore) -> None
         )
     assert waits == [4.0, 4.0]  # one budget for both requests, not 10 s each
     assert store.path("AAPL").read_bytes() == before
+
+
+def _http_error(status: int) -> Exception:
+    from curl_cffi.requests.exceptions import HTTPError
+    from fakeyahoo import _response
+
+    return HTTPError(
+        f"HTTP Error {status}", response=_response("https://x", status, b"", "text/plain")
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "text"),
+    [
+        (lambda e, y: e.Timeout("curl: (28) timed out"), "YahooUnreachable", "cannot reach Yahoo"),
+        (lambda e, y: e.DNSError("curl: (6) no host"), "YahooUnreachable", "check your connection"),
+        (lambda e, y: e.ConnectionError("curl: (7)"), "YahooUnreachable", "--csv"),
+        (lambda e, y: y.YFTzMissingError("NOPE"), "SymbolNotFound", "check the symbol"),
+        (
+            lambda e, y: y.YFPricesMissingError("NOPE", "(1d 2024-01-06 -> 2024-01-07)"),
+            "SymbolNotFound",
+            "check the symbol and the dates",
+        ),
+        (lambda e, y: _http_error(404), "SymbolNotFound", "check the symbol"),
+        (lambda e, y: _http_error(503), "SourceError", "try again later"),
+        (lambda e, y: y.YFDataException("down"), "SourceError", "try again later"),
+        (lambda e, y: ValueError("Expecting value"), "SourceError", "unreadable answer"),
+    ],
+)
+def test_every_failure_maps_to_one_line_naming_the_fix(make, kind: str, text: str) -> None:
+    from curl_cffi.requests import exceptions as curl_exc
+    from yfinance import exceptions as yf_exc
+
+    err = yahoo.map_error("NOPE", make(curl_exc, yf_exc))
+    assert type(err).__name__ == kind and text in str(err) and "\n" not in str(err)
