@@ -239,3 +239,22 @@ def test_unix_seconds_become_the_exchange_session_date(
     for fmt in (None, "unix"):
         df = read_csv_prices(path, fmt)
         assert [d.isoformat() for d in df.index.date] == sessions
+
+
+@pytest.mark.parametrize(
+    ("stamps", "sessions"),
+    [
+        (["2024-01-04T23:00:00Z", "2024-01-07T23:00:00Z"], ["2024-01-05", "2024-01-08"]),
+        (["2024-01-05 14:30:00+00:00", "2024-01-08 14:30:00 UTC"], ["2024-01-05", "2024-01-08"]),
+        (["2024-01-06 00:00:00+00:00", "2024-01-07 00:00:00+00:00"], ["2024-01-06", "2024-01-07"]),
+        # a local offset: the date as written is the session date
+        (["2024-01-05 10:00:00+11:00", "2024-01-08 10:00:00+11:00"], ["2024-01-05", "2024-01-08"]),
+    ],
+    ids=["sydney-iso-z", "new-york-utc", "crypto-midnight", "local-offset"],
+)
+def test_iso_times_in_utc_follow_the_unix_rule(
+    tmp_path: Path, stamps: list[str], sessions: list[str]
+) -> None:
+    text = "time,close\n" + "".join(f"{s},{i + 1}\n" for i, s in enumerate(stamps))
+    df = read_csv_prices(_write(tmp_path, text))
+    assert [d.isoformat() for d in df.index.date] == sessions

@@ -60,6 +60,8 @@ DATE_FORMATS = [
     "%d-%b-%y",
 ]
 _TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}:?\d{2})?$")
+# an ISO date and time stated in UTC ("2024-01-04T23:00:00Z"): the session date may be the next day
+_UTC_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]00:?00)")
 _NULLS = {"", "null", "nan", "n/a", "na", "-", "none"}
 _DELIMITERS = [",", ";", "\t", "|"]
 _SEP_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}
@@ -255,6 +257,10 @@ def parse_dates(values: list[str], date_format: str | None, path: Path) -> pd.Da
         return idx
     if all(re.fullmatch(r"\d{9,13}(\.0+)?", v.strip()) for v in values):
         return _try_format(values, "unix")  # type: ignore[return-value]
+    if all(_UTC_STAMP.fullmatch(v.strip()) for v in values):  # a time in UTC, as unix seconds
+        stamps = _utc_stamps(values)
+        if stamps is not None:
+            return unix_session_dates(stamps).astype("datetime64[ns]").rename("date")
     fits = {}
     for fmt in DATE_FORMATS:
         idx = _try_format(stripped, fmt)
@@ -306,8 +312,18 @@ def _try_format(values: list[str], fmt: str) -> pd.DatetimeIndex | None:
     return pd.DatetimeIndex(idx).normalize().astype("datetime64[ns]").rename("date")
 
 
+def _utc_stamps(values: list[str]) -> pd.DatetimeIndex | None:
+    import pandas as pd
+
+    text = pd.Series(values).str.strip().str.replace(r"\s*UTC$", "Z", regex=True)
+    stamps = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    if stamps.isna().any():
+        return None
+    return pd.DatetimeIndex(stamps).tz_localize(None)
+
+
 def unix_session_dates(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Session dates of daily bars stamped in unix time (given here as naive UTC).
+    """Session dates of daily bars stamped in unix time or ISO times in UTC (given as naive UTC).
 
     A daily bar is stamped at 00:00 UTC (TradingView for crypto and some feeds), at the
     session's open (TradingView for stocks: 14:30 UTC for New York) or at the exchange's local
