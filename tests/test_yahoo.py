@@ -225,6 +225,14 @@ def test_sessions_east_of_utc_keep_their_local_date(store: PriceStore) -> None:
     assert list(store.read("BHP.AX").index.date) == DAYS
 
 
+def test_unfinished_session_east_of_utc_is_left_out(store: PriceStore) -> None:
+    fake = FakeYahoo(Script(bars={"BHP.AX": make_bars(DAYS)}, tz="Australia/Sydney"))
+    during = dt.datetime.combine(DAYS[-1], dt.time(1, 0), tzinfo=dt.UTC)  # noon in Sydney
+    result = ingest.ingest_yahoo(store, "BHP.AX", session=fake, now=during)
+    assert store.read("BHP.AX").index[-1].date() == DAYS[-2]
+    assert any(f"{DAYS[-1]}: that session has not closed" in n for n in result.notes)
+
+
 def test_typed_errors_even_without_configure() -> None:
     # yfinance's default hides an unknown symbol behind an empty frame
     import yfinance as yf
