@@ -258,3 +258,18 @@ def test_iso_times_in_utc_follow_the_unix_rule(
     text = "time,close\n" + "".join(f"{s},{i + 1}\n" for i, s in enumerate(stamps))
     df = read_csv_prices(_write(tmp_path, text))
     assert [d.isoformat() for d in df.index.date] == sessions
+
+
+def test_a_stray_footer_row_is_dropped_and_counted(tmp_path: Path) -> None:
+    from stockcast.validate import validate
+
+    src = (FIXTURES / "yahoo_iso.csv").read_text().rstrip("\n")
+    path = _write(tmp_path, src + "\n* Close price adjusted for splits.,,,,,,\n")
+    clean, report = validate(read_csv_prices(path))
+    assert len(clean) == 12 and report.bad_dates == 1
+
+
+def test_many_unreadable_dates_name_one_of_them(tmp_path: Path) -> None:
+    text = "Date,Close\n2024-01-02,1\n2024-01-03,2\nsoon,3\nlater,4\n"
+    with pytest.raises(DataError, match=r"cannot read the dates .*'soon'.*--date-format"):
+        read_csv_prices(_write(tmp_path, text))

@@ -5,7 +5,9 @@ seconds; ``unix_session_dates`` says which session each stamp is), MetaTrader
 (``<DATE>,<TIME>,<OPEN>,...`` with ``,`` ``;`` or tab, YYYYMMDD dates), pandas ``to_csv`` output
 (unnamed first date column) and Nasdaq.com (``Close/Last``, ``$``, newest first). A BOM, blank
 or separator-only lines, a trailing separator on each row, quoted thousands (``"1,234,567"``)
-and decimal commas (``1,25`` in a ``;`` file) are taken as they come.
+and decimal commas (``1,25`` in a ``;`` file) are taken as they come. When no date format
+reads every row, up to ``MAX_BAD_DATES`` stray rows (at most a tenth of the file; a footer
+note) are left without a date for validation to drop and count; more is an error.
 
 Date and close are required. Missing open/high/low are set to the close, a missing volume is
 unknown (NaN), a missing adjusted close equals the close, dividends and splits are 0.
@@ -63,6 +65,7 @@ _TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]\d{2
 # an ISO date and time stated in UTC ("2024-01-04T23:00:00Z"): the session date may be the next day
 _UTC_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|[+-]00:?00)")
 _NULLS = {"", "null", "nan", "n/a", "na", "-", "none"}
+MAX_BAD_DATES = 5  # rows without a readable date that an import drops (and reports)
 _DELIMITERS = [",", ";", "\t", "|"]
 _SEP_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}
 
@@ -267,11 +270,45 @@ def parse_dates(values: list[str], date_format: str | None, path: Path) -> pd.Da
         if idx is not None:
             fits[fmt] = idx
     if not fits:
+        return _mostly_dates(values, stripped, path)
+    return _pick(fits, path)
+
+
+def _mostly_dates(values: list[str], stripped: list[str], path: Path) -> pd.DatetimeIndex:
+    """No format reads every row: allow a few stray rows (a footer such as "* Close price
+    adjusted for splits"), left as NaT for validation to drop and count (``bad_dates``)."""
+    import pandas as pd
+
+    readings = {}
+    for fmt in DATE_FORMATS:
+        idx = pd.DatetimeIndex(pd.to_datetime(pd.Series(stripped), format=fmt, errors="coerce"))
+        readings[fmt] = idx.normalize().astype("datetime64[ns]").rename("date")
+    best = max(int(idx.notna().sum()) for idx in readings.values())
+    unread = len(values) - best
+    if best == 0 or unread > MAX_BAD_DATES or unread * 10 >= len(values):
+        top = next(idx for idx in readings.values() if int(idx.notna().sum()) == best)
+        first_bad = values[int(top.isna().nonzero()[0][0])]
         raise DataError(
-            f"cannot read the dates in {path} (first value {values[0]!r}); "
+            f"cannot read the dates in {path} (e.g. {first_bad!r}); "
             "pass --date-format, e.g. --date-format %d/%m/%Y"
         )
-    return _pick(fits, path)
+    distinct: dict[tuple, pd.DatetimeIndex] = {}
+    for idx in readings.values():
+        if int(idx.notna().sum()) == best:
+            distinct.setdefault(tuple(idx.asi8), idx)
+    choices = list(distinct.values())
+    if len(choices) > 1:
+        ordered = [
+            c
+            for c in choices
+            if c.dropna().is_monotonic_increasing or c.dropna().is_monotonic_decreasing
+        ]
+        choices = ordered or choices
+    if len(choices) > 1:
+        raise DataError(
+            f"the dates in {path} can be read more than one way; pass --date-format to choose"
+        )
+    return choices[0]
 
 
 def _pick(fits: dict[str, pd.DatetimeIndex], path: Path) -> pd.DatetimeIndex:
