@@ -241,6 +241,7 @@ def ingest_yahoo(
         return clean, report, unfinished
 
     old, old_source = _current(store, symbol, replacing=full)
+    rewrite = False
     if old is not None and not old.empty and not full and old_source == "yahoo":
         a = overlap_start(old.index)
         a = min(a, start) if start else a
@@ -259,9 +260,13 @@ def ingest_yahoo(
                     store, symbol, merge(current, clean), "yahoo", None, current, report
                 )
                 return _note_unfinished(result, unfinished)
-        # the adjusted history changed: fetch again at least everything that is stored
+        rewrite = True  # the adjusted history changed: fetch again all that is stored
+    if old is not None and not old.empty:
+        # a rewrite, --full, or a symbol stored from a CSV file or the sample: the answer
+        # replaces what is stored, so never ask for less than that (--start/--end only widen)
         first, last = old.index[0].date(), old.index[-1].date()
-        start = min(start, first) if start else first
+        if start is not None or rewrite:
+            start = min(start, first) if start else first
         end = max(end, last) if end else None
     clean, report, unfinished = get(start, end)
     with store.lock(symbol):

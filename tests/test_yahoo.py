@@ -117,6 +117,20 @@ def test_full_forces_whole_history(store: PriceStore) -> None:
     assert result.status == "unchanged"
 
 
+def test_full_with_a_later_start_keeps_the_earlier_history(store: PriceStore) -> None:
+    # "--full --start/--end re-fetches a past range": it must not drop what lies outside it
+    fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
+    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    fake.calls.clear()
+    result = ingest.ingest_yahoo(
+        store, "AAPL", DAYS[10], DAYS[12], full=True, session=fake, now=NOW
+    )
+    (params,) = fake.chart_calls()
+    assert _ny_date(params["period1"]) == DAYS[0]
+    assert (result.status, result.rows, result.rows_removed) == ("unchanged", 25, 0)
+    assert list(store.read("AAPL").index.date) == DAYS
+
+
 def test_unfinished_session_is_left_out(store: PriceStore) -> None:
     fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
     during = dt.datetime.combine(DAYS[-1], dt.time(18, 0), tzinfo=dt.UTC)  # 1 pm in New York
