@@ -172,8 +172,18 @@ def _write(tmp_path: Path, text: str, name: str = "x.csv", encoding: str = "utf-
         # European locale: ';' separator, decimal commas, dots grouping thousands
         "Date;Open;High;Low;Close;Volume\n2024-01-02;1,0;2,0;0,5;1,5;1.234.567\n"
         "2024-01-03;1;2;0,5;1,6;2.000.000\n",
+        # Excel's separator hint on the first line
+        "sep=;\nDate;Open;High;Low;Close;Volume\n2024-01-02;1;2;0,5;1,5;1234567\n"
+        "2024-01-03;1;2;0,5;1,6;2000000\n",
     ],
-    ids=["bom-blank-thousands", "tz-offset", "descending-spaces", "trailing-sep", "decimal-comma"],
+    ids=[
+        "bom-blank-thousands",
+        "tz-offset",
+        "descending-spaces",
+        "trailing-sep",
+        "decimal-comma",
+        "excel-sep-hint",
+    ],
 )
 def test_real_world_shapes(tmp_path: Path, text: str) -> None:
     df = read_csv_prices(_write(tmp_path, text)).sort_index()

@@ -5,7 +5,7 @@ seconds; ``unix_session_dates`` says which session each stamp is), MetaTrader
 (``<DATE>,<TIME>,<OPEN>,...`` with ``,`` ``;`` or tab, YYYYMMDD dates), pandas ``to_csv`` output
 (unnamed first date column) and Nasdaq.com (``Close/Last``, ``$``, newest first). A BOM, blank
 or separator-only lines, a trailing separator on each row, quoted thousands (``"1,234,567"``)
-and decimal commas (``1,25`` in a ``;`` file) are taken as they come. When no date format
+decimal commas (``1,25`` in a ``;`` file) and Excel's ``sep=;`` first line are taken as they come. When no date format
 reads every row, up to ``MAX_BAD_DATES`` stray rows (at most a tenth of the file; a footer
 note) are left without a date for validation to drop and count; more is an error.
 
@@ -83,7 +83,11 @@ def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.Data
 
     path = Path(path).expanduser()
     text = _read_text(path)
-    sep = sniff_delimiter(text)
+    hint = re.match(r"\s*\"?sep=(.)\"?[ \t]*\r?\n", text)  # Excel's "sep=;" first line
+    if hint:
+        sep, text = hint.group(1), text[hint.end() :]
+    else:
+        sep = sniff_delimiter(text)
     # index_col=False: rows with a trailing separator must not shift the columns right;
     # pandas warns that it drops the fields beyond the header, which have no name anyway
     try:
