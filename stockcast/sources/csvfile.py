@@ -4,10 +4,10 @@ Handles Yahoo exports (ISO or m/d/Y dates, ``Adj Close``), Stooq, TradingView (`
 seconds; ``unix_session_dates`` says which session each stamp is), MetaTrader
 (``<DATE>,<TIME>,<OPEN>,...`` with ``,`` ``;`` or tab, YYYYMMDD dates), pandas ``to_csv`` output
 (unnamed first date column) and Nasdaq.com (``Close/Last``, ``$``, newest first). A BOM, blank
-or separator-only lines, a trailing separator on each row, quoted thousands (``"1,234,567"``)
-decimal commas (``1,25`` in a ``;`` file) and Excel's ``sep=;`` first line are taken as they come. When no date format
-reads every row, up to ``MAX_BAD_DATES`` stray rows (at most a tenth of the file; a footer
-note) are left without a date for validation to drop and count; more is an error.
+or separator-only lines, a trailing separator on each row, quoted thousands (``"1,234,567"``),
+decimal commas (``1,25`` in a ``;`` file) and Excel's ``sep=;`` first line are taken as they
+come. When no date format reads every row, up to ``MAX_BAD_DATES`` stray rows (at most a tenth
+of the file; a footer note) are left without a date for validation to drop and count.
 
 Date and close are required. Missing open/high/low are set to the close, a missing volume is
 unknown (NaN), a missing adjusted close equals the close, dividends and splits are 0.
