@@ -186,10 +186,6 @@ class PriceStore:
         atomic_write(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
         return path
 
-    def delete(self, symbol: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path(symbol).unlink()
-
 
 def _decode_meta(raw: dict | None) -> dict:
     if not raw or _META_KEY not in raw:
