@@ -106,10 +106,17 @@ def part_predictions(
 
 
 def evaluate_dataset(
-    model: nn.Module, ds: Dataset, device: torch.device | str = "cpu", part: str = "test"
+    model: nn.Module,
+    ds: Dataset,
+    device: torch.device | str = "cpu",
+    part: str = "test",
+    val: PartPredictions | None = None,
 ) -> dict:
-    """Per-horizon errors of the model and the baselines on one part of ``ds``."""
+    """Per-horizon errors of the model and the baselines on one part of ``ds``; ``val``: the
+    model's validation predictions when the caller has them already (they calibrate the bands)."""
     p = part_predictions(model, ds, part, device)
+    if val is None:
+        val = part_predictions(model, ds, "val", device)
     H = ds.config.horizon
     close = ds.history_close
     asof = p.asof + ds.offset  # absolute indices into the stored history
@@ -118,7 +125,7 @@ def evaluate_dataset(
     pred = metrics.model_prices(close, asof, p.mu)
     naive = {name: fn(close, asof, H) for name, fn in metrics.BASELINES.items()}
     span = ds.split_summary()[part]
-    bands = interval_report(model, ds, p, close[asof], device)  # intervals.py, per horizon
+    bands = interval_report(val, p, close[asof])  # intervals.py, per horizon
     horizons = []
     for h in range(1, H + 1):
         c = h - 1
@@ -153,18 +160,14 @@ def evaluate_dataset(
 
 
 def interval_report(
-    model: nn.Module,
-    ds: Dataset,
-    p: PartPredictions,
-    asof_close: np.ndarray,
-    device: torch.device | str = "cpu",
+    v: PartPredictions, p: PartPredictions, asof_close: np.ndarray
 ) -> list[list[dict]]:
     """Per horizon, [{level, coverage, mean_width, baseline_coverage, baseline_mean_width, ...}]
-    of the conformal bands on ``p`` (levels 0.8, 0.9), calibrated on the validation part like
-    the model file's calibration arrays, next to the constant-width band (see intervals.py)."""
+    of the conformal bands on ``p`` (levels 0.8, 0.9), calibrated on the validation predictions
+    ``v`` like the model file's calibration arrays, next to the constant-width band (see
+    intervals.py)."""
     from stockcast.intervals import DEFAULT_LEVELS, evaluate_intervals
 
-    v = part_predictions(model, ds, "val", device)
     return evaluate_intervals((v.y, v.mu, v.vol), (p.y, p.mu, p.vol, asof_close), DEFAULT_LEVELS)
 
 

@@ -101,7 +101,7 @@ def train_symbol(
         raise KeyboardInterrupt
     model.to("cpu")
     val = evaluation.part_predictions(model, ds, "val")
-    report = evaluation.evaluate_dataset(model, ds)
+    report = evaluation.evaluate_dataset(model, ds, val=val)
     manifest = _manifest(ds, model_cfg, cfg, res, report, describe(dev))
     calib = {"y": val.y, "mu": val.mu, "vol": val.vol}
     model_id, path = modelstore.save_model(root, sym, manifest, res.state, calib)
