@@ -144,10 +144,3 @@ def last_completed_session(now: dt.datetime | None = None, code: str = DEFAULT_C
     if cal.session_close(session) > stamp:
         session = cal.previous_session(session)
     return session.date()
-
-
-def is_session_closed(
-    session: dt.date, now: dt.datetime | None = None, code: str = DEFAULT_CALENDAR
-) -> bool:
-    """Whether the bar of ``session`` is final at ``now`` (its close has passed)."""
-    return session <= last_completed_session(now, code)

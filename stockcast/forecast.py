@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 HISTORY_SESSIONS = 120  # closes kept on the result for the chart
 
 
-# Stored columns each feature reads besides the close (adj_close); unknown features: close only.
 @dataclass(frozen=True)
 class Bound:
     """The interval of one level at one forecast date, in prices."""

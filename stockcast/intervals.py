@@ -45,19 +45,6 @@ class Calibration:
     n: int  # calibration windows used (rows with any NaN are dropped)
     symmetric: bool  # True: one quantile of |y - mu| / s; False: one per tail
 
-    @property
-    def horizon(self) -> int:
-        return int(self.lower_q.shape[1])
-
-    def to_dict(self) -> dict:
-        return {
-            "levels": list(self.levels),
-            "lower_q": self.lower_q.tolist(),
-            "upper_q": self.upper_q.tolist(),
-            "n": self.n,
-            "symmetric": self.symmetric,
-        }
-
 
 def parse_levels(text: str | Sequence[float]) -> tuple[float, ...]:
     """``"0.8,0.9"`` -> (0.8, 0.9), in the given order; each strictly between 0 and 1."""

@@ -8,7 +8,6 @@ default. Weights are safetensors only: opening a model never runs code.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -189,8 +188,3 @@ def load_model(root: Path, symbol: str, model_id: str | None = None, device: str
         ) from None
     model.to(device).eval()
     return manifest, model, calib
-
-
-def delete_model(root: Path, symbol: str, model_id: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(models_dir(root, symbol) / model_id)
