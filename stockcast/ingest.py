@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from stockcast.errors import DataError, StockcastError, UsageError
 from stockcast.paths import normalize_symbol
-from stockcast.store import COLUMNS, PriceStore
+from stockcast.store import COLUMNS, PriceStore, SymbolInfo
 from stockcast.validate import ValidationReport, validate
 
 if TYPE_CHECKING:
@@ -109,12 +109,12 @@ def drop_unfinished(df: pd.DataFrame, last_closed: dt.date) -> tuple[pd.DataFram
 # storing -----------------------------------------------------------------------------------
 def _current(
     store: PriceStore, sym: str, replacing: bool = False
-) -> tuple[pd.DataFrame | None, str | None]:
-    """The stored frame and its source; ``replacing`` treats an unreadable file as absent."""
+) -> tuple[pd.DataFrame | None, SymbolInfo | None]:
+    """The stored frame and its metadata; ``replacing`` treats an unreadable file as absent."""
     if not store.exists(sym):
         return None, None
     try:
-        return store.read(sym), store.info(sym).source
+        return store.read_with_info(sym)
     except Exception:
         if replacing:  # a damaged file is what --full and a new import are there to repair
             return None, None
@@ -127,16 +127,17 @@ def _commit(
     new: pd.DataFrame,
     source: str,
     source_ref: str | None,
-    old: pd.DataFrame | None,
+    old: tuple[pd.DataFrame | None, SymbolInfo | None],
     report: ValidationReport,
     source_options: dict | None = None,
 ) -> FetchResult:
-    """Write ``new`` unless nothing changed (call under the lock); describe what happened."""
-    status, added, removed = classify(old, new)
-    changed = status != "unchanged"
-    if not changed and old is not None:
-        info = store.info(sym)
-        changed = (info.source, info.source_ref, info.source_options) != (
+    """Write ``new`` over ``old`` (``_current``) unless nothing changed (call under the lock);
+    describe what happened."""
+    old_frame, old_info = old
+    status, added, removed = classify(old_frame, new)
+    changed = status != "unchanged" or old_info is None
+    if not changed:
+        changed = (old_info.source, old_info.source_ref, old_info.source_options) != (
             source,
             source_ref,
             source_options or None,
@@ -182,7 +183,7 @@ def ingest_csv(
     clean, report = _clean(read_csv_prices(ref, date_format), symbol, ref)
     options = {"date_format": date_format} if date_format else None
     with store.lock(symbol):
-        old, _ = _current(store, symbol, replacing=True)
+        old = _current(store, symbol, replacing=True)
         return _commit(store, symbol, clean, "csv", ref, old, report, options)
 
 
@@ -203,7 +204,7 @@ def ingest_sample(store: PriceStore) -> FetchResult:
 
     clean, report = _clean(load_sample(), SAMPLE_SYMBOL, "the bundled sample")
     with store.lock(SAMPLE_SYMBOL):
-        old, _ = _current(store, SAMPLE_SYMBOL, replacing=True)
+        old = _current(store, SAMPLE_SYMBOL, replacing=True)
         return _commit(store, SAMPLE_SYMBOL, clean, "sample", None, old, report)
 
 
@@ -240,9 +241,9 @@ def ingest_yahoo(
         clean, report = _clean(raw, symbol, f"Yahoo's answer ({a or 'start'} to {b or 'today'})")
         return clean, report, unfinished
 
-    old, old_source = _current(store, symbol, replacing=full)
+    old, old_info = _current(store, symbol, replacing=full)
     rewrite = False
-    if old is not None and not old.empty and not full and old_source == "yahoo":
+    if old is not None and not old.empty and not full and old_info.source == "yahoo":
         a = overlap_start(old.index)
         a = min(a, start) if start else a
         if end is not None and end < a:
@@ -252,13 +253,13 @@ def ingest_yahoo(
             )
         clean, report, unfinished = get(a, end)
         with store.lock(symbol):
-            current, current_source = _current(store, symbol)
+            now_stored = _current(store, symbol)
+            current, current_info = now_stored
             # recheck under the lock: a CSV import may have replaced the history meanwhile
-            still_yahoo = current_source == "yahoo"
+            still_yahoo = current_info is not None and current_info.source == "yahoo"
             if current is not None and still_yahoo and overlap_agrees(current, clean):
-                result = _commit(
-                    store, symbol, merge(current, clean), "yahoo", None, current, report
-                )
+                merged = merge(current, clean)
+                result = _commit(store, symbol, merged, "yahoo", None, now_stored, report)
                 return _note_unfinished(result, unfinished)
         rewrite = True  # the adjusted history changed: fetch again all that is stored
     if old is not None and not old.empty:
@@ -270,7 +271,7 @@ def ingest_yahoo(
         end = max(end, last) if end else None
     clean, report, unfinished = get(start, end)
     with store.lock(symbol):
-        current, _ = _current(store, symbol, replacing=True)
+        current = _current(store, symbol, replacing=True)
         result = _commit(store, symbol, clean, "yahoo", None, current, report)
     return _note_unfinished(result, unfinished)
 

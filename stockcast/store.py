@@ -86,19 +86,18 @@ class PriceStore:
 
     def read(self, symbol: str) -> pd.DataFrame:
         """The stored frame of ``symbol``; DataError naming the fix when there is none."""
+        return self.read_with_info(symbol)[0]
+
+    def read_with_info(self, symbol: str) -> tuple[pd.DataFrame, SymbolInfo]:
+        """The stored frame of ``symbol`` and its metadata, from one read of the file."""
         import pyarrow.parquet as pq
 
         sym = normalize_symbol(symbol)
-        path = self.path(sym)
-        if not path.is_file():
-            raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
+        path = self._existing(sym)
         try:
             table = pq.read_table(path)
         except Exception as exc:  # corrupt file: never expected, since writes are atomic
-            raise DataError(
-                f"stored prices of {sym} are unreadable ({exc.__class__.__name__}); "
-                f"run `stockcast fetch {sym} --full` to rebuild them"
-            ) from None
+            raise _unreadable(sym, exc) from None
         meta = _decode_meta(table.schema.metadata)
         if meta.get("schema_version", 0) > SCHEMA_VERSION:
             raise DataError(
@@ -114,35 +113,25 @@ class PriceStore:
         df = table.to_pandas().set_index("date")
         df.index = df.index.astype("datetime64[ns]")
         df.index.name = "date"
-        return df[COLUMNS]
+        return df[COLUMNS], _symbol_info(sym, meta, table.num_rows)
 
     def info(self, symbol: str) -> SymbolInfo:
         """Metadata of a stored symbol, read from the Parquet footer only (fast)."""
         import pyarrow.parquet as pq
 
         sym = normalize_symbol(symbol)
-        path = self.path(sym)
-        if not path.is_file():
-            raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
+        path = self._existing(sym)
         try:
             md = pq.read_metadata(path)
         except Exception as exc:
-            raise DataError(
-                f"stored prices of {sym} are unreadable ({exc.__class__.__name__}); "
-                f"run `stockcast fetch {sym} --full` to rebuild them"
-            ) from None
-        meta = _decode_meta(md.metadata)
-        return SymbolInfo(
-            ticker=sym,
-            rows=md.num_rows,
-            first=meta.get("first"),
-            last=meta.get("last"),
-            source=meta.get("source", "unknown"),
-            source_ref=meta.get("source_ref"),
-            updated=meta.get("updated", ""),
-            schema_version=int(meta.get("schema_version", 0)),
-            source_options=meta.get("source_options"),
-        )
+            raise _unreadable(sym, exc) from None
+        return _symbol_info(sym, _decode_meta(md.metadata), md.num_rows)
+
+    def _existing(self, sym: str) -> Path:
+        path = self.path(sym)
+        if not path.is_file():
+            raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
+        return path
 
     # writing ---------------------------------------------------------------------------
     def write(
@@ -194,3 +183,24 @@ def _decode_meta(raw: dict | None) -> dict:
         return json.loads(raw[_META_KEY])
     except ValueError:
         return {}
+
+
+def _symbol_info(sym: str, meta: dict, rows: int) -> SymbolInfo:
+    return SymbolInfo(
+        ticker=sym,
+        rows=rows,
+        first=meta.get("first"),
+        last=meta.get("last"),
+        source=meta.get("source", "unknown"),
+        source_ref=meta.get("source_ref"),
+        updated=meta.get("updated", ""),
+        schema_version=int(meta.get("schema_version", 0)),
+        source_options=meta.get("source_options"),
+    )
+
+
+def _unreadable(sym: str, exc: Exception) -> DataError:
+    return DataError(
+        f"stored prices of {sym} are unreadable ({exc.__class__.__name__}); "
+        f"run `stockcast fetch {sym} --full` to rebuild them"
+    )
