@@ -38,7 +38,7 @@ from torch import Tensor, nn
 __all__ = ["ENABLED", "MIN_BATCH", "lstm_forward", "supports", "tune_cpu_allocator", "use_for"]
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters
-_allocator_tuned = False
+_allocator_tuned: bool | None = None  # None until the first call has tried
 
 
 def tune_cpu_allocator() -> bool:
@@ -52,15 +52,17 @@ def tune_cpu_allocator() -> bool:
     setting is in effect; a no-op elsewhere than glibc, or with STOCKCAST_MALLOC_TUNE=0.
     """
     global _allocator_tuned
-    if not _allocator_tuned and os.environ.get("STOCKCAST_MALLOC_TUNE", "1") != "0":
-        try:
-            import ctypes
+    if _allocator_tuned is None:  # train_step calls this per batch: try once, not every time
+        _allocator_tuned = False
+        if os.environ.get("STOCKCAST_MALLOC_TUNE", "1") != "0":
+            try:
+                import ctypes
 
-            libc = ctypes.CDLL("libc.so.6")
-            ok = libc.mallopt(_M_MMAP_MAX, 0) == 1
-            _allocator_tuned = ok and libc.mallopt(_M_TRIM_THRESHOLD, 512 * 2**20) == 1
-        except (OSError, AttributeError):
-            _allocator_tuned = False
+                libc = ctypes.CDLL("libc.so.6")
+                ok = libc.mallopt(_M_MMAP_MAX, 0) == 1
+                _allocator_tuned = ok and libc.mallopt(_M_TRIM_THRESHOLD, 512 * 2**20) == 1
+            except (OSError, AttributeError):
+                pass
     return _allocator_tuned
 
 
