@@ -64,11 +64,12 @@ def refresh(root: Path, symbol: str, pacer: Pacer | None = None) -> Refresh:
     from stockcast.store import PriceStore
 
     store = PriceStore(root)
-    source = source_of(root, symbol)
+    info = store.info(symbol) if store.exists(symbol) else None
+    source = info.source if info else "yahoo"
     if source == "sample":
         return Refresh(source, 0, fetched=False)
-    if source == "csv":
-        path = store.info(symbol).source_ref
+    if source == "csv":  # only a stored symbol has a source other than yahoo
+        path = info.source_ref
         if not path:
             raise DataError(
                 f"{symbol} was imported from a CSV file that was not recorded; "
