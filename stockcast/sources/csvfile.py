@@ -296,35 +296,19 @@ def _mostly_dates(values: list[str], stripped: list[str], path: Path) -> pd.Date
             f"cannot read the dates in {path} (e.g. {first_bad!r}); "
             "pass --date-format, e.g. --date-format %d/%m/%Y"
         )
-    distinct: dict[tuple, pd.DatetimeIndex] = {}
-    for idx in readings.values():
-        if int(idx.notna().sum()) == best:
-            distinct.setdefault(tuple(idx.asi8), idx)
-    choices = list(distinct.values())
-    if len(choices) > 1:
-        ordered = [
-            c
-            for c in choices
-            if c.dropna().is_monotonic_increasing or c.dropna().is_monotonic_decreasing
-        ]
-        choices = ordered or choices
-    if len(choices) > 1:
-        raise DataError(
-            f"the dates in {path} can be read more than one way; pass --date-format to choose"
-        )
-    return choices[0]
+    fits = {fmt: idx for fmt, idx in readings.items() if int(idx.notna().sum()) == best}
+    return _pick(fits, path)
 
 
 def _pick(fits: dict[str, pd.DatetimeIndex], path: Path) -> pd.DatetimeIndex:
-    """One reading of the dates: distinct readings are narrowed to those in date order."""
+    """One reading of the dates: distinct readings are narrowed to those in date order
+    (unread rows, NaT, aside)."""
     distinct: dict[tuple, tuple[str, pd.DatetimeIndex]] = {}
     for fmt, idx in fits.items():
         distinct.setdefault(tuple(idx.asi8), (fmt, idx))
     choices = list(distinct.values())
     if len(choices) > 1:
-        ordered = [
-            c for c in choices if c[1].is_monotonic_increasing or c[1].is_monotonic_decreasing
-        ]
+        ordered = [c for c in choices if _in_date_order(c[1].dropna())]
         choices = ordered or choices
     if len(choices) > 1:
         formats = " or ".join(f for f, _ in choices)
@@ -332,6 +316,10 @@ def _pick(fits: dict[str, pd.DatetimeIndex], path: Path) -> pd.DatetimeIndex:
             f"the dates in {path} can be read as {formats}; pass --date-format to choose"
         )
     return choices[0][1]
+
+
+def _in_date_order(idx: pd.DatetimeIndex) -> bool:
+    return idx.is_monotonic_increasing or idx.is_monotonic_decreasing
 
 
 def _try_format(values: list[str], fmt: str) -> pd.DatetimeIndex | None:
