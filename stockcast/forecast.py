@@ -21,12 +21,11 @@ import numpy as np
 
 from stockcast import intervals
 from stockcast.errors import DataError, ModelError, UsageError
+from stockcast.plot import HISTORY_SESSIONS  # closes kept on the result for the chart
 
 if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
-
-HISTORY_SESSIONS = 120  # closes kept on the result for the chart
 
 
 @dataclass(frozen=True)
