@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from stockcast.errors import DataError
 from stockcast.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
-from stockcast.paths import normalize_symbol, symbol_file
+from stockcast.paths import normalize_symbol, symbol_file, symbols_in
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,10 +68,7 @@ def log_path(root: Path, symbol: str) -> Path:
 
 def symbols(root: Path) -> list[str]:
     """Symbols that have a forecast log."""
-    folder = Path(root) / "forecasts"
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith("."))
+    return symbols_in(root, "forecasts")
 
 
 def empty() -> pd.DataFrame:

@@ -55,3 +55,11 @@ def symbol_file(root: Path, symbol: str, folder: str, suffix: str) -> Path:
     if path.parent != base:
         raise UsageError(f"invalid symbol {symbol!r}")
     return path
+
+
+def symbols_in(root: Path, folder: str) -> list[str]:
+    """Sorted symbols with a ``root/folder/SYMBOL.parquet`` file (temporary ``.`` files aside)."""
+    base = Path(root) / folder
+    if not base.is_dir():
+        return []
+    return sorted(p.stem for p in base.glob("*.parquet") if not p.name.startswith("."))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from stockcast.errors import DataError
 from stockcast.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
-from stockcast.paths import normalize_symbol, symbol_file
+from stockcast.paths import normalize_symbol, symbol_file, symbols_in
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,10 +79,7 @@ class PriceStore:
         return self.path(symbol).is_file()
 
     def symbols(self) -> list[str]:
-        folder = self.root / "prices"
-        if not folder.is_dir():
-            return []
-        return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith("."))
+        return symbols_in(self.root, "prices")
 
     def read(self, symbol: str) -> pd.DataFrame:
         """The stored frame of ``symbol``; DataError naming the fix when there is none."""
