@@ -157,8 +157,8 @@ def _place(arr: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
