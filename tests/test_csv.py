@@ -71,6 +71,13 @@ def test_date_format_that_does_not_fit_is_a_usage_error() -> None:
         read_csv_prices(FIXTURES / "stooq.csv", date_format="%d/%m/%Y")
 
 
+def test_date_format_error_names_the_row_it_cannot_read(tmp_path: Path) -> None:
+    # the format reads the first rows once their time of day is set aside: the third is named
+    text = "Date,Close\n2020-01-02 00:00,1\n2020-01-03 00:00,2\n2020-13-06 00:00,3\n"
+    with pytest.raises(UsageError, match="does not read '2020-13-06 00:00'"):
+        read_csv_prices(_write(tmp_path, text), date_format="%Y-%m-%d")
+
+
 def test_unix_date_format_override() -> None:
     df = read_csv_prices(FIXTURES / "tradingview.csv", date_format="unix")
     assert df.index[0].date() == FIRST

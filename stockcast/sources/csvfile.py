@@ -256,7 +256,7 @@ def parse_dates(values: list[str], date_format: str | None, path: Path) -> pd.Da
         if idx is None:
             idx = _try_format(stripped, date_format)
         if idx is None:
-            bad = _first_unparsed(values, date_format)
+            bad = _first_unparsed(values, stripped, date_format)
             raise UsageError(
                 f"--date-format {date_format} does not read {bad!r} in {path}; "
                 "give the format of the file's dates, e.g. %d/%m/%Y"
@@ -377,12 +377,16 @@ def unix_session_dates(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return next_day if weekend(next_day) < weekend(utc_dates) else utc_dates
 
 
-def _first_unparsed(values: list[str], fmt: str) -> str:
+def _first_unparsed(values: list[str], stripped: list[str], fmt: str) -> str:
+    """The first of ``values`` that ``fmt`` reads neither as it is nor without its time of day."""
+    import numpy as np
     import pandas as pd
 
-    if fmt.lower() == "unix":
-        nums = pd.to_numeric(pd.Series(values), errors="coerce")
-    else:
-        nums = pd.to_datetime(pd.Series(values), format=fmt, errors="coerce")
-    bad = nums.isna().to_numpy().nonzero()[0]
-    return values[bad[0]] if len(bad) else ""
+    def unread(texts: list[str]) -> np.ndarray:
+        s = pd.Series(texts).str.strip()
+        if fmt.lower() == "unix":
+            return pd.to_numeric(s, errors="coerce").isna().to_numpy()
+        return pd.to_datetime(s, format=fmt, errors="coerce").isna().to_numpy()
+
+    bad = (unread(values) & unread(stripped)).nonzero()[0]
+    return values[bad[0]] if len(bad) else values[unread(stripped).nonzero()[0][0]]
