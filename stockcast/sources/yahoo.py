@@ -142,7 +142,6 @@ def fetch_history(
     session: Any = None,
     sleep: Callable[[float], None] = time.sleep,
     backoff: Backoff = Backoff(),
-    rng: Callable[[], float] = random.random,
     waits: Iterator[float] | None = None,
 ) -> pd.DataFrame:
     """Daily bars of ``symbol`` from ``start`` to ``end`` (both inclusive; None: all / today).
@@ -157,7 +156,7 @@ def fetch_history(
 
     _typed_errors()
     session = session if session is not None else make_session()
-    waits = waits if waits is not None else backoff.delays(rng)
+    waits = waits if waits is not None else backoff.delays()
     while True:
         try:
             return to_schema(_history(symbol, start, end, session))
