@@ -77,7 +77,7 @@ def store_read(symbols: int, sessions: int, runs: int) -> dict:
     import numpy as np
     import pandas as pd
 
-    from stockcast.store import PriceStore
+    from stockcast.data.store import PriceStore
 
     with tempfile.TemporaryDirectory(prefix="stockcast-bench-store-") as tmp:
         store = PriceStore(Path(tmp))

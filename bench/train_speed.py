@@ -2,7 +2,7 @@
 
 Windows come from the bundled MSFT sample (default features, lookback and horizon), so the
 values, and hence any denormal slow-downs, are those of real training. One epoch = one pass
-of ``stockcast.training.train_step`` over the windows in a seeded random order, as ``fit``
+of ``stockcast.training.loop.train_step`` over the windows in a seeded random order, as ``fit``
 does (AdamW, Huber loss, gradient clipping; no validation).
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from stockcast import fastlstm
-from stockcast.model import LSTMForecaster, ModelConfig
-from stockcast.training import TrainConfig, make_loss, train_step
+from stockcast.models.lstm import LSTMForecaster, ModelConfig
+from stockcast.training.loop import TrainConfig, make_loss, train_step
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ class Case:
 
 def sample_windows(n_max: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Scaled training windows (N, L, F) and targets (N, H) of the bundled sample."""
-    from stockcast.sources.sample import SAMPLE_SYMBOL, load_sample
-    from stockcast.windows import DataConfig, build_dataset
+    from stockcast.data.sources.sample import SAMPLE_SYMBOL, load_sample
+    from stockcast.prep.windows import DataConfig, build_dataset
 
     ds = build_dataset(SAMPLE_SYMBOL, load_sample(), DataConfig())
     x, y = ds.arrays("train")

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from stockcast import calendar as cal
+from stockcast.data import calendar as cal
 from stockcast.errors import UsageError
 
 D = dt.date

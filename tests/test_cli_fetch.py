@@ -14,8 +14,8 @@ from fakeyahoo import FakeYahoo, Script, make_bars, reset_yfinance
 from typer.testing import CliRunner
 
 from stockcast.cli import app
-from stockcast.sources import yahoo
-from stockcast.store import PriceStore
+from stockcast.data.sources import yahoo
+from stockcast.data.store import PriceStore
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
 DAYS = [
@@ -200,8 +200,8 @@ def test_damaged_file_is_repaired_by_full_or_import(
 def test_three_concurrent_csv_imports_leave_the_symbol_whole(stockcast_home: Path) -> None:
     import pandas as pd
 
-    from stockcast.sources.csvfile import read_csv_prices
-    from stockcast.validate import validate
+    from stockcast.data.sources.csvfile import read_csv_prices
+    from stockcast.data.validate import validate
 
     env = {**os.environ, "STOCKCAST_HOME": str(stockcast_home)}
     names = ["yahoo_iso.csv", "stooq.csv", "nasdaq.csv"]

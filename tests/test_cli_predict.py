@@ -12,7 +12,7 @@ from test_forecast import AFTER_NEW_YEAR, TINY, synthetic_prices
 from typer.testing import CliRunner
 
 from stockcast.cli import app
-from stockcast.store import PriceStore
+from stockcast.data.store import PriceStore
 
 runner = CliRunner()
 

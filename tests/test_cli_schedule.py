@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stockcast.cli import app
-from stockcast.sources import yahoo
+from stockcast.data.sources import yahoo
 
 SAMPLE = Path(__file__).parents[1] / "stockcast" / "sample" / "MSFT.csv"
 CONFIG = """\
@@ -134,7 +134,7 @@ def test_quiet_run_prints_nothing_on_success(home: Path) -> None:
 
 
 def test_yahoo_unreachable_still_forecasts_marked_stale(home: Path, no_yahoo: list[str]) -> None:
-    from stockcast.store import PriceStore
+    from stockcast.data.store import PriceStore
 
     store = PriceStore(home)
     store.write("MSFT", store.read("MSFT"), source="yahoo")  # as if fetched from Yahoo
@@ -162,7 +162,7 @@ def test_a_failing_symbol_among_good_ones(home: Path) -> None:
 
 
 def test_overlapping_run_exits_4_at_once_and_does_nothing(home: Path) -> None:
-    from stockcast.runner import run_lock
+    from stockcast.schedule.runner import run_lock
 
     before = pd.read_parquet(home / "forecasts" / "MSFT.parquet")
     with run_lock(home):  # another run is in progress
@@ -233,7 +233,7 @@ def test_predict_appends_to_the_forecast_log(home: Path) -> None:
 
 
 def test_a_longer_horizon_retrains_and_a_missing_csv_is_stale(home: Path, tmp_path: Path) -> None:
-    from stockcast.store import PriceStore
+    from stockcast.data.store import PriceStore
 
     moved = tmp_path / "elsewhere.csv"
     write_rows(moved, 700)

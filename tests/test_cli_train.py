@@ -98,8 +98,8 @@ def test_no_model_and_no_prices_name_the_fix(sample):
 
 
 def test_too_short_history_names_the_minimum(stockcast_home):
-    from stockcast.sources.sample import load_sample
-    from stockcast.store import PriceStore
+    from stockcast.data.sources.sample import load_sample
+    from stockcast.data.store import PriceStore
 
     PriceStore(stockcast_home).write("SHORT", load_sample().iloc[:100], source="sample")
     out = run("train", "SHORT", "-q")
@@ -142,9 +142,9 @@ def test_help_imports_no_heavy_modules_and_shows_the_real_defaults():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[0] == "[]"
-    from stockcast.model import ModelConfig
-    from stockcast.training import TrainConfig
-    from stockcast.windows import DataConfig
+    from stockcast.models.lstm import ModelConfig
+    from stockcast.prep.windows import DataConfig
+    from stockcast.training.loop import TrainConfig
 
     text = " ".join(out.stdout.replace("│", " ").split())
     t, m, d = TrainConfig(), ModelConfig(), DataConfig()

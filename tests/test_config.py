@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stockcast.config import (
+from stockcast.schedule.config import (
     DEFAULT_LEVELS,
     EXAMPLE,
     ConfigError,
@@ -139,8 +139,8 @@ def test_retrain_policy(policy: RetrainPolicy, age, new, due) -> None:
 
 
 def test_train_keys_are_the_trainers_options() -> None:
-    from stockcast import trainjob
-    from stockcast.config import TRAIN_KEYS
+    from stockcast.schedule.config import TRAIN_KEYS
+    from stockcast.training import job as trainjob
 
     trainer = trainjob.MODEL_KEYS | trainjob.DATA_KEYS | trainjob.TRAIN_KEYS | {"device"}
     assert set(TRAIN_KEYS) == trainer

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from stockcast.data.sources.csvfile import map_columns, read_csv_prices, sniff_delimiter
+from stockcast.data.store import COLUMNS
 from stockcast.errors import DataError, UsageError
-from stockcast.sources.csvfile import map_columns, read_csv_prices, sniff_delimiter
-from stockcast.store import COLUMNS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
 FIRST, LAST = dt.date(2024, 1, 2), dt.date(2024, 1, 18)
@@ -140,8 +140,8 @@ def test_date_format_is_recorded_and_reused_when_the_file_is_read_again(
     """A cron re-read of an ambiguous file needs the --date-format given at import."""
     import shutil
 
-    from stockcast.ingest import ingest_csv
-    from stockcast.store import PriceStore
+    from stockcast.data.ingest import ingest_csv
+    from stockcast.data.store import PriceStore
 
     src = tmp_path / "prices.csv"
     shutil.copy(FIXTURES / "ambiguous_dmy.csv", src)
@@ -278,7 +278,7 @@ def test_iso_times_in_utc_follow_the_unix_rule(
 
 
 def test_a_stray_footer_row_is_dropped_and_counted(tmp_path: Path) -> None:
-    from stockcast.validate import validate
+    from stockcast.data.validate import validate
 
     src = (FIXTURES / "yahoo_iso.csv").read_text().rstrip("\n")
     path = _write(tmp_path, src + "\n* Close price adjusted for splits.,,,,,,\n")

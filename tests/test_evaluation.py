@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from stockcast import evaluation, modelstore
+from stockcast.data.sources.sample import load_sample
+from stockcast.data.store import PriceStore
 from stockcast.errors import ModelError
-from stockcast.sources.sample import load_sample
-from stockcast.store import PriceStore
-from stockcast.trainjob import configs_from_options, train_symbol
+from stockcast.forecasting import evaluation
+from stockcast.models import store as modelstore
+from stockcast.training.job import configs_from_options, train_symbol
 
 TINY = {"epochs": 2, "hidden": 8, "lookback": 20, "batch_size": 512, "device": "cpu"}
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stockcast import features
 from stockcast.errors import DataError, UsageError
+from stockcast.prep import features
 
 
 def synthetic_prices(n: int, seed: int = 0, drift: float = 0.0003, vol: float = 0.015):

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from stockcast import forecast as fcast
 from stockcast.cli import app
+from stockcast.data.store import PriceStore
 from stockcast.errors import DataError, ModelError, UsageError
-from stockcast.store import PriceStore
+from stockcast.forecasting import forecast as fcast
 
 D = dt.date
 AFTER_NEW_YEAR = [D(2019, 1, 2), D(2019, 1, 3), D(2019, 1, 4), D(2019, 1, 7), D(2019, 1, 8)]
@@ -22,7 +22,7 @@ TINY = ["--epochs", "1", "--hidden", "4", "--lookback", "10", "--horizon", "5", 
 
 def synthetic_prices(end: str = "2018-12-31", n: int = 400, volume: bool = True) -> pd.DataFrame:
     """A random walk on NYSE sessions ending at ``end``, in the store's schema."""
-    from stockcast.calendar import get_calendar
+    from stockcast.data.calendar import get_calendar
 
     sessions = get_calendar("XNYS").sessions_window(pd.Timestamp(end), -n)
     rng = np.random.default_rng(0)
@@ -90,7 +90,7 @@ def test_json_keys(trained: Path) -> None:
 
 
 def test_log_rows_fit_the_forecast_log(trained: Path) -> None:
-    from stockcast import forecastlog
+    from stockcast.schedule import forecastlog
 
     fc = fcast.forecast_symbol(trained, "SYN", levels=(0.8, 0.9))
     rows = fc.log_rows("run")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stockcast import forecastlog
+from stockcast.schedule import forecastlog
 
 T0 = dt.datetime(2024, 1, 5, 22, 0, tzinfo=dt.UTC)
 
@@ -105,7 +105,7 @@ _APPENDER = textwrap.dedent(
     """
     import datetime as dt, sys, time
     import pandas as pd
-    from stockcast import forecastlog
+    from stockcast.schedule import forecastlog
     root, model, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if len(sys.argv) > 4:  # stall inside the write of append number argv[4], half written
         stall_at, real = int(sys.argv[4]), pd.DataFrame.to_parquet

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stockcast import features
-from stockcast import intervals as iv
 from stockcast.errors import DataError, UsageError
+from stockcast.forecasting import intervals as iv
+from stockcast.prep import features
 
 H = 5
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stockcast import metrics
+from stockcast.forecasting import metrics
 
 CLOSE = np.array([10.0, 11.0, 12.0, 11.0, 13.0, 14.0, 12.0])
 

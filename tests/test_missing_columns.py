@@ -10,7 +10,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from stockcast.cli import app
-from stockcast.features import missing_inputs
+from stockcast.prep.features import missing_inputs
 
 FAST = ["--epochs", "1", "--hidden", "8", "--lookback", "20", "--batch-size", "512", "-q"]
 

@@ -7,7 +7,7 @@ import torch
 
 from stockcast.device import configure_threads, describe, resolve_device
 from stockcast.errors import UsageError
-from stockcast.model import LSTMForecaster, ModelConfig, flops_per_window, n_parameters
+from stockcast.models.lstm import LSTMForecaster, ModelConfig, flops_per_window, n_parameters
 
 
 def test_forward_shape_and_untrained_output_near_the_bias():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from stockcast import modelstore
 from stockcast.errors import ModelError
-from stockcast.model import LSTMForecaster, ModelConfig
+from stockcast.models import store as modelstore
+from stockcast.models.lstm import LSTMForecaster, ModelConfig
 
 
 def save_one(root, symbol="MSFT", seed=0):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stockcast.data.paths import data_dir, normalize_symbol, symbol_file
 from stockcast.errors import UsageError
-from stockcast.paths import data_dir, normalize_symbol, symbol_file
 
 
 @pytest.mark.parametrize(

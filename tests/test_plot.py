@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from stockcast.plot import Band, render_png
+from stockcast.cli.plot import Band, render_png
 
 
 def test_png_is_a_valid_image() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stockcast import forecastlog, runner
-from stockcast.config import SymbolPlan, parse
 from stockcast.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, BusyError, DataError, SourceError
-from stockcast.runner import Forecast, Refresh, Steps
+from stockcast.schedule import forecastlog, runner
+from stockcast.schedule.config import SymbolPlan, parse
+from stockcast.schedule.runner import Forecast, Refresh, Steps
 
 NOW = dt.datetime(2024, 1, 8, 22, 30, tzinfo=dt.UTC)
 
@@ -124,7 +124,7 @@ def test_all_failing_is_exit_1(tmp_path: Path) -> None:
 
 def store(root: Path, *symbols: str) -> None:
     """Store two sessions of prices for each symbol (source yahoo)."""
-    from stockcast.store import COLUMNS, PriceStore
+    from stockcast.data.store import COLUMNS, PriceStore
 
     index = pd.DatetimeIndex(["2024-01-05", "2024-01-08"], name="date")
     frame = pd.DataFrame({c: [100.0, 101.0] for c in COLUMNS}, index=index)
@@ -188,7 +188,7 @@ def test_a_symbol_never_stored_fails_with_the_refresh_error(tmp_path: Path) -> N
 def test_logging_to_file_and_terminal(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import logging
 
-    from stockcast.logsetup import FILE_ONLY, MAX_BYTES, log_file, logging_to
+    from stockcast.schedule.logsetup import FILE_ONLY, MAX_BYTES, log_file, logging_to
 
     with logging_to(tmp_path, quiet=True) as log:
         log.info("progress line")
@@ -206,7 +206,7 @@ def test_logging_to_file_and_terminal(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_pacer_keeps_calls_apart() -> None:
-    from stockcast.runsteps import Pacer
+    from stockcast.schedule.steps import Pacer
 
     clock = iter([0.0, 0.25, 1.0, 5.0, 5.0]).__next__  # read once per wait, twice after
     slept: list[float] = []

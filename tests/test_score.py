@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from stockcast import forecastlog
-from stockcast.score import NO_OUTCOMES, HorizonScore, level_key, realised_total, score
+from stockcast.schedule import forecastlog
+from stockcast.schedule.score import NO_OUTCOMES, HorizonScore, level_key, realised_total, score
 
 CLOSES = pd.Series(
     [100.0, 102.0, 99.0, 105.0],

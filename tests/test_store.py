@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stockcast.data.store import COLUMNS, SCHEMA_VERSION, PriceStore
 from stockcast.errors import DataError, LockTimeout
-from stockcast.store import COLUMNS, SCHEMA_VERSION, PriceStore
 
 
 def prices(n: int, start: str = "2000-01-03", level: float = 100.0) -> pd.DataFrame:
@@ -87,7 +87,7 @@ _WRITER = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, sys.argv[2])
     from test_store import prices
-    from stockcast.store import PriceStore
+    from stockcast.data.store import PriceStore
     store = PriceStore(Path(sys.argv[1]))
     frames = [prices(4000), prices(6000, level=50.0)]
     i = 0
@@ -129,7 +129,7 @@ _MERGER = textwrap.dedent(
     import pandas as pd
     sys.path.insert(0, sys.argv[2])
     from test_store import prices
-    from stockcast.store import PriceStore
+    from stockcast.data.store import PriceStore
     store = PriceStore(Path(sys.argv[1]))
     k = int(sys.argv[3])
     for j in range(4):

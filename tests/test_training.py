@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from stockcast import training
 from stockcast.errors import UsageError
-from stockcast.model import ModelConfig
-from stockcast.training import TrainConfig, build_model, fit
-from stockcast.trainjob import configs_from_options
+from stockcast.models.lstm import ModelConfig
+from stockcast.training import loop as training
+from stockcast.training.job import configs_from_options
+from stockcast.training.loop import TrainConfig, build_model, fit
 
 CPU = torch.device("cpu")
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stockcast.sources.sample import load_sample
-from stockcast.store import COLUMNS
-from stockcast.validate import validate
+from stockcast.data.sources.sample import load_sample
+from stockcast.data.store import COLUMNS
+from stockcast.data.validate import validate
 
 
 def frame(rows: list[dict], dates: list[str]) -> pd.DataFrame:

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from test_features import synthetic_prices
 
-from stockcast import features
 from stockcast.errors import DataError, UsageError
-from stockcast.windows import (
+from stockcast.prep import features
+from stockcast.prep.windows import (
     DataConfig,
     Scaler,
     build_dataset,

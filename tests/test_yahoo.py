@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from fakeyahoo import FakeYahoo, Script, make_bars, reset_yfinance, session_ts
 
-from stockcast import ingest
-from stockcast.sources import yahoo
-from stockcast.store import PriceStore
+from stockcast.data import ingest
+from stockcast.data.sources import yahoo
+from stockcast.data.store import PriceStore
 
 HOLIDAYS = {dt.date(2024, 1, 1), dt.date(2024, 1, 15)}
 DAYS = [

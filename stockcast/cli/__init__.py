@@ -24,8 +24,10 @@ def main() -> None:
     except ImportError:  # pragma: no cover - older typer on click
         from click.exceptions import ClickException, NoArgsIsHelpError
 
+    from stockcast import allocator
     from stockcast.cli.app import error_line
 
+    allocator.tune()  # CPU training speed (allocator.py); this process only
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:  # bare `stockcast`: the help text, as before

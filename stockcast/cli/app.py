@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 
 from stockcast import __version__
+from stockcast.data.paths import data_dir
 from stockcast.errors import EXIT_ERROR, EXIT_INTERRUPTED, StockcastError
-from stockcast.paths import data_dir
 
 app = typer.Typer(
     name="stockcast",

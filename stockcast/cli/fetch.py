@@ -15,8 +15,8 @@ from stockcast.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from stockcast.ingest import FetchResult
-    from stockcast.store import SymbolInfo
+    from stockcast.data.ingest import FetchResult
+    from stockcast.data.store import SymbolInfo
 
 _STATUS_STYLE = {
     "new": "green",
@@ -109,8 +109,8 @@ def fetch(
 
 def _symbols(raw: list[str], csv: Path | None, sample: bool) -> list[str]:
     """Validated, upper-cased, de-duplicated symbols; checked before anything touches disk."""
-    from stockcast.paths import normalize_symbol
-    from stockcast.sources.sample import SAMPLE_SYMBOL
+    from stockcast.data.paths import normalize_symbol
+    from stockcast.data.sources.sample import SAMPLE_SYMBOL
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in raw))
     if sample:
@@ -164,9 +164,9 @@ def _run(
     full: bool,
     show_progress: bool,
 ) -> list[FetchResult]:
-    from stockcast import ingest
-    from stockcast.sources import yahoo
-    from stockcast.store import PriceStore
+    from stockcast.data import ingest
+    from stockcast.data.sources import yahoo
+    from stockcast.data.store import PriceStore
 
     store = PriceStore(STATE.data_dir)
     if sample:
@@ -239,7 +239,7 @@ def list_(
 
     Example: [bold]stockcast list --json[/]
     """
-    from stockcast.store import PriceStore
+    from stockcast.data.store import PriceStore
 
     store = PriceStore(STATE.data_dir)
     infos = []

@@ -13,7 +13,7 @@ from stockcast.errors import EXIT_ERROR, EXIT_PARTIAL, StockcastError, UsageErro
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from stockcast.forecast import Forecast
+    from stockcast.forecasting.forecast import Forecast
 
 
 @app.command()
@@ -65,16 +65,16 @@ def predict(
 
     Example: [bold]stockcast predict MSFT --horizon 5 --level 0.8,0.9 --plot msft.png[/]
     """
-    from stockcast.forecast import forecast_symbol
-    from stockcast.intervals import parse_levels
-    from stockcast.paths import normalize_symbol
+    from stockcast.data.paths import normalize_symbol
+    from stockcast.forecasting.forecast import forecast_symbol
+    from stockcast.forecasting.intervals import parse_levels
 
     levels = parse_levels(level)
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     if model and len(syms) > 1:
         raise UsageError("--model names one model; give a single symbol with it")
     if calendar:  # a bad code is one usage error, not one failure per symbol
-        from stockcast.calendar import get_calendar
+        from stockcast.data.calendar import get_calendar
 
         get_calendar(calendar)
     results: list[Forecast] = []
@@ -123,7 +123,7 @@ def record(root: Path, fc: Forecast) -> None:
     """
     import pandas as pd
 
-    from stockcast import forecastlog
+    from stockcast.schedule import forecastlog
 
     try:
         forecastlog.append(root, fc.ticker, pd.DataFrame(fc.log_rows("predict")))
@@ -135,7 +135,7 @@ def _publish(path: Path, data: bytes) -> None:
     """Write ``data`` atomically, readable as any new file of the user would be (umask)."""
     import os
 
-    from stockcast.fsutil import atomic_write_bytes
+    from stockcast.data.fsutil import atomic_write_bytes
 
     atomic_write_bytes(path, data)
     mask = os.umask(0)
@@ -149,7 +149,7 @@ def _write_outputs(
     if csv_path is not None and results:
         _publish(csv_path, to_csv(results).encode())
     if plot_path is not None:
-        from stockcast.plot import Band, render_png
+        from stockcast.cli.plot import Band, render_png
 
         for fc in results:
             path = plot_path.with_stem(f"{plot_path.stem}-{fc.ticker}") if several else plot_path
@@ -197,7 +197,7 @@ def render(con: Console, fc: Forecast) -> None:
     """The human view: context lines, then one row per forecast session."""
     from rich.table import Table
 
-    from stockcast.forecast import level_tag
+    from stockcast.forecasting.forecast import level_tag
 
     con.print(
         f"[bold]{fc.ticker}[/]  last close {_price(fc.last_close)} on {fc.as_of}  ·  "

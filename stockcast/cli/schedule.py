@@ -12,8 +12,8 @@ from stockcast.cli.app import STATE, app, handles_errors, print_json, stdout
 FEW = 30  # below this many realised forecasts, `score` says the figures are mostly luck
 
 if TYPE_CHECKING:
-    from stockcast.runner import RunReport, SymbolResult
-    from stockcast.score import HorizonScore
+    from stockcast.schedule.runner import RunReport, SymbolResult
+    from stockcast.schedule.score import HorizonScore
 
 
 @app.command()
@@ -27,7 +27,7 @@ def init(
 
     Example: [bold]stockcast init[/]
     """
-    from stockcast.config import config_path, write_example
+    from stockcast.schedule.config import config_path, write_example
 
     path = write_example(config_path(STATE.data_dir), force=force)
     stdout().print(f"wrote {path}; edit `symbols`, then try `stockcast run`", markup=False)
@@ -63,9 +63,9 @@ def run(
 
     Example (crontab): [bold]30 22 * * 1-5 stockcast run --quiet[/]
     """
-    from stockcast.config import config_path, load
-    from stockcast.logsetup import logging_to
-    from stockcast.runner import run as run_all
+    from stockcast.schedule.config import config_path, load
+    from stockcast.schedule.logsetup import logging_to
+    from stockcast.schedule.runner import run as run_all
 
     cfg = load(config_path(STATE.data_dir, config))
     with logging_to(STATE.data_dir, quiet=quiet):
@@ -130,11 +130,11 @@ def score(
 
     Example: [bold]stockcast score MSFT --json[/]
     """
-    from stockcast import forecastlog
-    from stockcast.paths import normalize_symbol
-    from stockcast.score import NO_OUTCOMES, realised_total
-    from stockcast.score import score as score_log
-    from stockcast.store import PriceStore
+    from stockcast.data.paths import normalize_symbol
+    from stockcast.data.store import PriceStore
+    from stockcast.schedule import forecastlog
+    from stockcast.schedule.score import NO_OUTCOMES, realised_total
+    from stockcast.schedule.score import score as score_log
 
     root = STATE.data_dir
     store = PriceStore(root)

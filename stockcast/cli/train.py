@@ -12,7 +12,7 @@ from stockcast.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, StockcastError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from stockcast.training import EpochReport
+    from stockcast.training.loop import EpochReport
 
 _JSON = typer.Option("--json", help="Print JSON for machines instead of tables.")
 
@@ -63,8 +63,8 @@ def train(
 
     Example: [bold]stockcast train MSFT --epochs 20 --seed 1[/]
     """
-    from stockcast.paths import normalize_symbol
-    from stockcast.trainjob import configs_from_options, train_symbol
+    from stockcast.data.paths import normalize_symbol
+    from stockcast.training.job import configs_from_options, train_symbol
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     options = {
@@ -265,7 +265,7 @@ def evaluate(
 
     Example: [bold]stockcast evaluate MSFT --json[/]
     """
-    from stockcast.evaluation import evaluate_saved
+    from stockcast.forecasting.evaluation import evaluate_saved
 
     ev = evaluate_saved(STATE.data_dir, symbol, model)
     if as_json:
@@ -284,7 +284,7 @@ def features_(as_json: Annotated[bool, _JSON] = False) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from stockcast.features import REGISTRY
+    from stockcast.prep.features import REGISTRY
 
     rows = [
         {"name": f.name, "formula": f.formula, "window": f.window, "default": f.default}

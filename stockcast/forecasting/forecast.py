@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stockcast import intervals
+from stockcast.cli.plot import HISTORY_SESSIONS  # closes kept on the result for the chart
 from stockcast.errors import DataError, ModelError, UsageError
-from stockcast.plot import HISTORY_SESSIONS  # closes kept on the result for the chart
+from stockcast.forecasting import intervals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -186,7 +186,7 @@ def skill_from_manifest(manifest: dict) -> Skill:
 
 def check_features(symbol: str, manifest: dict, prices: pd.DataFrame) -> None:
     """DataError (one line) when the stored prices cannot provide the model's features."""
-    from stockcast import features
+    from stockcast.prep import features
 
     names = list(manifest["data_config"]["features"])
     lookback = int(manifest["data_config"]["lookback"])
@@ -218,7 +218,7 @@ def _predict_one_thread(symbol: str, prices: pd.DataFrame, manifest: dict, model
     busy 2-core machine against 0.2 ms on one thread)."""
     import torch
 
-    from stockcast.evaluation import predict_latest
+    from stockcast.forecasting.evaluation import predict_latest
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -242,7 +242,7 @@ def build_forecast(
     made_at: dt.datetime | None = None,
 ) -> Forecast:
     """A forecast from loaded pieces (no disk): predict, calibrate, bound, date."""
-    from stockcast import calendar as cal
+    from stockcast.data import calendar as cal
 
     n = check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     check_features(symbol, manifest, prices)
@@ -303,10 +303,10 @@ def forecast_symbol(
     the stored data cannot provide, an unknown calendar. Stale data is not an error: see
     ``Forecast.stale``.
     """
-    from stockcast import calendar as cal
-    from stockcast.modelstore import load_model
-    from stockcast.paths import normalize_symbol
-    from stockcast.store import PriceStore
+    from stockcast.data import calendar as cal
+    from stockcast.data.paths import normalize_symbol
+    from stockcast.data.store import PriceStore
+    from stockcast.models.store import load_model
 
     sym = normalize_symbol(symbol)
     code = cal.calendar_code_for(sym, calendar)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from stockcast.data.fsutil import fsync_dir
+from stockcast.data.paths import normalize_symbol, symbol_file
 from stockcast.errors import ModelError
-from stockcast.fsutil import fsync_dir
-from stockcast.paths import normalize_symbol, symbol_file
 
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
@@ -164,7 +164,7 @@ def load_model(root: Path, symbol: str, model_id: str | None = None, device: str
     """
     from safetensors.torch import load
 
-    from stockcast.model import LSTMForecaster, ModelConfig
+    from stockcast.models.lstm import LSTMForecaster, ModelConfig
 
     sym = normalize_symbol(symbol)
     folder = _resolve(root, sym, model_id)

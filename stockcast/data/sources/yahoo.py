@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stockcast.errors import SourceError
-from stockcast.store import COLUMNS
+from stockcast.data.store import COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -7,8 +7,6 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from stockcast import fastlstm
-
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -66,12 +64,8 @@ class LSTMForecaster(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # B batch, L lookback, F features, D hidden units, H horizons
-        if self.training and fastlstm.use_for(self.lstm, x):
-            # opt-in fused CPU kernel on the same nn.LSTM parameters (fastlstm.py, BENCHMARKS.md)
-            last = fastlstm.lstm_forward(self.lstm, x, last_only=True)  # (B, L, F) -> (B, D)
-        else:
-            out, _ = self.lstm(x)  # (B, L, F) -> (B, L, D)
-            last = out[:, -1, :]  # -> (B, D): state after the as-of session
+        out, _ = self.lstm(x)  # (B, L, F) -> (B, L, D)
+        last = out[:, -1, :]  # -> (B, D): state after the as-of session
         return self.head(self.drop(last))  # -> (B, H)
 
 

@@ -6,7 +6,7 @@ source cannot be reached the forecast is still made from stored prices and marke
 result is a ``RunReport``: what happened per symbol, and the exit code.
 
 The work per symbol goes through ``Steps`` (refresh, retrain_due, train, forecast), so tests can
-replace a step; the real steps live in ``stockcast.runsteps``.
+replace a step; the real steps live in ``stockcast.schedule.steps``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stockcast import forecastlog
-from stockcast.config import NO_MODEL
+from stockcast.data.fsutil import locked
 from stockcast.errors import (
     EXIT_ERROR,
     EXIT_OK,
@@ -31,13 +30,14 @@ from stockcast.errors import (
     SourceError,
     StockcastError,
 )
-from stockcast.fsutil import locked
-from stockcast.logsetup import FILE_ONLY
+from stockcast.schedule import forecastlog
+from stockcast.schedule.config import NO_MODEL
+from stockcast.schedule.logsetup import FILE_ONLY
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from stockcast.config import Config, SymbolPlan
+    from stockcast.schedule.config import Config, SymbolPlan
 
 RUN_LOCK = Path("locks") / "_run.lock"  # "_" never occurs in a symbol: no clash with theirs
 LOGGER = "stockcast.run"
@@ -156,7 +156,7 @@ def run(
 ) -> RunReport:
     """Run every symbol of ``config`` under the run lock; BusyError when another run holds it."""
     if steps is None:
-        from stockcast.runsteps import default_steps
+        from stockcast.schedule.steps import default_steps
 
         steps = default_steps()
     log = logging.getLogger(LOGGER)
@@ -213,7 +213,7 @@ def _refresh(
     res: SymbolResult,
     log: logging.Logger,
 ) -> None:
-    from stockcast.runsteps import source_of
+    from stockcast.schedule.steps import source_of
 
     source = source_of(root, sym)
     if source in down:
@@ -240,7 +240,7 @@ def _refresh(
 
 
 def _stored(root: Path, sym: str) -> bool:
-    from stockcast.store import PriceStore
+    from stockcast.data.store import PriceStore
 
     return PriceStore(root).exists(sym)
 

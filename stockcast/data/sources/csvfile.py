@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stockcast.errors import DataError, UsageError
-from stockcast.store import COLUMNS
+from stockcast.data.store import COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from stockcast.errors import UsageError
-from stockcast.model import ModelConfig
-from stockcast.training import Callback, FitResult, TrainConfig, build_model, fit
-from stockcast.windows import DataConfig
+from stockcast.models.lstm import ModelConfig
+from stockcast.prep.windows import DataConfig
+from stockcast.training.loop import Callback, FitResult, TrainConfig, build_model, fit
 
 MODEL_KEYS = {"hidden", "layers", "dropout"}
 DATA_KEYS = {"features", "lookback", "horizon", "val_frac", "test_frac", "test_start"}
@@ -27,7 +27,7 @@ def configs_from_options(options: dict) -> tuple[DataConfig, ModelConfig, TrainC
 
     Keys left out or None take the defaults; an unknown key is a UsageError.
     """
-    from stockcast import features
+    from stockcast.prep import features
 
     opts = {k: v for k, v in options.items() if v is not None}
     unknown = set(opts) - MODEL_KEYS - DATA_KEYS - TRAIN_KEYS - {"device"}
@@ -77,12 +77,14 @@ def train_symbol(
     Raises KeyboardInterrupt when Ctrl-C came before any epoch finished (nothing is saved);
     after that, the best model so far is saved with ``interrupted: true``.
     """
-    from stockcast import evaluation, features, modelstore
+    from stockcast.data.paths import normalize_symbol
+    from stockcast.data.store import PriceStore
     from stockcast.device import configure_threads, describe, resolve_device
-    from stockcast.model import flops_per_window
-    from stockcast.paths import normalize_symbol
-    from stockcast.store import PriceStore
-    from stockcast.windows import build_dataset
+    from stockcast.forecasting import evaluation
+    from stockcast.models import store as modelstore
+    from stockcast.models.lstm import flops_per_window
+    from stockcast.prep import features
+    from stockcast.prep.windows import build_dataset
 
     sym = normalize_symbol(symbol)
     dev = resolve_device(device)

@@ -69,7 +69,7 @@ def score(log: pd.DataFrame, adj_close: pd.Series) -> list[HorizonScore]:
 
     Every logged forecast counts once per horizon, whatever its number of level rows.
     """
-    from stockcast.forecastlog import KEY
+    from stockcast.schedule.forecastlog import KEY
 
     rows = outcomes(log, adj_close)
     done = rows[rows["actual"].notna()]

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stockcast import metrics
 from stockcast.errors import ModelError
-from stockcast.windows import PARTS, DataConfig, Dataset, Scaler, build_dataset
+from stockcast.forecasting import metrics
+from stockcast.prep.windows import PARTS, DataConfig, Dataset, Scaler, build_dataset
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,7 +63,7 @@ def parts_from_split(
 
 def rebuild_dataset(symbol: str, prices: pd.DataFrame, manifest: dict) -> Dataset:
     """The saved model's dataset: its features, scalers and split dates on current prices."""
-    from stockcast import features
+    from stockcast.prep import features
 
     cfg = data_config(manifest)
     offset = features.warmup(cfg.features)
@@ -78,7 +78,7 @@ def predict_log_returns(
     """(N, H) predicted log returns for window rows ``rows`` of ``ds``."""
     import torch
 
-    from stockcast.training import predict_scaled
+    from stockcast.training.loop import predict_scaled
 
     scaled = predict_scaled(model, ds.x[rows], torch.device(device))
     return ds.target_scaler.inverse(scaled)
@@ -166,7 +166,7 @@ def interval_report(
     of the conformal bands on ``p`` (levels 0.8, 0.9), calibrated on the validation predictions
     ``v`` like the model file's calibration arrays, next to the constant-width band (see
     intervals.py)."""
-    from stockcast.intervals import DEFAULT_LEVELS, evaluate_intervals
+    from stockcast.forecasting.intervals import DEFAULT_LEVELS, evaluate_intervals
 
     return evaluate_intervals((v.y, v.mu, v.vol), (p.y, p.mu, p.vol, asof_close), DEFAULT_LEVELS)
 
@@ -205,9 +205,9 @@ def _summary(horizons: list[dict]) -> str:
 
 def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict:
     """`stockcast evaluate`: load the model and stored prices, evaluate the test split."""
-    from stockcast.modelstore import load_model
-    from stockcast.paths import normalize_symbol
-    from stockcast.store import PriceStore
+    from stockcast.data.paths import normalize_symbol
+    from stockcast.data.store import PriceStore
+    from stockcast.models.store import load_model
 
     sym = normalize_symbol(symbol)
     manifest, model, _ = load_model(root, sym, model_id)
@@ -219,9 +219,9 @@ def predict_latest(symbol: str, prices: pd.DataFrame, manifest: dict, model: nn.
     """Predicted log returns (H,) from the latest stored window, with its as-of context."""
     import torch
 
-    from stockcast import features
-    from stockcast.training import predict_scaled
-    from stockcast.windows import make_windows, prepare
+    from stockcast.prep import features
+    from stockcast.prep.windows import make_windows, prepare
+    from stockcast.training.loop import predict_scaled
 
     cfg = data_config(manifest)
     dates, rows, close, vol, _ = prepare(symbol, prices, cfg)

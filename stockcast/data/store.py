@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stockcast.errors import DataError
-from stockcast.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
-from stockcast.paths import normalize_symbol, symbol_file, symbols_in
+from stockcast.data.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
+from stockcast.data.paths import normalize_symbol, symbol_file, symbols_in
 
 if TYPE_CHECKING:
     import pandas as pd

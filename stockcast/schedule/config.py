@@ -32,9 +32,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from stockcast.data.fsutil import atomic_write_bytes
+from stockcast.data.paths import normalize_symbol
 from stockcast.errors import UsageError
-from stockcast.fsutil import atomic_write_bytes
-from stockcast.paths import normalize_symbol
 
 CONFIG_NAME = "stockcast.toml"
 DEFAULT_LEVELS = (0.8, 0.9)

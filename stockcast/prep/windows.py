@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stockcast import features
 from stockcast.errors import DataError, UsageError
+from stockcast.prep import features
 
 if TYPE_CHECKING:
     import pandas as pd

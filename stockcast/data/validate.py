@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from stockcast.store import COLUMNS
+from stockcast.data.store import COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

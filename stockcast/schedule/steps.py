@@ -12,18 +12,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stockcast.config import NO_MODEL
 from stockcast.errors import DataError, ModelError
+from stockcast.schedule.config import NO_MODEL
 
 if TYPE_CHECKING:
-    from stockcast.config import SymbolPlan
-    from stockcast.runner import Forecast, Refresh, Steps
+    from stockcast.schedule.config import SymbolPlan
+    from stockcast.schedule.runner import Forecast, Refresh, Steps
 
 
 def default_steps() -> Steps:
     """The steps that touch the real sources, models and store (Yahoo requests paced)."""
-    from stockcast.runner import Steps
-    from stockcast.sources.yahoo import PACE_SECONDS
+    from stockcast.data.sources.yahoo import PACE_SECONDS
+    from stockcast.schedule.runner import Steps
 
     pacer = Pacer(PACE_SECONDS)
 
@@ -48,7 +48,7 @@ class Pacer:
 
 def source_of(root: Path, symbol: str) -> str:
     """Where a symbol's prices come from: its stored source; "yahoo" when nothing is stored."""
-    from stockcast.store import PriceStore
+    from stockcast.data.store import PriceStore
 
     store = PriceStore(root)
     return store.info(symbol).source if store.exists(symbol) else "yahoo"
@@ -59,9 +59,9 @@ def refresh(root: Path, symbol: str, pacer: Pacer | None = None) -> Refresh:
 
     The bundled sample has nothing to refresh. A symbol not stored yet is fetched from Yahoo.
     """
-    from stockcast.ingest import ingest_csv, ingest_yahoo
-    from stockcast.runner import Refresh
-    from stockcast.store import PriceStore
+    from stockcast.data.ingest import ingest_csv, ingest_yahoo
+    from stockcast.data.store import PriceStore
+    from stockcast.schedule.runner import Refresh
 
     store = PriceStore(root)
     info = store.info(symbol) if store.exists(symbol) else None
@@ -92,8 +92,8 @@ def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> 
     """
     import pandas as pd
 
-    from stockcast import modelstore
-    from stockcast.store import PriceStore
+    from stockcast.data.store import PriceStore
+    from stockcast.models import store as modelstore
 
     if not modelstore.list_models(root, symbol):
         return NO_MODEL
@@ -120,7 +120,7 @@ def train(root: Path, symbol: str, options: Mapping[str, Any]) -> str:
     Ctrl-C during training keeps the best model so far (the trainer saves it, marked
     interrupted) and stops the whole run.
     """
-    from stockcast.trainjob import configs_from_options, train_symbol
+    from stockcast.training.job import configs_from_options, train_symbol
 
     data, model, cfg, device = configs_from_options(dict(options))
     out = train_symbol(root, symbol, data, model, cfg, device)
@@ -137,8 +137,8 @@ def forecast(root: Path, symbol: str, plan: SymbolPlan, stale: bool, now: dt.dat
     """
     import pandas as pd
 
-    from stockcast.forecast import forecast_symbol
-    from stockcast.runner import Forecast
+    from stockcast.forecasting.forecast import forecast_symbol
+    from stockcast.schedule.runner import Forecast
 
     fc = forecast_symbol(root, symbol, horizon=plan.horizon, levels=plan.levels, now=now)
     rows = pd.DataFrame(fc.log_rows(origin="run"))

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stockcast.errors import DataError, StockcastError, UsageError
-from stockcast.paths import normalize_symbol
-from stockcast.store import COLUMNS, PriceStore, SymbolInfo
-from stockcast.validate import ValidationReport, validate
+from stockcast.data.paths import normalize_symbol
+from stockcast.data.store import COLUMNS, PriceStore, SymbolInfo
+from stockcast.data.validate import ValidationReport, validate
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from stockcast.sources.yahoo import Backoff
+    from stockcast.data.sources.yahoo import Backoff
 
 OVERLAP_SESSIONS = 5  # an incremental fetch re-asks this many stored sessions
 RTOL = 1e-4  # relative tolerance when comparing stored and fetched prices
@@ -174,7 +174,7 @@ def ingest_csv(
     A ``date_format`` given once is recorded, and reused when the same file is read again
     (by `stockcast run`) without one.
     """
-    from stockcast.sources.csvfile import read_csv_prices
+    from stockcast.data.sources.csvfile import read_csv_prices
 
     symbol = normalize_symbol(symbol)
     ref = str(Path(path).expanduser().resolve())
@@ -200,7 +200,7 @@ def _recorded_date_format(store: PriceStore, symbol: str, ref: str) -> str | Non
 
 def ingest_sample(store: PriceStore) -> FetchResult:
     """Store the bundled MSFT sample (no network)."""
-    from stockcast.sources.sample import SAMPLE_SYMBOL, load_sample
+    from stockcast.data.sources.sample import SAMPLE_SYMBOL, load_sample
 
     clean, report = _clean(load_sample(), SAMPLE_SYMBOL, "the bundled sample")
     with store.lock(SAMPLE_SYMBOL):
@@ -226,8 +226,8 @@ def ingest_yahoo(
     overlap disagrees (a dividend or split rewrote the adjusted history) the whole range is
     fetched again and replaces what is stored. ``full`` skips straight to that.
     """
-    from stockcast.calendar import calendar_code_for, last_completed_session
-    from stockcast.sources import yahoo
+    from stockcast.data.calendar import calendar_code_for, last_completed_session
+    from stockcast.data.sources import yahoo
 
     backoff = backoff or yahoo.Backoff()
     symbol = normalize_symbol(symbol)

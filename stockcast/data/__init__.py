@@ -1,0 +1,1 @@
+"""Prices in and out: sources (network), validation, the store (disk), calendars."""

@@ -1,0 +1,1 @@
+"""Metrics, evaluation against naive baselines, intervals and dated forecasts."""

@@ -1,0 +1,1 @@
+"""Training: the silent loop (``loop``) and one job end to end (``job``)."""
