@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stockcast.errors import DataError, UsageError
+from stockcast.options import DataConfig
 from stockcast.prep import features
 
 if TYPE_CHECKING:
@@ -28,18 +29,6 @@ if TYPE_CHECKING:
 
 MIN_PART_WINDOWS = 10  # fewest windows each of train, validation and test may hold
 PARTS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """What the model sees and how the history is split; stored in the manifest."""
-
-    features: tuple[str, ...] = features.DEFAULT_FEATURES  # registry names, in column order
-    lookback: int = 60  # L: sessions in one input window
-    horizon: int = 5  # H: sessions ahead, all predicted at once
-    val_frac: float = 0.15  # share of sessions in validation
-    test_frac: float = 0.15  # share of sessions in test (ignored when test_start is set)
-    test_start: str | None = None  # ISO date: test starts at the first session on/after it
 
 
 @dataclass(frozen=True)
@@ -163,19 +152,24 @@ class Dataset:
 
     def split_summary(self) -> dict:
         """Per part: as-of start/end/n and the target date range (for the manifest)."""
-        out = {}
-        for name, r in self.parts.items():
-            if len(r) == 0:
-                out[name] = {"n": 0}
-                continue
-            out[name] = {
-                "start": _iso(self.dates[r.start]),
-                "end": _iso(self.dates[r.stop - 1]),
-                "n": len(r),
-                "target_start": _iso(self.dates[r.start + 1]),
-                "target_end": _iso(self.dates[r.stop - 1 + self.config.horizon]),
-            }
-        return out
+        return split_summary(self.dates, self.parts, self.config.horizon)
+
+
+def split_summary(dates: pd.DatetimeIndex, parts: dict[str, range], horizon: int) -> dict:
+    """Per part: as-of start/end/n and the target date range of one series' split."""
+    out: dict[str, dict] = {}
+    for name, r in parts.items():
+        if len(r) == 0:
+            out[name] = {"n": 0}
+            continue
+        out[name] = {
+            "start": _iso(dates[r.start]),
+            "end": _iso(dates[r.stop - 1]),
+            "n": len(r),
+            "target_start": _iso(dates[r.start + 1]),
+            "target_end": _iso(dates[r.stop - 1 + horizon]),
+        }
+    return out
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -207,19 +201,14 @@ def build_dataset(
     saved model's view (evaluate, predict); otherwise they are computed (train)."""
     dates, rows, close, vol, offset = prepare(symbol, prices, cfg)
     n = len(dates)
-    if n < cfg.lookback:
-        raise DataError(
-            f"{symbol} has {n + offset} sessions; one window of {cfg.lookback} needs at least "
-            f"{cfg.lookback + offset}; fetch a longer history"
-        )
+    check_history(symbol, n, offset, cfg)
     log_close = np.log(close)
     targets = make_targets(log_close, cfg.horizon)  # (n, H), row t = as-of t
     if parts is None:
         b1, b2 = split_bounds(dates, cfg.val_frac, cfg.test_frac, cfg.test_start)
         parts = part_ranges(n, cfg.lookback, cfg.horizon, b1, b2)
-        _check_parts(symbol, n, parts, cfg)
-        train = parts["train"]
-        scalers = (Scaler.fit(rows[:b1]), Scaler.fit(targets[train.start : train.stop]))
+        check_parts(symbol, n, parts, cfg)
+        scalers = fit_scalers(rows, targets, b1, parts["train"])
     elif scalers is None:
         raise ValueError("rebuilding a saved split needs its scalers")
     fs, ts = scalers
@@ -229,7 +218,24 @@ def build_dataset(
     return Dataset(cfg, dates, close, offset, x, y, vol, parts, fs, ts, history)
 
 
-def _check_parts(symbol: str, n: int, parts: dict[str, range], cfg: DataConfig) -> None:
+def check_history(symbol: str, n: int, offset: int, cfg: DataConfig) -> None:
+    """DataError when ``n`` sessions after warm-up cannot hold one lookback window."""
+    if n < cfg.lookback:
+        raise DataError(
+            f"{symbol} has {n + offset} sessions; one window of {cfg.lookback} needs at least "
+            f"{cfg.lookback + offset}; fetch a longer history"
+        )
+
+
+def fit_scalers(
+    rows: np.ndarray, targets: np.ndarray, b1: int, train: range
+) -> tuple[Scaler, Scaler]:
+    """(feature scaler on rows before b1, target scaler on the train as-of rows' targets)."""
+    return Scaler.fit(rows[:b1]), Scaler.fit(targets[train.start : train.stop])
+
+
+def check_parts(symbol: str, n: int, parts: dict[str, range], cfg: DataConfig) -> None:
+    """DataError (naming the fix) when a part holds fewer than MIN_PART_WINDOWS windows."""
     short = [name for name, r in parts.items() if len(r) < MIN_PART_WINDOWS]
     if not short:
         return
