@@ -138,14 +138,6 @@ def test_retrain_policy(policy: RetrainPolicy, age, new, due) -> None:
         assert due in reason
 
 
-def test_train_keys_are_the_trainers_options() -> None:
-    from stockcast.schedule.config import TRAIN_KEYS
-    from stockcast.training import job as trainjob
-
-    trainer = trainjob.MODEL_KEYS | trainjob.DATA_KEYS | trainjob.TRAIN_KEYS | {"device"}
-    assert set(TRAIN_KEYS) == trainer
-
-
 def test_the_forecast_horizon_is_the_trained_horizon_unless_set() -> None:
     assert dict(parse({"symbols": ["A"], "horizon": 3}).plan("A").train) == {"horizon": 3}
     config = parse({"symbols": ["A"], "horizon": 3, "train": {"horizon": 5}})

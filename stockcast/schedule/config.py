@@ -32,6 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from stockcast import options
 from stockcast.data.fsutil import atomic_write_bytes
 from stockcast.data.paths import normalize_symbol
 from stockcast.errors import UsageError
@@ -40,27 +41,6 @@ CONFIG_NAME = "stockcast.toml"
 DEFAULT_LEVELS = (0.8, 0.9)
 NO_MODEL = "no model yet"  # the retrain reason when a symbol has no model
 
-# Options of `stockcast train` that `[train]` may set, with the types each accepts
-# (the keys of `trainjob.configs_from_options`; a test keeps the two in step).
-TRAIN_KEYS: dict[str, tuple[type, ...]] = {
-    "epochs": (int,),
-    "batch_size": (int,),
-    "lr": (int, float),
-    "weight_decay": (int, float),
-    "loss": (str,),
-    "patience": (int,),
-    "seed": (int,),
-    "hidden": (int,),
-    "layers": (int,),
-    "dropout": (int, float),
-    "features": (list, str),
-    "lookback": (int,),
-    "horizon": (int,),
-    "val_frac": (int, float),
-    "test_frac": (int, float),
-    "test_start": (str,),
-    "device": (str,),
-}
 _TOP_KEYS = {"symbols", "levels", "horizon", "train", "retrain", "overrides"}
 _OVERRIDE_KEYS = {"levels", "horizon", "train", "retrain"}
 _RETRAIN_KEYS = {"every_days", "new_sessions"}
@@ -251,14 +231,21 @@ def _retrain(table: Any, where: str) -> dict[str, int]:
 
 
 def _train(table: Any, where: str) -> Mapping[str, Any]:
-    _no_unknown(table, set(TRAIN_KEYS), where)
-    for key, value in table.items():
-        types = TRAIN_KEYS[key]
-        bad_type = isinstance(value, bool) or not isinstance(value, types)
-        if bad_type or (isinstance(value, int | float) and not math.isfinite(value)):
-            names = " or ".join(t.__name__ for t in types)
-            raise ConfigError(f"`{key}` in {where} must be {names}, not {value!r}")
+    """The ``[train]`` table, checked by the same rules as the `train` flags (options.py)."""
+    _no_unknown(table, set(options.SPECS), where)
+    try:
+        options.check(table)
+    except UsageError as exc:
+        raise ConfigError(f"{_as_key(str(exc))} in {where}") from None
     return MappingProxyType(dict(table))
+
+
+def _as_key(message: str) -> str:
+    """ "--batch-size must ..." (a flag) -> "`batch_size` must ..." (the TOML key)."""
+    flag, _, rest = message.partition(" ")
+    if flag.startswith("--"):
+        return f"`{flag[2:].replace('-', '_')}` {rest}"
+    return message
 
 
 def _overrides(table: Any, symbols: tuple[str, ...], where: str) -> dict[str, Override]:
@@ -300,7 +287,7 @@ def _is_number(v: Any) -> bool:
 
 # --- the example file ------------------------------------------------------------------------
 
-EXAMPLE = """\
+EXAMPLE_TEMPLATE = """\
 # stockcast.toml: what `stockcast run` does on each scheduled run.
 # Only `symbols` is required; every other line shows its default and may be deleted.
 
@@ -315,14 +302,10 @@ levels = [0.8, 0.9]
 # leave it out to use the model's horizon (5 by default).
 # horizon = 5
 
-# Options for the trainer when `run` trains a model (the same as `stockcast train --help`).
+# Options for the trainer when `run` trains a model (the same as `stockcast train --help`),
+# each at its default.
 [train]
-# epochs = 30
-# lookback = 60
-# horizon = 5
-# hidden = 64
-# layers = 2
-# seed = 0
+{train}
 
 # When to train a new model instead of reusing the newest one (0 turns a rule off).
 # A symbol without a model is always trained.
@@ -336,6 +319,9 @@ new_sessions = 5   # this many sessions were stored after the model's data ended
 # [overrides.MSFT.train]
 # epochs = 50
 """
+
+
+EXAMPLE = EXAMPLE_TEMPLATE.replace("{train}", options.toml_example())
 
 
 def write_example(path: Path, force: bool = False) -> Path:
