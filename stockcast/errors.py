@@ -39,6 +39,15 @@ class SourceError(StockcastError):
     """A data source failed: network down, rate limited, unknown symbol."""
 
 
+class SourceDown(SourceError):
+    """The source cannot answer at all (unreachable, rate limiting): every remaining symbol
+    would fail the same way, so a batch stops asking it."""
+
+
+class StoreUnwritable(DataError):
+    """The data directory cannot be written: a batch stops, the next symbol would fail too."""
+
+
 class ModelError(StockcastError):
     """A saved model is missing, corrupt or incompatible."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stockcast.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, BusyError, DataError, SourceError
+from stockcast.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, BusyError, DataError, SourceDown
 from stockcast.schedule import forecastlog, runner
 from stockcast.schedule.config import SymbolPlan, parse
 from stockcast.schedule.runner import Forecast, Refresh, Steps
@@ -17,8 +17,8 @@ from stockcast.schedule.runner import Forecast, Refresh, Steps
 NOW = dt.datetime(2024, 1, 8, 22, 30, tzinfo=dt.UTC)
 
 
-class Unreachable(SourceError):
-    stops_run = True
+class Unreachable(SourceDown):
+    pass
 
 
 class Fake:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from stockcast.batch import exit_code
 from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stdout, warn
-from stockcast.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
+from stockcast.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -222,12 +223,7 @@ def fetch_table(results: list[FetchResult]) -> Table:
 
 
 def _exit_code(results: list[FetchResult]) -> int:
-    failed = [r for r in results if r.status == "failed"]
-    if not failed:
-        return EXIT_OK
-    if len(failed) < len(results):
-        return EXIT_PARTIAL
-    return failed[0].exit_code if len(results) == 1 else EXIT_ERROR
+    return exit_code(len(results), [r.exit_code for r in results if r.status == "failed"])
 
 
 @app.command("list")

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from stockcast.batch import Outcome, run_batch
 from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stdout, warn
-from stockcast.errors import EXIT_ERROR, EXIT_PARTIAL, StockcastError, UsageError
+from stockcast.errors import StockcastError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -77,31 +78,27 @@ def predict(
         from stockcast.data.calendar import get_calendar
 
         get_calendar(calendar)
-    results: list[Forecast] = []
-    failed = 0
-    for sym in syms:
-        try:
-            fc = forecast_symbol(
-                STATE.data_dir,
-                sym,
-                horizon=horizon,
-                model_id=model,
-                levels=levels,
-                calendar=calendar,
-            )
-        except StockcastError as exc:
-            if len(syms) == 1:
-                raise
-            error_line(f"{sym}: {exc}")
-            failed += 1
-            continue
-        results.append(fc)
-        record(STATE.data_dir, fc)
-        if fc.stale:
-            warn(
-                f"{sym}: the last stored session is {fc.as_of}, older than the last completed "
-                f"session {fc.last_completed}; run `stockcast fetch {sym}`"
-            )
+
+    def one(sym: str) -> Forecast:
+        return forecast_symbol(
+            STATE.data_dir, sym, horizon=horizon, model_id=model, levels=levels, calendar=calendar
+        )
+
+    def said(o: Outcome[Forecast]) -> None:
+        if o.error is not None and len(syms) > 1:
+            error_line(f"{o.symbol}: {o.error}")
+        if o.value is not None:
+            record(STATE.data_dir, o.value)
+            if o.value.stale:
+                warn(
+                    f"{o.symbol}: the last stored session is {o.value.as_of}, older than the last "
+                    f"completed session {o.value.last_completed}; run `stockcast fetch {o.symbol}`"
+                )
+
+    batch = run_batch(syms, one, on_outcome=said)
+    if len(syms) == 1 and batch.errors:
+        raise batch.errors[0]  # one red line and its own exit code (handles_errors)
+    results = batch.values
     _write_outputs(results, csv_path, plot_path, several=len(syms) > 1)
     if as_json:
         objs = [fc.to_dict() for fc in results]
@@ -112,8 +109,8 @@ def predict(
             if i:
                 con.print()
             render(con, fc)
-    if failed:
-        raise typer.Exit(EXIT_ERROR if not results else EXIT_PARTIAL)
+    if batch.exit_code:
+        raise typer.Exit(batch.exit_code)
 
 
 def record(root: Path, fc: Forecast) -> None:

@@ -1,8 +1,11 @@
 """Get prices from a source, validate them, merge them with what is stored, and store the result.
 
-Shared by ``stockcast fetch`` and the cron runner. Sources are read outside the symbol's lock;
-the read-merge-write step runs under it, so a second process waits instead of losing rows, and
-a failure anywhere leaves the stored file as it was. Nothing here prints.
+Shared by ``stockcast fetch`` and the cron runner. ``refresh`` is the one procedure for every
+source (``stockcast.data.sources.base.Source``): an incremental source is asked only for the
+latest sessions, merged over the stored rows; any other answer replaces them. Sources are read
+outside the symbol's lock; the read-merge-write step runs under it, so a second process waits
+instead of losing rows, and a failure anywhere leaves the stored file as it was. Nothing here
+prints.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from stockcast.errors import DataError, StockcastError, UsageError
+import numpy as np
+import pandas as pd
+
+from stockcast.batch import Outcome, run_batch
+from stockcast.data.calendar import calendar_code_for, last_completed_session
 from stockcast.data.paths import normalize_symbol
+from stockcast.data.sources import yahoo
+from stockcast.data.sources.base import Source
+from stockcast.data.sources.csvfile import CsvSource
+from stockcast.data.sources.sample import SAMPLE_SYMBOL, SampleSource
 from stockcast.data.store import COLUMNS, PriceStore, SymbolInfo
 from stockcast.data.validate import ValidationReport, validate
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from stockcast.data.sources.yahoo import Backoff
+from stockcast.errors import DataError, StoreUnwritable, UsageError
 
 OVERLAP_SESSIONS = 5  # an incremental fetch re-asks this many stored sessions
 RTOL = 1e-4  # relative tolerance when comparing stored and fetched prices
@@ -59,8 +66,6 @@ def overlap_start(index: pd.DatetimeIndex, sessions: int = OVERLAP_SESSIONS) -> 
 
 def overlap_agrees(old: pd.DataFrame, new: pd.DataFrame, rtol: float = RTOL) -> bool:
     """Whether close and adjusted close agree on the sessions both frames hold."""
-    import numpy as np
-
     common = old.index.intersection(new.index)
     a = old.loc[common, ["close", "adj_close"]].to_numpy()
     b = new.loc[common, ["close", "adj_close"]].to_numpy()
@@ -69,8 +74,6 @@ def overlap_agrees(old: pd.DataFrame, new: pd.DataFrame, rtol: float = RTOL) -> 
 
 def merge(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     """Stored rows plus fetched rows; a fetched row replaces the stored row of its session."""
-    import pandas as pd
-
     if old is None or old.empty:
         return new
     kept = old.loc[old.index.difference(new.index)]
@@ -79,8 +82,6 @@ def merge(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
 
 def classify(old: pd.DataFrame | None, new: pd.DataFrame) -> tuple[str, int, int]:
     """(status, rows added, rows removed) of replacing ``old`` by ``new``."""
-    import numpy as np
-
     if old is None or old.empty:
         return "new", len(new), 0
     added = len(new.index.difference(old.index))
@@ -98,18 +99,11 @@ def classify(old: pd.DataFrame | None, new: pd.DataFrame) -> tuple[str, int, int
     return ("unchanged" if same and not added else "updated"), added, removed
 
 
-def drop_unfinished(df: pd.DataFrame, last_closed: dt.date) -> tuple[pd.DataFrame, list[str]]:
-    """Drop bars after ``last_closed`` (a session still trading); also return their dates."""
-    import pandas as pd
-
-    late = df.index > pd.Timestamp(last_closed)
-    return df[~late], [d.date().isoformat() for d in df.index[late]]
-
-
 # storing -----------------------------------------------------------------------------------
-def _current(
-    store: PriceStore, sym: str, replacing: bool = False
-) -> tuple[pd.DataFrame | None, SymbolInfo | None]:
+Stored = tuple[pd.DataFrame | None, SymbolInfo | None]  # what ``_current`` returns
+
+
+def _current(store: PriceStore, sym: str, replacing: bool = False) -> Stored:
     """The stored frame and its metadata; ``replacing`` treats an unreadable file as absent."""
     if not store.exists(sym):
         return None, None
@@ -125,29 +119,28 @@ def _commit(
     store: PriceStore,
     sym: str,
     new: pd.DataFrame,
-    source: str,
-    source_ref: str | None,
-    old: tuple[pd.DataFrame | None, SymbolInfo | None],
+    source: Source,
+    old: Stored,
     report: ValidationReport,
-    source_options: dict | None = None,
 ) -> FetchResult:
     """Write ``new`` over ``old`` (``_current``) unless nothing changed (call under the lock);
     describe what happened."""
     old_frame, old_info = old
     status, added, removed = classify(old_frame, new)
-    changed = status != "unchanged" or old_info is None
-    if not changed:
-        changed = (old_info.source, old_info.source_ref, old_info.source_options) != (
-            source,
-            source_ref,
-            source_options or None,
-        )
+    recorded = (source.name, source.ref, source.options or None)
+    changed = (
+        old_info is None
+        or status != "unchanged"
+        or (old_info.source, old_info.source_ref, old_info.source_options) != recorded
+    )
     if changed:
-        store.write(sym, new, source=source, source_ref=source_ref, source_options=source_options)
+        store.write(
+            sym, new, source=source.name, source_ref=source.ref, source_options=source.options
+        )
     return FetchResult(
         ticker=sym,
         status=status,
-        source=source,
+        source=source.name,
         rows=len(new),
         rows_added=added,
         rows_removed=removed,
@@ -158,11 +151,82 @@ def _commit(
     )
 
 
-def _clean(df: pd.DataFrame, sym: str, where: str) -> tuple[pd.DataFrame, ValidationReport]:
-    clean, report = validate(df)
+def _read(
+    source: Source, sym: str, start: dt.date | None = None, end: dt.date | None = None
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Ask ``source`` for ``sym`` and validate the answer; DataError when no row is usable."""
+    clean, report = validate(source.history(sym, start, end))
     if clean.empty:
-        raise DataError(f"no usable prices for {sym} in {where}; nothing was stored")
+        raise DataError(
+            f"no usable prices for {sym} in {source.describe(start, end)}; nothing was stored"
+        )
     return clean, report
+
+
+# the one refresh ---------------------------------------------------------------------------
+def refresh(
+    store: PriceStore,
+    symbol: str,
+    source: Source,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    full: bool = False,
+) -> FetchResult:
+    """Refresh the stored history of ``symbol`` from ``source``; the one path for every source.
+
+    An incremental source whose rows are stored is asked from ``OVERLAP_SESSIONS`` before the
+    last stored session, and its answer is merged over the stored rows. When the overlap
+    disagrees (a dividend or split rewrote the adjusted history) the whole stored range is
+    asked again and replaces what is stored; ``full`` skips straight to that. Any other source
+    (a CSV file, the sample) replaces what is stored with all it has.
+    """
+    old, old_info = _current(store, symbol, replacing=full) if source.incremental else (None, None)
+    rewrite = False
+    same_source = old_info is not None and old_info.source == source.name
+    if old is not None and not old.empty and not full and same_source:
+        result = _update(store, symbol, source, old, start, end)
+        if result is not None:
+            return result
+        rewrite = True  # the adjusted history changed: ask again for all that is stored
+    if old is not None and not old.empty:
+        # a rewrite, --full, or a symbol stored from another source: the answer replaces
+        # what is stored, so never ask for less than that (--start/--end only widen)
+        first, last = old.index[0].date(), old.index[-1].date()
+        if start is not None or rewrite:
+            start = min(start, first) if start else first
+        end = max(end, last) if end else None
+    clean, report = _read(source, symbol, start, end)
+    with store.lock(symbol):
+        current = _current(store, symbol, replacing=True)
+        return _commit(store, symbol, clean, source, current, report)
+
+
+def _update(
+    store: PriceStore,
+    symbol: str,
+    source: Source,
+    old: pd.DataFrame,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> FetchResult | None:
+    """Merge the latest sessions over the stored ones; None when the overlap disagrees."""
+    a = overlap_start(old.index)
+    a = min(a, start) if start else a
+    if end is not None and end < a:
+        raise UsageError(
+            f"--end {end} is before the sessions to update ({a}); "
+            "use --full with --start/--end to re-fetch a past range"
+        )
+    clean, report = _read(source, symbol, a, end)
+    with store.lock(symbol):
+        now_stored = _current(store, symbol)
+        current, current_info = now_stored
+        # recheck under the lock: a CSV import may have replaced the history meanwhile
+        same_source = current_info is not None and current_info.source == source.name
+        if current is not None and same_source and overlap_agrees(current, clean):
+            return _commit(store, symbol, merge(current, clean), source, now_stored, report)
+    return None
 
 
 # sources -----------------------------------------------------------------------------------
@@ -174,17 +238,11 @@ def ingest_csv(
     A ``date_format`` given once is recorded, and reused when the same file is read again
     (by `stockcast run`) without one.
     """
-    from stockcast.data.sources.csvfile import read_csv_prices
-
     symbol = normalize_symbol(symbol)
-    ref = str(Path(path).expanduser().resolve())
+    source = CsvSource(path, date_format)
     if date_format is None:
-        date_format = _recorded_date_format(store, symbol, ref)
-    clean, report = _clean(read_csv_prices(ref, date_format), symbol, ref)
-    options = {"date_format": date_format} if date_format else None
-    with store.lock(symbol):
-        old = _current(store, symbol, replacing=True)
-        return _commit(store, symbol, clean, "csv", ref, old, report, options)
+        source = CsvSource(path, _recorded_date_format(store, symbol, source.ref))
+    return refresh(store, symbol, source)
 
 
 def _recorded_date_format(store: PriceStore, symbol: str, ref: str) -> str | None:
@@ -200,12 +258,7 @@ def _recorded_date_format(store: PriceStore, symbol: str, ref: str) -> str | Non
 
 def ingest_sample(store: PriceStore) -> FetchResult:
     """Store the bundled MSFT sample (no network)."""
-    from stockcast.data.sources.sample import SAMPLE_SYMBOL, load_sample
-
-    clean, report = _clean(load_sample(), SAMPLE_SYMBOL, "the bundled sample")
-    with store.lock(SAMPLE_SYMBOL):
-        old = _current(store, SAMPLE_SYMBOL, replacing=True)
-        return _commit(store, SAMPLE_SYMBOL, clean, "sample", None, old, report)
+    return refresh(store, SAMPLE_SYMBOL, SampleSource())
 
 
 def ingest_yahoo(
@@ -218,68 +271,20 @@ def ingest_yahoo(
     now: dt.datetime | None = None,
     session: Any = None,
     sleep: Callable[[float], None] = time.sleep,
-    backoff: Backoff | None = None,
+    backoff: yahoo.Backoff | None = None,
 ) -> FetchResult:
     """Fetch ``symbol`` from Yahoo: incrementally when it is stored, else its whole history.
 
-    The incremental request starts ``OVERLAP_SESSIONS`` before the last stored session; if the
-    overlap disagrees (a dividend or split rewrote the adjusted history) the whole range is
-    fetched again and replaces what is stored. ``full`` skips straight to that.
+    See ``refresh``; bars of a session that has not closed yet are left out, with a note.
     """
-    from stockcast.data.calendar import calendar_code_for, last_completed_session
-    from stockcast.data.sources import yahoo
-
-    backoff = backoff or yahoo.Backoff()
     symbol = normalize_symbol(symbol)
     yahoo.configure(store.root / "cache" / "yfinance")
     last_closed = last_completed_session(now, calendar_code_for(symbol))
-    waits = backoff.delays()  # one rate-limit budget for the symbol, rewrite re-fetch included
-
-    def get(a: dt.date | None, b: dt.date | None) -> tuple[pd.DataFrame, ValidationReport, list]:
-        raw = yahoo.fetch_history(symbol, a, b, session=session, sleep=sleep, waits=waits)
-        raw, unfinished = drop_unfinished(raw, last_closed)
-        clean, report = _clean(raw, symbol, f"Yahoo's answer ({a or 'start'} to {b or 'today'})")
-        return clean, report, unfinished
-
-    old, old_info = _current(store, symbol, replacing=full)
-    rewrite = False
-    if old is not None and not old.empty and not full and old_info.source == "yahoo":
-        a = overlap_start(old.index)
-        a = min(a, start) if start else a
-        if end is not None and end < a:
-            raise UsageError(
-                f"--end {end} is before the sessions to update ({a}); "
-                "use --full with --start/--end to re-fetch a past range"
-            )
-        clean, report, unfinished = get(a, end)
-        with store.lock(symbol):
-            now_stored = _current(store, symbol)
-            current, current_info = now_stored
-            # recheck under the lock: a CSV import may have replaced the history meanwhile
-            still_yahoo = current_info is not None and current_info.source == "yahoo"
-            if current is not None and still_yahoo and overlap_agrees(current, clean):
-                merged = merge(current, clean)
-                result = _commit(store, symbol, merged, "yahoo", None, now_stored, report)
-                return _note_unfinished(result, unfinished)
-        rewrite = True  # the adjusted history changed: fetch again all that is stored
-    if old is not None and not old.empty:
-        # a rewrite, --full, or a symbol stored from a CSV file or the sample: the answer
-        # replaces what is stored, so never ask for less than that (--start/--end only widen)
-        first, last = old.index[0].date(), old.index[-1].date()
-        if start is not None or rewrite:
-            start = min(start, first) if start else first
-        end = max(end, last) if end else None
-    clean, report, unfinished = get(start, end)
-    with store.lock(symbol):
-        current = _current(store, symbol, replacing=True)
-        result = _commit(store, symbol, clean, "yahoo", None, current, report)
-    return _note_unfinished(result, unfinished)
-
-
-def _note_unfinished(result: FetchResult, unfinished: list[str]) -> FetchResult:
-    if unfinished:
+    source = yahoo.YahooSource(last_closed, session=session, sleep=sleep, backoff=backoff)
+    result = refresh(store, symbol, source, start, end, full=full)
+    if source.left_out:
         result.notes.append(
-            f"left out the bar of {', '.join(unfinished)}: that session has not closed yet"
+            f"left out the bar of {', '.join(source.left_out)}: that session has not closed yet"
         )
     return result
 
@@ -295,29 +300,31 @@ def run_all(
 ) -> list[FetchResult]:
     """Attempt every symbol; a failure becomes a ``failed`` result instead of stopping the run.
 
-    After an error that would repeat for every symbol (network down, rate limited) the rest are
-    marked failed with the same message, without asking again.
+    After an error that would repeat for every symbol (``SourceDown``, an unwritable data
+    directory) the rest are marked failed with the same message, without asking again.
     """
-    results: list[FetchResult] = []
-    stop: StockcastError | None = None
-    for i, sym in enumerate(symbols):
-        if stop is None and i and pace:
-            sleep(pace)
+    batch = run_batch(list(symbols), _disk_errors_stop(one), pace=pace, sleep=sleep)
+    return [_fetch_result(o, source) for o in batch.outcomes]
+
+
+def _disk_errors_stop(one: Callable[[str], FetchResult]) -> Callable[[str], FetchResult]:
+    """``one``, with a local disk error (the sources map network errors) as StoreUnwritable."""
+
+    def guarded(sym: str) -> FetchResult:
         try:
-            if stop is not None:
-                raise stop
-            results.append(one(sym))
-        except StockcastError as exc:
-            results.append(
-                FetchResult(sym, "failed", source, error=str(exc), exit_code=exc.exit_code)
-            )
-            if getattr(exc, "stops_run", False):
-                stop = exc
-        except OSError as exc:  # the sources map network errors; this is the local disk
-            stop = DataError(
+            return one(sym)
+        except OSError as exc:
+            raise StoreUnwritable(
                 f"cannot write to the data directory ({exc.strerror or exc}: {exc.filename}); "
                 "check its permissions and free space, or choose another with --data-dir"
-            )
-            stop.stops_run = True  # type: ignore[attr-defined]
-            results.append(FetchResult(sym, "failed", source, error=str(stop), exit_code=1))
-    return results
+            ) from None
+
+    return guarded
+
+
+def _fetch_result(outcome: Outcome[FetchResult], source: str) -> FetchResult:
+    if outcome.error is None:
+        assert outcome.value is not None
+        return outcome.value
+    err = outcome.error
+    return FetchResult(outcome.symbol, "failed", source, error=str(err), exit_code=err.exit_code)

@@ -6,7 +6,8 @@ source cannot be reached the forecast is still made from stored prices and marke
 result is a ``RunReport``: what happened per symbol, and the exit code.
 
 The work per symbol goes through ``Steps`` (refresh, retrain_due, train, forecast), so tests can
-replace a step; the real steps live in ``stockcast.schedule.steps``.
+replace a step; the real steps live in ``stockcast.schedule.steps``, their types in
+``stockcast.schedule.steptypes``. The loop and the exit code are ``stockcast.batch``'s.
 """
 
 from __future__ import annotations
@@ -14,62 +15,29 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from stockcast.batch import exit_code, run_batch, stops_batch
 from stockcast.data.fsutil import locked
-from stockcast.errors import (
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    BusyError,
-    LockTimeout,
-    SourceError,
-    StockcastError,
-)
+from stockcast.data.store import PriceStore
+from stockcast.errors import EXIT_ERROR, BusyError, LockTimeout, SourceError, StockcastError
 from stockcast.schedule import forecastlog
 from stockcast.schedule.config import NO_MODEL
 from stockcast.schedule.logsetup import FILE_ONLY
+from stockcast.schedule.steps import default_steps, source_of
+from stockcast.schedule.steptypes import Forecast, Refresh, Steps
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from stockcast.schedule.config import Config, SymbolPlan
+
+__all__ = ["Forecast", "Refresh", "RunReport", "Steps", "SymbolResult", "run", "run_lock"]
 
 RUN_LOCK = Path("locks") / "_run.lock"  # "_" never occurs in a symbol: no clash with theirs
 LOGGER = "stockcast.run"
-
-
-@dataclass
-class Refresh:
-    """What refreshing one symbol from its source did."""
-
-    source: str  # "yahoo", "csv", "sample"
-    added: int = 0  # sessions stored that were not there before
-    fetched: bool = True  # the source answered (False: nothing to refresh, e.g. the sample)
-    notes: list[str] = field(default_factory=list)  # rows repaired or dropped, bars left out
-
-
-@dataclass
-class Forecast:
-    """A forecast made for one symbol, as rows for the forecast log."""
-
-    model: str  # model id
-    as_of: str  # ISO date of the last session used
-    rows: pd.DataFrame  # forecastlog.COLUMNS
-
-
-@dataclass(frozen=True)
-class Steps:
-    """The work of one symbol; each step raises StockcastError with one line when it fails."""
-
-    refresh: Callable[[Path, str], Refresh]
-    retrain_due: Callable[[Path, str, SymbolPlan, dt.datetime], str | None]  # why, or None
-    train: Callable[[Path, str, Mapping[str, Any]], str]  # -> the new model id
-    forecast: Callable[[Path, str, SymbolPlan, bool, dt.datetime], Forecast]  # stale flag
 
 
 @dataclass
@@ -118,10 +86,9 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """0 all went well, 3 (EXIT_PARTIAL) some symbols failed, 1 all failed."""
-        if self.ok:
-            return EXIT_OK
-        return EXIT_ERROR if len(self.failed) == len(self.results) else EXIT_PARTIAL
+        """0 all went well, 3 (EXIT_PARTIAL) some symbols failed, 1 all failed (one too: the
+        run's own failures are in its report, not in the exit code)."""
+        return exit_code(len(self.results), [EXIT_ERROR] * len(self.failed))
 
     def to_dict(self) -> dict:
         return {
@@ -156,18 +123,18 @@ def run(
 ) -> RunReport:
     """Run every symbol of ``config`` under the run lock; BusyError when another run holds it."""
     if steps is None:
-        from stockcast.schedule.steps import default_steps
-
         steps = default_steps()
+    work = steps
     log = logging.getLogger(LOGGER)
     start = time.perf_counter()
     with run_lock(root):
         now = now or dt.datetime.now(dt.UTC)
         log.info("run started: %d symbol(s) in %s", len(config.symbols), root)
         down: dict[str, str] = {}  # source -> why it is unreachable for the rest of this run
-        results = [
-            run_symbol(root, config.plan(sym), steps, now, down, log) for sym in config.symbols
-        ]
+        batch = run_batch(
+            config.symbols, lambda sym: run_symbol(root, config.plan(sym), work, now, down, log)
+        )
+    results = batch.values  # run_symbol keeps each symbol's failure in its result
     report = RunReport(results, time.perf_counter() - start)
     bad = len(report.failed)
     log.info("run finished in %.1f s: %d ok, %d failed", report.seconds, len(results) - bad, bad)
@@ -213,8 +180,6 @@ def _refresh(
     res: SymbolResult,
     log: logging.Logger,
 ) -> None:
-    from stockcast.schedule.steps import source_of
-
     source = source_of(root, sym)
     if source in down:
         if not _stored(root, sym):
@@ -225,7 +190,7 @@ def _refresh(
     try:
         ref = steps.refresh(root, sym)
     except StockcastError as exc:
-        if getattr(exc, "stops_run", False):
+        if stops_batch(exc):  # SourceDown: no other symbol of this source is asked
             down[source] = str(exc)
         if not _stored(root, sym):  # nothing to forecast from: the refresh error is the story
             raise
@@ -240,8 +205,6 @@ def _refresh(
 
 
 def _stored(root: Path, sym: str) -> bool:
-    from stockcast.data.store import PriceStore
-
     return PriceStore(root).exists(sym)
 
 

@@ -22,8 +22,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stockcast.errors import DataError, UsageError
 from stockcast.data.store import COLUMNS
+from stockcast.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -390,3 +390,22 @@ def _first_unparsed(values: list[str], stripped: list[str], fmt: str) -> str:
 
     bad = (unread(values) & unread(stripped)).nonzero()[0]
     return values[bad[0]] if len(bad) else values[unread(stripped).nonzero()[0][0]]
+
+
+class CsvSource:
+    """A CSV file as a ``Source``: the whole file every time, and it replaces what is stored."""
+
+    name = "csv"
+    incremental = False
+
+    def __init__(self, path: str | Path, date_format: str | None = None) -> None:
+        self.ref = str(Path(path).expanduser().resolve())  # absolute path, read again by `run`
+        self.date_format = date_format  # strptime format or "unix"; None: found from the file
+        self.options = {"date_format": date_format} if date_format else None  # recorded
+
+    def history(self, symbol: str, start: object = None, end: object = None) -> pd.DataFrame:
+        """Every row of the file (a CSV import has no date range)."""
+        return read_csv_prices(self.ref, self.date_format)
+
+    def describe(self, start: object, end: object) -> str:
+        return self.ref

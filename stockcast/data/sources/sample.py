@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
+
+from stockcast.errors import UsageError
 
 SAMPLE_SYMBOL = "MSFT"
 
 
 def load_sample() -> pd.DataFrame:
     """The sample in the store's schema. Its prices are already split- and dividend-adjusted."""
-    import pandas as pd
-
     with resources.files("stockcast.sample").joinpath("MSFT.csv").open("rb") as fh:
         raw = pd.read_csv(fh, parse_dates=["Date"])
     df = pd.DataFrame(
@@ -31,3 +29,21 @@ def load_sample() -> pd.DataFrame:
     )
     df.index = pd.DatetimeIndex(raw["Date"], name="date").astype("datetime64[ns]")
     return df
+
+
+class SampleSource:
+    """The bundled sample as a ``Source``: MSFT only, always the same rows."""
+
+    name = "sample"
+    incremental = False
+    ref = None
+    options = None
+
+    def history(self, symbol: str, start: object = None, end: object = None) -> pd.DataFrame:
+        """The whole sample; it holds ``SAMPLE_SYMBOL`` only."""
+        if symbol != SAMPLE_SYMBOL:
+            raise UsageError(f"the bundled sample holds {SAMPLE_SYMBOL} only, not {symbol}")
+        return load_sample()
+
+    def describe(self, start: object, end: object) -> str:
+        return "the bundled sample"

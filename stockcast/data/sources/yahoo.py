@@ -2,7 +2,9 @@
 
 One symbol per request, with yfinance's typed errors turned on (its default hides them behind an
 empty frame), a short network timeout, and exponential backoff with jitter on rate limits within
-a bound on the total wait. Every failure becomes a one-line ``SourceError`` that names the fix.
+a bound on the total wait. Every failure becomes a one-line ``SourceError`` that names the fix;
+``SourceDown`` when no other symbol would fare better. ``YahooSource`` is the ``Source`` that the
+incremental refresh in ``stockcast.data.ingest`` reads.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from stockcast.errors import SourceError
+import pandas as pd
+
 from stockcast.data.store import COLUMNS
-
-if TYPE_CHECKING:
-    import pandas as pd
+from stockcast.errors import SourceDown, SourceError
 
 REQUEST_TIMEOUT = 8.0  # seconds per HTTP request (yfinance's cookie calls default to 30)
 PACE_SECONDS = 1.0  # pause between two symbols
@@ -40,22 +41,16 @@ _RENAME = {
 SESSION_FACTORY: Callable[[], Any] | None = None
 
 
-class YahooUnreachable(SourceError):
+class YahooUnreachable(SourceDown):
     """No connection to Yahoo: the remaining symbols would fail the same way."""
 
-    stops_run = True
 
-
-class RateLimited(SourceError):
+class RateLimited(SourceDown):
     """Yahoo kept answering 429 for longer than the retry budget."""
-
-    stops_run = True
 
 
 class SymbolNotFound(SourceError):
     """Yahoo has no prices for this symbol (unknown, delisted, or none in the range)."""
-
-    stops_run = False
 
 
 @dataclass(frozen=True)
@@ -224,8 +219,6 @@ def map_error(symbol: str, exc: BaseException) -> SourceError:
 
 def to_schema(raw: pd.DataFrame) -> pd.DataFrame:
     """yfinance's frame -> the store schema, indexed by tz-naive session date."""
-    import pandas as pd
-
     df = raw.rename(columns=_RENAME)
     if "adj_close" not in df.columns and "close" in df.columns:
         df["adj_close"] = df["close"]
@@ -239,3 +232,48 @@ def to_schema(raw: pd.DataFrame) -> pd.DataFrame:
     df.index = idx.normalize().astype("datetime64[ns]")
     df.index.name = "date"
     return df
+
+
+def drop_unfinished(df: pd.DataFrame, last_closed: dt.date) -> tuple[pd.DataFrame, list[str]]:
+    """Drop bars after ``last_closed`` (a session still trading); also return their dates."""
+    late = df.index > pd.Timestamp(last_closed)
+    return df[~late], [d.date().isoformat() for d in df.index[late]]
+
+
+class YahooSource:
+    """Yahoo Finance as a ``Source``: one instance per symbol refresh, so that the re-fetch
+    after a rewritten history shares the symbol's rate-limit budget."""
+
+    name = "yahoo"
+    incremental = True
+    ref = None
+    options = None
+
+    def __init__(
+        self,
+        last_closed: dt.date | None = None,
+        *,
+        session: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.last_closed = last_closed  # bars after this session are left out (still trading)
+        self.session = session  # HTTP session for yfinance (None: a fresh one per request)
+        self.sleep = sleep  # waits between rate-limit retries
+        self.waits = (backoff or Backoff()).delays()  # one retry budget for the symbol
+        self.left_out: list[str] = []  # dates of unfinished bars left out of the last answer
+
+    def history(
+        self, symbol: str, start: dt.date | None = None, end: dt.date | None = None
+    ) -> pd.DataFrame:
+        """``fetch_history`` without the bars of sessions that have not closed yet."""
+        raw = fetch_history(
+            symbol, start, end, session=self.session, sleep=self.sleep, waits=self.waits
+        )
+        self.left_out = []
+        if self.last_closed is not None:
+            raw, self.left_out = drop_unfinished(raw, self.last_closed)
+        return raw
+
+    def describe(self, start: dt.date | None, end: dt.date | None) -> str:
+        return f"Yahoo's answer ({start or 'start'} to {end or 'today'})"
