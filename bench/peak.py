@@ -20,7 +20,8 @@ def _gflops(fn, flops: float, runs: int) -> float:
 
 def measured_cpu(size: int = 2048, runs: int = 5) -> dict:
     """Best-of-``runs`` GFLOP/s of a float32 (size x size) GEMM with all threads: through
-    ``torch.mm`` (MKL) and through oneDNN (the path fastlstm uses), which can differ a lot."""
+    ``torch.mm`` (MKL) and through oneDNN (the library behind nn.LSTM on the CPU), which can
+    differ a lot."""
     before = torch.get_num_threads()
     torch.set_num_threads(os.cpu_count() or 1)
     try:

@@ -1,8 +1,9 @@
 """stockcast benchmark: ``python bench/run.py [--quick] [--json PATH]`` from the repo root.
 
 Prints a table and writes JSON (default ``bench/results/latest.json``): training throughput
-(windows/s and share of the FP32 peak) for the default and a larger model, nn.LSTM against
-the fused kernel, on the CPU and on CUDA when present; Darts' per-epoch time on the same work;
+(windows/s and share of the FP32 peak) for the default and a larger model, with glibc's
+allocator and the tuned one, on the CPU and on CUDA when present; Darts' per-epoch time on the
+same work;
 ``predict`` and ``--help`` latency against bare imports; reading 500 stored symbols; memory.
 See BENCHMARKS.md for what each figure means and the figures measured so far.
 """
@@ -28,36 +29,28 @@ import torch
 import train_speed as ts
 from timing import ROOT, machine, peak_rss_mb
 
+from stockcast import allocator
+from stockcast.device import cpu_threads
+
 DEFAULT = {"hidden": 64, "layers": 1}  # stockcast's ModelConfig defaults
 LARGER = {"hidden": 128, "layers": 2}
 BENCH_VENV_PY = ROOT / ".venv-bench" / "bin" / "python"
 
 
-def _default_threads() -> int:
-    from stockcast.device import configure_threads
-
-    before = torch.get_num_threads()
-    n = configure_threads(torch.device("cpu"))
-    torch.set_num_threads(before)
-    return n
-
-
 def training_cpu(quick: bool, default_threads: int) -> list[dict]:
-    """nn.LSTM vs fastlstm on the CPU, each with glibc's default allocator and with the tuned
-    one (stockcast's default), for both models; the full run also sweeps threads. Each
-    allocator setting runs in its own process (train_step tunes it for the whole process)."""
+    """nn.LSTM on the CPU with glibc's default allocator and with the tuned one (stockcast's
+    default), for both models; the full run also sweeps threads. Each allocator setting runs in
+    its own process (``allocator.tune()`` holds for the rest of a process)."""
     threads = [default_threads] if quick else sorted({1, 2, os.cpu_count() or 1})
     rows = []
-    for allocator in ("glibc", "tuned"):
+    for setting in ("glibc", "tuned"):
         for model_name, arch in (("default", DEFAULT), ("larger", LARGER)):
             batches = [32, 256] if model_name == "default" else [256]
             epochs = (2 if model_name == "default" else 1) if quick else (3 if
                       model_name == "default" else 2)  # fmt: skip
-            cases = [ts.Case(model_name, arch["hidden"], arch["layers"], batch, kernel, th,
-                             allocator=allocator).__dict__
-                     for th in threads for batch in batches
-                     for kernel in ("nn.LSTM", "fastlstm")]  # fmt: skip
-            env = {**os.environ, "STOCKCAST_MALLOC_TUNE": "0" if allocator == "glibc" else "1"}
+            cases = [ts.Case(model_name, arch["hidden"], arch["layers"], batch, th).__dict__
+                     for th in threads for batch in batches]  # fmt: skip
+            env = {**os.environ, allocator.ENV: "0" if setting == "glibc" else "1"}
             argv = [sys.executable, str(Path(__file__).parent / "train_speed.py"),
                     json.dumps(cases), str(epochs)]  # fmt: skip
             proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -67,10 +60,10 @@ def training_cpu(quick: bool, default_threads: int) -> list[dict]:
     return rows
 
 
-def training_cuda(x, y, quick: bool, default_threads: int) -> list[dict]:
-    """CUDA as stockcast trains there (cuDNN, bf16 autocast inside train_step, data resident
-    on the GPU) over batch sizes and data sizes, with CPU rows at the same sizes for the
-    --device auto crossover."""
+def training_cuda(x, y, quick: bool, default_threads: int, tuned: str) -> list[dict]:
+    """CUDA as stockcast trains there (cuDNN, train_step's amp_context: bf16 head, fp32 LSTM;
+    data resident on the GPU) over batch sizes and data sizes, with CPU rows at the same sizes
+    for the --device auto crossover."""
     rows = []
     big_x, big_y = np.concatenate([x] * 10), np.concatenate([y] * 10)  # a 10x larger data set
     datasets = [("sample", x, y)] + ([] if quick else [("10x", big_x, big_y)])
@@ -80,11 +73,11 @@ def training_cuda(x, y, quick: bool, default_threads: int) -> list[dict]:
                 for device in ("cuda", "cpu"):
                     if device == "cpu" and (model_name == "larger" or batch == 256):
                         continue  # in the CPU rows already, or minutes on a CPU
-                    case = ts.Case(model_name, arch["hidden"], arch["layers"], batch, "nn.LSTM",
-                                   default_threads, device, bf16=device == "cuda")  # fmt: skip
+                    case = ts.Case(model_name, arch["hidden"], arch["layers"], batch,
+                                   default_threads, device, amp=device == "cuda")  # fmt: skip
                     epochs = 1 if device == "cpu" else 2 if quick else 3
                     row = ts.windows_per_s(case, xx, yy, epochs)
-                    rows.append({**row, "data": data_name})
+                    rows.append({**row, "data": data_name, "allocator": tuned})
     return rows
 
 
@@ -125,10 +118,13 @@ def darts(x_rows: np.ndarray, windows: int, quick: bool, threads: list[int]) -> 
         cases.append(("default", DEFAULT, threads[0], "tuned"))
         if not quick:
             cases.append(("larger", LARGER, threads[0], "glibc"))
-        for model_name, arch, th, allocator in cases:
+        for model_name, arch, th, setting in cases:
             env = dict(os.environ)
-            if allocator == "tuned":  # what tune_cpu_allocator sets, through glibc's variables
-                env |= {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(512 * 2**20)}
+            if setting == "tuned":  # what allocator.tune() sets, through glibc's variables
+                env |= {
+                    "MALLOC_MMAP_THRESHOLD_": str(allocator.MMAP_THRESHOLD),
+                    "MALLOC_TRIM_THRESHOLD_": str(allocator.TRIM_THRESHOLD),
+                }
             argv = [py, str(Path(__file__).parent / "darts_epoch.py"), "--data", str(data),
                     "--windows", str(windows), "--hidden", str(arch["hidden"]),
                     "--layers", str(arch["layers"]), "--batch", "256", "--threads", str(th),
@@ -141,7 +137,7 @@ def darts(x_rows: np.ndarray, windows: int, quick: bool, threads: list[int]) -> 
             res = json.loads(proc.stdout.strip().splitlines()[-1])
             epochs = res["epoch_s"][1:] or res["epoch_s"]  # the first epoch warms up
             res["epoch_s_median"] = float(np.median(epochs))
-            out["runs"].append({"model": model_name, "allocator": allocator, **res})
+            out["runs"].append({"model": model_name, "allocator": setting, **res})
     return out
 
 
@@ -169,7 +165,7 @@ def _rows_for_darts(windows: np.ndarray, horizon: int) -> np.ndarray:
 
 def compare_darts(train_rows: list[dict], darts_res: dict) -> list[dict]:
     """Per-epoch time ratios Darts / stockcast (same model, batch 256, same threads), for
-    each stockcast kernel and allocator setting measured."""
+    each stockcast allocator setting measured."""
     out = []
     for run in darts_res.get("runs", []):
         if "epoch_s_median" not in run:
@@ -178,12 +174,10 @@ def compare_darts(train_rows: list[dict], darts_res: dict) -> list[dict]:
                 and r["threads"] == run["threads"] and r["device"] == "cpu"]  # fmt: skip
         for r in ours:
             out.append({"model": run["model"], "threads": run["threads"],
-                        "darts_allocator": run["allocator"], "kernel": r["kernel"],
-                        "allocator": r["allocator"], "darts_epoch_s": run["epoch_s_median"],
-                        "stockcast_epoch_s": r["epoch_s"],
+                        "darts_allocator": run["allocator"], "allocator": r["allocator"],
+                        "darts_epoch_s": run["epoch_s_median"], "stockcast_epoch_s": r["epoch_s"],
                         "darts_over_stockcast": run["epoch_s_median"] / r["epoch_s"],
-                        "stockcast_default": r["kernel"] == "nn.LSTM"
-                        and r["allocator"] == "tuned"})  # fmt: skip
+                        "stockcast_default": r["allocator"] == "tuned"})  # fmt: skip
     return out
 
 
@@ -200,27 +194,27 @@ def print_report(res: dict) -> None:
               f"{pk.get('onednn_gflops') or 0:.0f} GFLOP/s, MKL {pk['mkl_gflops']:.0f}; nominal "
               f"{pk.get('nominal_gflops') or 0:.0f} at {pk.get('mhz')} MHz")  # fmt: skip
     t = Table(title="Training throughput (one epoch of train_step over the sample's windows)")
-    for col in ("model", "device", "thr", "batch", "kernel", "allocator", "epoch s", "windows/s",
-                "GFLOP/s", "% peak", "GPU MB"):  # fmt: skip
-        left = col in ("model", "kernel", "device", "allocator")
+    for col in ("model", "device", "thr", "batch", "precision", "allocator", "epoch s",
+                "windows/s", "GFLOP/s", "% peak", "GPU MB"):  # fmt: skip
+        left = col in ("model", "precision", "device", "allocator")
         t.add_column(col, justify="left" if left else "right")
     for r in res["training"]:
-        kernel = r["kernel"] + (" bf16" if r.get("bf16") else "")
+        precision = "amp (bf16 head)" if r.get("amp") else "fp32"
         t.add_row(r["name"] + (f" {r['data']}" if "data" in r else ""), r["device"],
-                  str(r["threads"]), str(r["batch"]), kernel,
+                  str(r["threads"]), str(r["batch"]), precision,
                   r.get("allocator", "") if r["device"] == "cpu" else "", f"{r['epoch_s']:.3f}",
                   f"{r['windows_per_s']:.0f}", f"{r['gflops_per_s']:.1f}",
                   f"{r['peak_share'] * 100:.1f}" if r.get("peak_share") else "",
                   f"{r['gpu_peak_mem_mb']:.0f}" if "gpu_peak_mem_mb" in r else "")  # fmt: skip
     con.print(t)
     d = Table(title="Darts BlockRNNModel(LSTM) vs stockcast, per epoch, same work (batch 256)")
-    for col in ("model", "thr", "Darts allocator", "stockcast kernel", "allocator", "Darts s",
+    for col in ("model", "thr", "Darts allocator", "stockcast allocator", "Darts s",
                 "stockcast s", "Darts/stockcast"):  # fmt: skip
         d.add_column(col)
     for r in res["darts_ratio"]:
         mark = " (default)" if r["stockcast_default"] else ""
-        d.add_row(r["model"], str(r["threads"]), r["darts_allocator"], r["kernel"] + mark,
-                  r["allocator"], f"{r['darts_epoch_s']:.3f}", f"{r['stockcast_epoch_s']:.3f}",
+        d.add_row(r["model"], str(r["threads"]), r["darts_allocator"], r["allocator"] + mark,
+                  f"{r['darts_epoch_s']:.3f}", f"{r['stockcast_epoch_s']:.3f}",
                   f"{r['darts_over_stockcast']:.2f}x")  # fmt: skip
     con.print(d if res["darts_ratio"] else f"Darts: {res['darts'].get('skipped', res['darts'])}")
     o = Table(title="Latency, store, memory")
@@ -261,21 +255,20 @@ def main() -> None:
     t_start = time.perf_counter()
     quick = args.quick
     info = machine()
-    default_threads = _default_threads()
+    default_threads = cpu_threads()
+    tuned = "tuned" if allocator.tune() else "glibc"  # as `stockcast` does; CUDA-section CPU rows
     notes = []
     pk = {**peak.measured_cpu(runs=3 if quick else 5), **peak.nominal_cpu(info)}
     x, y = ts.sample_windows()
     train = training_cpu(quick, default_threads)
     if torch.cuda.is_available():
         pk["cuda"] = peak.measured_cuda()
-        train += training_cuda(x, y, quick, default_threads)
+        train += training_cuda(x, y, quick, default_threads, tuned)
     else:
         notes.append("no CUDA device: GPU rows and the --device auto crossover are pending")
     for r in train:
-        if r["device"].startswith("cuda"):
-            ref = pk["cuda"]["bf16_gflops" if r.get("bf16") else "fp32_gflops"]
-        else:
-            ref = pk["peak_gflops"]
+        # on CUDA the LSTM, nearly all the FLOPs, runs in fp32 under amp_context
+        ref = pk["cuda"]["fp32_gflops"] if r["device"].startswith("cuda") else pk["peak_gflops"]
         r["peak_share"] = r["gflops_per_s"] / ref if ref else None
     threads = [default_threads] if quick else sorted({1, 2, os.cpu_count() or 1})
     if args.no_darts:

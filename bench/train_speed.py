@@ -1,9 +1,13 @@
-"""Training throughput of the real model and training step, nn.LSTM vs the fused kernel.
+"""Training throughput of the real model and training step (nn.LSTM: cuDNN or oneDNN).
 
 Windows come from the bundled MSFT sample (default features, lookback and horizon), so the
 values, and hence any denormal slow-downs, are those of real training. One epoch = one pass
 of ``stockcast.training.loop.train_step`` over the windows in a seeded random order, as ``fit``
 does (AdamW, Huber loss, gradient clipping; no validation).
+
+``python bench/train_speed.py CASES_JSON [EPOCHS]`` times the cases in this process after
+``stockcast.allocator.tune()``, as the `stockcast` command does; ``STOCKCAST_MALLOC_TUNE=0``
+keeps glibc's default allocator instead (the setting is per process: one process per setting).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stockcast import fastlstm
-from stockcast.models.lstm import LSTMForecaster, ModelConfig
+from stockcast import allocator, models
+from stockcast.device import threads_for
 from stockcast.training.loop import TrainConfig, make_loss, train_step
 
 
@@ -28,11 +32,17 @@ class Case:
     hidden: int
     layers: int
     batch: int
-    kernel: str  # "nn.LSTM" or "fastlstm"
-    threads: int
+    threads: int  # intra-op threads (CPU rows)
     device: str = "cpu"
-    bf16: bool = False  # label: train_step autocasts to bf16 on CUDA (always)
-    allocator: str = "tuned"  # "tuned" (stockcast's default) or "glibc" (STOCKCAST_MALLOC_TUNE=0)
+    amp: bool = False  # label: on CUDA, train_step runs under amp_context (bf16 head, fp32 LSTM)
+
+
+def build_model(n_features: int, horizon: int, hidden: int, layers: int, seed: int = 0):
+    """The registry's default architecture (stockcast's LSTM) at this size, seeded."""
+    config_cls, _ = models.lookup(models.DEFAULT_ARCH)
+    cfg = config_cls(n_features=n_features, horizon=horizon, hidden=hidden, layers=layers)
+    torch.manual_seed(seed)
+    return models.build(cfg)
 
 
 def sample_windows(n_max: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -58,27 +68,23 @@ def flops_per_window(n_features: int, hidden: int, layers: int, lookback: int, h
     return 3 * fwd
 
 
-def epoch_seconds(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> list[float]:
-    """Wall time of each of ``epochs`` timed epochs (after one warm-up epoch)."""
-    torch.set_num_threads(case.threads)
+def epoch_seconds(
+    case: Case, x: np.ndarray, y: np.ndarray, epochs: int
+) -> tuple[list[float], list[float]]:
+    """Wall time and process CPU time of each of ``epochs`` timed epochs (after one warm-up
+    epoch). On a busy machine the CPU time of a one-thread case is the steadier figure."""
     device = torch.device(case.device)
-    cfg = ModelConfig(n_features=x.shape[2], horizon=y.shape[1], hidden=case.hidden,
-                      layers=case.layers)  # fmt: skip
     tcfg = TrainConfig(batch_size=case.batch)
-    torch.manual_seed(0)
-    model = LSTMForecaster(cfg).to(device).train()
+    model = build_model(x.shape[2], y.shape[1], case.hidden, case.layers).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     loss_fn = make_loss(tcfg.loss, tcfg.huber_delta)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     gen = torch.Generator().manual_seed(0)
-    was = fastlstm.ENABLED, fastlstm.MIN_BATCH
-    fastlstm.ENABLED = case.kernel == "fastlstm"
-    fastlstm.MIN_BATCH = 1  # time the kernel itself at every batch size
-    try:
-        times = []
+    times, cpu = [], []
+    with threads_for(device, case.threads):
         for _ in range(epochs + 1):
             perm = torch.randperm(len(xt), generator=gen).to(device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             total = torch.zeros((), device=device)
             for i in range(0, len(xt), case.batch):
                 idx = perm[i : i + case.batch]
@@ -86,14 +92,13 @@ def epoch_seconds(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> list
             if not math.isfinite(float(total)):  # also syncs the device
                 raise RuntimeError(f"{case.name}: loss is not finite")
             times.append(time.perf_counter() - t0)
-        return times[1:]
-    finally:
-        fastlstm.ENABLED, fastlstm.MIN_BATCH = was
+            cpu.append(time.process_time() - c0)
+    return times[1:], cpu[1:]
 
 
 def windows_per_s(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> dict:
     """Median epoch time, windows/s and GFLOP/s of one case."""
-    times = epoch_seconds(case, x, y, epochs)
+    times, cpu = epoch_seconds(case, x, y, epochs)
     med = float(np.median(times))
     fl = flops_per_window(x.shape[2], case.hidden, case.layers, x.shape[1], y.shape[1])
     extra = {}
@@ -106,6 +111,7 @@ def windows_per_s(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> dict
         "windows": len(x),
         "epoch_s": med,
         "epoch_s_all": times,
+        "epoch_cpu_s": float(np.median(cpu)),  # process CPU time: all threads, user + sys
         "windows_per_s": len(x) / med,
         "gflops_per_s": len(x) * fl / med / 1e9,
         "flops_per_window": fl,
@@ -113,20 +119,19 @@ def windows_per_s(case: Case, x: np.ndarray, y: np.ndarray, epochs: int) -> dict
 
 
 def main() -> None:
-    """``python bench/train_speed.py CASES_JSON``: time the cases (a JSON list of Case fields)
-    and print a JSON list of results. Run in a subprocess per allocator setting, since
-    train_step tunes the allocator for the rest of the process."""
+    """Time the cases of ``argv[1]`` (a JSON list of Case fields) and print a JSON list of
+    results, each with the allocator setting in effect (``tuned`` or ``glibc``)."""
     import json
+    import resource
     import sys
 
+    setting = "tuned" if allocator.tune() else "glibc"
     cases = [Case(**c) for c in json.loads(sys.argv[1])]
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     x, y = sample_windows()
-    import resource
-
     rows = []
     for c in cases:
-        row = windows_per_s(c, x, y, epochs)
+        row = {**windows_per_s(c, x, y, epochs), "allocator": setting}
         row["process_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rows.append(row)
     print(json.dumps(rows))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 
@@ -44,15 +46,39 @@ def _cuda(spec: str) -> torch.device:
     return dev
 
 
-def configure_threads(device: torch.device, threads: int | None = None) -> int:
-    """Set torch's intra-op threads for CPU training; returns the count in use."""
-    if device.type != "cpu":
-        return torch.get_num_threads()
-    if threads is None:
-        env = os.environ.get(ENV_THREADS, "")
-        threads = int(env) if env.isdigit() and int(env) > 0 else DEFAULT_CPU_THREADS
-    torch.set_num_threads(max(1, threads))
-    return torch.get_num_threads()
+def cpu_threads(threads: int | None = None) -> int:
+    """The intra-op thread count for CPU work: ``threads``, else ``$STOCKCAST_THREADS``, else
+    ``DEFAULT_CPU_THREADS``."""
+    if threads is not None:
+        return max(1, threads)
+    env = os.environ.get(ENV_THREADS, "").strip()
+    if not env:
+        return DEFAULT_CPU_THREADS
+    if not env.isdigit() or int(env) < 1:
+        raise UsageError(
+            f"{ENV_THREADS}={env!r} is not a thread count; set it to 1 or more, or unset it"
+        )
+    return int(env)
+
+
+@contextmanager
+def threads_for(device: torch.device, threads: int | None = None) -> Iterator[int]:
+    """Run the block with torch's intra-op threads set for work on ``device`` (CPU only: see
+    ``cpu_threads``), and restore the caller's count afterwards, exception or not. Yields the
+    count in use.
+
+    >>> with threads_for(torch.device("cpu"), 1) as n:
+    ...     n
+    1
+    """
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(cpu_threads(threads))
+    try:
+        yield torch.get_num_threads()
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def describe(device: torch.device) -> str:
@@ -64,3 +90,11 @@ def describe(device: torch.device) -> str:
         n = torch.get_num_threads()
         return f"cpu ({n} thread{'s' if n != 1 else ''})"
     return str(device)
+
+
+def amp_context(device: torch.device) -> AbstractContextManager:
+    """bf16 autocast on CUDA; ``nullcontext()`` on every other device type, so no autocast
+    object is built where a torch version lacks one (older torch on ``mps``)."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()

@@ -142,7 +142,7 @@ def test_help_imports_no_heavy_modules_and_shows_the_real_defaults():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[0] == "[]"
-    from stockcast.models.lstm import ModelConfig
+    from stockcast.models.lstm import Config as ModelConfig
     from stockcast.prep.windows import DataConfig
     from stockcast.training.loop import TrainConfig
 

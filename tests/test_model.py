@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stockcast.device import configure_threads, describe, resolve_device
+from stockcast.device import describe, resolve_device, threads_for
 from stockcast.errors import UsageError
-from stockcast.models.lstm import LSTMForecaster, ModelConfig, flops_per_window, n_parameters
+from stockcast.models.base import n_parameters
+from stockcast.models.lstm import Config as ModelConfig
+from stockcast.models.lstm import Model as LSTMForecaster
 
 
 def test_forward_shape_and_untrained_output_near_the_bias():
@@ -31,7 +33,7 @@ def test_initialisation():
         block = w[g * hid : (g + 1) * hid]
         torch.testing.assert_close(block @ block.T, torch.eye(hid), atol=1e-5, rtol=0)
     assert n_parameters(model) > 0
-    assert flops_per_window(ModelConfig(hidden=64), 60) > 1e6
+    assert LSTMForecaster(ModelConfig(hidden=64)).flops_per_window(60) > 1e6
 
 
 def test_device_resolution():
@@ -42,9 +44,6 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="--device cpu"):
             resolve_device("cuda:0")
-    before = torch.get_num_threads()
-    try:
-        assert configure_threads(torch.device("cpu"), 1) == 1
+    with threads_for(torch.device("cpu"), 1) as n:
+        assert n == 1
         assert describe(torch.device("cpu")) == "cpu (1 thread)"
-    finally:
-        torch.set_num_threads(before)

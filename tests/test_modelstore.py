@@ -11,15 +11,18 @@ import torch
 
 from stockcast.errors import ModelError
 from stockcast.models import store as modelstore
-from stockcast.models.lstm import LSTMForecaster, ModelConfig
+from stockcast.models.lstm import Config as ModelConfig
+from stockcast.models.lstm import Model as LSTMForecaster
 
 
 def save_one(root, symbol="MSFT", seed=0):
     torch.manual_seed(seed)
     cfg = ModelConfig(n_features=3, horizon=2, hidden=4)
     model = LSTMForecaster(cfg)
-    manifest = {"model_config": cfg.to_dict(), "features": ["a", "b", "c"], "note": "x"}
-    calib = {"y": np.zeros((5, 2)), "mu": np.ones((5, 2)), "vol": np.full(5, 0.01)}
+    series = {symbol: {"scalers": {}, "split": {}, "trained_through": None, "data_end": None}}
+    manifest = {"model_config": cfg.to_dict(), "features": ["a", "b", "c"], "note": "x",
+                "series": series}  # fmt: skip
+    calib = {symbol: {"y": np.zeros((5, 2)), "mu": np.ones((5, 2)), "vol": np.full(5, 0.01)}}
     model_id, path = modelstore.save_model(root, symbol, manifest, model.state_dict(), calib)
     return model_id, path, model
 

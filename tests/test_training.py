@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stockcast.errors import UsageError
-from stockcast.models.lstm import ModelConfig
+from stockcast.models.lstm import Config as ModelConfig
 from stockcast.training import loop as training
 from stockcast.training.job import configs_from_options
 from stockcast.training.loop import TrainConfig, build_model, fit

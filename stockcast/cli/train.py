@@ -2,64 +2,38 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from stockcast.batch import Outcome, run_batch
 from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stderr, stdout
-from stockcast.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, StockcastError
+from stockcast.cli.options import (
+    JsonOpt,
+    ModelIdOpt,
+    SymbolArg,
+    SymbolsArg,
+    quiet_opt,
+    training_options,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from stockcast.training.loop import EpochReport
 
-_JSON = typer.Option("--json", help="Print JSON for machines instead of tables.")
-
 
 @app.command()
 @handles_errors
+@training_options
 def train(
-    symbols: Annotated[list[str], typer.Argument(help="One or more stored symbols.")],
-    epochs: Annotated[int | None, typer.Option(help="Most epochs (default 30).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Windows per step (default 256).")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate (default 0.002).")] = None,
-    weight_decay: Annotated[
-        float | None, typer.Option(help="AdamW weight decay (default 0.05).")
-    ] = None,
-    hidden: Annotated[int | None, typer.Option(help="LSTM hidden units (default 64).")] = None,
-    layers: Annotated[int | None, typer.Option(help="LSTM layers (default 1).")] = None,
-    dropout: Annotated[float | None, typer.Option(help="Dropout (default 0).")] = None,
-    lookback: Annotated[int | None, typer.Option(help="Sessions per window (default 60).")] = None,
-    horizon: Annotated[int | None, typer.Option(help="Sessions ahead (default 5).")] = None,
-    features: Annotated[
-        str | None,
-        typer.Option(
-            help="Comma-separated names from `stockcast features` "
-            "(default log_return, hl_pct, pct_change, log_volume_change)."
-        ),
-    ] = None,
-    loss: Annotated[str | None, typer.Option(help="huber or l1 (default huber).")] = None,
-    patience: Annotated[
-        int | None, typer.Option(help="Epochs without improvement before stopping (default 5).")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
-    device: Annotated[
-        str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps (default auto).")
-    ] = None,
-    val_frac: Annotated[
-        float | None, typer.Option(help="Validation share of sessions (default 0.15).")
-    ] = None,
-    test_frac: Annotated[
-        float | None, typer.Option(help="Test share of sessions (default 0.15).")
-    ] = None,
-    test_start: Annotated[
-        str | None, typer.Option(help="Test starts at this date (YYYY-MM-DD).")
-    ] = None,
-    as_json: Annotated[bool, _JSON] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    symbols: SymbolsArg,
+    as_json: JsonOpt = False,
+    quiet: quiet_opt("No progress output.") = False,
+    *,
+    options: dict[str, Any],
 ) -> None:
-    """Train one LSTM per symbol on stored prices, evaluate it on its test split, save it.
+    """Train one model per symbol on stored prices, evaluate it on its test split, save it.
 
     Example: [bold]stockcast train MSFT --epochs 20 --seed 1[/]
     """
@@ -67,42 +41,36 @@ def train(
     from stockcast.training.job import configs_from_options, train_symbol
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
-    options = {
-        "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-        "hidden": hidden, "layers": layers, "dropout": dropout, "lookback": lookback,
-        "horizon": horizon, "features": features, "loss": loss, "patience": patience,
-        "seed": seed, "device": device, "val_frac": val_frac, "test_frac": test_frac,
-        "test_start": test_start,
-    }  # fmt: skip
     data, model_cfg, cfg, dev = configs_from_options(options)
-    results: list[dict[str, Any]] = []
-    failures = 0
-    interrupted = False
-    for sym in syms:
-        try:
-            with _progress(sym, cfg.epochs, quiet) as callback:
-                res = train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
-        except StockcastError as exc:
-            error_line(str(exc) if sym in str(exc) else f"{sym}: {exc}")
-            results.append({"ticker": sym, "error": str(exc)})
-            failures += 1
-            if len(syms) == 1:
-                raise typer.Exit(exc.exit_code) from None
-            continue
-        except KeyboardInterrupt:
-            error_line(f"{sym}: interrupted before a model was saved; nothing was kept")
-            interrupted = True
-            break
-        results.append(res)
-        if res["interrupted"]:
-            stderr().print(f"{sym}: interrupted; saved the best epoch so far as {res['model']}")
-            interrupted = True
-            break
+
+    def one(sym: str) -> dict[str, Any]:
+        with _progress(sym, cfg.epochs, quiet) as callback:
+            return train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
+
+    batch = run_batch(
+        syms, one, on_outcome=_said, keep_on_interrupt=True, stops_early=lambda r: r["interrupted"]
+    )
+    if len(syms) == 1 and batch.errors:
+        raise typer.Exit(batch.exit_code)
+    results = [
+        o.value if o.value is not None else {"ticker": o.symbol, "error": str(o.error)}
+        for o in batch.outcomes
+        if o.value is not None or o.error is not None
+    ]
     _report(results, as_json, single=len(syms) == 1)
-    if interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
-    if failures:
-        raise typer.Exit(EXIT_PARTIAL if failures < len(syms) else 1)
+    if batch.exit_code:
+        raise typer.Exit(batch.exit_code)
+
+
+def _said(o: Outcome[dict[str, Any]]) -> None:
+    """What `train` says on stderr as each symbol ends."""
+    if o.error is not None:
+        error_line(str(o.error) if o.symbol in str(o.error) else f"{o.symbol}: {o.error}")
+    elif o.interrupted and o.value is None:
+        error_line(f"{o.symbol}: interrupted before a model was saved; nothing was kept")
+    elif o.interrupted and o.value is not None:
+        model = o.value["model"]
+        stderr().print(f"{o.symbol}: interrupted; saved the best epoch so far as {model}")
 
 
 def _report(results: list[dict[str, Any]], as_json: bool, single: bool) -> None:
@@ -255,11 +223,9 @@ class _progress:
 @app.command()
 @handles_errors
 def evaluate(
-    symbol: Annotated[str, typer.Argument(help="A symbol with a trained model.")],
-    model: Annotated[
-        str | None, typer.Option("--model", help="Model id (default: the newest).")
-    ] = None,
-    as_json: Annotated[bool, _JSON] = False,
+    symbol: SymbolArg,
+    model: ModelIdOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a saved model on its test split against persistence, drift and SMA5.
 
@@ -276,7 +242,7 @@ def evaluate(
 
 @app.command("features")
 @handles_errors
-def features_(as_json: Annotated[bool, _JSON] = False) -> None:
+def features_(as_json: JsonOpt = False) -> None:
     """List the features a model can use (default ones marked).
 
     Example: [bold]stockcast train MSFT --features log_return,hl_pct,rsi[/]

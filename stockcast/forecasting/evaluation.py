@@ -1,8 +1,9 @@
 """Evaluate a model on its test split against naive baselines -> a plain dict.
 
-The dict is the `stockcast evaluate --json` object. A saved model's view of the data is rebuilt
-from its manifest alone (features, lookback, horizon, scaler statistics, split dates), never
-from the options that `train` was given.
+The dict is the `stockcast evaluate --json` object. A saved model's view of a symbol's data is
+rebuilt from its manifest alone (features, lookback, horizon, and the symbol's scaler statistics
+and split dates, read through ``modelstore.series_view``), never from the options that `train`
+was given.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from stockcast.errors import ModelError
 from stockcast.forecasting import metrics
+from stockcast.models.base import predict_scaled
+from stockcast.models.store import series_view
 from stockcast.prep.windows import PARTS, DataConfig, Dataset, Scaler, build_dataset
 
 if TYPE_CHECKING:
     import pandas as pd
-    import torch
     from torch import nn
 
 
@@ -28,8 +31,9 @@ def data_config(manifest: dict) -> DataConfig:
     return DataConfig(**{**d, "features": tuple(d["features"])})
 
 
-def scalers(manifest: dict) -> tuple[Scaler, Scaler]:
-    s = manifest["scalers"]
+def scalers(manifest: dict, symbol: str) -> tuple[Scaler, Scaler]:
+    """(feature scaler, target scaler) of ``symbol`` in the model."""
+    s = series_view(manifest, symbol).scalers
     return Scaler.from_dict(s["features"]), Scaler.from_dict(s["targets"])
 
 
@@ -68,18 +72,15 @@ def rebuild_dataset(symbol: str, prices: pd.DataFrame, manifest: dict) -> Datase
     cfg = data_config(manifest)
     offset = features.warmup(cfg.features)
     dates = prices.index[offset:]
-    parts = parts_from_split(symbol, dates, manifest["split"], cfg.horizon)
-    return build_dataset(symbol, prices, cfg, scalers=scalers(manifest), parts=parts)
+    split = series_view(manifest, symbol).split
+    parts = parts_from_split(symbol, dates, split, cfg.horizon)
+    return build_dataset(symbol, prices, cfg, scalers=scalers(manifest, symbol), parts=parts)
 
 
 def predict_log_returns(
     model: nn.Module, ds: Dataset, rows: slice, device: torch.device | str = "cpu"
 ) -> np.ndarray:
     """(N, H) predicted log returns for window rows ``rows`` of ``ds``."""
-    import torch
-
-    from stockcast.training.loop import predict_scaled
-
     scaled = predict_scaled(model, ds.x[rows], torch.device(device))
     return ds.target_scaler.inverse(scaled)
 
@@ -210,25 +211,22 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict
     from stockcast.models.store import load_model
 
     sym = normalize_symbol(symbol)
-    manifest, model, _ = load_model(root, sym, model_id)
+    manifest, model, _ = load_model(root, sym, model_id, symbol=sym)
     ds = rebuild_dataset(sym, PriceStore(root).read(sym), manifest)
     return {"ticker": sym, "model": manifest["id"], **evaluate_dataset(model, ds)}
 
 
 def predict_latest(symbol: str, prices: pd.DataFrame, manifest: dict, model: nn.Module) -> dict:
     """Predicted log returns (H,) from the latest stored window, with its as-of context."""
-    import torch
-
     from stockcast.prep import features
     from stockcast.prep.windows import make_windows, prepare
-    from stockcast.training.loop import predict_scaled
 
     cfg = data_config(manifest)
     dates, rows, close, vol, _ = prepare(symbol, prices, cfg)
     if len(dates) < cfg.lookback:
         need = cfg.lookback + features.warmup(cfg.features)
         raise ModelError(f"{symbol} has {len(prices)} sessions; this model needs {need}")
-    fs, ts = scalers(manifest)
+    fs, ts = scalers(manifest, symbol)
     x = make_windows(fs.forward(rows[-cfg.lookback :]), cfg.lookback)  # (1, L, F)
     mu = ts.inverse(predict_scaled(model, x, torch.device("cpu")))[0]
     return {

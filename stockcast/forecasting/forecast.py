@@ -22,6 +22,7 @@ import numpy as np
 from stockcast.cli.plot import HISTORY_SESSIONS  # closes kept on the result for the chart
 from stockcast.errors import DataError, ModelError, UsageError
 from stockcast.forecasting import intervals
+from stockcast.models.store import series_view
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -218,14 +219,11 @@ def _predict_one_thread(symbol: str, prices: pd.DataFrame, manifest: dict, model
     busy 2-core machine against 0.2 ms on one thread)."""
     import torch
 
+    from stockcast.device import threads_for
     from stockcast.forecasting.evaluation import predict_latest
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with threads_for(torch.device("cpu"), 1):
         return predict_latest(symbol, prices, manifest, model)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def build_forecast(
@@ -273,7 +271,7 @@ def build_forecast(
         as_of=as_of,
         last_close=close0,
         model=str(manifest["id"]),
-        trained_through=manifest.get("trained_through"),
+        trained_through=series_view(manifest, symbol).trained_through,
         calendar=calendar,
         levels=c.levels,
         stale=last_completed is not None and as_of < last_completed,
@@ -311,7 +309,7 @@ def forecast_symbol(
     sym = normalize_symbol(symbol)
     code = cal.calendar_code_for(sym, calendar)
     cal.get_calendar(code)  # an unknown --calendar fails before any heavy work
-    manifest, model, calib = load_model(root, sym, model_id)
+    manifest, model, calib = load_model(root, sym, model_id, symbol=sym)
     check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     prices = PriceStore(root).read(sym)
     if prices.empty:

@@ -1,15 +1,18 @@
-"""The LSTM forecaster: architecture and initialisation only (no data, no training)."""
+"""The LSTM forecaster (registry name ``lstm``): architecture and initialisation only."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
+from stockcast.models.base import copy_bias, fp32_recurrence
+
 
 @dataclass(frozen=True)
-class ModelConfig:
+class Config:
     """Architecture; stored in the manifest and enough to rebuild the module."""
 
     n_features: int = 4  # F: input columns per session
@@ -23,10 +26,10 @@ class ModelConfig:
         return asdict(self)
 
 
-class LSTMForecaster(nn.Module):
+class Model(nn.Module):
     """Window of scaled features -> scaled log returns for horizons 1..H (direct, all at once)."""
 
-    def __init__(self, cfg: ModelConfig, init: bool = True) -> None:
+    def __init__(self, cfg: Config, init: bool = True) -> None:
         """``init=False`` skips the considered initialisation, for a module whose weights are
         about to be loaded (the orthogonal init costs a few hundred ms on first use)."""
         super().__init__()
@@ -64,22 +67,21 @@ class LSTMForecaster(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # B batch, L lookback, F features, D hidden units, H horizons
-        out, _ = self.lstm(x)  # (B, L, F) -> (B, L, D)
+        with fp32_recurrence(x.device):
+            out, _ = self.lstm(x.float())  # (B, L, F) -> (B, L, D), in fp32 under autocast
         last = out[:, -1, :]  # -> (B, D): state after the as-of session
         return self.head(self.drop(last))  # -> (B, H)
 
+    def init_output_bias(self, bias: np.ndarray | torch.Tensor) -> None:
+        """Set the head bias (H,): the untrained output is about ``bias``."""
+        copy_bias(self.head, bias)
 
-def flops_per_window(cfg: ModelConfig, lookback: int) -> float:
-    """Approximate FLOPs of one window's forward and backward pass (backward ~ 2x forward)."""
-    fwd = 0.0
-    inp = cfg.n_features
-    for _ in range(cfg.layers):
-        fwd += lookback * 2 * 4 * cfg.hidden * (inp + cfg.hidden)  # gate matmuls
-        fwd += lookback * 10 * cfg.hidden  # gate nonlinearities and cell update (rough)
-        inp = cfg.hidden
-    fwd += 2 * cfg.hidden * cfg.horizon
-    return 3.0 * fwd
-
-
-def n_parameters(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
+    def flops_per_window(self, lookback: int) -> float:
+        """Approximate FLOPs of one window's forward and backward pass (backward ~ 2x forward)."""
+        cfg, fwd, inp = self.cfg, 0.0, self.cfg.n_features
+        for _ in range(cfg.layers):
+            fwd += lookback * 2 * 4 * cfg.hidden * (inp + cfg.hidden)  # gate matmuls
+            fwd += lookback * 10 * cfg.hidden  # gate nonlinearities and cell update (rough)
+            inp = cfg.hidden
+        fwd += 2 * cfg.hidden * cfg.horizon
+        return 3.0 * fwd

@@ -1,5 +1,12 @@
-"""Saved models: ``<data>/models/<SYMBOL>/<id>/`` holding ``model.safetensors`` and
+"""Saved models: ``<data>/models/<NAME>/<id>/`` holding ``model.safetensors`` and
 ``manifest.json``.
+
+A model has a name and the symbols it was trained on; a per-symbol model is the one-symbol
+case, named after its symbol. What is per symbol (scaler statistics, split dates, calibration)
+is kept per symbol: ``series_view`` and ``load_model`` read it from either format version, so
+callers never branch on the version. Format 1 (stockcast 0.1.0) kept them at the top level and
+had no ``arch`` (it was always an LSTM); format 2 keeps them under ``series`` and also mirrors
+them at the top level for a one-symbol model, so the manifest only gained keys.
 
 The folder is written under a hidden temporary name and renamed into place, so a reader sees a
 whole model or none. Ids sort by creation time (``20261129T153000-ab12cd``); the newest is the
@@ -15,29 +22,45 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from stockcast import models
 from stockcast.data.fsutil import fsync_dir
 from stockcast.data.paths import normalize_symbol, symbol_file
-from stockcast.errors import ModelError
+from stockcast.errors import ModelError, UsageError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written; READABLE_VERSIONS are read
+READABLE_VERSIONS = (1, 2)
 WEIGHTS = "model.safetensors"
 MANIFEST = "manifest.json"
-CALIB_KEYS = ("calib.y", "calib.mu", "calib.vol")
+CALIB_PARTS = ("y", "mu", "vol")  # calibration arrays per symbol: calib.<SYMBOL>.<part>
+SERIES_KEYS = ("scalers", "split", "trained_through", "data_end")  # per symbol, under `series`
 _ID_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
-def models_dir(root: Path, symbol: str) -> Path:
-    """``<root>/models/<SYMBOL>`` (validated symbol, inside root)."""
-    return symbol_file(Path(root), symbol, "models", "")
+@dataclass(frozen=True)
+class SeriesView:
+    """One symbol's part of a saved model: what rebuilds its view of that symbol's prices."""
+
+    symbol: str
+    scalers: dict  # {"features": {"mean", "std"}, "targets": {"mean", "std"}}
+    split: dict  # per part (train, val, test): as-of start/end/n and target start/end
+    trained_through: str | None  # last date whose price shaped the weights (validation end)
+    data_end: str | None  # last stored session of the symbol when the model was trained
 
 
-def list_models(root: Path, symbol: str) -> list[str]:
-    """Published model ids of ``symbol``, oldest first."""
-    folder = models_dir(root, symbol)
+def models_dir(root: Path, name: str) -> Path:
+    """``<root>/models/<NAME>`` (validated like a symbol, inside root)."""
+    return symbol_file(Path(root), name, "models", "")
+
+
+def list_models(root: Path, name: str) -> list[str]:
+    """Published model ids of ``name``, oldest first."""
+    folder = models_dir(root, name)
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and _ID_RE.match(p.name))
@@ -53,30 +76,89 @@ def new_model_id(existing: list[str], now: dt.datetime | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
+def model_arch(manifest: Mapping) -> str:
+    """The registry name of the model's architecture (format 1: always ``lstm``)."""
+    return str(manifest.get("arch") or models.DEFAULT_ARCH)
+
+
+def model_symbols(manifest: Mapping) -> list[str]:
+    """The symbols the model was trained on, in training order."""
+    return list(_series(manifest))
+
+
+def series_view(manifest: Mapping, symbol: str | None = None) -> SeriesView:
+    """``symbol``'s scalers, split and dates (default: the model's own symbol, see
+    ``pick_symbol``); ModelError when the model was not trained on it."""
+    sym = pick_symbol(manifest, symbol)
+    s = _series(manifest)[sym]
+    return SeriesView(sym, s["scalers"], s["split"], s.get("trained_through"), s.get("data_end"))
+
+
+def pick_symbol(manifest: Mapping, symbol: str | None = None) -> str:
+    """``symbol`` checked against the model's symbols; None: the only one, or the model's name."""
+    syms = model_symbols(manifest)
+    name = str(manifest.get("name") or manifest.get("ticker"))
+    mid = manifest.get("id", "?")
+    if symbol is None:
+        if len(syms) == 1:
+            return syms[0]
+        if name in syms:
+            return name
+        raise ModelError(f"model {mid} of {name} covers {', '.join(syms)}; name one of them")
+    sym = normalize_symbol(symbol)
+    if sym not in syms:
+        raise ModelError(
+            f"model {mid} of {name} was not trained on {sym} (it covers {', '.join(syms)}); "
+            f"run `stockcast train {sym}`"
+        )
+    return sym
+
+
+def _series(manifest: Mapping) -> Mapping[str, Mapping]:
+    """{SYMBOL: {scalers, split, trained_through, data_end}} of either format version."""
+    if manifest.get("format_version", 1) >= 2:
+        return manifest["series"]
+    return {manifest["ticker"]: {k: manifest.get(k) for k in SERIES_KEYS}}
+
+
 def save_model(
     root: Path,
-    symbol: str,
+    name: str,
     manifest: dict,
     weights: dict,
-    calib: dict[str, np.ndarray],
+    calib: Mapping[str, Mapping[str, np.ndarray]],
 ) -> tuple[str, Path]:
-    """Publish a model atomically; returns (id, folder). ``weights`` is a torch state dict."""
+    """Publish a model atomically; returns (id, folder). ``weights`` is a torch state dict.
+
+    ``manifest["series"]`` holds ``{SYMBOL: {scalers, split, trained_through, data_end}}`` and
+    ``calib`` the same symbols' ``{"y", "mu", "vol"}`` arrays; the store adds ``name``,
+    ``symbols``, ``id``, the format version and the weights' digest.
+    """
     import torch
     from safetensors.torch import save
 
-    sym = normalize_symbol(symbol)
-    folder = models_dir(root, sym)
+    label = normalize_symbol(name)
+    series = {normalize_symbol(k): v for k, v in manifest["series"].items()}
+    symbols = list(series)
+    if sorted(symbols) != sorted(normalize_symbol(k) for k in calib):
+        raise ValueError("calibration and series must name the same symbols")
+    folder = models_dir(root, label)
     folder.mkdir(parents=True, exist_ok=True)
-    model_id = new_model_id(list_models(root, sym))
+    model_id = new_model_id(list_models(root, label))
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in weights.items()}
-    for key in CALIB_KEYS:
-        tensors[key] = torch.from_numpy(np.ascontiguousarray(calib[key.split(".")[1]]))
+    for sym, arrays in calib.items():
+        for part in CALIB_PARTS:
+            key = f"calib.{normalize_symbol(sym)}.{part}"
+            tensors[key] = torch.from_numpy(np.ascontiguousarray(arrays[part]))
     blob = save(tensors, metadata={"format_version": str(FORMAT_VERSION), "id": model_id})
     manifest = {
         **manifest,
         "format_version": FORMAT_VERSION,
         "id": model_id,
-        "ticker": sym,
+        "name": label,
+        "symbols": symbols,
+        "series": series,
+        **(_one_symbol_keys(symbols[0], series[symbols[0]]) if len(symbols) == 1 else {}),
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
     }
     _remove_stale_temporaries(folder)
@@ -92,6 +174,11 @@ def save_model(
         raise
     fsync_dir(folder)
     return model_id, folder / model_id
+
+
+def _one_symbol_keys(symbol: str, series: Mapping) -> dict:
+    """The format-1 top-level keys of a one-symbol model (``ticker``, scalers, split, dates)."""
+    return {"ticker": symbol, **{k: series.get(k) for k in SERIES_KEYS}}
 
 
 STALE_TMP_SECONDS = 3600.0  # a save takes well under a second; older ones were killed
@@ -117,74 +204,103 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def read_manifest(root: Path, symbol: str, model_id: str | None = None) -> dict:
+def read_manifest(root: Path, name: str, model_id: str | None = None) -> dict:
     """The manifest of a model (newest by default) without loading weights."""
-    sym = normalize_symbol(symbol)
-    folder = _resolve(root, sym, model_id)
-    return _read_manifest(folder, sym)
+    label = normalize_symbol(name)
+    folder = _resolve(root, label, model_id)
+    return _read_manifest(folder, label)
 
 
-def _resolve(root: Path, sym: str, model_id: str | None) -> Path:
-    ids = list_models(root, sym)
+def _resolve(root: Path, label: str, model_id: str | None) -> Path:
+    ids = list_models(root, label)
     if not ids:
-        raise ModelError(f"no model for {sym}; run `stockcast train {sym}`")
+        raise ModelError(f"no model for {label}; run `stockcast train {label}`")
     if model_id is None:
-        return models_dir(root, sym) / ids[-1]
+        return models_dir(root, label) / ids[-1]
     if model_id not in ids:
         raise ModelError(
-            f"no model {model_id!r} for {sym}; the newest is {ids[-1]} "
-            f"(omit --model to use it, or run `stockcast train {sym}`)"
+            f"no model {model_id!r} for {label}; the newest is {ids[-1]} "
+            f"(omit --model to use it, or run `stockcast train {label}`)"
         )
-    return models_dir(root, sym) / model_id
+    return models_dir(root, label) / model_id
 
 
-def _read_manifest(folder: Path, sym: str) -> dict:
-    fix = f"run `stockcast train {sym}` to replace it"
+def _read_manifest(folder: Path, label: str) -> dict:
+    fix = f"run `stockcast train {label}` to replace it"
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except FileNotFoundError:
-        raise ModelError(f"model {folder.name} of {sym} has no {MANIFEST}; {fix}") from None
+        raise ModelError(f"model {folder.name} of {label} has no {MANIFEST}; {fix}") from None
     except (OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict):
+        raise ModelError(f"model {folder.name} of {label} has an unreadable {MANIFEST}; {fix}")
+    got = manifest.get("format_version")
+    if got not in READABLE_VERSIONS:
+        readable = " or ".join(str(v) for v in READABLE_VERSIONS)
         raise ModelError(
-            f"model {folder.name} of {sym} has an unreadable {MANIFEST}; {fix}"
-        ) from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        got = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise ModelError(
-            f"model {folder.name} of {sym} has format version {got}, this stockcast reads "
-            f"{FORMAT_VERSION}; {fix}"
+            f"model {folder.name} of {label} has format version {got}, this stockcast reads "
+            f"{readable}; {fix}"
         )
+    if not _well_formed(manifest):
+        raise ModelError(f"model {folder.name} of {label} has an unreadable {MANIFEST}; {fix}")
     return manifest
 
 
-def load_model(root: Path, symbol: str, model_id: str | None = None, device: str = "cpu"):
-    """(manifest, model in eval mode, calib arrays {"y", "mu", "vol"}); newest by default.
+def _well_formed(manifest: dict) -> bool:
+    """Every symbol has its scalers and split (so ``series_view`` cannot fail on the file)."""
+    try:
+        series = _series(manifest)
+        return bool(series) and all(
+            isinstance(s["scalers"], dict) and isinstance(s["split"], dict) for s in series.values()
+        )
+    except (KeyError, TypeError, AttributeError):
+        return False
 
-    ModelError with one line when the model is missing, corrupt or of another format version.
+
+def load_model(
+    root: Path,
+    name: str,
+    model_id: str | None = None,
+    device: str = "cpu",
+    symbol: str | None = None,
+):
+    """(manifest, model in eval mode, calibration of ``symbol``: arrays {"y", "mu", "vol"});
+    the newest model by default, and its own symbol by default (see ``pick_symbol``).
+
+    ModelError with one line when the model is missing, corrupt, of an unknown format version
+    or architecture, or not trained on ``symbol``.
     """
     from safetensors.torch import load
 
-    from stockcast.models.lstm import LSTMForecaster, ModelConfig
-
-    sym = normalize_symbol(symbol)
-    folder = _resolve(root, sym, model_id)
-    manifest = _read_manifest(folder, sym)
-    fix = f"run `stockcast train {sym}` to replace it"
+    label = normalize_symbol(name)
+    folder = _resolve(root, label, model_id)
+    manifest = _read_manifest(folder, label)
+    sym = pick_symbol(manifest, symbol)
+    fix = f"run `stockcast train {label}` to replace it"
+    try:
+        config_cls, model_cls = models.lookup(model_arch(manifest))
+    except UsageError:
+        raise ModelError(
+            f"model {folder.name} of {label} uses architecture {model_arch(manifest)!r}, which "
+            f"this stockcast does not have; {fix}"
+        ) from None
     try:
         blob = (folder / WEIGHTS).read_bytes()
     except FileNotFoundError:
-        raise ModelError(f"model {folder.name} of {sym} has no {WEIGHTS}; {fix}") from None
+        raise ModelError(f"model {folder.name} of {label} has no {WEIGHTS}; {fix}") from None
     if hashlib.sha256(blob).hexdigest() != manifest.get("weights_sha256"):
-        raise ModelError(f"weights of model {folder.name} of {sym} are corrupt; {fix}")
+        raise ModelError(f"weights of model {folder.name} of {label} are corrupt; {fix}")
     try:
         tensors = load(blob)
-        model = LSTMForecaster(ModelConfig(**manifest["model_config"]), init=False)
+        model = model_cls(config_cls(**manifest["model_config"]), init=False)
         state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         model.load_state_dict(state, strict=True)
-        calib = {k.split(".")[1]: tensors[k].numpy() for k in CALIB_KEYS}
+        prefix = "calib." if manifest["format_version"] == 1 else f"calib.{sym}."
+        calib = {part: tensors[prefix + part].numpy() for part in CALIB_PARTS}
     except Exception as exc:
         raise ModelError(
-            f"model {folder.name} of {sym} cannot be loaded ({exc.__class__.__name__}); {fix}"
+            f"model {folder.name} of {label} cannot be loaded ({exc.__class__.__name__}); {fix}"
         ) from None
     model.to(device).eval()
     return manifest, model, calib

@@ -2,6 +2,7 @@
 
 Each is a thin call into the layers below (``ingest``, ``modelstore``, ``training``,
 ``forecast``); ``runner`` strings them together and keeps one symbol's failure from the others.
+What they take and give lives in ``steptypes``, so this module never imports ``runner``.
 """
 
 from __future__ import annotations
@@ -12,19 +13,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stockcast.data.ingest import ingest_csv, ingest_yahoo
+from stockcast.data.sources.yahoo import PACE_SECONDS
+from stockcast.data.store import PriceStore
 from stockcast.errors import DataError, ModelError
 from stockcast.schedule.config import NO_MODEL
+from stockcast.schedule.steptypes import Forecast, Refresh, Steps
 
 if TYPE_CHECKING:
     from stockcast.schedule.config import SymbolPlan
-    from stockcast.schedule.runner import Forecast, Refresh, Steps
 
 
 def default_steps() -> Steps:
     """The steps that touch the real sources, models and store (Yahoo requests paced)."""
-    from stockcast.data.sources.yahoo import PACE_SECONDS
-    from stockcast.schedule.runner import Steps
-
     pacer = Pacer(PACE_SECONDS)
 
     def paced_refresh(root: Path, symbol: str) -> Refresh:
@@ -48,8 +49,6 @@ class Pacer:
 
 def source_of(root: Path, symbol: str) -> str:
     """Where a symbol's prices come from: its stored source; "yahoo" when nothing is stored."""
-    from stockcast.data.store import PriceStore
-
     store = PriceStore(root)
     return store.info(symbol).source if store.exists(symbol) else "yahoo"
 
@@ -59,10 +58,6 @@ def refresh(root: Path, symbol: str, pacer: Pacer | None = None) -> Refresh:
 
     The bundled sample has nothing to refresh. A symbol not stored yet is fetched from Yahoo.
     """
-    from stockcast.data.ingest import ingest_csv, ingest_yahoo
-    from stockcast.data.store import PriceStore
-    from stockcast.schedule.runner import Refresh
-
     store = PriceStore(root)
     info = store.info(symbol) if store.exists(symbol) else None
     source = info.source if info else "yahoo"
@@ -99,6 +94,7 @@ def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> 
         return NO_MODEL
     try:
         manifest = modelstore.read_manifest(root, symbol)
+        view = modelstore.series_view(manifest, symbol)
     except ModelError as exc:
         return f"the newest model is unusable: {exc}"
     if plan.horizon is not None and plan.horizon > int(manifest.get("horizon", 0)):
@@ -106,7 +102,7 @@ def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> 
     created = pd.Timestamp(manifest["created"])
     created = created.tz_localize("UTC") if created.tzinfo is None else created
     age_days = (pd.Timestamp(now) - created).total_seconds() / 86400
-    end = manifest.get("data_end") or manifest.get("trained_through")
+    end = view.data_end or view.trained_through
     new = None
     if end:
         dates = PriceStore(root).read(symbol).index
@@ -138,7 +134,6 @@ def forecast(root: Path, symbol: str, plan: SymbolPlan, stale: bool, now: dt.dat
     import pandas as pd
 
     from stockcast.forecasting.forecast import forecast_symbol
-    from stockcast.schedule.runner import Forecast
 
     fc = forecast_symbol(root, symbol, horizon=plan.horizon, levels=plan.levels, now=now)
     rows = pd.DataFrame(fc.log_rows(origin="run"))

@@ -10,37 +10,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from stockcast import models
+from stockcast.device import amp_context
 from stockcast.errors import UsageError
-from stockcast.models.lstm import LSTMForecaster, ModelConfig
+from stockcast.models.base import EVAL_BATCH
+from stockcast.options import TrainConfig
 
-EVAL_BATCH = 4096  # windows per forward pass when evaluating (no gradients kept)
 GPU_RESIDENT_SHARE = 0.5  # keep training tensors on the GPU when they use at most this share
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings; stored in the manifest."""
-
-    epochs: int = 30  # most epochs; early stopping usually ends sooner
-    batch_size: int = 256  # windows per optimiser step
-    lr: float = 2e-3  # peak learning rate (after warm-up, then cosine decay)
-    weight_decay: float = 0.05  # AdamW decoupled decay on weight matrices (not biases)
-    loss: str = "huber"  # "huber" or "l1", on scaled targets
-    huber_delta: float = 1.0  # Huber transition point, in target standard deviations
-    patience: int = 5  # epochs without a better validation loss before stopping
-    clip_norm: float = 1.0  # gradient-norm clipping threshold
-    warmup_epochs: float = 1.0  # linear LR warm-up length
-    final_lr_share: float = 0.05  # LR at the last epoch as a share of the peak
-    seed: int = 0  # seeds torch and numpy: same seed, data and CPU -> identical weights
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -80,10 +63,11 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
-def build_model(cfg: ModelConfig, seed: int) -> LSTMForecaster:
-    """A freshly initialised model; the same seed gives the same weights."""
+def build_model(cfg: Any, seed: int) -> Any:
+    """A freshly initialised model of ``cfg``'s architecture (any registered ``Config``): an
+    ``nn.Module`` meeting ``models.base.Forecaster``. The same seed gives the same weights."""
     seed_everything(seed)
-    return LSTMForecaster(cfg)
+    return models.build(cfg)
 
 
 def make_loss(name: str, delta: float = 1.0) -> nn.Module:
@@ -92,12 +76,6 @@ def make_loss(name: str, delta: float = 1.0) -> nn.Module:
     if name == "l1":
         return nn.L1Loss()
     raise UsageError(f"unknown loss {name!r}; use huber or l1")
-
-
-def _amp(device: torch.device):
-    """bf16 autocast on CUDA; a no-op context elsewhere."""
-    enabled = device.type == "cuda"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def train_step(
@@ -110,7 +88,7 @@ def train_step(
 ) -> torch.Tensor:
     """One forward/backward/update on a batch; returns the loss (detached, on the device)."""
     optimizer.zero_grad(set_to_none=True)
-    with _amp(xb.device):
+    with amp_context(xb.device):
         loss = loss_fn(model(xb).float(), yb)  # (B, L, F) -> (B, H) -> scalar
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
@@ -119,25 +97,11 @@ def train_step(
 
 
 @torch.inference_mode()
-def predict_scaled(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch.device):
-    """Scaled outputs (N, H) as float64 numpy, in batches of EVAL_BATCH."""
-    model.eval()
-    xt = torch.as_tensor(x)
-    outs = []
-    for i in range(0, len(xt), EVAL_BATCH):
-        with _amp(device):
-            outs.append(model(xt[i : i + EVAL_BATCH].to(device)).float().cpu())
-    if not outs:
-        return np.zeros((0, model.head.out_features))
-    return torch.cat(outs).numpy().astype(np.float64)
-
-
-@torch.inference_mode()
 def _val_loss(model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
     total = torch.zeros((), device=x.device)
     for i in range(0, len(x), EVAL_BATCH):
-        with _amp(x.device):
+        with amp_context(x.device):
             pred = model(x[i : i + EVAL_BATCH]).float()
         total += loss_fn(pred, y[i : i + EVAL_BATCH]) * len(pred)
     return float(total) / max(1, len(x))

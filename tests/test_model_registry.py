@@ -1,0 +1,236 @@
+"""The model registry, model identity apart from the symbol, and manifests of both formats."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from stockcast import models
+from stockcast.cli import app
+from stockcast.data.store import PriceStore
+from stockcast.device import amp_context
+from stockcast.errors import ModelError, UsageError
+from stockcast.forecasting import evaluation
+from stockcast.models import store as modelstore
+from stockcast.models.base import Forecaster, predict_scaled
+
+LEGACY = Path(__file__).parent / "fixtures" / "legacy_model_v1"
+FAST = ["--epochs", "2", "--hidden", "8", "--lookback", "20", "--batch-size", "512"]
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def sample():
+    assert run("fetch", "--sample").exit_code == 0
+
+
+# --- the registry -------------------------------------------------------------------------
+
+
+def test_importing_the_registry_does_not_import_torch():
+    code = "import sys, stockcast.models, stockcast.models.store; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_an_unknown_architecture_names_the_choices():
+    with pytest.raises(UsageError) as err:
+        models.lookup("x")
+    assert str(err.value) == "unknown architecture 'x'; choose one of gru, lstm"
+    assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize("arch", sorted(models.REGISTRY))
+def test_each_architecture_round_trips_through_the_registry(arch):
+    config_cls, model_cls = models.lookup(arch)
+    cfg = config_cls(n_features=3, horizon=4, hidden=8, layers=2, head_init_std=0.0)
+    assert models.arch_of(cfg) == arch
+    torch.manual_seed(0)
+    model = models.build(cfg).eval()
+    assert isinstance(model, model_cls) and isinstance(model, Forecaster)
+    x = torch.randn(6, 15, 3)  # (B, L, F)
+    bias = np.array([0.5, -1.0, 0.25, 2.0])
+    model.init_output_bias(bias)
+    out = model(x)
+    assert out.shape == (6, 4)  # (B, H)
+    # a zero head (head_init_std=0) outputs exactly its bias before training
+    torch.testing.assert_close(out, torch.tensor(bias, dtype=torch.float32).expand(6, 4))
+    assert model.flops_per_window(15) > 0
+    assert predict_scaled(model, x[:0].numpy(), torch.device("cpu")).shape == (0, 4)
+
+
+@pytest.mark.parametrize("arch", sorted(models.REGISTRY))
+def test_the_default_head_starts_near_its_bias(arch):
+    config_cls, _ = models.lookup(arch)
+    torch.manual_seed(0)
+    model = models.build(config_cls(n_features=4, horizon=5, hidden=16)).eval()
+    model.init_output_bias(np.full(5, 0.3))
+    out = model(torch.randn(7, 30, 4))
+    assert (out - 0.3).abs().max() < 0.05
+
+
+def test_amp_context_autocasts_only_on_cuda():
+    assert isinstance(amp_context(torch.device("cpu")), contextlib.nullcontext)
+    assert isinstance(amp_context(torch.device("mps")), contextlib.nullcontext)  # no autocast built
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("arch", sorted(models.REGISTRY))
+def test_the_recurrent_layer_runs_in_fp32_under_cuda_autocast(arch):
+    config_cls, _ = models.lookup(arch)
+    model = models.build(config_cls(n_features=4, horizon=5, hidden=16)).cuda()
+    rnn = getattr(model, arch)
+    seen = []
+    rnn.register_forward_hook(lambda mod, inp, out: seen.append(out[0].dtype))
+    with amp_context(torch.device("cuda")):
+        model(torch.randn(8, 20, 4, device="cuda")).float().sum().backward()
+    assert seen == [torch.float32]
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in rnn.parameters())
+
+
+# --- manifests: names, symbols, formats ---------------------------------------------------
+
+
+def save_pair(root: Path) -> tuple[str, dict]:
+    """A two-symbol model named PAIR (hand-made series; the store does not train)."""
+    cfg = models.lookup("gru")[0](n_features=2, horizon=3, hidden=4)
+    model = models.build(cfg)
+    series, calib = {}, {}
+    for i, sym in enumerate(("BRK.B", "AAA")):
+        series[sym] = {"scalers": {"n": i}, "split": {}, "trained_through": f"2020-01-0{i + 1}",
+                       "data_end": None}  # fmt: skip
+        calib[sym] = {"y": np.full((4, 3), i), "mu": np.full((4, 3), i), "vol": np.full(4, i)}
+    manifest = {"arch": "gru", "model_config": cfg.to_dict(), "series": series}
+    model_id, _ = modelstore.save_model(root, "PAIR", manifest, model.state_dict(), calib)
+    return model_id, calib
+
+
+def test_a_model_of_several_symbols_keeps_each_symbols_state_apart(tmp_path):
+    model_id, calib = save_pair(tmp_path)
+    manifest, model, brk = modelstore.load_model(tmp_path, "pair", symbol="brk.b")
+    assert manifest["name"] == "PAIR" and manifest["symbols"] == ["BRK.B", "AAA"]
+    assert modelstore.model_arch(manifest) == "gru" and isinstance(model, models.lookup("gru")[1])
+    np.testing.assert_array_equal(brk["mu"], calib["BRK.B"]["mu"])
+    aaa = modelstore.load_model(tmp_path, "PAIR", model_id, symbol="AAA")[2]
+    np.testing.assert_array_equal(aaa["vol"], calib["AAA"]["vol"])
+    view = modelstore.series_view(manifest, "AAA")
+    assert (
+        view.symbol == "AAA" and view.scalers == {"n": 1} and view.trained_through == "2020-01-02"
+    )
+    assert "scalers" not in manifest and "ticker" not in manifest  # no single symbol to mirror
+    with pytest.raises(ModelError, match=re.escape("covers BRK.B, AAA; name one of them")):
+        modelstore.load_model(tmp_path, "PAIR")
+    with pytest.raises(ModelError, match="not trained on MSFT"):
+        modelstore.series_view(manifest, "MSFT")
+
+
+def test_a_manifest_without_its_series_gives_one_clear_line(tmp_path):
+    arrays = {"y": np.zeros(1), "mu": np.zeros(1), "vol": np.zeros(1)}
+    modelstore.save_model(tmp_path, "MSFT", {"series": {"MSFT": {}}}, {}, {"MSFT": arrays})
+    with pytest.raises(
+        ModelError, match=re.escape("unreadable manifest.json; run `stockcast train MSFT`")
+    ):
+        modelstore.read_manifest(tmp_path, "MSFT")
+
+
+def test_an_unknown_architecture_in_a_manifest_is_a_model_error(tmp_path):
+    model_id, _ = save_pair(tmp_path)
+    folder = tmp_path / "models" / "PAIR" / model_id
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "arch": "transformer"}))
+    with pytest.raises(ModelError, match=r"architecture 'transformer'.*stockcast train PAIR"):
+        modelstore.load_model(tmp_path, "PAIR", symbol="AAA")
+
+
+def assert_close(got, want, path="") -> None:
+    """Equal structure, strings and ints; floats equal to 1e-9 relative."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), path
+        for k in want:
+            assert_close(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_close(g, w, f"{path}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), path
+    else:
+        assert got == want, path
+
+
+def copy_legacy(home: Path) -> dict:
+    """The format-1 fixture under ``home``; returns its expected outputs."""
+    shutil.copytree(LEGACY / "MSFT", home / "models" / "MSFT")
+    return json.loads((LEGACY / "expected.json").read_text())
+
+
+def test_a_format_1_manifest_reads_as_a_one_symbol_lstm(stockcast_home):
+    copy_legacy(stockcast_home)
+    manifest = modelstore.read_manifest(stockcast_home, "MSFT")
+    assert manifest["format_version"] == 1 and "arch" not in manifest
+    assert modelstore.model_arch(manifest) == "lstm"
+    assert modelstore.model_symbols(manifest) == ["MSFT"]
+    view = modelstore.series_view(manifest)
+    assert view.scalers == manifest["scalers"] and view.split == manifest["split"]
+    assert view.trained_through == manifest["trained_through"]
+
+
+def test_a_model_saved_by_the_0_1_0_release_predicts_and_evaluates_as_it_did(
+    sample, stockcast_home
+):
+    expected = copy_legacy(stockcast_home)
+    out = run("predict", "MSFT", "--json")
+    assert out.exit_code == 0, out.output
+    forecasts = json.loads(out.stdout)["forecasts"]
+    assert_close(forecasts, expected["predict_forecasts"])
+    out = run("evaluate", "MSFT", "--json")
+    assert out.exit_code == 0, out.output
+    got = [{k: h[k] for k in ("h", "n", "mae", "rmse")} for h in json.loads(out.stdout)["horizons"]]
+    assert_close(got, expected["evaluate_horizons"])
+
+
+# --- --arch end to end ----------------------------------------------------------------------
+
+
+def test_an_unknown_arch_flag_is_one_line_and_exit_2(sample):
+    out = run("train", "MSFT", "--arch", "transformer", "-q")
+    assert out.exit_code == 2
+    assert out.stderr.count("\n") == 1 and "gru, lstm" in out.stderr
+
+
+@pytest.mark.slow
+def test_train_evaluate_predict_a_gru_and_reload_it_identically(sample, stockcast_home):
+    out = run("train", "MSFT", "--arch", "gru", *FAST, "--json", "-q")
+    assert out.exit_code == 0, out.output
+    res = json.loads(out.stdout)
+    manifest, model, calib = modelstore.load_model(stockcast_home, "MSFT", res["model"])
+    assert manifest["arch"] == "gru" and manifest["format_version"] == 2
+    assert isinstance(model, models.lookup("gru")[1])
+    assert manifest["name"] == "MSFT" and manifest["symbols"] == ["MSFT"]
+    series = manifest["series"]["MSFT"]
+    for key in ("scalers", "split", "trained_through", "data_end"):  # format-1 keys kept
+        assert manifest[key] == series[key]
+    # the calibration predictions were made by the in-memory model at the end of training
+    ds = evaluation.rebuild_dataset("MSFT", PriceStore(stockcast_home).read("MSFT"), manifest)
+    np.testing.assert_array_equal(evaluation.part_predictions(model, ds, "val").mu, calib["mu"])
+    ev = run("evaluate", "MSFT", "--json")
+    assert ev.exit_code == 0, ev.output
+    assert json.loads(ev.stdout) == res["evaluation"]
+    fc = run("predict", "MSFT", "--json")
+    assert fc.exit_code == 0, fc.output
+    d = json.loads(fc.stdout)
+    assert d["model"] == res["model"] and len(d["forecasts"]) == 5
+    assert d["trained_through"] == series["trained_through"]
