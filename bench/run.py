@@ -225,6 +225,9 @@ def print_report(res: dict) -> None:
     h, p, s = res["help"], res["predict"], res["store"]
     o.add_row("stockcast --help", f"{h['help_s']:.2f} s",
               f"import torch {h['import_torch_s']:.2f} s", f"{h['ratio']:.2f}x")  # fmt: skip
+    o.add_row("stockcast --help", f"{h['help_s']:.2f} s",
+              f"bare Typer app {h['bare_typer_s']:.2f} s",
+              f"{h['ratio_bare_typer']:.2f}x")  # fmt: skip
     if "predict_s" in p:
         o.add_row(
             "stockcast predict MSFT",

@@ -20,11 +20,27 @@ def _stockcast() -> list[str]:
     return [exe] if exe else [PY, "-m", "stockcast"]
 
 
+BARE_TYPER = """\
+import typer
+app = typer.Typer()
+@app.command()
+def first(x: str) -> None:
+    "One."
+@app.command()
+def second(x: str) -> None:
+    "Two."
+app()
+"""
+
+
 def help_vs_import(runs: int) -> dict:
-    """``stockcast --help`` against ``python -c "import torch"`` (medians, same run)."""
+    """``stockcast --help`` against ``python -c "import torch"`` and against a bare Typer app with
+    two commands (medians, same run; the bar is 1.5x the bare app)."""
     ref = command_time([PY, "-c", "import torch"], runs)
     cli = command_time([*_stockcast(), "--help"], runs)
-    return {"help_s": cli, "import_torch_s": ref, "ratio": cli / ref}
+    bare = command_time([PY, "-c", BARE_TYPER, "--help"], runs)
+    return {"help_s": cli, "import_torch_s": ref, "ratio": cli / ref, "bare_typer_s": bare,
+            "ratio_bare_typer": cli / bare}  # fmt: skip
 
 
 _PEAK = (
