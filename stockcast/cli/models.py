@@ -1,0 +1,149 @@
+"""`stockcast models`: list saved models, show one, remove one, prune old ones."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from stockcast.cli.app import STATE, app, handles_errors, print_json, stderr, stdout
+from stockcast.cli.options import JsonOpt
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from stockcast.models.catalog import Entry
+
+models_app = typer.Typer(
+    help="Saved models: list them, show one, remove one, prune old ones.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(models_app, name="models")
+
+NameOpt = Annotated[
+    str | None,
+    typer.Argument(help="A model name (a symbol for per-symbol models); default: all.",
+                   show_default=False),
+]  # fmt: skip
+IdArg = Annotated[str, typer.Argument(help="A model id, or a unique start of one.")]
+
+
+@models_app.callback()
+@handles_errors
+def models_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List saved models: name, id, data, epochs, members, test skill, the default (*).
+
+    Example: [bold]stockcast models[/] · [bold]stockcast models prune MSFT --keep 3[/]
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from stockcast.models import catalog
+
+    items = catalog.entries(STATE.data_dir)
+    if as_json:
+        print_json([e.to_dict() for e in items])
+        return
+    if not items:
+        stdout().print(
+            f"no saved models in {STATE.data_dir}; run `stockcast train SYMBOL`", markup=False
+        )
+        return
+    con = stdout()
+    con.print(models_table(items))
+    s = catalog.summary(items)
+    con.print(
+        f"{s['models']} models of {s['names']} names, {s['bytes'] / 2**20:.1f} MiB in "
+        f"{STATE.data_dir}; * = default (used without --model)",
+        markup=False,
+    )
+
+
+def models_table(items: list[Entry]) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD)
+    for col in ("", "Name", "Id", "Arch", "Created", "Data to", "Epochs", "Members", "Skill h1"):
+        table.add_column(col, no_wrap=True, justify="right" if col in ("Epochs", "Members",
+                         "Skill h1") else "left")  # fmt: skip
+    for e in items:
+        skill = "n/a" if e.skill_vs_best is None else f"{e.skill_vs_best:+.2%}"
+        epochs = "?" if e.epochs is None else str(e.epochs) + ("!" if e.interrupted else "")
+        name = e.name if e.symbols in ((), (e.name,)) else f"{e.name} ({', '.join(e.symbols)})"
+        table.add_row("*" if e.default else "", name, e.id, e.arch, (e.created or "?")[:10],
+                      e.data_end or "?", epochs, str(e.members),
+                      skill if e.error is None else "unreadable")  # fmt: skip
+    if any(e.interrupted for e in items):
+        table.caption = "! = training was interrupted; the best epoch so far was kept"
+    return table
+
+
+@models_app.command("show")
+@handles_errors
+def models_show(model_id: IdArg, as_json: JsonOpt = False) -> None:
+    """Show one model's manifest: architecture, options, data, split, test metrics.
+
+    Example: [bold]stockcast models show 20261129T160758[/]
+    """
+    from stockcast.models import catalog
+
+    manifest = catalog.show(STATE.data_dir, model_id)
+    if as_json:
+        print_json(manifest)
+        return
+    con = stdout()
+    for key in ("id", "name", "symbols", "arch", "created", "trained_through", "data_end",
+                "epochs", "best_epoch", "interrupted", "seed", "device"):  # fmt: skip
+        if key in manifest:
+            con.print(f"{key:>16}  {_plain(manifest[key])}", markup=False)
+    for key in ("model_config", "data_config", "train_config"):
+        if isinstance(manifest.get(key), dict):
+            text = ", ".join(f"{k}={_plain(v)}" for k, v in manifest[key].items())
+            con.print(f"{key:>16}  {text}", markup=False)
+    summary = (manifest.get("test_metrics") or {}).get("summary")
+    if summary:
+        con.print(f"{'test':>16}  {summary}", markup=False)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+@models_app.command("rm")
+@handles_errors
+def models_rm(model_id: IdArg, as_json: JsonOpt = False) -> None:
+    """Remove one saved model (by id or a unique start of it).
+
+    Example: [bold]stockcast models rm 20261129T160758-859215[/]
+    """
+    from stockcast.models import catalog
+
+    name, mid = catalog.remove(STATE.data_dir, model_id)
+    if as_json:
+        print_json({"removed": [{"name": name, "id": mid}]})
+    else:
+        stderr().print(f"removed model {mid} of {name}", markup=False)
+
+
+@models_app.command("prune")
+@handles_errors
+def models_prune(
+    name: Annotated[str, typer.Argument(help="A model name (a symbol for per-symbol models).")],
+    keep: Annotated[int, typer.Option("--keep", help="Newest models to keep (at least 1).")] = 3,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove all but the newest --keep models of NAME; the default model is always kept.
+
+    Example: [bold]stockcast models prune MSFT --keep 1[/]
+    """
+    from stockcast.models import catalog
+
+    gone = catalog.prune(STATE.data_dir, name, keep)
+    if as_json:
+        print_json({"removed": [{"name": name.upper(), "id": i} for i in gone]})
+    else:
+        what = f"removed {len(gone)} model{'s' if len(gone) != 1 else ''} of {name.upper()}"
+        stderr().print(what if gone else f"nothing to prune for {name.upper()}", markup=False)

@@ -1,0 +1,79 @@
+"""`stockcast models`: list, show, rm, prune (never the default), with --json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stockcast.cli import app
+
+FIXTURE = Path(__file__).parent / "fixtures" / "legacy_model_v1" / "MSFT"
+IDS = ["20240101T000000-aaaaaa", "20240102T000000-bbbbbb", "20240103T000000-cccccc"]
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def three_models(stockcast_home: Path) -> Path:
+    """Three copies of a saved model under models/MSFT/ (oldest first)."""
+    src = next(p for p in FIXTURE.iterdir() if p.is_dir())
+    for mid in IDS:
+        shutil.copytree(src, stockcast_home / "models" / "MSFT" / mid)
+    return stockcast_home
+
+
+def test_models_lists_every_model_and_marks_the_default(three_models: Path) -> None:
+    rows = json.loads(run("models", "--json").stdout)
+    assert [r["id"] for r in rows] == IDS
+    assert [r["default"] for r in rows] == [False, False, True]
+    assert all(r["symbols"] == ["MSFT"] and r["arch"] == "lstm" for r in rows)
+    assert all(r["members"] == 1 and r["size_bytes"] > 0 for r in rows)
+    text = run("models").stdout
+    assert all(mid in text for mid in IDS) and "* = default" in text
+
+
+def test_models_show_accepts_a_unique_prefix(three_models: Path) -> None:
+    manifest = json.loads(run("models", "show", IDS[0][:17], "--json").stdout)
+    assert manifest["data_config"]["lookback"] == 20
+    res = run("models", "show", "2024010")
+    assert res.exit_code == 2 and "matches 3 models" in res.stderr
+    res = run("models", "show", "nope")
+    assert res.exit_code == 2 and "`stockcast models` lists the ids" in res.stderr
+
+
+def test_models_rm_removes_one_folder(three_models: Path) -> None:
+    res = run("models", "rm", IDS[1], "--json")
+    assert res.exit_code == 0
+    assert json.loads(res.stdout) == {"removed": [{"name": "MSFT", "id": IDS[1]}]}
+    assert sorted(p.name for p in (three_models / "models" / "MSFT").iterdir()) == [IDS[0], IDS[2]]
+
+
+def test_prune_keeps_the_newest_and_never_the_default(three_models: Path) -> None:
+    res = run("models", "prune", "MSFT", "--keep", "1", "--json")
+    assert json.loads(res.stdout)["removed"] == [{"name": "MSFT", "id": i} for i in IDS[:2]]
+    assert [p.name for p in (three_models / "models" / "MSFT").iterdir()] == [IDS[2]]
+    assert run("models", "prune", "MSFT", "--keep", "0").exit_code == 2
+
+
+def test_prune_keeps_the_default_even_when_it_is_not_the_newest(
+    three_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stockcast.models import catalog
+
+    monkeypatch.setattr(catalog, "default_id", lambda root, name: IDS[0])
+    assert catalog.prune(three_models, "MSFT", keep=1) == [IDS[1]]
+    assert sorted(p.name for p in (three_models / "models" / "MSFT").iterdir()) == [IDS[0], IDS[2]]
+
+
+def test_models_with_nothing_saved_names_the_directory(stockcast_home: Path) -> None:
+    res = run("models")
+    assert (
+        res.exit_code == 0 and str(stockcast_home) in res.stdout and "stockcast train" in res.stdout
+    )
+    assert json.loads(run("models", "--json").stdout) == []
