@@ -5,7 +5,7 @@ from __future__ import annotations
 # Importing a command module registers its commands, in this order in `--help`: the data, the
 # models, the forecasts, the scheduled job. Each keeps heavy imports inside its functions.
 # isort: off
-from stockcast.cli import fetch, train, models, predict, schedule  # noqa: F401
+from stockcast.cli import fetch, train, backtest, models, predict, schedule, info  # noqa: F401
 
 # isort: on
 from stockcast.cli.app import app
@@ -25,11 +25,11 @@ def main() -> None:
         from click.exceptions import ClickException, NoArgsIsHelpError
 
     from stockcast import allocator
-    from stockcast.cli.app import error_line
+    from stockcast.cli.app import error_line, hoist_global_options
 
     allocator.tune()  # CPU training speed (allocator.py); this process only
     try:
-        code = app(standalone_mode=False)
+        code = app(args=hoist_global_options(sys.argv[1:]), standalone_mode=False)
     except NoArgsIsHelpError as exc:  # bare `stockcast`: the help text, as before
         exc.show()
         sys.exit(exc.exit_code)

@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 
 from stockcast import __version__
-from stockcast.data.paths import data_dir
-from stockcast.errors import EXIT_ERROR, EXIT_INTERRUPTED, StockcastError
+from stockcast.data.paths import data_dir, data_dir_source
+from stockcast.errors import EXIT_ERROR, EXIT_INTERRUPTED, NoModel, NoPrices, StockcastError
 
 app = typer.Typer(
     name="stockcast",
@@ -37,6 +37,7 @@ class State:
     """Global options, set by the callback before any command runs."""
 
     data_dir: Path = Path("data")
+    data_dir_from: str = "the default"  # how it was chosen (paths.data_dir_source)
 
 
 STATE = State()
@@ -65,6 +66,29 @@ def _main(
     ] = False,
 ) -> None:
     STATE.data_dir = data_dir(data_dir_opt)
+    STATE.data_dir_from = data_dir_source(data_dir_opt)
+
+
+GLOBAL_OPTIONS = ("--data-dir",)  # options of the top level that take one value
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move a global option given after the command (``stockcast list --data-dir X``) in front of
+    it, where Click expects it; everything else keeps its order."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            take = 1 if "=" in arg else 2
+            front += argv[i : i + take]
+            i += take
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
 
 
 PIPE_WIDTH = 120  # columns when stdout is a pipe or a file (cron mail) and COLUMNS is unset
@@ -118,6 +142,17 @@ def _os_error_message(exc: OSError) -> str:
     )
 
 
+def where_hint(exc: BaseException) -> str:
+    """For "nothing stored" errors: the directory that was searched and how to point elsewhere
+    (from another folder, ./data is not where the user's data is)."""
+    if not isinstance(exc, NoPrices | NoModel):
+        return ""
+    return (
+        f" (looked in {STATE.data_dir}, from {STATE.data_dir_from}; point elsewhere with "
+        "--data-dir or STOCKCAST_HOME)"
+    )
+
+
 def handles_errors(fn: F) -> F:
     """Turn domain errors into one clear line and their exit code; Ctrl-C into exit 130."""
 
@@ -126,7 +161,7 @@ def handles_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except StockcastError as exc:
-            error_line(str(exc))
+            error_line(str(exc) + where_hint(exc))
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # disk full, permission denied, a file where a folder should be
             error_line(_os_error_message(exc))

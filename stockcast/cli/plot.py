@@ -11,7 +11,8 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-HISTORY_SESSIONS = 120  # recent sessions shown before the forecast
+from stockcast.forecasting.forecast import HISTORY_SESSIONS  # closes shown before the forecast
+
 _BAND_COLOR = "tab:orange"
 _HISTORY_COLOR = "tab:blue"
 

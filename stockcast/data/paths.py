@@ -28,6 +28,16 @@ def data_dir(option: str | os.PathLike[str] | None = None) -> Path:
     return DEFAULT_HOME
 
 
+def data_dir_source(option: str | os.PathLike[str] | None = None) -> str:
+    """How ``data_dir(option)`` chose the directory, in words (for `stockcast info` and the
+    "nothing stored" errors)."""
+    if option:
+        return "the --data-dir option"
+    if os.environ.get(ENV_HOME):
+        return f"the {ENV_HOME} environment variable"
+    return f"the default ./{DEFAULT_HOME} under the current folder"
+
+
 def normalize_symbol(raw: str) -> str:
     """Upper-case and check a ticker symbol; raise UsageError naming the rule it breaks.
 
