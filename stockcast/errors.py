@@ -11,6 +11,7 @@ EXIT_ERROR = 1  # the command failed; nothing stored was changed by the failure
 EXIT_USAGE = 2  # bad arguments or options (also Typer/Click's own usage errors)
 EXIT_PARTIAL = 3  # several symbols: some succeeded, some failed
 EXIT_BUSY = 4  # another `stockcast run` holds the run lock; this one did nothing
+EXIT_STALE = 5  # `stockcast run` finished, but some forecasts were made from stale prices
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
@@ -44,12 +45,22 @@ class SourceDown(SourceError):
     would fail the same way, so a batch stops asking it."""
 
 
+class HistoryRefused(DataError):
+    """New prices would remove stored sessions or rewrite stored closes; nothing was stored
+    (``stockcast fetch --replace`` accepts it)."""
+
+
 class StoreUnwritable(DataError):
     """The data directory cannot be written: a batch stops, the next symbol would fail too."""
 
 
 class ModelError(StockcastError):
     """A saved model is missing, corrupt or incompatible."""
+
+
+class TrainingError(StockcastError):
+    """Training failed on its own terms (a non-finite loss): nothing is saved; the message names
+    the option to change."""
 
 
 class LockTimeout(StockcastError):
@@ -60,3 +71,12 @@ class BusyError(StockcastError):
     """Another run holds the run lock."""
 
     exit_code = EXIT_BUSY
+
+
+class NoPrices(DataError):
+    """Nothing is stored for a symbol in the data directory in use (the CLI adds which directory
+    that is and how to point elsewhere)."""
+
+
+class NoModel(ModelError):
+    """No saved model for a name in the data directory in use (the CLI adds which directory)."""
