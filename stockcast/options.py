@@ -12,6 +12,7 @@ This module is light (standard library only) because `stockcast --help` builds t
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
@@ -111,6 +112,13 @@ class TrainConfig:
     seed: int = option(
         0, "Random seed.", _int_in(0, 2**32 - 1), "be between 0 and 4294967295"
     )  # seeds torch and numpy: same seed, data and CPU -> identical weights
+    ensemble: int = option(
+        4, "Members averaged, with seeds seed, seed+1, ... (trained at once, one per core).",
+        _int_in(1, 64), "be between 1 and 64",
+    )  # fmt: skip  # K models on the same windows, averaged; 4: bench/ensemble.py (seed spread)
+    shrink: bool = option(
+        False, "Shrink forecasts toward the best naive one by a weight learned on validation."
+    )  # forecasting/shrink.py; the weight is stored in the manifest's `shrink`
     huber_delta: float = 1.0  # Huber transition point, in target standard deviations
     clip_norm: float = 1.0  # gradient-norm clipping threshold
     warmup_epochs: float = 1.0  # linear LR warm-up length
@@ -138,7 +146,7 @@ class Spec:
     type: type  # int, float or str (features: a comma-separated str or a TOML list)
     default: Any
     help: str
-    section: type  # the dataclass that holds it
+    section: builtins.type  # the dataclass that holds it (`type` is a field name here)
     check: Callable[[Any], bool] | None
     rule: str
 
@@ -152,7 +160,7 @@ class Spec:
         return f"{self.help.rstrip('.')} (default {format_default(self.default)})."
 
 
-_TYPES = {"int": int, "float": float, "str": str}
+_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 
 
 def _base_type(annotation: str) -> type:
@@ -176,6 +184,8 @@ SPECS: Mapping[str, Spec] = {s.name: s for s in specs()}
 
 
 def format_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, tuple):
         return ", ".join(value)
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -183,6 +193,8 @@ def format_default(value: Any) -> str:
 
 def toml_value(value: Any) -> str:
     """A default as it is written in stockcast.toml."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, tuple):
@@ -222,6 +234,10 @@ def check(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _coerce(spec: Spec, value: Any) -> Any:
+    if spec.type is bool:
+        if not isinstance(value, bool):
+            raise UsageError(f"{spec.flag} must be true or false (got {value!r})")
+        return value
     ok = (
         isinstance(value, spec.type) or (spec.type is float and isinstance(value, int))
     ) and not isinstance(value, bool)

@@ -7,24 +7,12 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
+from helpers import FAST, run
 
-from stockcast.cli import app
-
-FAST = ["--epochs", "2", "--hidden", "8", "--lookback", "20", "--batch-size", "512"]
 TRAIN_KEYS = {"ticker", "model", "epochs", "best_epoch", "val_loss", "train_windows", "seconds",
               "device", "windows_per_s", "evaluation"}  # fmt: skip
 HORIZON_KEYS = {"h", "n", "mae", "rmse", "mape", "directional_accuracy", "up_share", "skill",
                 "baselines"}  # fmt: skip
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
-
-
-@pytest.fixture
-def sample():
-    assert run("fetch", "--sample").exit_code == 0
 
 
 def test_features_command():
@@ -125,7 +113,7 @@ def test_ctrl_c_keeps_the_best_epoch_so_far(sample, monkeypatch):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(cli_train._progress, "_line", interrupt_at_two)
-    out = run("train", "MSFT", *FAST[2:], "--epochs", "5", "--json")
+    out = run("train", "MSFT", *FAST[2:], "--epochs", "5", "--ensemble", "1", "--json")
     assert out.exit_code == 130
     res = json.loads(out.stdout)
     assert res["interrupted"] and res["epochs"] == 2

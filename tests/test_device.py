@@ -23,7 +23,7 @@ from stockcast.device import (
     threads_for,
 )
 from stockcast.errors import UsageError
-from stockcast.training import job
+from stockcast.training import job, recipe
 
 CPU = torch.device("cpu")
 
@@ -79,7 +79,7 @@ def stored_sample(stockcast_home: Path) -> Path:
 
 
 def _tiny_configs():
-    return job.configs_from_options({"epochs": 1, "hidden": 8, "lookback": 20})
+    return job.configs_from_options({"epochs": 1, "hidden": 8, "lookback": 20, "ensemble": 1})
 
 
 @pytest.mark.slow
@@ -98,7 +98,7 @@ def test_train_symbol_restores_threads_when_training_fails(
         seen.append(torch.get_num_threads())
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(job, "fit", failing_fit)
+    monkeypatch.setattr(recipe, "fit", failing_fit)  # the members train in recipe
     with pytest.raises(RuntimeError, match="out of memory"):
         job.train_symbol(stored_sample, "MSFT", *_tiny_configs()[:3], device="cpu")
     assert seen == [DEFAULT_CPU_THREADS]

@@ -77,7 +77,9 @@ def test_new_sessions_do_not_move_the_test_period(stockcast_home):
     assert latest["as_of"] == frame.index[-1] and latest["log_returns"].shape == (5,)
     assert latest["last_close"] == frame["adj_close"].iloc[-1] and latest["vol"] > 0
     assert calib["y"].shape == calib["mu"].shape == (manifest["split"]["val"]["n"], 5)
-    assert manifest["trained_through"] == manifest["split"]["val"]["target_end"]
+    val_end = manifest["split"]["val"]["target_end"]
+    assert manifest["series"]["MSFT"]["evaluated_trained_through"] == val_end
+    assert manifest["trained_through"] == manifest["data_end"]  # the live weights saw it all
     store_sample(stockcast_home, frame.iloc[:-2000])  # history rewritten: test period is gone
     with pytest.raises(ModelError, match="stockcast train MSFT"):
         evaluation.evaluate_saved(stockcast_home, "MSFT")

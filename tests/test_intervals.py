@@ -158,3 +158,16 @@ def test_nan_rows_are_dropped_from_calibration() -> None:
     y[5, 1] = np.nan
     cal = iv.calibrate(y, np.zeros_like(y), np.full(100, 0.01), [0.9])
     assert cal.n == 99 and np.isfinite(cal.upper_q).all()
+
+
+def test_bands_never_narrow_with_the_horizon() -> None:
+    """Finite samples can give a smaller h=3 quantile than h=2; the band is widened instead."""
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((200, 4)) * 0.01
+    y[:, 2] *= 0.5  # a horizon whose residuals happen to be small
+    cal = iv.calibrate(y, np.zeros_like(y), np.full(200, 0.01), [0.9])
+    half = cal.upper_q[0] * np.sqrt(np.arange(1, 5))
+    assert np.all(np.diff(half) >= -1e-12)
+    raw = [iv.conformal_quantile(np.abs(y[:, h]) / (0.01 * np.sqrt(h + 1)), 0.9) for h in range(4)]
+    assert half[2] > raw[2] * np.sqrt(3)  # the narrow horizon was widened ...
+    assert cal.upper_q[0, 0] == pytest.approx(raw[0])  # ... the first one is never touched

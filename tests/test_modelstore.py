@@ -114,3 +114,47 @@ def test_saving_removes_stale_half_written_folders_but_not_recent_ones(stockcast
     os.utime(old, (past, past))
     save_one(stockcast_home)
     assert not old.exists() and new.exists()
+
+
+def save_marked(root, interrupted: bool, seed: int) -> str:
+    """A saved model whose manifest says whether its training was interrupted."""
+    model_id, path, _ = save_one(root, seed=seed)
+    manifest_file = path / modelstore.MANIFEST
+    manifest = json.loads(manifest_file.read_text())
+    manifest_file.write_text(json.dumps({**manifest, "interrupted": interrupted}))
+    return model_id
+
+
+def test_an_interrupted_model_is_the_default_only_when_it_is_the_only_one(tmp_path):
+    alone = save_marked(tmp_path, interrupted=True, seed=0)
+    assert modelstore.read_manifest(tmp_path, "MSFT")["id"] == alone  # nothing else to use
+    whole = save_marked(tmp_path, interrupted=False, seed=1)
+    newest = save_marked(tmp_path, interrupted=True, seed=2)
+    assert modelstore.list_models(tmp_path, "MSFT") == [alone, whole, newest]
+    assert modelstore.read_manifest(tmp_path, "MSFT")["id"] == whole
+    assert modelstore.load_model(tmp_path, "MSFT")[0]["id"] == whole
+    assert modelstore.load_model(tmp_path, "MSFT", newest)[0]["id"] == newest  # named: used
+
+
+def test_live_weights_load_and_old_models_fall_back(tmp_path):
+    torch.manual_seed(0)
+    cfg = ModelConfig(n_features=3, horizon=2, hidden=4)
+    evaluated, live = LSTMForecaster(cfg), LSTMForecaster(cfg)
+    series = {"MSFT": {"scalers": {}, "split": {}, "trained_through": None, "data_end": None}}
+    manifest = {"model_config": cfg.to_dict(), "series": series}
+    calib = {"MSFT": {"y": np.zeros((5, 2)), "mu": np.ones((5, 2)), "vol": np.full(5, 0.01)}}
+    live_calib = {"MSFT": {"y": np.ones((3, 2)), "mu": np.ones((3, 2)), "vol": np.full(3, 0.02)}}
+    modelstore.save_model(tmp_path, "MSFT", manifest, evaluated.state_dict(), calib,
+                          live_weights=live.state_dict(), live_calib=live_calib)  # fmt: skip
+    _, got, c = modelstore.load_model(tmp_path, "MSFT", weights="live")
+    _, ev, ce = modelstore.load_model(tmp_path, "MSFT")
+    for k, v in live.state_dict().items():
+        assert torch.equal(got.state_dict()[k], v) and torch.equal(
+            ev.state_dict()[k], evaluated.state_dict()[k]
+        )
+    assert c["vol"].shape == (3,) and ce["vol"].shape == (5,)
+    old_id, _, model = save_one(tmp_path, seed=3)  # no live weights: the evaluated ones
+    _, fallback, c = modelstore.load_model(tmp_path, "MSFT", old_id, weights="live")
+    for k, v in model.state_dict().items():
+        assert torch.equal(fallback.state_dict()[k], v)
+    assert c["vol"].shape == (5,)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from stockcast.errors import UsageError
+from stockcast.data.sources.sample import load_sample
+from stockcast.data.store import PriceStore
+from stockcast.errors import TrainingError, UsageError
+from stockcast.models import store as modelstore
 from stockcast.models.lstm import Config as ModelConfig
 from stockcast.training import loop as training
-from stockcast.training.job import configs_from_options
+from stockcast.training.job import configs_from_options, fit_recipe, train_symbol
 from stockcast.training.loop import TrainConfig, build_model, fit
 
 CPU = torch.device("cpu")
@@ -27,6 +32,7 @@ def small_model(seed: int = 0):
     return build_model(ModelConfig(n_features=2, horizon=2, hidden=16), seed)
 
 
+@pytest.mark.slow
 def test_a_tiny_series_is_overfit():
     train, val = tiny_problem()
     cfg = TrainConfig(epochs=30, batch_size=32, lr=1e-2, patience=30, weight_decay=0.0)
@@ -38,6 +44,7 @@ def test_a_tiny_series_is_overfit():
     assert res.windows_per_s > 0 and not res.interrupted
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_and_losses():
     train, val = tiny_problem()
     cfg = TrainConfig(epochs=3, batch_size=32, seed=7)
@@ -50,6 +57,7 @@ def test_same_seed_same_weights_and_losses():
     assert c.best_val_loss != a.best_val_loss
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_weights():
     train, val = tiny_problem()
     cfg = TrainConfig(epochs=40, batch_size=16, lr=3e-2, patience=2)
@@ -60,6 +68,7 @@ def test_early_stopping_restores_the_best_weights():
         assert torch.equal(v, res.state[k])
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_best_epoch_so_far():
     train, val = tiny_problem()
 
@@ -105,3 +114,37 @@ def test_the_cuda_path_trains_with_resident_tensors_and_bf16():
     assert res.state is not None and all(v.device.type == "cpu" for v in res.state.values())
     assert np.isfinite([r.val_loss for r in seen]).all()
     assert res.windows_per_s > 0
+
+
+def test_a_diverging_loss_is_a_training_error_naming_the_lr():
+    train, val = tiny_problem()
+    with pytest.raises(
+        TrainingError, match=r"training diverged \(.* at epoch 1\); lower --lr \(now 1e\+30\)"
+    ):
+        fit(small_model(), train, val, TrainConfig(epochs=3, batch_size=32, lr=1e30), CPU)
+
+
+@pytest.mark.slow
+def test_a_diverging_symbol_saves_nothing(stockcast_home):
+    PriceStore(stockcast_home).write("MSFT", load_sample(), source="sample")
+    data, model, cfg, _ = configs_from_options(
+        {"epochs": 2, "hidden": 8, "lookback": 20, "batch_size": 512, "ensemble": 2}
+    )
+    with pytest.raises(TrainingError, match="lower --lr"):
+        train_symbol(stockcast_home, "MSFT", data, model, replace(cfg, lr=1e30), "cpu")
+    assert modelstore.list_models(stockcast_home, "MSFT") == []
+
+
+@pytest.mark.slow
+def test_same_seed_and_k_give_identical_ensembles():
+    prices = load_sample().iloc[-1500:]
+    data, model, cfg, _ = configs_from_options(
+        {"epochs": 2, "hidden": 8, "lookback": 20, "batch_size": 512}
+    )
+    a, b = (fit_recipe("MSFT", prices, data, model, cfg, ensemble=3, device="cpu") for _ in "ab")
+    assert len(a.fits) == 3 and [f.seed for f in a.fits] == [0, 1, 2]
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    one = fit_recipe("MSFT", prices, data, model, cfg, ensemble=1, device="cpu")
+    for k, v in one.model.state_dict().items():  # member 0 of the ensemble is the K=1 model
+        assert torch.equal(v, a.model.members[0].state_dict()[k]), k

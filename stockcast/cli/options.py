@@ -47,7 +47,7 @@ def training_options(fn: F) -> F:
     names = [s.name for s in options.SPECS.values()]
     for spec in options.SPECS.values():
         ann = Annotated[
-            spec.type | None,  # type: ignore[operator]
+            spec.type | None,  # type: ignore[operator]  # a bool is a flag: --shrink
             typer.Option(spec.flag, help=spec.help_with_default(), show_default=False),
         ]
         params.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=None,

@@ -94,13 +94,19 @@ def training_table(results: list[dict[str, Any]]):
                    "Win/s")  # fmt: skip
     for r in results:
         epochs = f"{r['epochs']}" + ("!" if r.get("interrupted") else "")
+        best = str(r["best_epoch"]) + ("*" if r["best_epoch"] == 0 else "")  # H9a: epoch 0
+        if r.get("ensemble", 1) > 1:  # H9a: ensembles list each member's best epoch
+            best = ",".join(str(m["best_epoch"]) for m in r["members"])
         table.add_row(
-            r["ticker"], r["model"], epochs, str(r["best_epoch"]), f"{r['val_loss']:.4f}",
+            r["ticker"], r["model"], epochs, best, f"{r['val_loss']:.4f}",
             f"{r['seconds']:.1f}", f"{r['windows_per_s']:,.0f}",
         )  # fmt: skip
     table.caption = f"on {results[0]['device']}" + (
         "; ! = interrupted, best epoch so far kept" if any(r.get("interrupted") for r in results)
         else ""
+    ) + (  # H9a: epoch 0 (the untrained model) won
+        "; * = no epoch beat the untrained model: the saved model forecasts persistence"
+        if any(r["best_epoch"] == 0 for r in results) else ""
     )  # fmt: skip
     return table
 
@@ -113,28 +119,47 @@ def render_evaluation(ev: dict[str, Any], console: Console) -> None:
         f"({t['n']} windows); errors in prices of the adjusted close"
     )
     main = _table("Model", "h", "MAE", "RMSE", "MAPE %", "Direction", "Up share", "Skill",
-                  "Verdict")  # fmt: skip
+                  "vs best (95% CI)", "Verdict")  # fmt: skip
     naive = _table("Naive forecasts: MAE / RMSE / MAPE %", "h", "Persistence", "Drift", "SMA5")
     for h in ev["horizons"]:
         skill = "n/a" if h["skill"] is None else f"{h['skill']:+.2%}"
-        verdict = "beats naive" if h["beats_best_baseline"] else f"not > {h['best_baseline']}"
         main.add_row(
             str(h["h"]), f"{h['mae']:.4f}", f"{h['rmse']:.4f}", f"{h['mape']:.3f}",
-            f"{h['directional_accuracy']:.1%}", f"{h['up_share']:.1%}", skill, verdict,
+            f"{h['directional_accuracy']:.1%}", f"{h['up_share']:.1%}", skill,
+            skill_ci_text(h.get("skill_vs_best")), verdict_text(h),
         )  # fmt: skip
         b = h["baselines"]
         naive.add_row(str(h["h"]), *(_errors(b[k]) for k in ("persistence", "drift", "sma")))
     console.print(main)
     console.print(naive)
     console.print(
-        "Skill = 1 - MAE / persistence MAE (above 0 beats tomorrow = today). Direction: share "
-        "of correct up / not-up calls; always-up scores the up share.",
+        "Skill = 1 - MAE / persistence MAE; vs best: the same against the best naive forecast, "
+        "with a 95% confidence interval. Verdict: better / worse only when that interval "
+        "excludes 0. Direction: share of correct up / not-up calls; always-up scores the up "
+        "share.",
         markup=False,
     )
     for note in ev["notes"]:
         console.print(note, markup=False)
     console.print(ev["summary"], markup=False)
     _render_intervals(ev["horizons"], console)
+
+
+def skill_ci_text(ci: dict[str, float] | None) -> str:
+    """E.g. "-0.2% (-0.9..+0.5)"; "n/a" without an interval."""
+    if not ci:
+        return "n/a"
+    return f"{ci['value']:+.1%} ({ci['low'] * 100:+.1f}..{ci['high'] * 100:+.1f})"
+
+
+def verdict_text(h: dict[str, Any]) -> str:
+    """E.g. "better than drift", "≈ drift" or "worse than drift" (from the CI, not the point)."""
+    best, verdict = h["best_baseline"], h.get("verdict")
+    if verdict is None:  # a model saved before verdicts: the point comparison, said as such
+        return f"MAE {'<' if h['beats_best_baseline'] else '>='} {best}"
+    return {"better": f"better than {best}", "worse": f"worse than {best}"}.get(
+        verdict, f"≈ {best}"
+    )
 
 
 def _render_intervals(horizons: list[dict[str, Any]], console: Console) -> None:

@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 from stockcast.errors import ModelError
-from stockcast.forecasting import metrics
+from stockcast.forecasting import metrics, stats
+from stockcast.forecasting.shrink import Shrink
+from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.base import predict_scaled
 from stockcast.models.store import series_view
 from stockcast.prep.windows import PARTS, DataConfig, Dataset, Scaler, build_dataset
@@ -112,12 +114,18 @@ def evaluate_dataset(
     device: torch.device | str = "cpu",
     part: str = "test",
     val: PartPredictions | None = None,
+    shrink: Shrink | None = None,
 ) -> dict:
     """Per-horizon errors of the model and the baselines on one part of ``ds``; ``val``: the
-    model's validation predictions when the caller has them already (they calibrate the bands)."""
+    model's validation predictions when the caller has them already (they calibrate the bands);
+    ``shrink``: the model's learned shrinkage toward a naive forecast (``shrink.py``), applied to
+    both. Skill against the best naive forecast comes with a 95% HAC confidence interval and a
+    Diebold-Mariano p-value; the verdict is "better" only when the interval lies above zero."""
     p = part_predictions(model, ds, part, device)
     if val is None:
         val = part_predictions(model, ds, "val", device)
+    if shrink is not None:
+        p, val = _shrunk(p, shrink), _shrunk(val, shrink)
     H = ds.config.horizon
     close = ds.history_close
     asof = p.asof + ds.offset  # absolute indices into the stored history
@@ -135,6 +143,7 @@ def evaluate_dataset(
             k: metrics.error_summary(v[:, c], actual[:, c], last[:, 0]) for k, v in naive.items()
         }
         best = min(base, key=lambda k: base[k]["mae"])
+        test = _significance(pred[:, c], naive[best][:, c], actual[:, c], h)
         horizons.append(
             {
                 "h": h,
@@ -145,16 +154,18 @@ def evaluate_dataset(
                 "up_share": metrics.up_share(actual[:, c], last[:, 0]),
                 "skill": metrics.skill(model_err["mae"], base["persistence"]["mae"]),
                 "best_baseline": best,
-                "beats_best_baseline": model_err["mae"] < base[best]["mae"],
+                "beats_best_baseline": test["verdict"] == "better",
+                **test,
                 "baselines": base,
                 "intervals": bands[c],
             }
         )
-    notes = [_note(h) for h in horizons if not h["beats_best_baseline"]]
+        horizons[-1]["description"] = describe(horizons[-1])
+    notes = [_note(h) for h in horizons]
     return {
         "test": {k: span[k] for k in ("start", "end", "n", "target_start", "target_end")},
         "horizons": horizons,
-        "beats_baselines": not notes,
+        "beats_baselines": all(h["verdict"] == "better" for h in horizons),
         "summary": _summary(horizons),
         "notes": notes,
     }
@@ -176,31 +187,55 @@ def _iso(ts: pd.Timestamp) -> str:
     return ts.date().isoformat()
 
 
+def _shrunk(p: PartPredictions, shrink: Shrink) -> PartPredictions:
+    return PartPredictions(p.asof, p.y, apply_shrink(p.mu, shrink), p.vol)
+
+
+def _significance(pred: np.ndarray, naive: np.ndarray, actual: np.ndarray, h: int) -> dict:
+    """``skill_vs_best`` {value, low, high} (95% HAC CI, h - 1 lags), ``dm_pvalue`` and
+    ``verdict`` of the model against the naive forecast ``naive`` (prices, (N,))."""
+    e_model, e_naive = np.abs(pred - actual), np.abs(naive - actual)
+    try:
+        value, low, high = stats.skill_ci(e_model, e_naive, h - 1)
+        pvalue: float | None = stats.diebold_mariano(e_model, e_naive, h).pvalue
+    except ValueError:  # too few windows or a perfect naive forecast: no interval
+        return {"skill_vs_best": None, "dm_pvalue": None, "verdict": "indistinguishable"}
+    ci = {"value": value, "low": low, "high": high}
+    return {"skill_vs_best": ci, "dm_pvalue": pvalue, "verdict": stats.verdict(low, high)}
+
+
+def describe(h: dict) -> str:
+    """E.g. "indistinguishable from drift (skill -0.2%, 95% CI -0.9..+0.5)" for one horizon."""
+    ci = h.get("skill_vs_best")
+    if not ci:
+        return f"not tested against {h['best_baseline']} (too few windows)"
+    return stats.describe_skill(h["best_baseline"], ci["value"], ci["low"], ci["high"])
+
+
 def _note(h: dict) -> str:
     best = h["best_baseline"]
     ref = h["baselines"][best]["mae"]
-    pct = (h["mae"] / ref - 1.0) * 100.0 if ref > 0 else 0.0
-    return (
-        f"At h={h['h']} the model does not beat the best naive forecast ({best}): "
-        f"MAE {h['mae']:.4g} vs {ref:.4g} ({pct:+.2f}%)."
-    )
+    p = "" if h.get("dm_pvalue") is None else f", DM p = {h['dm_pvalue']:.2f}"
+    return f"At h={h['h']} the model is {describe(h)}: MAE {h['mae']:.4g} vs {ref:.4g}{p}."
 
 
 def _summary(horizons: list[dict]) -> str:
-    losing = [str(h["h"]) for h in horizons if not h["beats_best_baseline"]]
-    if not losing:
+    by = {v: [str(h["h"]) for h in horizons if h["verdict"] == v]
+          for v in ("better", "indistinguishable", "worse")}  # fmt: skip
+    if len(by["better"]) == len(horizons):
         return (
-            "The model's MAE is below every naive forecast at every horizon on the test split; "
-            "small margins are within noise, so compare several seeds before relying on it."
+            "The model is better than the best naive forecast at every horizon on the test split "
+            "(95% CIs above zero); check it over several folds with `stockcast backtest`."
         )
-    if len(losing) == len(horizons):
+    if not by["better"]:
+        worse = f" (worse at h={', '.join(by['worse'])})" if by["worse"] else ""
         return (
-            "The model does not beat the best naive forecast at any horizon; "
+            "The model is not better than the best naive forecast at any horizon" + worse + "; "
             "use persistence or drift instead of its point forecasts."
         )
     return (
-        f"The model does not beat the best naive forecast at h={', '.join(losing)}; "
-        "elsewhere its margin is small, so compare several seeds before relying on it."
+        f"The model is better than the best naive forecast only at h={', '.join(by['better'])}; "
+        "elsewhere it is not, so check it with `stockcast backtest` before relying on it."
     )
 
 
@@ -213,7 +248,8 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict
     sym = normalize_symbol(symbol)
     manifest, model, _ = load_model(root, sym, model_id, symbol=sym)
     ds = rebuild_dataset(sym, PriceStore(root).read(sym), manifest)
-    return {"ticker": sym, "model": manifest["id"], **evaluate_dataset(model, ds)}
+    shrink = Shrink.from_dict(manifest.get("shrink"))
+    return {"ticker": sym, "model": manifest["id"], **evaluate_dataset(model, ds, shrink=shrink)}
 
 
 def predict_latest(symbol: str, prices: pd.DataFrame, manifest: dict, model: nn.Module) -> dict:

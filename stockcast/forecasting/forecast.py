@@ -19,14 +19,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stockcast.cli.plot import HISTORY_SESSIONS  # closes kept on the result for the chart
-from stockcast.errors import DataError, ModelError, UsageError
+from stockcast.errors import ModelError, NoPrices, UsageError
 from stockcast.forecasting import intervals
+from stockcast.forecasting.shrink import Shrink
+from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.store import series_view
 
 if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
+
+
+HISTORY_SESSIONS = 120  # recent closes kept on a forecast (the chart shows them)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class Skill:
     beats_persistence: bool | None  # at every horizon
     beats_baselines: bool | None  # beats the best naive forecast at every horizon
     summary: str  # a plain sentence from the evaluation
+    best_baseline: str | None = None  # the naive forecast with the lowest test MAE at h=1
+    vs_best_h1: dict | None = None  # skill at h=1 against it: {value, low, high} (95% CI)
+    verdict_h1: str | None = None  # better / indistinguishable / worse; None: saved without CIs
+    headline: str = ""  # e.g. "indistinguishable from drift (skill -0.2%, 95% CI -0.9..+0.5)"
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ class Forecast:
     as_of: dt.date  # the last stored session used
     last_close: float  # adjusted close at as_of (= the raw close: today's prices)
     model: str  # model id
-    trained_through: str | None  # last session whose outcome the model saw (validation end)
+    trained_through: str | None  # last session whose outcome the live weights saw
     calendar: str  # exchange calendar code of the dates
     levels: tuple[float, ...]
     stale: bool  # as_of is older than the last completed session on the calendar
@@ -100,6 +108,10 @@ class Forecast:
                 "beats_persistence": self.skill.beats_persistence,
                 "beats_baselines": self.skill.beats_baselines,
                 "summary": self.skill.summary,
+                "best_baseline": self.skill.best_baseline,
+                "vs_best_h1": self.skill.vs_best_h1,
+                "verdict_h1": self.skill.verdict_h1,
+                "headline": self.skill.headline,
             },
             "forecasts": [
                 {
@@ -182,7 +194,29 @@ def skill_from_manifest(manifest: dict) -> Skill:
     overall = 1 - sum(model) / sum(naive) if sum(naive) > 0 else None
     beats_p = all(m < n for m, n in zip(model, naive, strict=True))
     summary = str(report.get("summary") or "")
-    return Skill(h1, overall, beats_p, report.get("beats_baselines"), summary)
+    best, vs_best, verdict, headline = _against_best(hs[0])
+    return Skill(h1, overall, beats_p, report.get("beats_baselines"), summary, best, vs_best,
+                 verdict, headline)  # fmt: skip
+
+
+def _against_best(h: dict) -> tuple[str | None, dict | None, str | None, str]:
+    """(best naive, skill CI, verdict, headline) at one horizon of the saved test metrics.
+
+    Models saved before verdicts have no interval: the point skill against the best naive
+    forecast is given, said to be untested.
+    """
+    best = h.get("best_baseline")
+    if best is None:
+        return None, None, None, ""
+    ci, verdict = h.get("skill_vs_best"), h.get("verdict")
+    if ci and verdict and h.get("description"):
+        return best, dict(ci), verdict, str(h["description"])
+    try:
+        value = 1 - float(h["mae"]) / float(h["baselines"][best]["mae"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return best, None, None, ""
+    text = f"skill {value * 100:+.1f}% against {best}, without a confidence interval (old model)"
+    return best, {"value": value, "low": None, "high": None}, None, text
 
 
 def check_features(symbol: str, manifest: dict, prices: pd.DataFrame) -> None:
@@ -245,10 +279,11 @@ def build_forecast(
     n = check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     check_features(symbol, manifest, prices)
     latest = _predict_one_thread(symbol, prices, manifest, model)
-    mu = np.asarray(latest["log_returns"], float)[:n]  # -> (N,)
+    shrunk = Shrink.from_dict(manifest.get("shrink"))  # None: the raw model (the default)
+    mu = apply_shrink(np.asarray(latest["log_returns"], float), shrunk)[:n]  # -> (N,)
     close0, vol = float(latest["last_close"]), float(latest["vol"])
     as_of = latest["as_of"].date()
-    c = intervals.calibrate(calib["y"], calib["mu"], calib["vol"], levels)
+    c = intervals.calibrate(calib["y"], apply_shrink(calib["mu"], shrunk), calib["vol"], levels)
     lo, hi = intervals.price_bounds(close0, mu[None, :], vol, c)  # -> (1, L, N)
     dates = cal.next_sessions(as_of, n, calendar)
     steps = tuple(
@@ -309,11 +344,12 @@ def forecast_symbol(
     sym = normalize_symbol(symbol)
     code = cal.calendar_code_for(sym, calendar)
     cal.get_calendar(code)  # an unknown --calendar fails before any heavy work
-    manifest, model, calib = load_model(root, sym, model_id, symbol=sym)
+    # live weights: the recipe refit on every stored session (evaluated ones in older models)
+    manifest, model, calib = load_model(root, sym, model_id, symbol=sym, weights="live")
     check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     prices = PriceStore(root).read(sym)
     if prices.empty:
-        raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
+        raise NoPrices(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
     try:
         last_completed = cal.last_completed_session(now, code)
     except UsageError:  # today is past the calendar's range: the forecast can still be dated

@@ -125,7 +125,15 @@ def calibrate(
                 tail = 1 - (1 - level) / 2
                 hi[i, h] = conformal_quantile(r[:, h], tail)
                 lo[i, h] = conformal_quantile(-r[:, h], tail)
-    return Calibration(tuple(float(x) for x in levels), lo, hi, n, symmetric)
+    return Calibration(tuple(float(x) for x in levels), _widening(lo), _widening(hi), n, symmetric)
+
+
+def _widening(q: np.ndarray) -> np.ndarray:
+    """Quantiles (L, H) raised where needed so that the half-width q[h] * sqrt(h) never shrinks
+    with the horizon: a band for h sessions ahead is never narrower than the one for h-1
+    (finite-sample noise can make it so). Raising a conformal quantile only adds coverage."""
+    root = np.sqrt(np.arange(1, q.shape[1] + 1))  # -> (H,)
+    return np.maximum.accumulate(q * root, axis=1) / root
 
 
 def calibrate_constant(

@@ -51,3 +51,9 @@ def build(cfg: Any, init: bool = True) -> Any:
     """The module of ``cfg``'s architecture; ``init=False`` when weights are loaded next."""
     _, model_cls = lookup(arch_of(cfg))
     return model_cls(cfg, init=init)
+
+
+def make_ensemble(members: list) -> Any:
+    """The ``ensemble.Ensemble`` averaging ``members`` (imported on first use, like the
+    architectures, so that importing the model store does not import torch)."""
+    return import_module("stockcast.models.ensemble").Ensemble(members)

@@ -9,8 +9,16 @@ had no ``arch`` (it was always an LSTM); format 2 keeps them under ``series`` an
 them at the top level for a one-symbol model, so the manifest only gained keys.
 
 The folder is written under a hidden temporary name and renamed into place, so a reader sees a
-whole model or none. Ids sort by creation time (``20261129T153000-ab12cd``); the newest is the
-default. Weights are safetensors only: opening a model never runs code.
+whole model or none. Ids sort by creation time (``20261129T153000-ab12cd``); the newest model
+whose training was not interrupted is the default (an interrupted one only when no other
+exists). Weights are safetensors only: opening a model never runs code.
+
+A model file may hold two weight sets: the evaluated weights (``model.*``, with the validation
+calibration ``calib.<SYMBOL>.*``), which `evaluate` scores on the test split, and the live
+weights (``live.model.*``, with ``live.calib.<SYMBOL>.*``: the evaluated weights' test-split
+residuals), the same recipe refit on every stored session, which `predict` and `run` use. An
+ensemble's weights are its members' (``model.members.<i>.*``; the manifest's ``members`` list
+gives K).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import numpy as np
 from stockcast import models
 from stockcast.data.fsutil import fsync_dir
 from stockcast.data.paths import normalize_symbol, symbol_file
-from stockcast.errors import ModelError, UsageError
+from stockcast.errors import ModelError, NoModel, UsageError
 
 FORMAT_VERSION = 2  # written; READABLE_VERSIONS are read
 READABLE_VERSIONS = (1, 2)
@@ -39,6 +47,8 @@ WEIGHTS = "model.safetensors"
 MANIFEST = "manifest.json"
 CALIB_PARTS = ("y", "mu", "vol")  # calibration arrays per symbol: calib.<SYMBOL>.<part>
 SERIES_KEYS = ("scalers", "split", "trained_through", "data_end")  # per symbol, under `series`
+LIVE = "live."  # prefix of the live weights and calibration
+WEIGHT_SETS = ("evaluated", "live")  # load_model(weights=...)
 _ID_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
@@ -127,14 +137,17 @@ def save_model(
     manifest: dict,
     weights: dict,
     calib: Mapping[str, Mapping[str, np.ndarray]],
+    *,
+    live_weights: dict | None = None,
+    live_calib: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> tuple[str, Path]:
     """Publish a model atomically; returns (id, folder). ``weights`` is a torch state dict.
 
     ``manifest["series"]`` holds ``{SYMBOL: {scalers, split, trained_through, data_end}}`` and
     ``calib`` the same symbols' ``{"y", "mu", "vol"}`` arrays; the store adds ``name``,
-    ``symbols``, ``id``, the format version and the weights' digest.
+    ``symbols``, ``id``, the format version and the weights' digest. ``live_weights`` and
+    ``live_calib`` (both or neither): the weights and calibration `predict` uses.
     """
-    import torch
     from safetensors.torch import save
 
     label = normalize_symbol(name)
@@ -145,11 +158,11 @@ def save_model(
     folder = models_dir(root, label)
     folder.mkdir(parents=True, exist_ok=True)
     model_id = new_model_id(list_models(root, label))
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in weights.items()}
-    for sym, arrays in calib.items():
-        for part in CALIB_PARTS:
-            key = f"calib.{normalize_symbol(sym)}.{part}"
-            tensors[key] = torch.from_numpy(np.ascontiguousarray(arrays[part]))
+    if (live_weights is None) != (live_calib is None):
+        raise ValueError("live weights and live calibration come together")
+    tensors = _tensors("", weights, calib)
+    if live_weights is not None and live_calib is not None:
+        tensors.update(_tensors(LIVE, live_weights, live_calib))
     blob = save(tensors, metadata={"format_version": str(FORMAT_VERSION), "id": model_id})
     manifest = {
         **manifest,
@@ -174,6 +187,18 @@ def save_model(
         raise
     fsync_dir(folder)
     return model_id, folder / model_id
+
+
+def _tensors(prefix: str, weights: Mapping, calib: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
+    """``<prefix>model.<key>`` weights and ``<prefix>calib.<SYMBOL>.<part>`` arrays."""
+    import torch
+
+    out = {f"{prefix}model.{k}": v.detach().cpu().contiguous() for k, v in weights.items()}
+    for sym, arrays in calib.items():
+        for part in CALIB_PARTS:
+            key = f"{prefix}calib.{normalize_symbol(sym)}.{part}"
+            out[key] = torch.from_numpy(np.ascontiguousarray(arrays[part]))
+    return out
 
 
 def _one_symbol_keys(symbol: str, series: Mapping) -> dict:
@@ -214,15 +239,29 @@ def read_manifest(root: Path, name: str, model_id: str | None = None) -> dict:
 def _resolve(root: Path, label: str, model_id: str | None) -> Path:
     ids = list_models(root, label)
     if not ids:
-        raise ModelError(f"no model for {label}; run `stockcast train {label}`")
+        raise NoModel(f"no model for {label}; run `stockcast train {label}`")
     if model_id is None:
-        return models_dir(root, label) / ids[-1]
+        return models_dir(root, label) / _default_id(root, label, ids)
     if model_id not in ids:
         raise ModelError(
             f"no model {model_id!r} for {label}; the newest is {ids[-1]} "
             f"(omit --model to use it, or run `stockcast train {label}`)"
         )
     return models_dir(root, label) / model_id
+
+
+def _default_id(root: Path, label: str, ids: list[str]) -> str:
+    """The newest id whose training was not interrupted; the newest of all when every model
+    was (its manifest's ``note`` says so, and predict shows it)."""
+    for model_id in reversed(ids):
+        try:
+            text = (models_dir(root, label) / model_id / MANIFEST).read_text()
+            interrupted = json.loads(text).get("interrupted") is True
+        except (OSError, ValueError, AttributeError):
+            interrupted = False  # unreadable: let loading name the problem
+        if not interrupted:
+            return model_id
+    return ids[-1]
 
 
 def _read_manifest(folder: Path, label: str) -> dict:
@@ -264,9 +303,13 @@ def load_model(
     model_id: str | None = None,
     device: str = "cpu",
     symbol: str | None = None,
+    weights: str = "evaluated",
 ):
     """(manifest, model in eval mode, calibration of ``symbol``: arrays {"y", "mu", "vol"});
-    the newest model by default, and its own symbol by default (see ``pick_symbol``).
+    the default model (see ``_default_id``) by default, and its own symbol by default (see
+    ``pick_symbol``). ``weights``: "evaluated" (what `evaluate` scores, calibrated on
+    validation) or "live" (refit on every stored session, calibrated on the evaluated weights'
+    test residuals; a model without live weights gives its evaluated ones).
 
     ModelError with one line when the model is missing, corrupt, of an unknown format version
     or architecture, or not trained on ``symbol``.
@@ -291,12 +334,21 @@ def load_model(
         raise ModelError(f"model {folder.name} of {label} has no {WEIGHTS}; {fix}") from None
     if hashlib.sha256(blob).hexdigest() != manifest.get("weights_sha256"):
         raise ModelError(f"weights of model {folder.name} of {label} are corrupt; {fix}")
+    if weights not in WEIGHT_SETS:
+        raise ValueError(f"weights must be one of {WEIGHT_SETS}")
     try:
         tensors = load(blob)
-        model = model_cls(config_cls(**manifest["model_config"]), init=False)
-        state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        live = weights == "live" and f"{LIVE}calib.{sym}.y" in tensors
+        pre = LIVE if live else ""
+        cfg = config_cls(**manifest["model_config"])
+        k = len(manifest.get("members") or [None])
+        model = model_cls(cfg, init=False)
+        if k > 1:
+            model = models.make_ensemble([model_cls(cfg, init=False) for _ in range(k)])
+        start = len(pre) + len("model.")
+        state = {key[start:]: v for key, v in tensors.items() if key.startswith(pre + "model.")}
         model.load_state_dict(state, strict=True)
-        prefix = "calib." if manifest["format_version"] == 1 else f"calib.{sym}."
+        prefix = "calib." if manifest["format_version"] == 1 else f"{pre}calib.{sym}."
         calib = {part: tensors[prefix + part].numpy() for part in CALIB_PARTS}
     except Exception as exc:
         raise ModelError(
@@ -304,3 +356,11 @@ def load_model(
         ) from None
     model.to(device).eval()
     return manifest, model, calib
+
+
+def default_model_id(root: Path, name: str) -> str | None:
+    """The id `predict NAME` uses without --model (the folder ``_resolve`` picks), or None."""
+    try:
+        return _resolve(root, normalize_symbol(name), None).name
+    except ModelError:
+        return None

@@ -1,22 +1,41 @@
-"""Train one symbol end to end: options -> configs, read and check prices, fit, evaluate, save.
+"""Train one symbol end to end: options -> configs, read prices, fit the recipe, evaluate it on
+the test split, refit it on every stored window for the live model, save both.
 
-The loop itself lives in ``training``; this module wires it to the store, the evaluation and
-the model store, and returns the `train --json` object.
+The fitting lives in ``recipe`` (usable on any prices frame) and the loop in ``loop``; this
+module wires them to the store, the evaluation and the model store, and returns the
+`train --json` object.
 """
 
 from __future__ import annotations
 
+import platform
 import time
 from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
+import stockcast
 from stockcast import models, options
+from stockcast.data.paths import normalize_symbol
+from stockcast.data.store import PriceStore
 from stockcast.errors import UsageError
+from stockcast.forecasting import evaluation, shrink
+from stockcast.models import store as modelstore
+from stockcast.prep import features
 from stockcast.prep.windows import DataConfig
-from stockcast.training.loop import Callback, FitResult, TrainConfig, build_model, fit
+from stockcast.training.loop import Callback, TrainConfig, make_loss
+from stockcast.training.recipe import Fitted, all_stored_rows, fit_recipe, refit_live
+
+__all__ = ["Fitted", "configs_from_options", "fit_recipe", "model_config", "train_symbol"]
+
+PERSISTENCE_NOTE = (
+    "no epoch beat the untrained model, which forecasts persistence (a zero log return); "
+    "the saved model is persistence"
+)
 
 
 def configs_from_options(given: dict) -> tuple[DataConfig, Any, TrainConfig, str]:
@@ -26,8 +45,6 @@ def configs_from_options(given: dict) -> tuple[DataConfig, Any, TrainConfig, str
     Keys left out or None take the defaults; an unknown key, a bad value (``options.check``),
     an unknown feature or architecture is a UsageError.
     """
-    from stockcast.prep import features
-
     opts = options.check(given)
     if "features" in opts:
         opts["features"] = features.parse_names(opts["features"])
@@ -48,7 +65,7 @@ def model_config(arch: str, data: DataConfig, chosen: dict) -> Any:
 
 
 def train_symbol(
-    root,
+    root: Path,
     symbol: str,
     data: DataConfig,
     model_cfg: Any,
@@ -56,83 +73,135 @@ def train_symbol(
     device: str = "auto",
     callback: Callback | None = None,
 ) -> dict:
-    """Read prices, train, evaluate on the test split, save; returns the `train --json` object.
+    """Read prices, fit the recipe (``cfg.ensemble`` members), evaluate it on the test split,
+    refit it on every stored window (the live model), save; returns the `train --json` object.
 
     ``model_cfg`` is the ``Config`` of a registered architecture: it picks the model.
 
     Raises KeyboardInterrupt when Ctrl-C came before any epoch finished (nothing is saved);
-    after that, the best model so far is saved with ``interrupted: true``.
+    after that, the best model so far is saved with ``interrupted: true`` and no live weights.
+    ``TrainingError`` (nothing saved) when a loss is not finite.
     """
-    from stockcast.data.paths import normalize_symbol
-    from stockcast.data.store import PriceStore
-    from stockcast.device import describe, resolve_device, threads_for
-    from stockcast.forecasting import evaluation
-    from stockcast.models import store as modelstore
-    from stockcast.prep import features
-    from stockcast.prep.windows import build_dataset
-
     sym = normalize_symbol(symbol)
-    dev = resolve_device(device)
     t_start = time.perf_counter()
     prices = PriceStore(root).read(sym)
-    # predict would refuse a model whose feature reads an absent column: refuse it first
-    features.require_inputs(prices, data.features, sym, "the chosen features include")
-    ds = build_dataset(sym, prices, data)
-    model = build_model(model_cfg, cfg.seed)
-    # start at persistence: the scaled output of a zero log return
-    model.init_output_bias(-ds.target_scaler.mean / ds.target_scaler.std)
-    with threads_for(dev):  # the caller's thread count comes back afterwards
-        res = fit(model, ds.arrays("train"), ds.arrays("val"), cfg, dev, callback)
-        trained_on = describe(dev)  # e.g. "cpu (1 thread)": what training used
-    if res.state is None:
-        raise KeyboardInterrupt
-    model.to("cpu")
-    val = evaluation.part_predictions(model, ds, "val")
-    report = evaluation.evaluate_dataset(model, ds, val=val)
-    manifest = _manifest(sym, ds, model_cfg, cfg, res, report, trained_on)
-    calib = {sym: {"y": val.y, "mu": val.mu, "vol": val.vol}}
-    model_id, path = modelstore.save_model(root, sym, manifest, res.state, calib)
-    gflops = res.windows_per_s * model.flops_per_window(data.lookback) / 1e9
+    fitted = fit_recipe(sym, prices, data, model_cfg, cfg, device=device, callback=callback)
+    ds, model = fitted.dataset, fitted.model
+    learned = shrink.learn(ds, fitted.val) if cfg.shrink else None  # toward a naive forecast
+    report = evaluation.evaluate_dataset(model, ds, val=fitted.val, shrink=learned)
+    test = evaluation.part_predictions(model, ds, "test")
+    live, live_seconds, interrupted = None, 0.0, fitted.interrupted
+    if not interrupted:
+        t_live = time.perf_counter()
+        try:
+            live = refit_live(fitted, device)
+        except KeyboardInterrupt:
+            interrupted = True  # keep the evaluated model; predict falls back to it
+        live_seconds = time.perf_counter() - t_live
+    manifest = _manifest(sym, fitted, report, live is not None, interrupted)
+    if learned is not None:  # evaluate and predict apply it (forecasting/shrink.py)
+        manifest["shrink"] = learned.to_dict()
+    model_id, path = modelstore.save_model(
+        root, sym, manifest, model.state_dict(), {sym: _calib(fitted.val)},
+        live_weights=None if live is None else live.state_dict(),
+        live_calib=None if live is None else {sym: _calib(test)},
+    )  # fmt: skip
+    return _result(sym, model_id, path, fitted, manifest, report, live_seconds, t_start)
+
+
+def _calib(p: evaluation.PartPredictions) -> dict[str, np.ndarray]:
+    return {"y": p.y, "mu": p.mu, "vol": p.vol}
+
+
+def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: dict, report: dict,
+            live_seconds: float, t_start: float) -> dict:  # fmt: skip
+    """The `train --json` object."""
+    ds, fits = fitted.dataset, fitted.fits
+    windows_per_s = sum(f.windows_per_s for f in fits)  # all members together
+    model: Any = fitted.model
+    one = model.members[0] if len(fits) > 1 else model  # flops of one member
+    gflops = windows_per_s * one.flops_per_window(ds.config.lookback) / 1e9
     return {
         "ticker": sym,
         "model": model_id,
         "path": str(path),
-        "epochs": res.epochs,
-        "best_epoch": res.best_epoch,
-        "val_loss": res.best_val_loss,
+        "epochs": manifest["epochs"],
+        "best_epoch": manifest["best_epoch"],
+        "val_loss": manifest["best_val_loss"],
+        "initial_val_loss": manifest["initial_val_loss"],
         "train_windows": len(ds.parts["train"]),
         "val_windows": len(ds.parts["val"]),
         "test_windows": len(ds.parts["test"]),
-        "seconds": round(res.seconds, 3),
+        "seconds": round(fitted.seconds, 3),
+        "cpu_seconds": round(fitted.cpu_seconds, 3),
+        "live_seconds": round(live_seconds, 3),
         "total_seconds": round(time.perf_counter() - t_start, 3),
-        "device": trained_on,
-        "windows_per_s": round(res.windows_per_s, 1),
+        "device": fitted.device,
+        "windows_per_s": round(windows_per_s, 1),
         "gflops_per_s": round(gflops, 2),
-        "interrupted": res.interrupted,
+        "interrupted": manifest["interrupted"],
+        "note": manifest["note"],
+        "ensemble": len(fits),
+        "members": manifest["members"],
+        "workers": fitted.workers,
+        "ensemble_seconds_ratio": round(fitted.seconds_ratio, 3),
+        "live": manifest["live"],
         "evaluation": {"ticker": sym, "model": model_id, **report},
     }
 
 
-def _manifest(sym: str, ds, model_cfg: Any, cfg: TrainConfig, res: FitResult, report: dict,
-              device: str) -> dict:  # fmt: skip
+def ensemble_val_loss(fitted: Fitted) -> float:
+    """The training loss of the (averaged) model on the scaled validation targets."""
+    if len(fitted.fits) == 1:
+        return fitted.fits[0].best_val_loss
+    cfg, ts = fitted.cfg or TrainConfig(), fitted.dataset.target_scaler
+    pred, y = ts.forward(fitted.val.mu), ts.forward(fitted.val.y)  # (Nv, H) scaled
+    loss = make_loss(cfg.loss, cfg.huber_delta)
+    return float(
+        loss(torch.as_tensor(pred, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32))
+    )
+
+
+def notes(fitted: Fitted, interrupted: bool, live: bool) -> str:
+    """The manifest's ``note``: what a reader of the model must know, in words."""
+    out = []
+    zero = [f.seed for f in fitted.fits if f.best_epoch == 0]
+    if len(zero) == len(fitted.fits):
+        out.append(PERSISTENCE_NOTE)
+    elif zero:
+        out.append(
+            f"{len(zero)} of {len(fitted.fits)} members (seeds {', '.join(map(str, zero))}) did "
+            "not beat the untrained model; they forecast persistence"
+        )
+    if interrupted:
+        out.append("training was interrupted (Ctrl-C); best epoch so far")
+        if not live:
+            out.append("no live refit on all data: predict uses these evaluated weights")
+    return "; ".join(out)
+
+
+def _manifest(sym: str, fitted: Fitted, report: dict, live: bool, interrupted: bool) -> dict:
     """Everything `evaluate` and `predict` need to rebuild the model's view (see modelstore,
     which adds the name, symbols and id)."""
-    import platform
-
-    import pandas as pd
-
-    import stockcast
-
+    ds, fits = fitted.dataset, fitted.fits
     data: DataConfig = ds.config
+    cfg = fitted.cfg or TrainConfig()
     split = ds.split_summary()
+    data_end = ds.dates[-1].date().isoformat()
+    last_as_of = all_stored_rows(ds).stop - 1 + data.lookback - 1
+    members = [
+        {"seed": f.seed, "best_epoch": f.best_epoch, "best_val_loss": f.best_val_loss,
+         "initial_val_loss": f.initial_val_loss, "epochs": f.epochs, "interrupted": f.interrupted}
+        for f in fits
+    ]  # fmt: skip
     return {
         "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "features": list(data.features),
         "lookback": data.lookback,
         "horizon": data.horizon,
         "data_config": {**asdict(data), "features": list(data.features)},
-        "arch": models.arch_of(model_cfg),
-        "model_config": model_cfg.to_dict(),
+        "arch": models.arch_of(fitted.model_cfg),
+        "model_config": fitted.model_cfg.to_dict(),
         "train_config": cfg.to_dict(),
         "series": {
             sym: {
@@ -141,21 +210,37 @@ def _manifest(sym: str, ds, model_cfg: Any, cfg: TrainConfig, res: FitResult, re
                     "targets": ds.target_scaler.to_dict(),
                 },
                 "split": split,
-                # the last date whose price shaped the weights (early stopping reads the
-                # validation targets)
-                "trained_through": split["val"]["target_end"],
-                "data_end": ds.dates[-1].date().isoformat(),
+                # the last date whose price shaped the weights predict uses: the live ones saw
+                # every stored session; the evaluated ones the validation targets (early stopping)
+                "trained_through": data_end if live else split["val"]["target_end"],
+                "evaluated_trained_through": split["val"]["target_end"],
+                "data_end": data_end,
             }
         },
-        "best_val_loss": res.best_val_loss,
-        "epochs": res.epochs,
-        "best_epoch": res.best_epoch,
-        "interrupted": res.interrupted,
-        "note": "training was interrupted (Ctrl-C); best epoch so far" if res.interrupted else "",
+        "best_val_loss": ensemble_val_loss(fitted),
+        "initial_val_loss": min(f.initial_val_loss for f in fits),
+        "epochs": max(f.epochs for f in fits),
+        "best_epoch": max(f.best_epoch for f in fits),  # 0: every member is persistence
+        "ensemble": len(fits),
+        "members": members,
+        "interrupted": interrupted,
+        "note": notes(fitted, interrupted, live),
+        "live": {
+            "trained_through": data_end,
+            "as_of_end": ds.dates[last_as_of].date().isoformat(),
+            "windows": all_stored_rows(ds).stop,
+            "epochs": [f.best_epoch for f in fits],
+            "calibration": "test-split predictions of the evaluated model",
+            "calibration_start": split["test"].get("start"),
+            "calibration_end": split["test"].get("end"),
+        }
+        if live
+        else None,
         "seed": cfg.seed,
-        "device": device,
-        "seconds": round(res.seconds, 3),
-        "windows_per_s": round(res.windows_per_s, 1),
+        "device": fitted.device,
+        "seconds": round(fitted.seconds, 3),
+        "cpu_seconds": round(fitted.cpu_seconds, 3),
+        "windows_per_s": round(sum(f.windows_per_s for f in fits), 1),
         "test_metrics": report,
         "versions": {
             "stockcast": stockcast.__version__,

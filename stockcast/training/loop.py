@@ -3,6 +3,10 @@
 No DataLoader: the windows live in one tensor (on the GPU when they fit), each epoch draws a
 permutation from a seeded generator and slices batches from it. ``train_step`` is the only code
 that runs per batch, so a faster kernel can replace it without touching the rest.
+
+Epoch 0 is the untrained model (persistence-initialised by the caller): its validation loss is
+the first best, so early stopping never returns weights that are worse on validation than
+forecasting a zero log return. A non-finite loss stops training with ``TrainingError``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from torch import nn
 
 from stockcast import models
 from stockcast.device import amp_context
-from stockcast.errors import UsageError
+from stockcast.errors import TrainingError, UsageError
 from stockcast.models.base import EVAL_BATCH
 from stockcast.options import TrainConfig
 
@@ -30,7 +34,7 @@ GPU_RESIDENT_SHARE = 0.5  # keep training tensors on the GPU when they use at mo
 class EpochReport:
     """What the callback receives after each epoch."""
 
-    epoch: int  # 1-based
+    epoch: int  # 1-based (epoch 0, the untrained model, is not reported)
     max_epochs: int
     train_loss: float
     val_loss: float
@@ -46,16 +50,18 @@ Callback = Callable[[EpochReport], None]
 
 @dataclass
 class FitResult:
-    """Outcome of ``fit``; ``state`` is None when no epoch finished."""
+    """Outcome of ``fit``; ``state`` is None when Ctrl-C came before epoch 1 finished."""
 
-    state: dict[str, torch.Tensor] | None  # best weights, on the CPU
-    best_val_loss: float
-    best_epoch: int
+    state: dict[str, torch.Tensor] | None  # best weights, on the CPU (epoch 0's if none beat it)
+    best_val_loss: float  # never above initial_val_loss
+    best_epoch: int  # 0: no epoch beat the untrained, persistence-initialised model
     epochs: int  # epochs that finished
     interrupted: bool  # Ctrl-C stopped training
     seconds: float
     windows_per_s: float  # training windows per second of optimiser steps
     history: list[EpochReport] = field(default_factory=list)
+    initial_val_loss: float = math.inf  # validation loss of the untrained model (epoch 0)
+    seed: int = 0  # cfg.seed of this fit
 
 
 def seed_everything(seed: int) -> None:
@@ -159,10 +165,12 @@ def fit(
     device: torch.device,
     callback: Callback | None = None,
 ) -> FitResult:
-    """Train on scaled (x, y) with early stopping on ``val``; returns the best weights.
+    """Train on scaled (x, y) with early stopping on ``val``; returns the best weights, where
+    the untrained model (epoch 0) is a candidate too.
 
-    Ctrl-C ends training at once and returns the best finished epoch
-    (``interrupted=True``; ``state`` None when no epoch finished).
+    Ctrl-C ends training at once and returns the best finished epoch (``interrupted=True``;
+    ``state`` None when no epoch finished). A non-finite training or validation loss raises
+    ``TrainingError`` naming the learning rate.
     """
     seed_everything(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -174,20 +182,25 @@ def fit(
     steps = max(1, math.ceil(n / cfg.batch_size))
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg, steps))
-    result = FitResult(None, math.inf, 0, 0, False, 0.0, 0.0)
+    result = FitResult(None, math.inf, 0, 0, False, 0.0, 0.0, seed=cfg.seed)
     start, step_time, seen, stale = time.perf_counter(), 0.0, 0, 0
     try:
+        initial = _val_loss(model, loss_fn, xv, yv)  # epoch 0: the untrained model
+        check_finite(initial, 0, "validation", cfg)
+        result.initial_val_loss = result.best_val_loss = initial
+        result.state = _cpu_state(model)
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
             perm = torch.randperm(n, generator=gen).to(xt.device)
             train_loss = _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg)
+            check_finite(train_loss, epoch, "training", cfg)
             step_time, seen = step_time + time.perf_counter() - t0, seen + n
             val_loss = _val_loss(model, loss_fn, xv, yv)
+            check_finite(val_loss, epoch, "validation", cfg)
             improved = val_loss < result.best_val_loss
             if improved:
                 result.best_val_loss, result.best_epoch, stale = val_loss, epoch, 0
-                result.state = {k: v.detach().to("cpu", copy=True) for k, v in
-                                model.state_dict().items()}  # fmt: skip
+                result.state = _cpu_state(model)
             else:
                 stale += 1
             result.epochs = epoch
@@ -201,9 +214,66 @@ def fit(
                 break
     except KeyboardInterrupt:
         result.interrupted = True
+        if result.epochs == 0:
+            result.state = None  # Ctrl-C before epoch 1: nothing worth keeping
     result.seconds = time.perf_counter() - start
     result.windows_per_s = seen / step_time if step_time > 0 else 0.0
     if result.state is not None:
         model.load_state_dict(result.state)
     model.eval()
     return result
+
+
+def fit_epochs(
+    model: nn.Module,
+    train: tuple[np.ndarray, np.ndarray],
+    cfg: TrainConfig,
+    epochs: int,
+    device: torch.device,
+    callback: Callable[[int], None] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Train exactly ``epochs`` epochs (no validation, no early stopping) with ``cfg``'s seed,
+    optimiser and learning-rate schedule, and return the final weights on the CPU: the refit of
+    an evaluated recipe on more windows. ``epochs`` 0 returns the weights as given.
+    ``callback(epoch)`` runs after each epoch (it may raise KeyboardInterrupt to stop).
+
+    Ctrl-C propagates; a non-finite loss raises ``TrainingError``.
+    """
+    seed_everything(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model.to(device)
+    xt, yt = _place(train[0], device), _place(train[1], device)
+    loss_fn = make_loss(cfg.loss, cfg.huber_delta)
+    n = len(xt)
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, _schedule(cfg, max(1, math.ceil(n / cfg.batch_size)))
+    )
+    for epoch in range(1, epochs + 1):
+        perm = torch.randperm(n, generator=gen).to(xt.device)
+        loss = _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg)
+        check_finite(loss, epoch, "training", cfg)
+        if callback is not None:
+            callback(epoch)
+    model.eval()
+    return _cpu_state(model)
+
+
+def check_finite(loss: float, epoch: int, what: str, cfg: TrainConfig) -> None:
+    """``TrainingError`` naming the fix when a ``what`` ("training"/"validation") loss is not a
+    finite number."""
+    if math.isfinite(loss):
+        return
+    if epoch == 0:
+        raise TrainingError(
+            f"the untrained model's validation loss is {loss}; the stored prices give non-finite "
+            "features or targets: fetch them again (`stockcast fetch SYMBOL`)"
+        )
+    raise TrainingError(
+        f"training diverged ({what} loss {loss} at epoch {epoch}); lower --lr (now {cfg.lr:g})"
+    )
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the model's weights."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}

@@ -1,0 +1,177 @@
+"""`stockcast backtest`: walk-forward evaluation over several origins, nothing saved."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from stockcast.batch import Outcome, run_batch
+from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stderr, stdout
+from stockcast.cli.options import JsonOpt, SymbolsArg, quiet_opt, training_options
+from stockcast.cli.train import _table, skill_ci_text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+FoldsOpt = Annotated[
+    int, typer.Option("--folds", min=1, max=50, help="Origins (equal blocks over the last 30%).")
+]
+SeedsOpt = Annotated[
+    int | None,
+    typer.Option("--seeds", min=1, max=64, show_default=False,
+                 help="Ensemble members per fold (default: --ensemble, as train)."),
+]  # fmt: skip
+
+
+@app.command()
+@handles_errors
+@training_options
+def backtest(
+    symbols: SymbolsArg,
+    folds: FoldsOpt = 5,
+    seeds: SeedsOpt = None,
+    as_json: JsonOpt = False,
+    quiet: quiet_opt("No progress output.") = False,
+    *,
+    options: dict[str, Any],
+) -> None:
+    """Walk-forward backtest: retrain at each origin with train's options, score the next block.
+
+    The last 30% of the sessions is cut into --folds equal blocks; each fold trains on
+    everything before its block (validation and scalers included) and forecasts inside it.
+    Skill against persistence and drift comes with 95% confidence intervals. --json prints a
+    list with one object per symbol (see docs/models.md).
+
+    Example: [bold]stockcast backtest MSFT --folds 5 --seeds 3[/]
+    """
+    from stockcast.data.paths import normalize_symbol
+    from stockcast.training.backtest import backtest_symbol
+    from stockcast.training.job import configs_from_options
+
+    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    data, model_cfg, cfg, dev = configs_from_options(options)
+    silent = quiet or as_json
+
+    def one(sym: str) -> dict[str, Any]:
+        with _FoldProgress(sym, folds, silent) as on_fold:
+            return backtest_symbol(STATE.data_dir, sym, data, model_cfg, cfg, folds=folds,
+                                   seeds=seeds, device=dev, on_fold=on_fold)  # fmt: skip
+
+    def said(o: Outcome[dict[str, Any]]) -> None:
+        if o.error is not None:
+            error_line(str(o.error) if o.symbol in str(o.error) else f"{o.symbol}: {o.error}")
+
+    batch = run_batch(syms, one, on_outcome=said)
+    if len(syms) == 1 and batch.errors:
+        raise typer.Exit(batch.exit_code)
+    if as_json:
+        print_json(batch.values)
+    else:
+        con = stdout()
+        for i, r in enumerate(batch.values):
+            if i:
+                con.print()
+            render_backtest(r, con)
+    if batch.exit_code:
+        raise typer.Exit(batch.exit_code)
+
+
+def render_backtest(r: dict[str, Any], console: Console) -> None:
+    """Folds, pooled point errors with verdicts, and intervals against the naive bands."""
+    s = r["settings"]
+    console.print(
+        f"[bold]{r['ticker']}[/] walk-forward backtest: {s['folds']} folds over the last "
+        f"{s['share']:.0%} of {r['sessions']} sessions, {s['seeds']} seed(s) per fold, "
+        f"{r['seconds']:.0f}s"
+    )
+    folds = _table("Folds", "Origin", "Test as-of", "n", "MAE / best naive (h=1..H)", "Shrink w")
+    for f in r["folds"]:
+        ratios = " ".join("n/a" if x is None else f"{x:.3f}" for x in f["mae_ratio"])
+        folds.add_row(f["origin"], f"{f['test_start']}..{f['test_end']}", str(f["n"]), ratios,
+                      f"{f['shrink']['weight']:.2f} to {f['shrink']['toward']}")  # fmt: skip
+    console.print(folds)
+    errors = _table("Pooled over folds: errors (prices; bps of log return; MASE on log prices)",
+                    "h", "n", "MAE", "RMSE", "bps", "MASE", "Persist. MAE", "Drift MAE",
+                    "Direction", "Up share")  # fmt: skip
+    skill = _table("Skill = 1 - MAE / naive MAE, 95% CI", "h", "vs persistence", "vs drift",
+                   "DM p", "Verdict", "Shrunk vs best")  # fmt: skip
+    for h in r["horizons"]:
+        best, b = h["best_baseline"], h["baselines"]
+        verdict = {"better": f"better than {best}", "worse": f"worse than {best}"}.get(
+            h["verdict"], f"≈ {best}"
+        )
+        errors.add_row(
+            str(h["h"]), str(h["n"]), f"{h['mae']:.4f}", f"{h['rmse']:.4f}",
+            f"{h['mae_bps']:.1f}", f"{h['mase']:.3f}", f"{b['persistence']['mae']:.4f}",
+            f"{b['drift']['mae']:.4f}", f"{h['directional_accuracy']:.1%}", f"{h['up_share']:.1%}",
+        )  # fmt: skip
+        skill.add_row(
+            str(h["h"]), skill_ci_text(h["skill_vs_persistence"]),
+            skill_ci_text(h["skill_vs_drift"]), f"{h['dm_pvalue']:.2f}", verdict,
+            skill_ci_text(h["shrunk"]["skill_vs_best"]),
+        )  # fmt: skip
+    console.print(errors)
+    console.print(skill)
+    for h in r["horizons"]:
+        console.print(f"h={h['h']}: {h['summary']}", markup=False)
+    _render_bands(r["horizons"], console)
+
+
+def _render_bands(horizons: list[dict[str, Any]], console: Console) -> None:
+    table = _table("Intervals pooled over folds", "h", "Level", "Coverage (95% CI)", "Width %",
+                   "Score", "Const. score", "EWMA score")  # fmt: skip
+    for h in horizons:
+        for b in h["intervals"]:
+            cov = f"{b['coverage']:.1%} ({b['coverage_low']:.1%}..{b['coverage_high']:.1%})"
+            table.add_row(str(h["h"]), f"{b['level']:.0%}", cov, f"{b['mean_width_pct']:.2f}",
+                          f"{b['interval_score']:.4f}", f"{b['constant_interval_score']:.4f}",
+                          f"{b['ewma_interval_score']:.4f}")  # fmt: skip
+    console.print(table)
+    console.print(
+        "Score: interval score in prices (width plus 2/alpha times any miss; lower is better). "
+        "Const.: same centre without volatility scaling; EWMA: persistence centre scaled by "
+        "EWMA volatility; all calibrated on each fold's validation part.",
+        markup=False,
+    )
+
+
+class _FoldProgress:
+    """Context manager yielding the fold callback: a rich bar on a terminal, plain lines on
+    stderr otherwise, nothing when silent."""
+
+    def __init__(self, symbol: str, folds: int, silent: bool) -> None:
+        self.symbol, self.folds, self.silent = symbol, folds, silent
+        self.bar: Any = None
+
+    def __enter__(self):
+        if self.silent:
+            return None
+        con = stderr()
+        if not con.is_terminal:
+            return self._line
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
+                            TimeElapsedColumn(), console=con)  # fmt: skip
+        self.bar.start()
+        self.task = self.bar.add_task(f"{self.symbol} fold 0/{self.folds}", total=self.folds)
+        return self._bar
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def _text(self, k: int, n: int, origin: str, row: dict | None) -> str:
+        if row is None:
+            return f"{self.symbol} fold {k + 1}/{n}: training up to the block from {origin}"
+        ratio = row["mae_ratio"][0]
+        r = "n/a" if ratio is None else f"{ratio:.3f}"
+        return f"{self.symbol} fold {k + 1}/{n} done: {row['n']} windows, h=1 MAE/best {r}"
+
+    def _line(self, k: int, n: int, origin: str, row: dict | None) -> None:
+        stderr().print(self._text(k, n, origin, row), markup=False)
+
+    def _bar(self, k: int, n: int, origin: str, row: dict | None) -> None:
+        self.bar.update(self.task, completed=k + (row is not None),
+                        description=self._text(k, n, origin, row))  # fmt: skip

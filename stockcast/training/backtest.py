@@ -1,0 +1,134 @@
+"""`stockcast backtest`: rolling-origin (walk-forward) evaluation with an expanding window.
+
+For fold k with origin o_k and block end e_k (``walkforward.fold_blocks``) the recipe of
+`train` (``job.fit_recipe``, the same options) is fitted on the prices up to e_k with
+``DataConfig(test_start=o_k)``: the inner train/validation split and the scalers use sessions
+before o_k only, and the test part is the as-of sessions o_k - 1 .. e_k - H, whose targets stay
+inside the block. Nothing is saved. The folds are pooled by ``walkforward.report``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stockcast.data.paths import normalize_symbol
+from stockcast.data.store import PriceStore
+from stockcast.errors import DataError
+from stockcast.forecasting import evaluation, shrink, walkforward
+from stockcast.prep import features
+from stockcast.prep.windows import MIN_PART_WINDOWS, DataConfig
+from stockcast.training.loop import Callback, TrainConfig
+from stockcast.training.recipe import fit_recipe
+
+# on_fold(k, folds, origin ISO date, fold row or None): None as fold k starts, the row after it
+FoldCallback = Callable[[int, int, str, dict | None], None]
+
+
+def backtest_symbol(
+    root: Path,
+    symbol: str,
+    data: DataConfig,
+    model_cfg: Any,
+    cfg: TrainConfig,
+    *,
+    folds: int = walkforward.DEFAULT_FOLDS,
+    seeds: int | None = None,
+    device: str = "auto",
+    callback: Callback | None = None,
+    on_fold: FoldCallback | None = None,
+) -> dict:
+    """Walk-forward backtest of one stored symbol; returns the `backtest --json` object.
+
+    ``seeds``: ensemble members per fold (default: ``cfg.ensemble``, train's default).
+    """
+    sym = normalize_symbol(symbol)
+    t0 = time.perf_counter()
+    prices = PriceStore(root).read(sym)
+    if prices.empty:
+        raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
+    features.require_inputs(prices, data.features, sym, "the chosen features include")
+    blocks = walkforward.fold_blocks(len(prices), folds)
+    check_blocks(sym, blocks, data)
+    members = seeds if seeds is not None else getattr(cfg, "ensemble", 1)
+    preds = []
+    for k, (origin, end) in enumerate(blocks):
+        day = prices.index[origin].date().isoformat()
+        if on_fold is not None:
+            on_fold(k, len(blocks), day, None)
+        fp = run_fold(sym, prices.iloc[: end + 1], origin, data, model_cfg, cfg,
+                      members, device, callback)  # fmt: skip
+        preds.append(fp)
+        if on_fold is not None:
+            on_fold(k, len(blocks), day, walkforward.fold_row(fp))
+    rep = walkforward.report(preds)
+    return {
+        "ticker": sym,
+        "sessions": len(prices),
+        "settings": {
+            "folds": len(blocks),
+            "share": walkforward.DEFAULT_SHARE,
+            "seeds": members,
+            "data_config": {**asdict(data), "features": list(data.features), "test_start": None},
+            "train_config": cfg.to_dict(),
+            "model_config": model_cfg.to_dict(),
+        },
+        **rep,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def check_blocks(sym: str, blocks: list[tuple[int, int]], data: DataConfig) -> None:
+    """DataError (naming the fix) when a block cannot hold MIN_PART_WINDOWS test windows."""
+    size = blocks[0][1] - blocks[0][0] + 1
+    if size - data.horizon + 1 < MIN_PART_WINDOWS:
+        raise DataError(
+            f"{sym}: each of the {len(blocks)} folds has {size} sessions, too few for "
+            f"{MIN_PART_WINDOWS} test windows at horizon {data.horizon}; use fewer --folds"
+        )
+
+
+def run_fold(
+    sym: str,
+    prices: Any,
+    origin: int,
+    data: DataConfig,
+    model_cfg: Any,
+    cfg: TrainConfig,
+    members: int,
+    device: str,
+    callback: Callback | None,
+) -> walkforward.FoldPredictions:
+    """Fit on ``prices`` (up to the block end) with the test part from session ``origin`` on,
+    and collect the test windows, the validation calibration and the learned shrinkage."""
+    t0 = time.perf_counter()
+    day = prices.index[origin].date().isoformat()
+    fitted = fit_recipe(sym, prices, replace(data, test_start=day), model_cfg, cfg,
+                        ensemble=members, device=device, callback=callback)  # fmt: skip
+    ds, val = fitted.dataset, fitted.val
+    test = evaluation.part_predictions(fitted.model, ds, "test")
+    asof = test.asof + ds.offset  # absolute indices into the fold's stored history
+    if asof[0] != origin - 1:  # the contract the folds rest on: targets start at the origin
+        raise DataError(f"{sym}: fold at {day} starts its test windows at the wrong session")
+    learned = shrink.learn(ds, val)
+    train_y1 = ds.y[ds.window_slice("train")][:, 0]
+    return walkforward.FoldPredictions(
+        origin=day,
+        end=prices.index[-1].date().isoformat(),
+        dates=[d.date().isoformat() for d in prices.index],
+        close=ds.history_close,
+        asof=asof,
+        y=test.y,
+        mu=test.mu,
+        mu_shrunk=shrink.apply(test.mu, learned),
+        vol=test.vol,
+        val=(val.y, val.mu, val.vol),
+        scale=float(np.mean(np.abs(train_y1))),
+        shrink=learned.to_dict(),
+        seconds=time.perf_counter() - t0,
+    )

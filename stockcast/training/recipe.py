@@ -1,0 +1,235 @@
+"""Fit a recipe (data, model and training configs, ensemble size) on any prices frame, and refit
+it on every stored window for the live model.
+
+An ensemble's K members have seeds seed, seed+1, ..., train on the same windows with the same
+scalers, and are averaged on their scaled outputs (``models.ensemble.Ensemble``). On the CPU the
+members train concurrently in threads, one torch intra-op thread each, ``min(K, cpu count)`` at a
+time: torch releases the GIL inside its kernels, the windows are shared without copies, and
+progress and Ctrl-C reach every member (spawned processes paid seconds of imports per worker).
+Every member's initial weights are drawn in the calling thread before any starts; the only other
+random draws are each member's own seeded permutations, so the same seed and K give the same
+weights. Dropout draws from torch's global generator, so a recipe with dropout trains its members
+one at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from stockcast.data.paths import normalize_symbol
+from stockcast.device import describe, resolve_device, threads_for
+from stockcast.forecasting.evaluation import PartPredictions, part_predictions
+from stockcast.models.ensemble import Ensemble
+from stockcast.options import DataConfig, TrainConfig
+from stockcast.prep import features
+from stockcast.prep.windows import Dataset, build_dataset
+from stockcast.training.loop import Callback, FitResult, build_model, fit, fit_epochs
+
+
+@dataclass
+class Fitted:
+    """A recipe fitted on one prices frame (what `train` evaluates and `backtest` reuses)."""
+
+    model: (
+        nn.Module
+    )  # eval mode, on the CPU; scaled outputs (B, L, F) -> (B, H); an ensemble averages
+    dataset: Dataset  # the windows, split and scalers it was trained on
+    val: PartPredictions  # predictions of `model` on the validation part
+    fits: list[
+        FitResult
+    ]  # one per member, in seed order (members interrupted before epoch 1 left out)
+    seconds: float  # wall time of fitting
+    device: str = ""  # what training used, e.g. "cpu (1 thread)"
+    cpu_seconds: float = 0.0  # CPU time of the process while fitting (all threads)
+    workers: int = 1  # members trained at the same time
+    model_cfg: Any = None  # the members' architecture Config
+    cfg: TrainConfig | None = None  # the recipe's TrainConfig (member i used seed cfg.seed + i)
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C stopped some member before its patience ran out."""
+        return any(f.interrupted for f in self.fits)
+
+    @property
+    def seconds_ratio(self) -> float:
+        """Wall time of the members over the mean member's own wall time: 1 when they all ran
+        at once at full speed, K when one after another."""
+        mean = sum(f.seconds for f in self.fits) / max(1, len(self.fits))
+        return self.seconds / mean if mean > 0 else 1.0
+
+
+def fit_recipe(
+    symbol: str,
+    prices: pd.DataFrame,
+    data: DataConfig,
+    model_cfg: Any,
+    cfg: TrainConfig,
+    *,
+    ensemble: int | None = None,
+    device: str = "auto",
+    callback: Callback | None = None,
+) -> Fitted:
+    """Build the windows of ``prices``, train ``ensemble`` members (default ``cfg.ensemble``)
+    with early stopping on validation, and return the averaged model with its validation
+    predictions. ``callback`` receives the first member's epochs.
+
+    Raises KeyboardInterrupt when Ctrl-C came before any member finished an epoch;
+    ``TrainingError`` when a loss is not finite; DataError when the prices are too short.
+    """
+    sym = normalize_symbol(symbol)
+    k = cfg.ensemble if ensemble is None else ensemble
+    # predict would refuse a model whose feature reads an absent column: refuse it first
+    features.require_inputs(prices, data.features, sym, "the chosen features include")
+    ds = build_dataset(sym, prices, data)
+    dev = resolve_device(device)
+    bias = -ds.target_scaler.mean / ds.target_scaler.std  # scaled zero log return: persistence
+    cfgs = member_configs(cfg, k)
+    nets = [initial_member(model_cfg, c, bias) for c in cfgs]
+    train, val = ds.arrays("train"), ds.arrays("val")
+    workers = member_workers(k, dev, model_cfg)
+    wall, cpu = time.perf_counter(), time.process_time()
+    with threads_for(dev):  # the caller's thread count comes back afterwards
+        jobs = [_early_stopping_job(n, c, train, val, dev) for n, c in zip(nets, cfgs, strict=True)]
+        results = run_members(jobs, workers, callback)
+        trained_on = describe(dev)  # e.g. "cpu (1 thread)": what training used
+    kept = [
+        (n, r) for n, r in zip(nets, results, strict=True) if r is not None and r.state is not None
+    ]
+    if not kept:
+        raise KeyboardInterrupt
+    model = combine([n for n, _ in kept])
+    return Fitted(
+        model=model,
+        dataset=ds,
+        val=part_predictions(model, ds, "val"),
+        fits=[r for _, r in kept],
+        seconds=time.perf_counter() - wall,
+        device=trained_on,
+        cpu_seconds=time.process_time() - cpu,
+        workers=workers,
+        model_cfg=model_cfg,
+        cfg=cfg,
+    )
+
+
+def refit_live(fitted: Fitted, device: str = "auto") -> nn.Module:
+    """The same recipe (members, seeds, scalers) refit on every window whose targets are stored
+    (train, validation and test, and the windows between them), each member for its evaluated
+    epoch count (``best_epoch``; 0 keeps the untrained, persistence member). Eval mode, CPU.
+
+    Ctrl-C propagates (the caller keeps the evaluated model); ``TrainingError`` on divergence.
+    """
+    ds, cfg = fitted.dataset, fitted.cfg
+    if cfg is None:
+        raise ValueError("refit_live needs the Fitted's TrainConfig")
+    bias = -ds.target_scaler.mean / ds.target_scaler.std
+    rows = all_stored_rows(ds)
+    train = ds.x[rows], ds.target_scaler.forward(ds.y[rows]).astype(np.float32)
+    dev = resolve_device(device)
+    cfgs = [dataclasses.replace(cfg, seed=f.seed) for f in fitted.fits]
+    nets = [initial_member(fitted.model_cfg, c, bias) for c in cfgs]
+    with threads_for(dev):
+        jobs = [
+            _fixed_job(n, c, train, f.best_epoch, dev)
+            for n, c, f in zip(nets, cfgs, fitted.fits, strict=True)
+        ]
+        run_members(jobs, member_workers(len(jobs), dev, fitted.model_cfg), None)
+    return combine(nets)
+
+
+def all_stored_rows(ds: Dataset) -> slice:
+    """Window rows whose H targets are all stored: as-of lookback-1 .. n-1-H."""
+    return slice(0, max(0, len(ds.dates) - ds.config.horizon - ds.config.lookback + 1))
+
+
+def member_configs(cfg: TrainConfig, k: int) -> list[TrainConfig]:
+    """The K members' configs: seeds cfg.seed, cfg.seed + 1, ..."""
+    return [dataclasses.replace(cfg, seed=cfg.seed + i) for i in range(k)]
+
+
+def initial_member(model_cfg: Any, cfg: TrainConfig, bias: np.ndarray) -> nn.Module:
+    """A member's initial weights: seeded by ``cfg.seed``, output bias at persistence."""
+    net = build_model(model_cfg, cfg.seed)
+    net.init_output_bias(bias)
+    return net
+
+
+def combine(nets: list[nn.Module]) -> nn.Module:
+    """One member as itself, several as their ``Ensemble``; eval mode, on the CPU."""
+    model = nets[0] if len(nets) == 1 else Ensemble(nets)
+    return model.to("cpu").eval()
+
+
+def member_workers(k: int, device: torch.device, model_cfg: Any) -> int:
+    """How many members train at once: one per CPU core on the CPU (never more than K), one
+    at a time on a GPU or when dropout draws from the shared random generator."""
+    if device.type != "cpu" or getattr(model_cfg, "dropout", 0.0) > 0:
+        return 1
+    return max(1, min(k, os.cpu_count() or 1))
+
+
+def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> list[Any]:
+    """Run each job on ``workers`` threads; job 0 reports its epochs to ``callback``. A job
+    never started (Ctrl-C came first) gives None.
+
+    Ctrl-C asks every running member to stop at its next epoch end and waits for them: an
+    early-stopping member returns its best epoch so far (see ``fit``), a refit member raises
+    KeyboardInterrupt, which propagates.
+    """
+    stop = threading.Event()
+
+    def watch(report_to: Callback | None) -> Callable[[Any], None]:
+        def on_epoch(report: Any) -> None:
+            if report_to is not None:
+                report_to(report)
+            if stop.is_set():
+                raise KeyboardInterrupt
+
+        return on_epoch
+
+    if workers <= 1:
+        out: list[Any] = []
+        for i, job in enumerate(jobs):
+            out.append(None if stop.is_set() else job(watch(callback if i == 0 else None)))
+            if getattr(out[-1], "interrupted", False):
+                stop.set()  # Ctrl-C reached this member: leave the others unstarted
+        return out
+
+    def run(i: int, job: Job) -> Any:
+        out = job(watch(callback if i == 0 else None))
+        if getattr(out, "interrupted", False):
+            stop.set()  # Ctrl-C reached this member (e.g. through its callback): stop them all
+        return out
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="member") as pool:
+        futures = [pool.submit(run, i, job) for i, job in enumerate(jobs)]
+        try:
+            return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            stop.set()
+            for f in futures:
+                f.cancel()
+            return [None if f.cancelled() else f.result() for f in futures]
+
+
+Job = Callable[[Callable[[Any], None]], Any]  # runs one member, given its epoch callback
+
+
+def _early_stopping_job(net, cfg, train, val, dev) -> Job:
+    return lambda on_epoch: fit(net, train, val, cfg, dev, on_epoch)
+
+
+def _fixed_job(net, cfg, train, epochs, dev) -> Job:
+    return lambda on_epoch: fit_epochs(net, train, cfg, epochs, dev, on_epoch)
