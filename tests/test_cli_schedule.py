@@ -24,6 +24,7 @@ CONFIG = """\
 symbols = ["MSFT"]
 horizon = 3
 levels = [0.8, 0.9]
+stale_sessions = 100000  # the sample ends decades ago: not stale here (tests/test_safety.py)
 [train]
 epochs = 2
 hidden = 8
@@ -76,6 +77,7 @@ def home(template: Path, stockcast_home: Path) -> Path:
     return stockcast_home
 
 
+@pytest.mark.slow
 def test_whole_cycle_scores_match_a_hand_computation(stockcast_home: Path) -> None:
     home, csv = stockcast_home, stockcast_home / "MSFT.csv"
     write_rows(csv, 600)  # cut at session 600
@@ -125,6 +127,7 @@ def test_whole_cycle_scores_match_a_hand_computation(stockcast_home: Path) -> No
     assert "persistence" in table.stdout and "MSFT" in table.stdout
 
 
+@pytest.mark.slow
 def test_quiet_run_prints_nothing_on_success(home: Path) -> None:
     result = cli(home, "run", "--quiet")
     assert result.exit_code == 0
@@ -133,13 +136,14 @@ def test_quiet_run_prints_nothing_on_success(home: Path) -> None:
     assert log.count("run finished") == 2  # the template's run and this one
 
 
+@pytest.mark.slow
 def test_yahoo_unreachable_still_forecasts_marked_stale(home: Path, no_yahoo: list[str]) -> None:
     from stockcast.data.store import PriceStore
 
     store = PriceStore(home)
     store.write("MSFT", store.read("MSFT"), source="yahoo")  # as if fetched from Yahoo
     result = cli(home, "run", "--json", "--quiet")
-    assert result.exit_code == 0
+    assert result.exit_code == 5  # finished, but from stale prices
     assert no_yahoo == ["MSFT"]
     [msft] = json.loads(result.stdout)["symbols"]
     assert msft["stale"] and not msft["fetched"] and msft["forecasts"] == 3
@@ -149,6 +153,7 @@ def test_yahoo_unreachable_still_forecasts_marked_stale(home: Path, no_yahoo: li
     assert log[log["made_at"] == log["made_at"].max()]["stale"].all()
 
 
+@pytest.mark.slow
 def test_a_failing_symbol_among_good_ones(home: Path) -> None:
     (home / "stockcast.toml").write_text(CONFIG.replace('["MSFT"]', '["NOPE", "MSFT"]'))
     result = cli(home, "run", "--json")
@@ -161,6 +166,7 @@ def test_a_failing_symbol_among_good_ones(home: Path) -> None:
     assert "failed" in plain.stdout and "1 ok, 1 failed" in plain.stdout
 
 
+@pytest.mark.slow
 def test_overlapping_run_exits_4_at_once_and_does_nothing(home: Path) -> None:
     from stockcast.schedule.runner import run_lock
 
@@ -185,6 +191,7 @@ def test_overlapping_run_exits_4_at_once_and_does_nothing(home: Path) -> None:
     assert proc.stderr.count("another `stockcast run`") == 1
 
 
+@pytest.mark.slow
 def test_score_without_outcomes_and_without_forecasts(home: Path) -> None:
     [msft] = json.loads(cli(home, "score", "--json").stdout)
     assert msft["note"] == "no realised outcomes yet"
@@ -217,6 +224,7 @@ def test_help(command: str) -> None:
     assert result.exit_code == 0 and "Example" in result.stdout
 
 
+@pytest.mark.slow
 def test_predict_appends_to_the_forecast_log(home: Path) -> None:
     result = cli(home, "predict", "MSFT", "--level", "0.5,0.9", "--json")
     assert result.exit_code == 0, result.output
@@ -232,6 +240,7 @@ def test_predict_appends_to_the_forecast_log(home: Path) -> None:
     assert row["model"] == made["model"]
 
 
+@pytest.mark.slow
 def test_a_longer_horizon_retrains_and_a_missing_csv_is_stale(home: Path, tmp_path: Path) -> None:
     from stockcast.data.store import PriceStore
 
@@ -242,7 +251,7 @@ def test_a_longer_horizon_retrains_and_a_missing_csv_is_stale(home: Path, tmp_pa
     moved.unlink()  # the broker's export is gone tonight
     (home / "stockcast.toml").write_text(CONFIG.replace("horizon = 3", "horizon = 4"))
     result = cli(home, "run", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 5, result.output  # finished, but from stale prices
     [msft] = json.loads(result.stdout)["symbols"]
     assert msft["retrained"] and msft["forecasts"] == 4
     assert msft["stale"] and "elsewhere.csv" in msft["warnings"][0]

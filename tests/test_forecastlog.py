@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from stockcast.schedule import forecastlog
 
@@ -61,28 +62,31 @@ def test_append_and_read_round_trip(tmp_path: Path) -> None:
     assert (tmp_path / "forecasts" / "AAPL.parquet").is_file()
 
 
-def test_dedup_keeps_the_latest_forecast_with_all_its_levels(tmp_path: Path) -> None:
+def test_dedup_keeps_the_latest_row_of_every_level(tmp_path: Path) -> None:
     forecastlog.append(tmp_path, "AAPL", rows())
     later = T0 + dt.timedelta(minutes=5)
-    # Same model and as_of, one target again with a different level set: it replaces both levels.
+    # Same model and as_of, one target again at levels 0.5 and 0.9: the 0.9 row is replaced,
+    # the 0.8 row of the earlier forecast stays (a manual predict after `run`).
     forecastlog.append(
         tmp_path,
         "AAPL",
-        rows(targets=("2024-01-08",), levels=(0.5,), made_at=later, close=200.0),
+        rows(targets=("2024-01-08",), levels=(0.5, 0.9), made_at=later, close=200.0),
     )
     # Another model on the same dates is a different forecast: kept.
     forecastlog.append(tmp_path, "AAPL", rows(model="m2", targets=("2024-01-08",), levels=(0.9,)))
     log = forecastlog.read(tmp_path, "AAPL")
-    m1 = log[(log["model"] == "m1") & (log["target"] == "2024-01-08")]
-    assert m1["level"].tolist() == [0.5]
-    assert m1["close"].tolist() == [201.0]
+    m1 = log[(log["model"] == "m1") & (log["target"] == "2024-01-08")].sort_values("level")
+    assert m1["level"].tolist() == [0.5, 0.8, 0.9]
+    assert m1["close"].tolist() == [201.0, 102.0, 201.0]
     assert len(log[(log["model"] == "m1") & (log["target"] == "2024-01-09")]) == 2
     assert len(log[log["model"] == "m2"]) == 1
     # An older forecast appended late does not replace a newer one.
-    forecastlog.append(tmp_path, "AAPL", rows(targets=("2024-01-08",), made_at=T0, close=1.0))
+    forecastlog.append(
+        tmp_path, "AAPL", rows(targets=("2024-01-08",), levels=(0.5, 0.9), made_at=T0, close=1.0)
+    )
     again = forecastlog.read(tmp_path, "AAPL")
-    m1 = again[(again["model"] == "m1") & (again["target"] == "2024-01-08")]
-    assert m1["close"].tolist() == [201.0]
+    m1 = again[(again["model"] == "m1") & (again["target"] == "2024-01-08")].sort_values("level")
+    assert m1["close"].tolist() == [201.0, 102.0, 201.0]
     # Appending the very same rows again changes nothing (idempotence).
     n = len(again)
     same = rows(model="m2", targets=("2024-01-08",), levels=(0.9,))
@@ -138,6 +142,7 @@ def _appender(root: Path, model: str, count: int, *extra: str) -> subprocess.Pop
     )
 
 
+@pytest.mark.slow
 def test_two_processes_appending_at_once_both_land(tmp_path: Path) -> None:
     procs = [_appender(tmp_path, model, 15) for model in ("a", "b")]
     for p in procs:
@@ -148,6 +153,7 @@ def test_two_processes_appending_at_once_both_land(tmp_path: Path) -> None:
     assert log.groupby("model").size().to_dict() == {"a": 15, "b": 15}
 
 
+@pytest.mark.slow
 def test_kill_mid_append_leaves_a_readable_log(tmp_path: Path) -> None:
     proc = _appender(tmp_path, "k", 0)
     assert proc.stdout is not None
@@ -168,6 +174,7 @@ def test_kill_mid_append_leaves_a_readable_log(tmp_path: Path) -> None:
     assert len(forecastlog.read(tmp_path, "AAPL")) == len(log) + 4
 
 
+@pytest.mark.slow
 def test_kill_inside_the_write_keeps_the_previous_log(tmp_path: Path) -> None:
     proc = _appender(tmp_path, "k", 0, "3")  # appends 0, 1, 2, then stalls half-way through 3
     assert proc.stdout is not None

@@ -9,7 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stockcast.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, BusyError, DataError, SourceDown
+from stockcast.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_STALE,
+    BusyError,
+    DataError,
+    SourceDown,
+)
 from stockcast.schedule import forecastlog, runner
 from stockcast.schedule.config import SymbolPlan, parse
 from stockcast.schedule.runner import Forecast, Refresh, Steps
@@ -136,7 +144,7 @@ def test_unreachable_source_gives_stale_forecasts_and_is_asked_once(tmp_path: Pa
     store(tmp_path, "AAA", "BBB", "CCC")
     fake = Fake({("refresh", "AAA"): Unreachable("cannot reach Yahoo Finance")})
     report = runner.run(tmp_path, CONFIG, fake.steps(), NOW)
-    assert report.exit_code == EXIT_OK and not report.clean
+    assert report.exit_code == EXIT_STALE and not report.clean
     assert all(r.stale and r.forecasts == 2 and not r.fetched for r in report.results)
     assert [c for c in fake.calls if c[0] == "refresh"] == [("refresh", "AAA")]
     assert "cannot reach Yahoo Finance" in report.results[2].warnings[0]

@@ -106,7 +106,10 @@ def test_incremental_refresh_asks_for_the_overlap_and_merges(store: PriceStore) 
 def test_a_rewritten_history_is_asked_again_whole(store: PriceStore) -> None:
     feed = FakeFeed(bars(DAYS[:15]))
     ingest.refresh(store, "ABC", feed)
-    feed.frame = bars(DAYS, close=50.0)  # a split: every adjusted price changed
+    split = bars(DAYS)  # a 2:1 split on session 15 halves every earlier (adjusted) price
+    split.loc[split.index < DAYS[15], ["open", "high", "low", "close", "adj_close"]] /= 2
+    split.loc[DAYS[15], "splits"] = 2.0
+    feed.frame = split
     result = ingest.refresh(store, "ABC", feed)
     assert feed.asked[1:] == [
         (DAYS[14 - ingest.OVERLAP_SESSIONS].date(), None),
@@ -122,7 +125,7 @@ def test_the_same_refresh_serves_a_csv_file_which_replaces_the_feed(
     ingest.refresh(store, "ABC", FakeFeed(bars(DAYS)))
     path = tmp_path / "ABC.csv"
     bars(DAYS[:10], close=7.0).to_csv(path)
-    result = ingest.refresh(store, "ABC", CsvSource(path))
+    result = ingest.refresh(store, "ABC", CsvSource(path), replace=True)  # loses 10 sessions
     assert (result.status, result.source, result.rows, result.rows_removed) == (
         "rewritten",
         "csv",
@@ -133,7 +136,7 @@ def test_the_same_refresh_serves_a_csv_file_which_replaces_the_feed(
     assert (info.source, info.source_ref) == ("csv", str(path.resolve()))
     # The feed is incremental, but the stored rows are no longer its own: it is asked whole.
     feed = FakeFeed(bars(DAYS))
-    assert ingest.refresh(store, "ABC", feed).source == "yahoo"
+    assert ingest.refresh(store, "ABC", feed, replace=True).source == "yahoo"
     assert feed.asked == [(None, None)]
 
 

@@ -58,6 +58,14 @@ def fetch(
     full: Annotated[
         bool, typer.Option("--full", help="Re-fetch the whole range and replace what is stored.")
     ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Accept new data that removes stored sessions or changes stored closes "
+            "(refused otherwise: a cut or shortened file must not shrink the history).",
+        ),
+    ] = False,
     csv: Annotated[
         Path | None,
         typer.Option(
@@ -89,8 +97,9 @@ def fetch(
     """Fetch daily prices into the local store: from Yahoo, a CSV file, or the bundled sample.
 
     A repeat fetch asks Yahoo only for the latest sessions (and re-fetches everything when a
-    dividend or split has rewritten the adjusted history). Exit codes: 0 ok, 1 failed,
-    2 bad usage, 3 some symbols failed.
+    dividend or split has rewritten the adjusted history). New data that would remove stored
+    sessions or change stored closes is refused unless given --replace. Exit codes: 0 ok,
+    1 failed, 2 bad usage, 3 some symbols failed.
 
     Examples: [bold]stockcast fetch --sample[/], [bold]stockcast fetch AAPL MSFT[/],
     [bold]stockcast fetch AAPL --csv ~/Downloads/AAPL.csv[/]
@@ -102,7 +111,14 @@ def fetch(
     if date_format and not csv:
         raise UsageError("--date-format applies to --csv imports only")
     results = _run(
-        syms, csv, date_format, sample, d0, d1, full, show_progress=not (quiet or as_json)
+        syms,
+        csv,
+        date_format,
+        sample,
+        (d0, d1),
+        full,
+        replace,
+        show_progress=not (quiet or as_json),
     )
     _report(results, as_json=as_json, quiet=quiet)
     raise typer.Exit(_exit_code(results))
@@ -160,9 +176,9 @@ def _run(
     csv: Path | None,
     date_format: str | None,
     sample: bool,
-    start: dt.date | None,
-    end: dt.date | None,
+    dates: tuple[dt.date | None, dt.date | None],
     full: bool,
+    replace: bool,
     show_progress: bool,
 ) -> list[FetchResult]:
     from stockcast.data import ingest
@@ -170,18 +186,23 @@ def _run(
     from stockcast.data.store import PriceStore
 
     store = PriceStore(STATE.data_dir)
+    start, end = dates
     if sample:
-        return ingest.run_all(syms, lambda s: ingest.ingest_sample(store), source="sample")
+        return ingest.run_all(
+            syms, lambda s: ingest.ingest_sample(store, replace=replace), source="sample"
+        )
     if csv:
         return ingest.run_all(
-            syms, lambda s: ingest.ingest_csv(store, s, csv, date_format), source="csv"
+            syms,
+            lambda s: ingest.ingest_csv(store, s, csv, date_format, replace=replace),
+            source="csv",
         )
     con = stdout()
 
     def one(sym: str) -> FetchResult:
         spinner = con.status(f"Fetching {sym} from Yahoo...") if show_progress else None
         with spinner if spinner and con.is_terminal else contextlib.nullcontext():
-            return ingest.ingest_yahoo(store, sym, start, end, full=full)
+            return ingest.ingest_yahoo(store, sym, start, end, full=full, replace=replace)
 
     return ingest.run_all(syms, one, source="yahoo", pace=yahoo.PACE_SECONDS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,7 +46,8 @@ def predict(
         bool, typer.Option("--json", help="Print JSON (an array for several symbols).")
     ] = False,
     csv_path: Annotated[
-        Path | None, typer.Option("--csv", help="Write the rows to this CSV file.")
+        Path | None,
+        typer.Option("--csv", help="Write the rows to this CSV file; - writes them to stdout."),
     ] = None,
     plot_path: Annotated[
         Path | None,
@@ -78,6 +80,10 @@ def predict(
         from stockcast.data.calendar import get_calendar
 
         get_calendar(calendar)
+    csv_stdout = csv_path is not None and str(csv_path) == "-"
+    if csv_stdout and as_json:
+        raise UsageError("--csv - and --json both print to stdout; choose one")
+    _refuse_inputs(STATE.data_dir, _output_paths(csv_path, plot_path, syms, csv_stdout))
 
     def one(sym: str) -> Forecast:
         return forecast_symbol(
@@ -87,20 +93,24 @@ def predict(
     def said(o: Outcome[Forecast]) -> None:
         if o.error is not None and len(syms) > 1:
             error_line(f"{o.symbol}: {o.error}")
-        if o.value is not None:
-            record(STATE.data_dir, o.value)
-            if o.value.stale:
-                warn(
-                    f"{o.symbol}: the last stored session is {o.value.as_of}, older than the last "
-                    f"completed session {o.value.last_completed}; run `stockcast fetch {o.symbol}`"
-                )
+        if o.value is not None and o.value.stale:
+            warn(
+                f"{o.symbol}: the last stored session is {o.value.as_of}, older than the last "
+                f"completed session {o.value.last_completed}; run `stockcast fetch {o.symbol}`"
+            )
 
     batch = run_batch(syms, one, on_outcome=said)
     if len(syms) == 1 and batch.errors:
         raise batch.errors[0]  # one red line and its own exit code (handles_errors)
     results = batch.values
-    _write_outputs(results, csv_path, plot_path, several=len(syms) > 1)
-    if as_json:
+    _write_outputs(results, None if csv_stdout else csv_path, plot_path, several=len(syms) > 1)
+    for fc in results:  # logged only once the outputs asked for are written
+        record(STATE.data_dir, fc)
+    if csv_stdout:
+        if results:
+            sys.stdout.write(to_csv(results))
+            sys.stdout.flush()
+    elif as_json:
         objs = [fc.to_dict() for fc in results]
         print_json(objs[0] if len(syms) == 1 else objs)
     elif not quiet:
@@ -116,7 +126,7 @@ def predict(
 def record(root: Path, fc: Forecast) -> None:
     """Append a forecast that `predict` made to the forecast log (read by `stockcast score`).
 
-    A log that cannot be written costs a warning, not the forecast.
+    A log that cannot be read or written costs a warning, not the forecast.
     """
     import pandas as pd
 
@@ -124,27 +134,84 @@ def record(root: Path, fc: Forecast) -> None:
 
     try:
         forecastlog.append(root, fc.ticker, pd.DataFrame(fc.log_rows("predict")))
-    except StockcastError as exc:
-        warn(f"{fc.ticker}: the forecast was not logged ({exc})")
+    except (StockcastError, OSError) as exc:
+        warn(f"{fc.ticker}: the forecast was not logged ({_why(exc)})")
 
 
-def _publish(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically, readable as any new file of the user would be (umask)."""
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc.__class__.__name__}: {exc.filename or ''}".rstrip(": ")
+    return str(exc)
+
+
+# folders of the data directory that no output may be written into
+_STORE_FOLDERS = ("prices", "models", "forecasts", "locks", "logs", "cache")
+
+
+def _output_paths(
+    csv_path: Path | None, plot_path: Path | None, syms: list[str], csv_stdout: bool
+) -> list[tuple[str, Path]]:
+    """(flag, file) of every file the outputs will write."""
+    out = [] if csv_path is None or csv_stdout else [("--csv", csv_path)]
+    if plot_path is not None:
+        several = len(syms) > 1
+        out += [
+            ("--plot", plot_path.with_stem(f"{plot_path.stem}-{s}") if several else plot_path)
+            for s in syms
+        ]
+    return out
+
+
+def _refuse_inputs(root: Path, outputs: list[tuple[str, Path]]) -> None:
+    """UsageError when an output would overwrite a stored symbol's source file (the CSV file
+    that `run` reads again), the config, or anything inside the data directory's stores."""
     import os
 
-    from stockcast.data.fsutil import atomic_write_bytes
+    from stockcast.data.store import PriceStore
 
-    atomic_write_bytes(path, data)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
+    if not outputs:
+        return
+    store = PriceStore(root)
+    sources: dict[str, str] = {}
+    for sym in store.symbols():
+        try:
+            ref = store.info(sym).source_ref
+        except Exception:  # a damaged file: `list` says so; it records no source to protect
+            continue
+        if ref:
+            sources[os.path.realpath(ref)] = f"the source file of {sym} (stockcast list --json)"
+    sources[os.path.realpath(root / "stockcast.toml")] = "the config of `stockcast run`"
+    folders = [os.path.realpath(root / name) for name in _STORE_FOLDERS]
+    for flag, path in outputs:
+        real = os.path.realpath(path)
+        what = sources.get(real) or next(
+            (what for src, what in sources.items() if _same_file(src, real)), None
+        )
+        if what is None and any(os.path.commonpath([real, f]) == f for f in folders):
+            what = f"inside the stores of the data directory {root}"
+        if what:
+            raise UsageError(
+                f"{flag} {path} is {what}; writing there would destroy it; choose another file"
+            )
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two existing paths are one file (a hard link); False when either is missing."""
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _write_outputs(
     results: list[Forecast], csv_path: Path | None, plot_path: Path | None, several: bool
 ) -> None:
+    from stockcast.data.fsutil import write_output
+
     if csv_path is not None and results:
-        _publish(csv_path, to_csv(results).encode())
+        write_output(csv_path, to_csv(results).encode())
     if plot_path is not None:
         from stockcast.cli.plot import Band, render_png
 
@@ -166,7 +233,7 @@ def _write_outputs(
                     for j, lvl in enumerate(fc.levels)
                 ],
             )
-            _publish(path, png)
+            write_output(path, png)
 
 
 def to_csv(results: list[Forecast]) -> str:
@@ -206,15 +273,18 @@ def render(con: Console, fc: Forecast) -> None:
         f"Test skill vs persistence (1 - MAE/MAE of last close): {_pct(sk.h1)} at h=1, "
         f"{_pct(sk.overall)} over all horizons."
     )
-    if sk.h1 is not None and sk.h1 <= 0:
+    if sk.headline:
+        con.print(f"At h=1 the model is {sk.headline} (best naive forecast, test split).",
+                  markup=False)  # fmt: skip
+    if sk.verdict_h1 is not None and sk.verdict_h1 != "better":
+        con.print(
+            f"[yellow]At h=1 the model is not better than {sk.best_baseline} on its test split: "
+            "read the next session as that naive forecast with a calibrated band.[/]"
+        )
+    elif sk.verdict_h1 is None and sk.h1 is not None and sk.h1 <= 0:
         con.print(
             "[yellow]At h=1 the model does not beat the naive forecast (tomorrow = today) on its "
             "test split: read the next session as the last close with a calibrated band.[/]"
-        )
-    elif sk.overall is not None and sk.overall <= 0:
-        con.print(
-            "[yellow]Over all horizons the model does not beat the naive forecast (the last "
-            "close) on its test split: trust the bands more than the path.[/]"
         )
     if sk.beats_baselines is False and sk.summary:
         con.print(f"[yellow]{sk.summary}[/]")

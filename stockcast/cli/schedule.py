@@ -58,7 +58,8 @@ def run(
 
     Each symbol is refreshed from its own source (Yahoo, or its CSV file read again); when that
     fails the forecast is made from stored prices and marked stale. A second run that overlaps
-    exits at once with code 4. Exit codes: 0 all went well, 3 some symbols failed, 1 all failed.
+    exits at once with code 4. Exit codes: 0 all went well, 3 some symbols failed, 1 all failed,
+    5 all were forecast but some from stale prices (stale_sessions in stockcast.toml).
     Everything is also logged to logs/stockcast.log in the data directory.
 
     Example (crontab): [bold]30 22 * * 1-5 stockcast run --quiet[/]
@@ -93,16 +94,18 @@ def _print_run(report: RunReport) -> None:
     con.print(table)
     bad = len(report.failed)
     stale = sum(r.stale and r.ok for r in report.results)
-    also = f" ({stale} stale: forecast from stored prices)" if stale else ""
+    also = f" ({stale} stale: forecast from old or unrefreshed prices)" if stale else ""
     con.print(f"{len(report.results) - bad} ok{also}, {bad} failed in {report.seconds:.1f} s")
 
 
 def _status(r: SymbolResult) -> str:
     retrained = ", retrained" if r.retrained else ""
+    age = f", {r.age_sessions} sessions behind" if r.stale and r.age_sessions else ""
     if r.error:
-        return f"[red]failed:[/] {_escape(r.error)}"
+        made = f" [yellow](forecast from stored prices{age})[/]" if r.forecasts else ""
+        return f"[red]failed:[/] {_escape(r.error)}{made}"
     if r.stale:
-        return f"[yellow]stale[/]{retrained}"  # the warning on stderr says why
+        return f"[yellow]stale{age}[/]{retrained}"  # the warning on stderr says why
     if r.warnings:
         return f"[yellow]ok{retrained}, with a warning[/]"
     return f"[green]ok[/]{retrained}"

@@ -8,12 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import warnings
-from typing import TYPE_CHECKING
+
+import exchange_calendars as xcals
+import pandas as pd
 
 from stockcast.errors import UsageError
-
-if TYPE_CHECKING:
-    import exchange_calendars as xcals
 
 DEFAULT_CALENDAR = "XNYS"
 # Yahoo suffix -> exchange calendar code. Symbols without a known suffix trade on NYSE hours.
@@ -76,9 +75,6 @@ def get_calendar(
 
 @functools.lru_cache(maxsize=16)
 def _build(code: str, first_year: int) -> xcals.ExchangeCalendar:
-    import exchange_calendars as xcals
-    import pandas as pd
-
     dispatcher = xcals.calendar_utils.global_calendar_dispatcher
     try:
         cls = dispatcher._calendar_factories.get(dispatcher.resolve_alias(code))
@@ -116,7 +112,6 @@ def _calendar_covering(code: str, day: dt.date) -> xcals.ExchangeCalendar:
 
 def next_sessions(after: dt.date, n: int, code: str = DEFAULT_CALENDAR) -> list[dt.date]:
     """The ``n`` trading sessions strictly after ``after``."""
-    import pandas as pd
 
     cal = _calendar_covering(code, after)
     first = cal.date_to_session(pd.Timestamp(after), direction="next")
@@ -134,7 +129,6 @@ def next_sessions(after: dt.date, n: int, code: str = DEFAULT_CALENDAR) -> list[
 
 def last_completed_session(now: dt.datetime | None = None, code: str = DEFAULT_CALENDAR) -> dt.date:
     """The latest session whose close has passed at ``now`` (UTC, default: the current time)."""
-    import pandas as pd
 
     now = now or dt.datetime.now(dt.UTC)
     stamp = pd.Timestamp(now)
@@ -144,3 +138,14 @@ def last_completed_session(now: dt.datetime | None = None, code: str = DEFAULT_C
     if cal.session_close(session) > stamp:
         session = cal.previous_session(session)
     return session.date()
+
+
+def sessions_after(day: dt.date, until: dt.date, code: str = DEFAULT_CALENDAR) -> int:
+    """The number of sessions strictly after ``day`` up to and including ``until`` (0 when
+    ``until`` is not later): how far prices ending on ``day`` lag behind ``until``."""
+    if until <= day:
+        return 0
+    cal = _calendar_covering(code, day)
+    _calendar_covering(code, until)
+    start, end = pd.Timestamp(day) + pd.Timedelta(days=1), pd.Timestamp(until)
+    return len(cal.sessions_in_range(start, end))

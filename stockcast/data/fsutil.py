@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
+
+from filelock import FileLock, Timeout
 
 from stockcast.errors import LockTimeout
 
@@ -34,7 +38,7 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write ``path`` through ``write(fh)`` into a temporary file, fsync, then rename over it.
 
     A reader sees the old file or the new one, never half of one; a crash leaves at most a
@@ -62,13 +66,31 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda fh: fh.write(data))
 
 
+def write_output(path: Path, data: bytes) -> None:
+    """Write a user's output file: a regular file (or a link to one) is replaced atomically
+    and gets the permissions of any new file (umask); anything else that exists (a FIFO, a
+    character device such as ``/dev/stdout``) is written into as it is, never replaced."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode  # follows links
+    except FileNotFoundError:
+        mode = None
+    special = str(path).startswith(("/dev/", "/proc/"))  # /dev/stdout: whatever fd 1 is
+    if mode is not None and (special or not stat.S_ISREG(mode)):
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        with open(path, "wb") as fh:  # a FIFO, a terminal, /dev/null: write through
+            fh.write(data)
+        return
+    atomic_write_bytes(Path(os.path.realpath(path)), data)  # through links: a link stays
+
+
 @contextlib.contextmanager
 def locked(lock_path: Path, what: str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold an inter-process lock on ``lock_path``; wait up to ``timeout`` seconds for it.
 
     ``timeout=0`` does not wait. On time-out raise LockTimeout naming ``what`` is busy.
     """
-    from filelock import FileLock, Timeout
 
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(lock_path))

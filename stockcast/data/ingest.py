@@ -29,10 +29,12 @@ from stockcast.data.sources.csvfile import CsvSource
 from stockcast.data.sources.sample import SAMPLE_SYMBOL, SampleSource
 from stockcast.data.store import COLUMNS, PriceStore, SymbolInfo
 from stockcast.data.validate import ValidationReport, validate
-from stockcast.errors import DataError, StoreUnwritable, UsageError
+from stockcast.errors import DataError, HistoryRefused, StoreUnwritable, UsageError
 
 OVERLAP_SESSIONS = 5  # an incremental fetch re-asks this many stored sessions
 RTOL = 1e-4  # relative tolerance when comparing stored and fetched prices
+CLOSE_RTOL = 1e-6  # a stored raw close differing by more than this is "changed" by a re-read
+CHANGED_CLOSES = (3, 0.001)  # a replacement may change at most max(3, 0.1% of overlap) closes
 
 
 @dataclass
@@ -99,6 +101,56 @@ def classify(old: pd.DataFrame | None, new: pd.DataFrame) -> tuple[str, int, int
     return ("unchanged" if same and not added else "updated"), added, removed
 
 
+def unsplit_close(df: pd.DataFrame) -> pd.Series:
+    """Raw closes with every split recorded after each session undone.
+
+    Yahoo's ``close`` is split-adjusted: a new split divides every earlier close by its ratio
+    and records the ratio on the split's session. Multiplying each close by the ratios of the
+    splits after it gives the same figure before and after such a rewrite.
+    """
+    factor = df["splits"].where(df["splits"] > 0, 1.0)
+    after = factor[::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
+    return df["close"] * after
+
+
+def history_losses(old: pd.DataFrame, new: pd.DataFrame) -> tuple[int, int, int]:
+    """(stored sessions ``new`` lacks, stored raw closes it changes, sessions both hold)."""
+    removed = len(old.index.difference(new.index))
+    common = old.index.intersection(new.index)
+    a = unsplit_close(old).loc[common].to_numpy()
+    b = unsplit_close(new).loc[common].to_numpy()
+    changed = int((~np.isclose(b, a, rtol=CLOSE_RTOL, atol=0, equal_nan=True)).sum())
+    return removed, changed, len(common)
+
+
+def refuse_losses(
+    old: pd.DataFrame | None, new: pd.DataFrame, sym: str, where: str, accept: str
+) -> None:
+    """Raise HistoryRefused when replacing ``old`` by ``new`` would remove stored sessions or
+    change more than a few stored closes (a cut, shortened or foreign file); else nothing."""
+    if old is None or old.empty:
+        return
+    removed, changed, overlap = history_losses(old, new)
+    allowed = max(CHANGED_CLOSES[0], int(CHANGED_CLOSES[1] * overlap))
+    if not removed and changed <= allowed:
+        return
+    raise HistoryRefused(
+        f"refusing to replace the {len(old)} stored sessions of {sym} with {len(new)} from "
+        f"{where}: {removed} stored session{'' if removed == 1 else 's'} would be removed and "
+        f"{changed} stored close{'' if changed == 1 else 's'} changed; nothing was stored; "
+        f"if the new data is right, accept it with `{accept}`"
+    )
+
+
+def accept_command(sym: str, source: Source) -> str:
+    """The command that accepts a refused replacement from ``source``."""
+    if source.name == "csv" and source.ref:
+        return f"stockcast fetch {sym} --csv {source.ref} --replace"
+    if source.name == "sample":
+        return "stockcast fetch --sample --replace"
+    return f"stockcast fetch {sym} --full --replace"
+
+
 # storing -----------------------------------------------------------------------------------
 Stored = tuple[pd.DataFrame | None, SymbolInfo | None]  # what ``_current`` returns
 
@@ -122,10 +174,14 @@ def _commit(
     source: Source,
     old: Stored,
     report: ValidationReport,
+    guard: bool = False,
 ) -> FetchResult:
     """Write ``new`` over ``old`` (``_current``) unless nothing changed (call under the lock);
-    describe what happened."""
+    describe what happened. With ``guard``, refuse a replacement that loses stored history."""
     old_frame, old_info = old
+    if guard:
+        where = source.describe(None, None)
+        refuse_losses(old_frame, new, sym, where, accept_command(sym, source))
     status, added, removed = classify(old_frame, new)
     recorded = (source.name, source.ref, source.options or None)
     changed = (
@@ -152,10 +208,25 @@ def _commit(
 
 
 def _read(
-    source: Source, sym: str, start: dt.date | None = None, end: dt.date | None = None
+    source: Source,
+    sym: str,
+    last_closed: dt.date,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
 ) -> tuple[pd.DataFrame, ValidationReport]:
-    """Ask ``source`` for ``sym`` and validate the answer; DataError when no row is usable."""
-    clean, report = validate(source.history(sym, start, end))
+    """Ask ``source`` for ``sym`` and validate the answer; DataError when no row is usable.
+
+    Rows dated after ``last_closed`` (a session still trading, or a wrong date) are dropped
+    and counted, whatever the source.
+    """
+    raw = source.history(sym, start, end)
+    clean, report = validate(raw)
+    report.incomplete_rows = int(raw.attrs.get("incomplete_rows", 0))
+    late = clean.index > pd.Timestamp(last_closed)
+    if late.any():
+        report.future_sessions = int(late.sum())
+        report.future_dates = [d.date().isoformat() for d in clean.index[late][:5]]
+        clean = clean[~late]
     if clean.empty:
         raise DataError(
             f"no usable prices for {sym} in {source.describe(start, end)}; nothing was stored"
@@ -172,6 +243,8 @@ def refresh(
     end: dt.date | None = None,
     *,
     full: bool = False,
+    replace: bool = False,
+    now: dt.datetime | None = None,
 ) -> FetchResult:
     """Refresh the stored history of ``symbol`` from ``source``; the one path for every source.
 
@@ -180,12 +253,17 @@ def refresh(
     disagrees (a dividend or split rewrote the adjusted history) the whole stored range is
     asked again and replaces what is stored; ``full`` skips straight to that. Any other source
     (a CSV file, the sample) replaces what is stored with all it has.
+
+    Only completed sessions are stored (those up to the last session of the symbol's exchange
+    that has closed at ``now``). A replacement that would remove stored sessions or change
+    more than a few stored closes raises ``HistoryRefused`` unless ``replace``.
     """
+    last_closed = last_completed_session(now, calendar_code_for(symbol))
     old, old_info = _current(store, symbol, replacing=full) if source.incremental else (None, None)
     rewrite = False
     same_source = old_info is not None and old_info.source == source.name
     if old is not None and not old.empty and not full and same_source:
-        result = _update(store, symbol, source, old, start, end)
+        result = _update(store, symbol, source, old, last_closed, start, end)
         if result is not None:
             return result
         rewrite = True  # the adjusted history changed: ask again for all that is stored
@@ -196,10 +274,10 @@ def refresh(
         if start is not None or rewrite:
             start = min(start, first) if start else first
         end = max(end, last) if end else None
-    clean, report = _read(source, symbol, start, end)
+    clean, report = _read(source, symbol, last_closed, start, end)
     with store.lock(symbol):
         current = _current(store, symbol, replacing=True)
-        return _commit(store, symbol, clean, source, current, report)
+        return _commit(store, symbol, clean, source, current, report, guard=not replace)
 
 
 def _update(
@@ -207,6 +285,7 @@ def _update(
     symbol: str,
     source: Source,
     old: pd.DataFrame,
+    last_closed: dt.date,
     start: dt.date | None,
     end: dt.date | None,
 ) -> FetchResult | None:
@@ -218,7 +297,7 @@ def _update(
             f"--end {end} is before the sessions to update ({a}); "
             "use --full with --start/--end to re-fetch a past range"
         )
-    clean, report = _read(source, symbol, a, end)
+    clean, report = _read(source, symbol, last_closed, a, end)
     with store.lock(symbol):
         now_stored = _current(store, symbol)
         current, current_info = now_stored
@@ -231,18 +310,25 @@ def _update(
 
 # sources -----------------------------------------------------------------------------------
 def ingest_csv(
-    store: PriceStore, symbol: str, path: str | Path, date_format: str | None = None
+    store: PriceStore,
+    symbol: str,
+    path: str | Path,
+    date_format: str | None = None,
+    *,
+    replace: bool = False,
+    now: dt.datetime | None = None,
 ) -> FetchResult:
     """Replace the stored history of ``symbol`` with the rows of a CSV file (the file wins).
 
     A ``date_format`` given once is recorded, and reused when the same file is read again
-    (by `stockcast run`) without one.
+    (by `stockcast run`) without one. A file that would lose stored history is refused
+    unless ``replace`` (see ``refresh``).
     """
     symbol = normalize_symbol(symbol)
     source = CsvSource(path, date_format)
     if date_format is None:
         source = CsvSource(path, _recorded_date_format(store, symbol, source.ref))
-    return refresh(store, symbol, source)
+    return refresh(store, symbol, source, replace=replace, now=now)
 
 
 def _recorded_date_format(store: PriceStore, symbol: str, ref: str) -> str | None:
@@ -256,9 +342,9 @@ def _recorded_date_format(store: PriceStore, symbol: str, ref: str) -> str | Non
     return (info.source_options or {}).get("date_format")
 
 
-def ingest_sample(store: PriceStore) -> FetchResult:
+def ingest_sample(store: PriceStore, *, replace: bool = False) -> FetchResult:
     """Store the bundled MSFT sample (no network)."""
-    return refresh(store, SAMPLE_SYMBOL, SampleSource())
+    return refresh(store, SAMPLE_SYMBOL, SampleSource(), replace=replace)
 
 
 def ingest_yahoo(
@@ -268,6 +354,7 @@ def ingest_yahoo(
     end: dt.date | None = None,
     *,
     full: bool = False,
+    replace: bool = False,
     now: dt.datetime | None = None,
     session: Any = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -275,18 +362,12 @@ def ingest_yahoo(
 ) -> FetchResult:
     """Fetch ``symbol`` from Yahoo: incrementally when it is stored, else its whole history.
 
-    See ``refresh``; bars of a session that has not closed yet are left out, with a note.
+    See ``refresh``; bars of a session that has not closed yet are left out and counted.
     """
     symbol = normalize_symbol(symbol)
     yahoo.configure(store.root / "cache" / "yfinance")
-    last_closed = last_completed_session(now, calendar_code_for(symbol))
-    source = yahoo.YahooSource(last_closed, session=session, sleep=sleep, backoff=backoff)
-    result = refresh(store, symbol, source, start, end, full=full)
-    if source.left_out:
-        result.notes.append(
-            f"left out the bar of {', '.join(source.left_out)}: that session has not closed yet"
-        )
-    return result
+    source = yahoo.YahooSource(session=session, sleep=sleep, backoff=backoff)
+    return refresh(store, symbol, source, start, end, full=full, replace=replace, now=now)
 
 
 # several symbols ---------------------------------------------------------------------------

@@ -24,9 +24,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stockcast.errors import DataError
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from stockcast.data.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
 from stockcast.data.paths import normalize_symbol, symbol_file, symbols_in
+from stockcast.errors import DataError, NoPrices
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,7 +90,6 @@ class PriceStore:
 
     def read_with_info(self, symbol: str) -> tuple[pd.DataFrame, SymbolInfo]:
         """The stored frame of ``symbol`` and its metadata, from one read of the file."""
-        import pyarrow.parquet as pq
 
         sym = normalize_symbol(symbol)
         path = self._existing(sym)
@@ -114,7 +116,6 @@ class PriceStore:
 
     def info(self, symbol: str) -> SymbolInfo:
         """Metadata of a stored symbol, read from the Parquet footer only (fast)."""
-        import pyarrow.parquet as pq
 
         sym = normalize_symbol(symbol)
         path = self._existing(sym)
@@ -127,7 +128,7 @@ class PriceStore:
     def _existing(self, sym: str) -> Path:
         path = self.path(sym)
         if not path.is_file():
-            raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
+            raise NoPrices(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
         return path
 
     # writing ---------------------------------------------------------------------------
@@ -143,8 +144,6 @@ class PriceStore:
 
         ``df`` is indexed by session date and has ``COLUMNS``; it must already be validated.
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
 
         sym = normalize_symbol(symbol)
         frame = df[COLUMNS].astype("float64").copy()

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
 
 from stockcast.data.store import COLUMNS
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 ABSURD_MOVE = math.log(3.0)  # |log return| above this in one session is flagged
 _PRICES = ["open", "high", "low", "close"]
@@ -32,6 +31,9 @@ class ValidationReport:
     negative_volume: int = 0  # negative volume: set to unknown (NaN)
     absurd_moves: int = 0  # |log return| > log(3) not explained by a split: kept, flagged
     absurd_dates: list[str] = field(default_factory=list)  # the first few flagged sessions
+    incomplete_rows: int = 0  # a last line without its line end (a file cut mid-write): dropped
+    future_sessions: int = 0  # dated after the last completed session (unfinished): dropped
+    future_dates: list[str] = field(default_factory=list)  # the first few of them
 
     def counts(self) -> dict[str, int]:
         """The non-zero counts, by kind (the ``issues`` object of ``fetch --json``)."""
@@ -43,8 +45,9 @@ class ValidationReport:
         out = []
         for key, value in self.counts().items():
             text = _MESSAGES[key].format(n=value, s="" if value == 1 else "s")
-            if key == "absurd_moves" and self.absurd_dates:
-                text += f" ({', '.join(self.absurd_dates)}{', ...' if value > 5 else ''})"
+            dates = {"absurd_moves": self.absurd_dates, "future_sessions": self.future_dates}
+            if dates.get(key):
+                text += f" ({', '.join(dates[key])}{', ...' if value > 5 else ''})"
             out.append(text)
         return out
 
@@ -58,6 +61,9 @@ _MESSAGES = {
     "high_low_repaired": "{n} row{s} with high/low not enclosing open and close widened",
     "negative_volume": "{n} negative volume{s} set to unknown",
     "absurd_moves": "{n} one-day move{s} above 3x not explained by a split (kept, check them)",
+    "incomplete_rows": "{n} last line without a line end dropped (the file may be cut mid-write)",
+    "future_sessions": "{n} row{s} dated after the last completed session dropped "
+    "(a session not closed yet, or a wrong date)",
 }
 
 
@@ -68,8 +74,6 @@ def validate(df: pd.DataFrame) -> tuple[pd.DataFrame, ValidationReport]:
     >>> report.counts()                   # doctest: +SKIP
     {'duplicates': 1}
     """
-    import numpy as np
-    import pandas as pd
 
     rep = ValidationReport()
     out = df.reindex(columns=COLUMNS).astype("float64")
@@ -122,7 +126,6 @@ def validate(df: pd.DataFrame) -> tuple[pd.DataFrame, ValidationReport]:
 
 def absurd_moves(df: pd.DataFrame) -> pd.DatetimeIndex:
     """Sessions whose close moved more than 3x (up or down) with no split that day."""
-    import numpy as np
 
     logret = np.log(df["close"]).diff().abs()
     mask = (logret > ABSURD_MOVE) & ~(df["splits"] > 0)

@@ -5,6 +5,7 @@ A minimal file is one line, ``symbols = ["AAPL", "MSFT"]``. Everything else has 
     symbols = ["AAPL", "MSFT"]   # required: the watchlist
     levels = [0.8, 0.9]          # interval levels of logged forecasts
     horizon = 5                  # sessions to forecast, and to train for (default: the model's)
+    stale_sessions = 3           # completed sessions missing from the prices before "stale"
 
     [train]                      # passed to the trainer when a model is (re)trained
     epochs = 30
@@ -39,9 +40,10 @@ from stockcast.errors import UsageError
 
 CONFIG_NAME = "stockcast.toml"
 DEFAULT_LEVELS = (0.8, 0.9)
+DEFAULT_STALE_SESSIONS = 3  # completed sessions the stored prices may lack before they are stale
 NO_MODEL = "no model yet"  # the retrain reason when a symbol has no model
 
-_TOP_KEYS = {"symbols", "levels", "horizon", "train", "retrain", "overrides"}
+_TOP_KEYS = {"symbols", "levels", "horizon", "stale_sessions", "train", "retrain", "overrides"}
 _OVERRIDE_KEYS = {"levels", "horizon", "train", "retrain"}
 _RETRAIN_KEYS = {"every_days", "new_sessions"}
 
@@ -84,6 +86,7 @@ class SymbolPlan:
     horizon: int | None  # sessions to forecast; None: the model's horizon
     train: Mapping[str, Any]  # options for the trainer (only the keys the file sets)
     retrain: RetrainPolicy
+    stale_sessions: int = DEFAULT_STALE_SESSIONS  # completed sessions missing before "stale"
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class Config:
     symbols: tuple[str, ...]  # upper-cased, validated, in file order, without repeats
     levels: tuple[float, ...] = DEFAULT_LEVELS
     horizon: int | None = None
+    stale_sessions: int = DEFAULT_STALE_SESSIONS  # completed sessions missing before "stale"
     train: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     retrain: RetrainPolicy = RetrainPolicy()
     overrides: Mapping[str, Override] = field(default_factory=lambda: MappingProxyType({}))
@@ -122,6 +126,7 @@ class Config:
             horizon=horizon,
             train=MappingProxyType(train),
             retrain=policy,
+            stale_sessions=self.stale_sessions,
         )
 
 
@@ -167,11 +172,14 @@ def parse(data: Mapping[str, Any], where: str = CONFIG_NAME, path: Path | None =
     retrain = _retrain(data.get("retrain", {}), f"{where} [retrain]")
     levels = _levels(data["levels"], where) if "levels" in data else DEFAULT_LEVELS
     horizon = _positive_int(data["horizon"], "horizon", where) if "horizon" in data else None
+    stale = data.get("stale_sessions", DEFAULT_STALE_SESSIONS)
+    stale = _positive_int(stale, "stale_sessions", where, allow_zero=True)
     train = _train(data.get("train", {}), f"{where} [train]")
     config = Config(
         symbols=symbols,
         levels=levels,
         horizon=horizon,
+        stale_sessions=stale,
         train=train,
         retrain=RetrainPolicy(**retrain),
         overrides=MappingProxyType(overrides),
@@ -301,6 +309,10 @@ levels = [0.8, 0.9]
 # Sessions to forecast (models are trained for it unless [train] sets `horizon`);
 # leave it out to use the model's horizon (5 by default).
 # horizon = 5
+
+# Prices that lack more than this many completed sessions of their exchange are stale: the
+# run still forecasts from them, warns (even under --quiet) and exits with code 5.
+stale_sessions = 3
 
 # Options for the trainer when `run` trains a model (the same as `stockcast train --help`),
 # each at its default.

@@ -16,22 +16,21 @@ set of levels fits (a forecast without intervals has one row with ``level`` NaN)
     stale       bool     prices could not be refreshed; made from older stored data
     origin      string   "predict" or "run"
 
-Appending reads the log, adds the new rows, de-duplicates on (model, as_of, target) keeping the
-latest forecast (all its levels), and atomically rewrites the file, under a per-symbol lock: two
-processes appending at once both land, and a process killed mid-write leaves the previous log.
+Appending reads the log, adds the new rows, de-duplicates on (model, as_of, target, level)
+keeping the latest row (a later forecast at other levels keeps the earlier rows of the levels it
+lacks), and atomically rewrites the file, under a per-symbol lock: two processes appending at
+once both land, and a process killed mid-write leaves the previous log.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from stockcast.data.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
 from stockcast.data.paths import normalize_symbol, symbol_file, symbols_in
 from stockcast.errors import DataError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 COLUMNS = [
     "made_at",
@@ -47,7 +46,8 @@ COLUMNS = [
     "stale",
     "origin",
 ]
-KEY = ["model", "as_of", "target"]
+KEY = ["model", "as_of", "target"]  # one forecast of one session
+ROW_KEY = [*KEY, "level"]  # one row of the log: a forecast at one interval level
 _DTYPES = {
     "model": "string",
     "h": "int64",
@@ -73,14 +73,12 @@ def symbols(root: Path) -> list[str]:
 
 def empty() -> pd.DataFrame:
     """A log with no rows, in the log's schema."""
-    import pandas as pd
 
     return normalize(pd.DataFrame({c: [] for c in COLUMNS}))
 
 
 def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with exactly the log's columns and dtypes (dates as tz-naive midnight)."""
-    import pandas as pd
 
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
@@ -94,31 +92,29 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
 
 def read(root: Path, symbol: str) -> pd.DataFrame:
     """The log of ``symbol`` (empty when nothing was logged yet)."""
-    import pandas as pd
 
     path = log_path(root, symbol)
     if not path.is_file():
         return empty()
     try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # never expected: writes are atomic
+        return normalize(pd.read_parquet(path))
+    except Exception as exc:  # damaged, foreign or unreadable: never expected, writes are atomic
         raise DataError(
             f"forecast log {path} is unreadable ({exc.__class__.__name__}); "
             "move it aside (new forecasts start a fresh log)"
         ) from None
-    return normalize(frame)
 
 
 def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """``old`` plus ``new``; per (model, as_of, target) only the latest forecast's rows stay (pure).
+    """``old`` plus ``new``; per (model, as_of, target, level) only the latest row stays (pure).
 
-    The latest is the one with the largest ``made_at``; on a tie, the one from ``new``.
+    The latest is the one with the largest ``made_at``; on a tie, the one from ``new``. Levels
+    that only ``old`` has for a forecast are kept.
     """
-    import pandas as pd
 
     both = pd.concat([normalize(old).assign(_new=0), normalize(new).assign(_new=1)])
     both["_rank"] = list(zip(both["made_at"], both["_new"], strict=True))
-    best = both.groupby(KEY, dropna=False)["_rank"].transform("max")
+    best = both.groupby(ROW_KEY, dropna=False)["_rank"].transform("max")
     kept = both[both["_rank"] == best].drop(columns=["_rank", "_new"])
     kept = kept.sort_values(["as_of", "target", "made_at", "level"], kind="stable")
     return kept.reset_index(drop=True)
@@ -130,12 +126,20 @@ def append(
     """Add forecast ``rows`` to the log of ``symbol``; returns the number of rows in the log.
 
     Safe against concurrent appenders (a per-symbol lock) and against a kill mid-write (the
-    file is replaced atomically).
+    file is replaced atomically). A log that cannot be read or written raises DataError and
+    leaves the file as it was.
     """
     sym = normalize_symbol(symbol)
     root = Path(root)
     lock = symbol_file(root, sym, "locks", ".forecasts.lock")
-    with locked(lock, f"the forecast log of {sym}", timeout):
-        merged = merge(read(root, sym), rows)
-        atomic_write(log_path(root, sym), lambda fh: merged.to_parquet(fh, index=False))
+    path = log_path(root, sym)
+    try:
+        with locked(lock, f"the forecast log of {sym}", timeout):
+            merged = merge(read(root, sym), rows)
+            atomic_write(path, lambda fh: merged.to_parquet(fh, index=False))
+    except OSError as exc:  # read-only, full disk, a folder in the way
+        raise DataError(
+            f"cannot write the forecast log {path} ({exc.strerror or exc.__class__.__name__}); "
+            "check the permissions and free space of the data directory"
+        ) from None
     return len(merged)

@@ -37,6 +37,66 @@ class _TerminalFormatter(logging.Formatter):
         return text
 
 
+class _Unbuffered:
+    """A text stream straight onto the file's descriptor: a write that fails (full disk) fails
+    at once, inside ``emit``, and leaves no buffer behind to fail again at close or exit."""
+
+    def __init__(self, path: str) -> None:
+        self.raw = open(path, "ab", buffering=0)  # noqa: SIM115 (closed by the handler)
+
+    def write(self, text: str) -> int:
+        return self.raw.write(text.encode("utf-8"))
+
+    def flush(self) -> None:
+        pass
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class _QuietFileHandler(logging.handlers.RotatingFileHandler):
+    """The log file; when it cannot be written (full disk, read-only) it says so once, through
+    ``fallback`` (the terminal), and then stays silent: no traceback per record, the run goes on."""
+
+    def __init__(self, path: Path, fallback: logging.Handler) -> None:
+        super().__init__(
+            path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True
+        )
+        self.fallback = fallback
+        self.failed = False
+
+    def _open(self) -> _Unbuffered:  # type: ignore[override]
+        return _Unbuffered(self.baseFilename)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        exc = sys.exc_info()[1]
+        why = getattr(exc, "strerror", None) or exc.__class__.__name__
+        self.fallback.handle(
+            logging.makeLogRecord(
+                {
+                    "name": LOGGER,
+                    "levelno": logging.WARNING,
+                    "levelname": "WARNING",
+                    "msg": "cannot write the log file %s (%s); going on without it",
+                    "args": (self.baseFilename, why),
+                }
+            )
+        )
+
+
 @contextlib.contextmanager
 def logging_to(data_dir: Path, quiet: bool = False) -> Iterator[logging.Logger]:
     """Send the ``stockcast`` logger to the rotating file and to stderr while inside the block.
@@ -50,16 +110,15 @@ def logging_to(data_dir: Path, quiet: bool = False) -> Iterator[logging.Logger]:
             log.info("MSFT: fetched 1 session")
     """
     path = log_file(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
-    )
-    file_handler.setFormatter(logging.Formatter(_FILE_FORMAT))
-    file_handler.setLevel(logging.INFO)
     term = logging.StreamHandler(sys.stderr)
     term.setFormatter(_TerminalFormatter())
     term.setLevel(logging.WARNING if quiet else logging.INFO)
     term.addFilter(lambda record: not getattr(record, "file_only", False))
+    with contextlib.suppress(OSError):  # an unwritable folder: the handler says so once
+        path.parent.mkdir(parents=True, exist_ok=True)
+    file_handler = _QuietFileHandler(path, term)
+    file_handler.setFormatter(logging.Formatter(_FILE_FORMAT))
+    file_handler.setLevel(logging.INFO)
     logger = logging.getLogger(LOGGER)
     old_level, old_propagate = logger.level, logger.propagate
     logger.setLevel(logging.INFO)

@@ -2,8 +2,10 @@
 
 One lock for the whole run (``<data>/locks/_run.lock``, not waited for): a second run that overlaps
 raises ``BusyError`` at once and does nothing. One symbol's failure never stops the others; when a
-source cannot be reached the forecast is still made from stored prices and marked stale. The
-result is a ``RunReport``: what happened per symbol, and the exit code.
+refresh fails for any reason the forecast is still made from stored prices and marked stale (a
+refresh refused because it would lose stored history also fails the symbol). Prices lacking more
+than ``stale_sessions`` completed sessions are stale too. The result is a ``RunReport``: what
+happened per symbol, and the exit code.
 
 The work per symbol goes through ``Steps`` (refresh, retrain_due, train, forecast), so tests can
 replace a step; the real steps live in ``stockcast.schedule.steps``, their types in
@@ -22,9 +24,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stockcast.batch import exit_code, run_batch, stops_batch
+from stockcast.data.calendar import calendar_code_for, last_completed_session, sessions_after
 from stockcast.data.fsutil import locked
 from stockcast.data.store import PriceStore
-from stockcast.errors import EXIT_ERROR, BusyError, LockTimeout, SourceError, StockcastError
+from stockcast.errors import (
+    EXIT_ERROR,
+    EXIT_STALE,
+    BusyError,
+    HistoryRefused,
+    LockTimeout,
+    SourceError,
+    StockcastError,
+)
 from stockcast.schedule import forecastlog
 from stockcast.schedule.config import NO_MODEL
 from stockcast.schedule.logsetup import FILE_ONLY
@@ -50,9 +61,10 @@ class SymbolResult:
     retrained: bool = False
     model: str | None = None  # id of the model the forecast came from
     as_of: str | None = None  # last session the forecast used
-    stale: bool = False  # forecast made from stored prices after the refresh failed
-    forecasts: int = 0  # sessions forecast and logged
-    error: str | None = None  # why this symbol failed (no forecast logged)
+    stale: bool = False  # the refresh failed, or the prices lack > stale_sessions sessions
+    age_sessions: int | None = None  # completed sessions of the exchange after as_of
+    forecasts: int = 0  # sessions forecast (and logged, unless error says otherwise)
+    error: str | None = None  # why this symbol failed (a forecast may still have been made)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -87,8 +99,12 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         """0 all went well, 3 (EXIT_PARTIAL) some symbols failed, 1 all failed (one too: the
-        run's own failures are in its report, not in the exit code)."""
-        return exit_code(len(self.results), [EXIT_ERROR] * len(self.failed))
+        run's own failures are in its report, not in the exit code), 5 (EXIT_STALE) none
+        failed but some forecasts came from stale prices."""
+        code = exit_code(len(self.results), [EXIT_ERROR] * len(self.failed))
+        if code == 0 and any(r.stale for r in self.results):
+            return EXIT_STALE
+        return code
 
     def to_dict(self) -> dict:
         return {
@@ -154,14 +170,17 @@ def run_symbol(
     res = SymbolResult(sym)
     start = time.perf_counter()
     try:
-        _refresh(root, sym, steps, down, res, log)
+        refused = _refresh(root, sym, steps, down, res, log)
         _maybe_retrain(root, plan, steps, now, res, log)
         fc = steps.forecast(root, sym, plan, res.stale, now)
-        forecastlog.append(root, sym, fc.rows)
         res.model, res.as_of = fc.model, fc.as_of
         res.forecasts = int(fc.rows.drop_duplicates(forecastlog.KEY).shape[0])
+        _check_age(plan, fc.as_of, now, res, log)
+        fc.rows["stale"] = fc.rows["stale"] | res.stale
+        forecastlog.append(root, sym, fc.rows)  # DataError when the log is unwritable
         stale = " (stale)" if res.stale else ""
         log.info("%s: %d forecast(s) as of %s logged%s", sym, res.forecasts, fc.as_of, stale)
+        res.error = refused  # the refused refresh fails the symbol; its forecast stands
     except StockcastError as exc:
         res.error = str(exc)
         log.error("%s: %s", sym, exc)
@@ -179,29 +198,67 @@ def _refresh(
     down: dict[str, str],
     res: SymbolResult,
     log: logging.Logger,
-) -> None:
+) -> str | None:
+    """Refresh ``sym``; on any failure mark the result stale (the forecast uses the stored
+    prices). Returns the refusal of a refresh that would lose stored history, else None."""
     source = source_of(root, sym)
     if source in down:
         if not _stored(root, sym):
             raise SourceError(f"not fetched: {down[source]}")
         res.stale = True
         _warn(res, log, f"not refreshed: {down[source]}; forecasting from stored prices")
-        return
+        return None
     try:
         ref = steps.refresh(root, sym)
-    except StockcastError as exc:
+    except Exception as exc:  # any failure of the refresh: a source, a file, a bug
         if stops_batch(exc):  # SourceDown: no other symbol of this source is asked
             down[source] = str(exc)
         if not _stored(root, sym):  # nothing to forecast from: the refresh error is the story
             raise
         res.stale = True
-        _warn(res, log, f"refresh failed: {exc}; forecasting from stored prices")
-        return
+        if isinstance(exc, HistoryRefused):
+            log.error("%s: %s; forecasting from stored prices", sym, exc)
+            return str(exc)
+        _warn(res, log, f"refresh failed: {_why(exc)}; forecasting from stored prices")
+        if not isinstance(exc, StockcastError | OSError):  # a bug: its traceback to the file
+            log.info("%s: refresh traceback", sym, exc_info=exc, extra=FILE_ONLY)
+        return None
     res.fetched, res.added = ref.fetched, ref.added
     if ref.fetched:
         log.info("%s: %d new session(s) from %s", sym, ref.added, ref.source)
     for note in ref.notes:
         log.info("%s: %s", sym, note)
+    return None
+
+
+def _why(exc: BaseException) -> str:
+    """One line for a refresh failure of any kind."""
+    if isinstance(exc, StockcastError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot read{where} ({exc.strerror or exc.__class__.__name__})"
+    return f"unexpected {exc.__class__.__name__}: {exc} (traceback in the log file)"
+
+
+def _check_age(
+    plan: SymbolPlan, as_of: str, now: dt.datetime, res: SymbolResult, log: logging.Logger
+) -> None:
+    """Count the completed sessions after ``as_of``; more than ``stale_sessions`` is stale."""
+    code = calendar_code_for(plan.ticker)
+    try:
+        last = last_completed_session(now, code)
+        res.age_sessions = sessions_after(dt.date.fromisoformat(as_of), last, code)
+    except StockcastError:  # the calendar cannot tell: no age, no verdict
+        return
+    if res.age_sessions > plan.stale_sessions:
+        res.stale = True
+        _warn(
+            res,
+            log,
+            f"stale prices: the last stored session {as_of} is {res.age_sessions} completed "
+            f"sessions behind {last} (stale_sessions = {plan.stale_sessions}); check its source",
+        )
 
 
 def _stored(root: Path, sym: str) -> bool:

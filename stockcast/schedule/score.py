@@ -16,10 +16,11 @@ prices. Coverage at a level is the share of realised outcomes with lower <= actu
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+import pandas as pd
+
+from stockcast.schedule.forecastlog import KEY
 
 NO_OUTCOMES = "no realised outcomes yet"
 
@@ -50,8 +51,6 @@ def outcomes(log: pd.DataFrame, adj_close: pd.Series) -> pd.DataFrame:
     ``log`` is a forecast log (``forecastlog.COLUMNS``); ``adj_close`` the stored adjusted closes
     indexed by session date.
     """
-    import numpy as np
-    import pandas as pd
 
     closes = adj_close.copy()
     closes.index = pd.DatetimeIndex(closes.index).normalize()
@@ -69,7 +68,6 @@ def score(log: pd.DataFrame, adj_close: pd.Series) -> list[HorizonScore]:
 
     Every logged forecast counts once per horizon, whatever its number of level rows.
     """
-    from stockcast.schedule.forecastlog import KEY
 
     rows = outcomes(log, adj_close)
     done = rows[rows["actual"].notna()]

@@ -20,13 +20,12 @@ import io
 import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
 
 from stockcast.data.store import COLUMNS
 from stockcast.errors import DataError, UsageError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 # store column -> accepted headers, best first (compared lower-case, letters and digits only)
 ALIASES: dict[str, list[str]] = {
@@ -79,10 +78,9 @@ def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.Data
     >>> read_csv_prices("AAPL.csv").columns.tolist()  # doctest: +SKIP
     ['open', 'high', 'low', 'close', 'adj_close', 'volume', 'dividends', 'splits']
     """
-    import pandas as pd
 
     path = Path(path).expanduser()
-    text = _read_text(path)
+    text, incomplete = drop_unterminated(_read_text(path))
     hint = re.match(r"\s*\"?sep=(.)\"?[ \t]*\r?\n", text)  # Excel's "sep=;" first line
     if hint:
         sep, text = hint.group(1), text[hint.end() :]
@@ -140,7 +138,24 @@ def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.Data
     for col, default in (("volume", float("nan")), ("dividends", 0.0), ("splits", 0.0)):
         if col not in out.columns:
             out[col] = default
-    return out[COLUMNS].astype("float64")
+    out = out[COLUMNS].astype("float64")
+    out.attrs["incomplete_rows"] = incomplete  # counted by validation's report
+    return out
+
+
+def drop_unterminated(text: str) -> tuple[str, int]:
+    """``text`` without a last line that has no line end, and 1 when one was dropped.
+
+    A file cut mid-write (a copy or an export still running) ends inside a row, which could
+    read as a plausible but wrong price (a close of 1 for 1,228). Only the header line of a
+    file may lack its line end.
+    """
+    if not text or text.endswith(("\n", "\r")):
+        return text, 0
+    cut = max(text.rfind("\n"), text.rfind("\r"))
+    if cut < 0 or not text[:cut].strip():  # the header is the only line
+        return text, 0
+    return text[: cut + 1], 1
 
 
 def _read_text(path: Path) -> str:
@@ -235,7 +250,6 @@ def to_numbers(col: pd.Series, decimal_comma: bool = False) -> pd.Series:
 
     With ``decimal_comma``, ``1.234,50`` reads as 1234.5.
     """
-    import pandas as pd
 
     s = col.astype(str).str.strip()
     s = s.where(~s.str.lower().isin(_NULLS), None)
@@ -263,7 +277,7 @@ def parse_dates(values: list[str], date_format: str | None, path: Path) -> pd.Da
             )
         return idx
     if all(re.fullmatch(r"\d{9,13}(\.0+)?", v.strip()) for v in values):
-        return _try_format(values, "unix")  # type: ignore[return-value]
+        return _try_format(values, "unix")
     if all(_UTC_STAMP.fullmatch(v.strip()) for v in values):  # a time in UTC, as unix seconds
         stamps = _utc_stamps(values)
         if stamps is not None:
@@ -281,7 +295,6 @@ def parse_dates(values: list[str], date_format: str | None, path: Path) -> pd.Da
 def _mostly_dates(values: list[str], stripped: list[str], path: Path) -> pd.DatetimeIndex:
     """No format reads every row: allow a few stray rows (a footer such as "* Close price
     adjusted for splits"), left as NaT for validation to drop and count (``bad_dates``)."""
-    import pandas as pd
 
     readings = {}
     for fmt in DATE_FORMATS:
@@ -323,8 +336,6 @@ def _in_date_order(idx: pd.DatetimeIndex) -> bool:
 
 
 def _try_format(values: list[str], fmt: str) -> pd.DatetimeIndex | None:
-    import pandas as pd
-
     if fmt.lower() == "unix":
         nums = pd.to_numeric(pd.Series(values).str.strip(), errors="coerce")
         if nums.isna().any():
@@ -342,8 +353,6 @@ def _try_format(values: list[str], fmt: str) -> pd.DatetimeIndex | None:
 
 
 def _utc_stamps(values: list[str]) -> pd.DatetimeIndex | None:
-    import pandas as pd
-
     text = pd.Series(values).str.strip().str.replace(r"\s*UTC$", "Z", regex=True)
     stamps = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     if stamps.isna().any():
@@ -362,8 +371,6 @@ def unix_session_dates(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
     the next day when that puts fewer sessions on a Saturday or Sunday than the UTC dates do
     (New York's 14:30 UTC opens stay; a Sydney or Tokyo file lands on Monday to Friday).
     """
-    import numpy as np
-    import pandas as pd
 
     utc_dates = stamps.normalize()
     late = np.asarray(stamps.hour >= 12)
@@ -379,8 +386,6 @@ def unix_session_dates(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 def _first_unparsed(values: list[str], stripped: list[str], fmt: str) -> str:
     """The first of ``values`` that ``fmt`` reads neither as it is nor without its time of day."""
-    import numpy as np
-    import pandas as pd
 
     def unread(texts: list[str]) -> np.ndarray:
         s = pd.Series(texts).str.strip()

@@ -14,15 +14,19 @@ import functools
 import logging
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from stockcast.data.store import COLUMNS
 from stockcast.errors import SourceDown, SourceError
+
+if TYPE_CHECKING:
+    from curl_cffi.requests import HttpMethod
 
 REQUEST_TIMEOUT = 8.0  # seconds per HTTP request (yfinance's cookie calls default to 30)
 PACE_SECONDS = 1.0  # pause between two symbols
@@ -120,7 +124,7 @@ def _capped_session_class() -> type:
     class CappedSession(curl.Session):
         """curl_cffi session whose requests never wait longer than ``REQUEST_TIMEOUT``."""
 
-        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        def request(self, method: HttpMethod, url: str, *args: Any, **kwargs: Any) -> Any:
             timeout = kwargs.get("timeout")
             if not isinstance(timeout, int | float) or timeout > REQUEST_TIMEOUT:
                 kwargs["timeout"] = REQUEST_TIMEOUT
@@ -168,8 +172,6 @@ def fetch_history(
 
 
 def _history(symbol: str, start: dt.date | None, end: dt.date | None, session: Any) -> Any:
-    import warnings
-
     import yfinance as yf
 
     kwargs: dict[str, Any] = {"interval": "1d", "auto_adjust": False, "actions": True}
