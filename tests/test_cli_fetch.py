@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 from fakeyahoo import FakeYahoo, Script, make_bars, reset_yfinance
-from typer.testing import CliRunner
+from helpers import run
 
-from stockcast.cli import app
 from stockcast.data.sources import yahoo
 from stockcast.data.store import PriceStore
 
@@ -22,12 +21,6 @@ DAYS = [
     d for d in (dt.date(2024, 2, 1) + dt.timedelta(days=i) for i in range(20)) if d.weekday() < 5
 ]
 DAYS.remove(dt.date(2024, 2, 19))  # Presidents' Day
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
 
 
 def files_under(root: Path) -> list[Path]:
@@ -197,6 +190,7 @@ def test_damaged_file_is_repaired_by_full_or_import(
     assert run("fetch", "AAPL", "--csv", str(FIXTURES / "stooq.csv"), "-q").exit_code == 0
 
 
+@pytest.mark.slow
 def test_three_concurrent_csv_imports_leave_the_symbol_whole(stockcast_home: Path) -> None:
     import pandas as pd
 

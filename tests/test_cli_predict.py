@@ -8,34 +8,27 @@ import json
 from pathlib import Path
 
 import pytest
-from test_forecast import AFTER_NEW_YEAR, TINY, synthetic_prices
-from typer.testing import CliRunner
+from helpers import AFTER_NEW_YEAR, TINY, nyse_prices, run, run_in
 
-from stockcast.cli import app
 from stockcast.data.store import PriceStore
-
-runner = CliRunner()
-
-
-def run(root: Path, *args: str):
-    return runner.invoke(app, ["--data-dir", str(root), *args])
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample stored and a tiny model trained on it, plus a synthetic series to 2018-12-31."""
     root = tmp_path_factory.mktemp("predict")
-    assert run(root, "fetch", "--sample").exit_code == 0
-    res = run(root, "train", "MSFT", *TINY)
+    assert run_in(root, "fetch", "--sample").exit_code == 0
+    res = run_in(root, "train", "MSFT", *TINY)
     assert res.exit_code == 0, res.output
-    PriceStore(root).write("SYN", synthetic_prices(), source="csv")
-    res = run(root, "train", "SYN", *TINY)
+    PriceStore(root).write("SYN", nyse_prices(), source="csv")
+    res = run_in(root, "train", "SYN", *TINY)
     assert res.exit_code == 0, res.output
     return root
 
 
+@pytest.mark.slow
 def test_table_on_the_sample(home: Path) -> None:
-    res = run(home, "predict", "MSFT", "--level", "0.8,0.9")
+    res = run_in(home, "predict", "MSFT", "--level", "0.8,0.9")
     assert res.exit_code == 0, res.output
     out = res.stdout
     assert "last close 83.87 on 2017-11-10" in out
@@ -44,9 +37,10 @@ def test_table_on_the_sample(home: Path) -> None:
     assert "run `stockcast fetch MSFT`" in res.stderr  # the sample is years old: stale
 
 
+@pytest.mark.slow
 def test_json_csv_plot_on_the_sample(home: Path, tmp_path: Path) -> None:
     csv_path, png_path = tmp_path / "f.csv", tmp_path / "f.png"
-    res = run(
+    res = run_in(
         home, "predict", "MSFT", "--json", "--level", "0.8,0.9",
         "--csv", str(csv_path), "--plot", str(png_path),
     )  # fmt: skip
@@ -62,51 +56,56 @@ def test_json_csv_plot_on_the_sample(home: Path, tmp_path: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
+@pytest.mark.slow
 def test_acceptance_new_year_dates_via_cli(home: Path) -> None:
-    res = run(home, "predict", "SYN", "--horizon", "5", "--json")
+    res = run_in(home, "predict", "SYN", "--horizon", "5", "--json")
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
     assert d["as_of"] == "2018-12-31"
     assert [f["date"] for f in d["forecasts"]] == [x.isoformat() for x in AFTER_NEW_YEAR]
 
 
+@pytest.mark.slow
 def test_several_symbols_give_an_array_and_one_plot_each(home: Path, tmp_path: Path) -> None:
-    res = run(home, "predict", "MSFT", "SYN", "--json", "--plot", str(tmp_path / "c.png"))
+    res = run_in(home, "predict", "MSFT", "SYN", "--json", "--plot", str(tmp_path / "c.png"))
     assert res.exit_code == 0, res.output
     assert [d["ticker"] for d in json.loads(res.stdout)] == ["MSFT", "SYN"]
     assert (tmp_path / "c-MSFT.png").is_file() and (tmp_path / "c-SYN.png").is_file()
 
 
+@pytest.mark.slow
 def test_no_model_is_one_clear_line(home: Path) -> None:
-    PriceStore(home).write("NEW", synthetic_prices(n=50), source="csv")
-    res = run(home, "predict", "NEW")
+    PriceStore(home).write("NEW", nyse_prices(n=50), source="csv")
+    res = run_in(home, "predict", "NEW")
     assert res.exit_code == 1
     assert "no model for NEW; run `stockcast train NEW`" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
-    partial = run(home, "predict", "SYN", "NEW", "--quiet")
+    partial = run_in(home, "predict", "SYN", "NEW", "--quiet")
     assert partial.exit_code == 3 and "NEW: no model for NEW" in partial.stderr
 
 
+@pytest.mark.slow
 def test_usage_errors(home: Path) -> None:
     for args, text in [
         (["--horizon", "9"], "outside 1..5"),
         (["--calendar", "NOPE"], "unknown exchange calendar 'NOPE'"),
         (["--level", "1.5"], "invalid level"),
     ]:
-        res = run(home, "predict", "SYN", *args)
+        res = run_in(home, "predict", "SYN", *args)
         assert res.exit_code == 2, (args, res.output)
         assert text in res.stderr and len(res.stderr.strip().splitlines()) == 1
-    several = run(home, "predict", "SYN", "MSFT", "--calendar", "NOPE")
+    several = run_in(home, "predict", "SYN", "MSFT", "--calendar", "NOPE")
     assert several.exit_code == 2 and len(several.stderr.strip().splitlines()) == 1
 
 
 def test_help_has_an_example() -> None:
-    res = runner.invoke(app, ["predict", "--help"])
+    res = run("predict", "--help")
     assert res.exit_code == 0 and "stockcast predict MSFT" in res.stdout
 
 
+@pytest.mark.slow
 def test_evaluate_reports_interval_coverage_next_to_the_constant_band(home: Path) -> None:
-    res = run(home, "evaluate", "MSFT", "--json")
+    res = run_in(home, "evaluate", "MSFT", "--json")
     assert res.exit_code == 0, res.output
     horizons = json.loads(res.stdout)["horizons"]
     keys = {"level", "coverage", "mean_width", "baseline_coverage", "baseline_mean_width"}
@@ -117,5 +116,5 @@ def test_evaluate_reports_interval_coverage_next_to_the_constant_band(home: Path
         # calibrated on validation, measured on the 1,194 test windows of the sample
         assert 0.87 <= b90["coverage"] <= 0.93, b90
         assert b90["mean_width"] < b90["baseline_mean_width"], b90
-    table = run(home, "evaluate", "MSFT")
+    table = run_in(home, "evaluate", "MSFT")
     assert "Intervals on test" in table.stdout and "Const. cov." in table.stdout

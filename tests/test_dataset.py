@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from test_features import synthetic_prices
+from helpers import synthetic_prices
 
 from stockcast.data.sources.sample import load_sample
 from stockcast.errors import DataError, UsageError

@@ -5,34 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import synthetic_prices
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stockcast.errors import DataError, UsageError
 from stockcast.prep import features
-
-
-def synthetic_prices(n: int, seed: int = 0, drift: float = 0.0003, vol: float = 0.015):
-    """A random-walk OHLCV frame in the store's schema (adjusted close = 0.9 x close)."""
-    rng = np.random.default_rng(seed)
-    close = 50.0 * np.exp(np.cumsum(rng.normal(drift, vol, n)))
-    open_ = close * np.exp(rng.normal(0, vol / 3, n))
-    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, vol / 2, n)))
-    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, vol / 2, n)))
-    dates = pd.bdate_range("2000-01-03", periods=n, name="date").astype("datetime64[ns]")
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "adj_close": close * 0.9,
-            "volume": rng.integers(1_000, 1_000_000, n).astype(float),
-            "dividends": 0.0,
-            "splits": 0.0,
-        },
-        index=dates,
-    )
 
 
 def test_registry_defaults_and_names():
@@ -74,6 +52,7 @@ def test_volume_change_survives_zero_and_missing_volume():
     assert v.abs().max() <= features.VOLUME_CLIP
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(40, 160), cut=st.integers(1, 159), seed=st.integers(0, 10_000))
 def test_truncating_the_series_never_changes_earlier_values(n, cut, seed):

@@ -48,6 +48,7 @@ def test_dry_run_on_the_cpu_reports_every_check():
     assert "all checks passed" in proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_without_cuda_it_says_so_and_exits_0():
     proc, res = _run()

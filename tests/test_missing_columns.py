@@ -7,16 +7,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from typer.testing import CliRunner
+import pytest
+from helpers import run
 
-from stockcast.cli import app
 from stockcast.prep.features import missing_inputs
 
 FAST = ["--epochs", "1", "--hidden", "8", "--lookback", "20", "--batch-size", "512", "-q"]
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def _close_only_csv(tmp_path: Path, n: int = 400) -> Path:
@@ -41,6 +37,7 @@ def test_missing_inputs_names_the_feature_and_column() -> None:
     assert missing_inputs(prices, ["log_return", "hl_pct"]) == {}
 
 
+@pytest.mark.slow
 def test_train_refuses_a_feature_without_its_column_then_trains_without_it(
     tmp_path: Path,
 ) -> None:

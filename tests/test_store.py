@@ -10,36 +10,17 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+from helpers import linear_prices
 
-from stockcast.data.store import COLUMNS, SCHEMA_VERSION, PriceStore
+from stockcast.data.store import SCHEMA_VERSION, PriceStore
 from stockcast.errors import DataError, LockTimeout
-
-
-def prices(n: int, start: str = "2000-01-03", level: float = 100.0) -> pd.DataFrame:
-    idx = pd.bdate_range(start, periods=n, name="date").astype("datetime64[ns]")
-    close = level + np.arange(n, dtype=float)
-    df = pd.DataFrame(
-        {
-            "open": close - 0.5,
-            "high": close + 1,
-            "low": close - 1,
-            "close": close,
-            "adj_close": close * 0.9,
-            "volume": np.where(np.arange(n) % 7 == 0, np.nan, 1000.0),
-            "dividends": 0.0,
-            "splits": 0.0,
-        },
-        index=idx,
-    )
-    return df[COLUMNS]
 
 
 def test_schema_round_trip(stockcast_home: Path) -> None:
     store = PriceStore(stockcast_home)
-    df = prices(50)
+    df = linear_prices(50)
     with store.lock("RT"):
         store.write("rt", df, source="csv", source_ref="/x/rt.csv")
     back = store.read("RT")
@@ -57,7 +38,7 @@ def test_schema_round_trip(stockcast_home: Path) -> None:
 def test_refuses_unsorted_sessions(stockcast_home: Path) -> None:
     store = PriceStore(stockcast_home)
     with pytest.raises(DataError, match="sorted and unique"):
-        store.write("X", prices(5).iloc[::-1], source="csv")
+        store.write("X", linear_prices(5).iloc[::-1], source="csv")
     assert not store.exists("X")
 
 
@@ -67,7 +48,7 @@ def test_crash_during_write_keeps_previous_data(
     import pyarrow.parquet as pq
 
     store = PriceStore(stockcast_home)
-    old = prices(30)
+    old = linear_prices(30)
     store.write("CR", old, source="csv")
 
     def half_write(table, fh, **kw):
@@ -76,7 +57,7 @@ def test_crash_during_write_keeps_previous_data(
 
     monkeypatch.setattr(pq, "write_table", half_write)
     with pytest.raises(OSError, match="disk full"):
-        store.write("CR", prices(60), source="csv")
+        store.write("CR", linear_prices(60), source="csv")
     pd.testing.assert_frame_equal(store.read("CR"), old, check_freq=False)
     assert [p.name for p in (stockcast_home / "prices").iterdir()] == ["CR.parquet"]
 
@@ -86,10 +67,10 @@ _WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     sys.path.insert(0, sys.argv[2])
-    from test_store import prices
+    from helpers import linear_prices
     from stockcast.data.store import PriceStore
     store = PriceStore(Path(sys.argv[1]))
-    frames = [prices(4000), prices(6000, level=50.0)]
+    frames = [linear_prices(4000), linear_prices(6000, level=50.0)]
     i = 0
     while True:
         with store.lock("KILL"):
@@ -101,6 +82,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_kill_9_mid_write_leaves_whole_data(stockcast_home: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", _WRITER, str(stockcast_home), str(Path(__file__).parent)],
@@ -115,10 +97,10 @@ def test_kill_9_mid_write_leaves_whole_data(stockcast_home: Path) -> None:
         proc.wait()
     store = PriceStore(stockcast_home)
     df = store.read("KILL")
-    expected = prices(4000) if len(df) == 4000 else prices(6000, level=50.0)
+    expected = linear_prices(4000) if len(df) == 4000 else linear_prices(6000, level=50.0)
     pd.testing.assert_frame_equal(df, expected, check_freq=False)
     with store.lock("KILL", timeout=5):  # the dead writer's lock went with it
-        store.write("KILL", prices(10), source="csv")
+        store.write("KILL", linear_prices(10), source="csv")
     assert store.symbols() == ["KILL"]  # stray temporary files are not symbols
 
 
@@ -128,12 +110,12 @@ _MERGER = textwrap.dedent(
     from pathlib import Path
     import pandas as pd
     sys.path.insert(0, sys.argv[2])
-    from test_store import prices
+    from helpers import linear_prices
     from stockcast.data.store import PriceStore
     store = PriceStore(Path(sys.argv[1]))
     k = int(sys.argv[3])
     for j in range(4):
-        row = prices(1)
+        row = linear_prices(1)
         row.index = pd.DatetimeIndex([f"2001-0{k + 1}-1{j}"], name="date")
         with store.lock("MRG"):
             old = store.read("MRG") if store.exists("MRG") else row.iloc[:0]
@@ -142,6 +124,7 @@ _MERGER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_nothing(stockcast_home: Path) -> None:
     procs = [
         subprocess.Popen(

@@ -87,6 +87,7 @@ def test_absurd_moves_flagged_not_dropped_unless_split() -> None:
     assert "2024-01-03" in report.lines()[0]
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.floats(min_value=-5, max_value=1e4) | st.just(math.nan), min_size=1, max_size=30)

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from helpers import synthetic_prices
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from test_features import synthetic_prices
 
 from stockcast.errors import DataError, UsageError
 from stockcast.prep import features

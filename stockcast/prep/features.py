@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from stockcast.errors import DataError, UsageError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 VOL_WINDOW = 20  # sessions in the rolling volatility
 MA_WINDOW = 20  # sessions in the moving average of ma_distance
@@ -37,7 +34,6 @@ class Feature:
 
 def adjusted(prices: pd.DataFrame) -> pd.DataFrame:
     """Adjusted OHLC (raw x adj_close / close) and volume, same index."""
-    import pandas as pd
 
     ratio = prices["adj_close"] / prices["close"]
     return pd.DataFrame(
@@ -175,7 +171,6 @@ def warmup(names: Iterable[str]) -> int:
 
 def build(prices: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
     """One column per feature name, same index as ``prices``; NaN during warm-up."""
-    import pandas as pd
 
     names = parse_names(list(names))
     adj = adjusted(prices)

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from stockcast.errors import DataError, UsageError
 from stockcast.options import DataConfig
 from stockcast.prep import features
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 MIN_PART_WINDOWS = 10  # fewest windows each of train, validation and test may hold
 PARTS = ("train", "val", "test")
@@ -71,7 +68,6 @@ def split_bounds(
         raise UsageError("--val-frac and --test-frac must be in (0, 1) and sum below 1")
     if test_start is None:
         return fraction_bounds(n, val_frac, test_frac)
-    import pandas as pd
 
     try:
         when = pd.Timestamp(test_start)
