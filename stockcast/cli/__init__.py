@@ -8,6 +8,8 @@ from __future__ import annotations
 from stockcast.cli import fetch, train, backtest, models, predict, schedule, info  # noqa: F401
 
 # isort: on
+import typer
+
 from stockcast.cli.app import app
 
 
@@ -19,31 +21,33 @@ def main() -> None:
     """
     import sys
 
-    try:  # typer >= 0.25 vendors click
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError
-    except ImportError:  # pragma: no cover - older typer on click
-        from click.exceptions import ClickException, NoArgsIsHelpError
-
     from stockcast import allocator
     from stockcast.cli.app import error_line, hoist_global_options
 
     allocator.tune()  # CPU training speed (allocator.py); this process only
     try:
         code = app(args=hoist_global_options(sys.argv[1:]), standalone_mode=False)
-    except NoArgsIsHelpError as exc:  # bare `stockcast`: the help text, as before
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ClickException as exc:
-        ctx = getattr(exc, "ctx", None)
-        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        error_line(f"{exc.format_message()}{hint}")
-        sys.exit(exc.exit_code)
-    except RuntimeError as exc:  # typer's Abort (end of input at a prompt)
-        if type(exc).__name__ != "Abort":
-            raise
+    except typer.Abort:  # end of input at a prompt
         error_line("aborted")
         sys.exit(1)
+    except Exception as exc:
+        if not _is_usage_problem(exc):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `stockcast`: the help text
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        error_line(f"{exc.format_message()}{hint}")  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_usage_problem(exc: BaseException) -> bool:
+    """Click's own errors (unknown command, bad option value, no arguments), recognised by what
+    they offer rather than by importing Click's exception classes: Typer vendors Click in a
+    private module (``typer._click``) since 0.25, and plain Click before that."""
+    return all(hasattr(exc, a) for a in ("format_message", "show", "exit_code"))
 
 
 __all__ = ["app", "main"]

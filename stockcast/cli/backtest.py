@@ -8,7 +8,7 @@ import typer
 
 from stockcast.batch import Outcome, run_batch
 from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stderr, stdout
-from stockcast.cli.options import JsonOpt, SymbolsArg, quiet_opt, training_options
+from stockcast.cli.options import JsonOpt, QuietOpt, SymbolsArg, training_options
 from stockcast.cli.train import _table, skill_ci_text
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def backtest(
     folds: FoldsOpt = 5,
     seeds: SeedsOpt = None,
     as_json: JsonOpt = False,
-    quiet: quiet_opt("No progress output.") = False,
+    quiet: QuietOpt = False,
     *,
     options: dict[str, Any],
 ) -> None:

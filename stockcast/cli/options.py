@@ -31,9 +31,9 @@ ModelIdOpt = Annotated[
 ]
 
 
-def quiet_opt(help: str) -> Any:
-    """``--quiet``/``-q`` with a command's own description of what it leaves out."""
-    return Annotated[bool, typer.Option("--quiet", "-q", help=help)]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress and no tables; errors and warnings only.")
+]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,7 +47,7 @@ def training_options(fn: F) -> F:
     names = [s.name for s in options.SPECS.values()]
     for spec in options.SPECS.values():
         ann = Annotated[
-            spec.type | None,  # type: ignore[operator]  # a bool is a flag: --shrink
+            spec.type | None,  # type: ignore[name-defined]  # a bool is a flag: --shrink
             typer.Option(spec.flag, help=spec.help_with_default(), show_default=False),
         ]
         params.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=None,

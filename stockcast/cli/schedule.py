@@ -189,7 +189,7 @@ def _print_scores(sym: str, scores: list[HorizonScore], note: str | None) -> Non
         title=f"{sym}: logged forecasts against stored closes",
     )
     for s in scores:
-        skill = 1 - s.mae / s.persistence_mae if s.n and s.persistence_mae else None
+        skill = 1 - s.mae / s.persistence_mae if s.mae is not None and s.persistence_mae else None
         table.add_row(
             str(s.h),
             str(s.n),

@@ -11,9 +11,9 @@ from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json
 from stockcast.cli.options import (
     JsonOpt,
     ModelIdOpt,
+    QuietOpt,
     SymbolArg,
     SymbolsArg,
-    quiet_opt,
     training_options,
 )
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def train(
     symbols: SymbolsArg,
     as_json: JsonOpt = False,
-    quiet: quiet_opt("No progress output.") = False,
+    quiet: QuietOpt = False,
     *,
     options: dict[str, Any],
 ) -> None:
@@ -285,8 +285,6 @@ def features_(as_json: JsonOpt = False) -> None:
         print_json(rows)
         return
     table = Table("Name", "Default", "Window", "Formula")
-    for r in rows:
-        table.add_row(
-            r["name"], "yes" if r["default"] else "", str(r["window"]), escape(r["formula"])
-        )
+    for f in REGISTRY.values():
+        table.add_row(f.name, "yes" if f.default else "", str(f.window), escape(f.formula))
     stdout().print(table)

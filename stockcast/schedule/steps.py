@@ -63,7 +63,7 @@ def refresh(root: Path, symbol: str, pacer: Pacer | None = None) -> Refresh:
     source = info.source if info else "yahoo"
     if source == "sample":
         return Refresh(source, 0, fetched=False)
-    if source == "csv":  # only a stored symbol has a source other than yahoo
+    if source == "csv" and info is not None:  # only a stored symbol has another source
         path = info.source_ref
         if not path:
             raise DataError(
