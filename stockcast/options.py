@@ -13,7 +13,9 @@ This module is light (standard library only) because `stockcast --help` builds t
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
@@ -24,7 +26,13 @@ from stockcast.errors import UsageError
 # `default=True` in its registry (a test keeps the two in step); kept here so that the flags'
 # help needs no pandas.
 DEFAULT_FEATURES: tuple[str, ...] = ("log_return", "hl_pct", "pct_change", "log_volume_change")
-ARCHS: tuple[str, ...] = ("gru", "lstm")  # names in stockcast.models.REGISTRY (a test checks)
+ARCHS: tuple[str, ...] = (
+    "cnn-lstm",
+    "gru",
+    "lstm",
+    "lstm-attn",
+    "transformer",
+)  # names in stockcast.models.REGISTRY (a test checks)
 
 
 def option(default: Any, help: str, check: Callable[[Any], bool] | None = None, rule: str = ""):
@@ -42,6 +50,20 @@ def _int_in(lo: int, hi: int) -> Callable[[Any], bool]:
 
 def _float_in(lo: float, hi: float, lo_open: bool = False) -> Callable[[Any], bool]:
     return lambda v: math.isfinite(v) and (lo < v if lo_open else lo <= v) and v <= hi
+
+
+def _iso_date(value: Any) -> bool:
+    """``2017-01-02``, and no other spelling (01/02/2017 reads as January or February)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return MIN_DATE <= day <= MAX_DATE  # pandas' nanosecond dates: 1677-09-22..2262-04-11
+
+
+MIN_DATE, MAX_DATE = dt.date(1677, 9, 22), dt.date(2262, 4, 11)
 
 
 @dataclass(frozen=True)
@@ -65,7 +87,7 @@ class DataConfig:
         0.15, "Test share of sessions.", _float_in(0, 1, lo_open=True), "be in (0, 1)"
     )  # share of sessions in test (ignored when test_start is set)
     test_start: str | None = option(
-        None, "Test starts at this date (YYYY-MM-DD)."
+        None, "Test starts at this date (YYYY-MM-DD).", _iso_date, "be a date as YYYY-MM-DD"
     )  # ISO date: test starts at the first session on/after it
 
 

@@ -38,7 +38,8 @@ def test_importing_the_registry_does_not_import_torch():
 def test_an_unknown_architecture_names_the_choices():
     with pytest.raises(UsageError) as err:
         models.lookup("x")
-    assert str(err.value) == "unknown architecture 'x'; choose one of gru, lstm"
+    choices = "cnn-lstm, gru, lstm, lstm-attn, transformer"
+    assert str(err.value) == f"unknown architecture 'x'; choose one of {choices}"
     assert err.value.exit_code == 2
 
 
@@ -139,8 +140,8 @@ def test_an_unknown_architecture_in_a_manifest_is_a_model_error(tmp_path):
     model_id, _ = save_pair(tmp_path)
     folder = tmp_path / "models" / "PAIR" / model_id
     manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "arch": "transformer"}))
-    with pytest.raises(ModelError, match=r"architecture 'transformer'.*stockcast train PAIR"):
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "arch": "wavenet"}))
+    with pytest.raises(ModelError, match=r"architecture 'wavenet'.*stockcast train PAIR"):
         modelstore.load_model(tmp_path, "PAIR", symbol="AAA")
 
 
@@ -196,9 +197,9 @@ def test_a_model_saved_by_the_0_1_0_release_predicts_and_evaluates_as_it_did(
 
 
 def test_an_unknown_arch_flag_is_one_line_and_exit_2(sample):
-    out = run("train", "MSFT", "--arch", "transformer", "-q")
+    out = run("train", "MSFT", "--arch", "wavenet", "-q")
     assert out.exit_code == 2
-    assert out.stderr.count("\n") == 1 and "gru, lstm" in out.stderr
+    assert out.stderr.count("\n") == 1 and "gru, lstm, lstm-attn, transformer" in out.stderr
 
 
 @pytest.mark.slow

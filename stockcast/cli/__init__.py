@@ -5,7 +5,7 @@ from __future__ import annotations
 # Importing a command module registers its commands, in this order in `--help`: the data, the
 # models, the forecasts, the scheduled job. Each keeps heavy imports inside its functions.
 # isort: off
-from stockcast.cli import fetch, train, backtest, models, predict, schedule, info  # noqa: F401
+from stockcast.cli import fetch, train, backtest, tune, models, predict, schedule, info  # noqa: F401
 
 # isort: on
 import typer

@@ -15,8 +15,11 @@ from typing import Any
 from stockcast.errors import UsageError
 
 REGISTRY: dict[str, str] = {
+    "cnn-lstm": "stockcast.models.cnn_lstm",
     "gru": "stockcast.models.gru",
     "lstm": "stockcast.models.lstm",
+    "lstm-attn": "stockcast.models.lstm_attn",
+    "transformer": "stockcast.models.transformer",
 }
 DEFAULT_ARCH = "lstm"  # also what a manifest without an `arch` key (format 1) was trained with
 

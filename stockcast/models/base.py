@@ -73,3 +73,31 @@ def predict_scaled(
         cfg: Any = model.cfg  # the architecture's Config
         return np.zeros((0, cfg.horizon))
     return torch.cat(outs).numpy().astype(np.float64)
+
+
+def init_recurrent(rnn: nn.LSTM | nn.GRU, gates: int, carry_gate: int) -> None:
+    """Xavier input weights and orthogonal recurrent weights per gate, zero biases but 1 on the
+    gate that carries the state (an LSTM's forget gate, index 1 of i, f, g, o; a GRU's update
+    gate, index 1 of r, z, n), so that the untrained network remembers rather than forgets."""
+    hid = rnn.hidden_size
+    for name, p in rnn.named_parameters():
+        if name.startswith("weight_ih"):
+            for g in range(gates):  # gates stacked along dim 0
+                nn.init.xavier_uniform_(p.data[g * hid : (g + 1) * hid])
+        elif name.startswith("weight_hh"):
+            for g in range(gates):
+                nn.init.orthogonal_(p.data[g * hid : (g + 1) * hid])
+        elif name.startswith("bias_ih"):
+            p.data.zero_()
+            p.data[carry_gate * hid : (carry_gate + 1) * hid] = 1.0
+        elif name.startswith("bias_hh"):
+            p.data.zero_()
+
+
+def lstm_flops(n_in: int, hidden: int, layers: int, lookback: int) -> float:
+    """Forward FLOPs of a stacked LSTM over ``lookback`` steps (gate matmuls plus pointwise)."""
+    fwd = 0.0
+    for _ in range(layers):
+        fwd += lookback * (2 * 4 * hidden * (n_in + hidden) + 10 * hidden)
+        n_in = hidden
+    return fwd
