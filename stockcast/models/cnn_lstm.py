@@ -51,7 +51,8 @@ class Model(nn.Module):
     def reset_parameters(self) -> None:
         """He init for the convolution (GELU follows), the LSTM's own init, a near-zero head."""
         nn.init.kaiming_uniform_(self.conv.weight, nonlinearity="relu")
-        nn.init.zeros_(self.conv.bias)
+        if self.conv.bias is not None:
+            nn.init.zeros_(self.conv.bias)
         init_recurrent(self.lstm, gates=4, carry_gate=1)
         nn.init.normal_(self.head.weight, std=self.cfg.head_init_std)
         nn.init.zeros_(self.head.bias)
@@ -71,7 +72,7 @@ class Model(nn.Module):
     def flops_per_window(self, lookback: int) -> float:
         """Approximate FLOPs of one window's forward and backward pass (backward ~ 2x forward)."""
         c = self.cfg
-        fwd = lookback * 2 * c.n_features * c.kernel * c.channels  # convolution
+        fwd = float(lookback * 2 * c.n_features * c.kernel * c.channels)  # convolution
         fwd += lstm_flops(c.channels, c.hidden, c.layers, lookback)
         fwd += 2 * c.hidden * c.horizon
         return 3.0 * fwd

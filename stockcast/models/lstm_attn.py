@@ -40,8 +40,8 @@ class Model(nn.Module):
         self.cfg = cfg
         self.lstm = nn.LSTM(cfg.n_features, cfg.hidden, num_layers=cfg.layers, batch_first=True,
                             dropout=cfg.dropout if cfg.layers > 1 else 0.0)  # fmt: skip
-        self.score = nn.Sequential(nn.Linear(cfg.hidden, cfg.attn), nn.Tanh(),
-                                   nn.Linear(cfg.attn, 1, bias=False))  # fmt: skip
+        self.score_in = nn.Linear(cfg.hidden, cfg.attn)  # W (and its bias)
+        self.score_out = nn.Linear(cfg.attn, 1, bias=False)  # v
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, cfg.horizon)
         if init:
@@ -51,9 +51,9 @@ class Model(nn.Module):
         """Recurrent init as the LSTM's; a zero score vector (uniform attention: the mean of the
         states) at first; a near-zero head so that the untrained model outputs its bias."""
         init_recurrent(self.lstm, gates=4, carry_gate=1)
-        nn.init.xavier_uniform_(self.score[0].weight)
-        nn.init.zeros_(self.score[0].bias)
-        nn.init.zeros_(self.score[2].weight)
+        nn.init.xavier_uniform_(self.score_in.weight)
+        nn.init.zeros_(self.score_in.bias)
+        nn.init.zeros_(self.score_out.weight)
         nn.init.normal_(self.head.weight, std=self.cfg.head_init_std)
         nn.init.zeros_(self.head.bias)
 
@@ -61,7 +61,8 @@ class Model(nn.Module):
         # B batch, L lookback, F features, D hidden units, H horizons
         with fp32_recurrence(x.device):
             out, _ = self.lstm(x.float())  # (B, L, F) -> (B, L, D), in fp32 under autocast
-        weights = torch.softmax(self.score(out).squeeze(-1), dim=1)  # -> (B, L), sums to 1
+        score = self.score_out(torch.tanh(self.score_in(out))).squeeze(-1)  # -> (B, L)
+        weights = torch.softmax(score, dim=1)  # -> (B, L), sums to 1 over the window
         context = torch.einsum("bl,bld->bd", weights, out)  # -> (B, D)
         return self.head(self.drop(context))  # -> (B, H)
 
