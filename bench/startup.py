@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,10 +59,46 @@ def peak_rss_mb(argv: list[str], env: dict) -> float:
     return int(out.stdout.decode().split()[-1]) / 1024
 
 
-def predict_vs_import(runs: int, workdir: Path) -> dict:
-    """``stockcast predict MSFT`` against ``python -c "import torch, pandas"``.
+def command_cpu_time(argv: list[str], runs: int, env: dict | None = None) -> float:
+    """Median CPU time (user + system, seconds) of a command's runs after one warm-up: a
+    figure that a busy shared machine disturbs less than wall time."""
 
-    Trains a tiny model first (``fetch --sample``, ``train MSFT --epochs 1``) in ``workdir``.
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    subprocess.run(argv, env=env, check=True, capture_output=True)
+    times = []
+    for _ in range(runs):
+        before = cpu()
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        times.append(cpu() - before)
+    return statistics.median(times)
+
+
+HEAVY = ("torch", "scipy", "matplotlib", "yfinance", "exchange_calendars")
+_IMPORTED = (
+    "import sys\n"
+    "from stockcast.cli import main\n"
+    "sys.argv = ['stockcast', *sys.argv[1:]]\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+)
+
+
+def heavy_imports(args: list[str], env: dict) -> list[str]:
+    """Which of ``HEAVY`` a ``stockcast ARGS`` run imported (the numpy route imports none)."""
+    out = subprocess.run([PY, "-c", _IMPORTED, *args], env=env, check=True, capture_output=True)
+    last = out.stdout.decode().strip().splitlines()[-1]
+    return [m for m in last.removeprefix("HEAVY=").split(",") if m]
+
+
+def predict_vs_import(runs: int, workdir: Path) -> dict:
+    """``stockcast predict MSFT`` against ``python -c "import torch, pandas"``, in wall and in
+    CPU seconds, and what predict imported (torch-free: ``models/numpy_infer.py``).
+
+    Trains a tiny model first (``fetch --sample``, ``train MSFT --epochs 1``) in ``workdir``;
+    the first predict (the warm-up) writes the calendar cache the timed runs read.
     """
     env = {**os.environ, "STOCKCAST_HOME": str(workdir)}
     sc = _stockcast()
@@ -73,17 +111,23 @@ def predict_vs_import(runs: int, workdir: Path) -> dict:
     except subprocess.CalledProcessError as e:
         err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         return {"skipped": f"{' '.join(e.cmd[-3:])} failed: {err[-1] if err else e.returncode}"}
-    ref = command_time([PY, "-c", "import torch, pandas"], runs)
+    ref_argv, pred_argv = [PY, "-c", "import torch, pandas"], [*sc, "predict", "MSFT", "--quiet"]
+    ref = command_time(ref_argv, runs)
     try:
-        pred = command_time([*sc, "predict", "MSFT", "--quiet"], runs, env=env)
+        pred = command_time(pred_argv, runs, env=env)
     except subprocess.CalledProcessError as e:
         err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         return {**out, "skipped": f"predict failed: {err[-1] if err else e.returncode}"}
+    ref_cpu, pred_cpu = command_cpu_time(ref_argv, runs), command_cpu_time(pred_argv, runs, env)
     return {
         **out,
         "predict_s": pred,
         "import_torch_pandas_s": ref,
         "ratio": pred / ref,
+        "predict_cpu_s": pred_cpu,
+        "import_torch_pandas_cpu_s": ref_cpu,
+        "ratio_cpu": pred_cpu / ref_cpu,
+        "predict_heavy_imports": heavy_imports(["predict", "MSFT", "--quiet"], env),
         "predict_peak_rss_mb": peak_rss_mb([*sc, "predict", "MSFT", "--quiet"], env),
     }
 

@@ -5,6 +5,8 @@ The CLI edge turns them into one red line and ``typer.Exit(code)``; nothing belo
 
 from __future__ import annotations
 
+import re
+
 # Documented exit codes (README, "Exit codes").
 EXIT_OK = 0
 EXIT_ERROR = 1  # the command failed; nothing stored was changed by the failure
@@ -13,6 +15,16 @@ EXIT_PARTIAL = 3  # several symbols: some succeeded, some failed
 EXIT_BUSY = 4  # another `stockcast run` holds the run lock; this one did nothing
 EXIT_STALE = 5  # `stockcast run` finished, but some forecasts were made from stale prices
 EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes, NUL, line breaks, bidi overrides)
+    written as ``\\xNN``/``\\uNNNN`` escapes, so that a value read from a file can be shown in
+    one line of a terminal without acting on it."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class StockcastError(Exception):

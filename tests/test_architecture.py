@@ -27,6 +27,19 @@ LAZY: dict[str, tuple[frozenset[str], str]] = {
         # Yahoo is actually asked, not by `fetch --source csv` or the tests of other sources.
         "yfinance only when Yahoo is asked",
     ),
+    "stockcast/data/calendar.py": (
+        frozenset({"exchange_calendars"}),
+        # the library and its rules cost 1-3 s; `predict` and `run` answer from the session
+        # table cached under <data>/cache/calendars/, so only a (re)build of it imports them.
+        "exchange_calendars only when a session table is built",
+    ),
+    "stockcast/forecasting/forecast.py": (
+        frozenset({"torch", "stockcast"}),
+        # `predict` and `run` forecast through models/numpy_infer.py without torch (~2 s);
+        # torch, models.base and device only for the reference route and architectures
+        # without a numpy forward.
+        "torch only when a model has no numpy forward",
+    ),
 }
 
 # Files other work is changing now; their function-local imports move to the top when it lands.

@@ -139,22 +139,22 @@ def test_shrinkage_toward_drift_uses_h_times_the_training_drift():
 @pytest.mark.slow
 def test_train_with_shrink_stores_it_and_evaluate_applies_it(stockcast_home):
     assert run("fetch", "--sample").exit_code == 0
-    res = json.loads(run("train", "MSFT", *FAST, "--shrink", "--json", "-q").stdout)
+    [res] = json.loads(run("train", "MSFT", *FAST, "--shrink", "--json", "-q").stdout)
     from stockcast.models.store import load_model
 
     manifest, _, _ = load_model(stockcast_home, "MSFT", res["model"], symbol="MSFT")
     learned = manifest["shrink"]
     assert 0.0 <= learned["weight"] <= 1.0 and learned["toward"] in ("persistence", "drift")
-    ev = json.loads(run("evaluate", "MSFT", "--json").stdout)
+    [ev] = json.loads(run("evaluate", "MSFT", "--json").stdout)
     assert ev["horizons"] == res["evaluation"]["horizons"]
-    fc = json.loads(run("predict", "MSFT", "--json").stdout)
+    [fc] = json.loads(run("predict", "MSFT", "--json").stdout)
     assert fc["skill"]["best_baseline"] in ("persistence", "drift", "sma")
 
 
 @pytest.mark.slow
 def test_evaluation_says_better_only_when_the_interval_says_so(stockcast_home):
     assert run("fetch", "--sample").exit_code == 0
-    ev = json.loads(run("train", "MSFT", *FAST, "--json", "-q").stdout)["evaluation"]
+    ev = json.loads(run("train", "MSFT", *FAST, "--json", "-q").stdout)[0]["evaluation"]
     for h, note in zip(ev["horizons"], ev["notes"], strict=True):
         ci = h["skill_vs_best"]
         assert h["beats_best_baseline"] == (ci["low"] > 0) == (h["verdict"] == "better")

@@ -45,7 +45,7 @@ def test_json_csv_plot_on_the_sample(home: Path, tmp_path: Path) -> None:
         "--csv", str(csv_path), "--plot", str(png_path),
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    d = json.loads(res.stdout)
+    [d] = json.loads(res.stdout)  # always an array, one object per symbol
     assert d["ticker"] == "MSFT" and d["as_of"] == "2017-11-10" and d["stale"] is True
     assert d["levels"] == [0.8, 0.9] and len(d["forecasts"]) == 5
     assert d["forecasts"][0]["date"] == "2017-11-13"
@@ -60,7 +60,7 @@ def test_json_csv_plot_on_the_sample(home: Path, tmp_path: Path) -> None:
 def test_acceptance_new_year_dates_via_cli(home: Path) -> None:
     res = run_in(home, "predict", "SYN", "--horizon", "5", "--json")
     assert res.exit_code == 0, res.output
-    d = json.loads(res.stdout)
+    [d] = json.loads(res.stdout)
     assert d["as_of"] == "2018-12-31"
     assert [f["date"] for f in d["forecasts"]] == [x.isoformat() for x in AFTER_NEW_YEAR]
 
@@ -107,7 +107,7 @@ def test_help_has_an_example() -> None:
 def test_evaluate_reports_interval_coverage_next_to_the_constant_band(home: Path) -> None:
     res = run_in(home, "evaluate", "MSFT", "--json")
     assert res.exit_code == 0, res.output
-    horizons = json.loads(res.stdout)["horizons"]
+    horizons = json.loads(res.stdout)[0]["horizons"]
     keys = {"level", "coverage", "mean_width", "baseline_coverage", "baseline_mean_width"}
     for h in horizons:
         assert [b["level"] for b in h["intervals"]] == [0.8, 0.9]

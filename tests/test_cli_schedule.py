@@ -197,7 +197,10 @@ def test_score_without_outcomes_and_without_forecasts(home: Path) -> None:
     assert msft["note"] == "no realised outcomes yet"
     assert [h["n"] for h in msft["horizons"]] == [0, 0, 0]
     assert "no realised outcomes yet" in cli(home, "score").stdout
-    [aapl] = json.loads(cli(home, "score", "aapl", "--json").stdout)
+    never = cli(home, "score", "aapl", "--json")  # never stored nor logged: a typo, exit 2
+    assert never.exit_code == 2 and "nothing stored or logged for AAPL" in never.stderr
+    shutil.copy(home / "prices" / "MSFT.parquet", home / "prices" / "AAPL.parquet")
+    [aapl] = json.loads(cli(home, "score", "aapl", "--json").stdout)  # stored, not logged
     assert aapl["horizons"] == [] and "no forecasts logged" in aapl["note"]
     (home / "prices" / "MSFT.parquet").unlink()
     [msft] = json.loads(cli(home, "score", "--json").stdout)
@@ -228,7 +231,7 @@ def test_help(command: str) -> None:
 def test_predict_appends_to_the_forecast_log(home: Path) -> None:
     result = cli(home, "predict", "MSFT", "--level", "0.5,0.9", "--json")
     assert result.exit_code == 0, result.output
-    made = json.loads(result.stdout)
+    [made] = json.loads(result.stdout)
     log = pd.read_parquet(home / "forecasts" / "MSFT.parquet")
     mine = log[log["origin"] == "predict"]
     assert len(mine) == 2 * len(made["forecasts"])

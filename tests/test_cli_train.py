@@ -26,10 +26,10 @@ def test_features_command():
 def test_train_and_evaluate_on_the_sample(sample, stockcast_home):
     out = run("train", "MSFT", *FAST, "--json", "--quiet")
     assert out.exit_code == 0, out.output
-    res = json.loads(out.stdout)
+    [res] = json.loads(out.stdout)  # always an array, one object per symbol
     assert set(res) >= TRAIN_KEYS and res["ticker"] == "MSFT" and res["device"].startswith("cpu")
     assert (stockcast_home / "models" / "MSFT" / res["model"] / "model.safetensors").is_file()
-    ev = json.loads(run("evaluate", "MSFT", "--json").stdout)
+    [ev] = json.loads(run("evaluate", "MSFT", "--json").stdout)
     assert ev["model"] == res["model"] and ev["ticker"] == "MSFT"
     assert {"start", "end", "n"} <= set(ev["test"]) and ev["test"]["n"] > 1000
     assert [h["h"] for h in ev["horizons"]] == [1, 2, 3, 4, 5]
@@ -56,10 +56,10 @@ def test_train_prints_tables_and_progress_lines(sample):
 
 @pytest.mark.slow
 def test_same_seed_gives_identical_evaluation(sample):
-    a = json.loads(run("train", "MSFT", *FAST, "--seed", "3", "--json", "-q").stdout)
-    b = json.loads(run("train", "MSFT", *FAST, "--seed", "3", "--json", "-q").stdout)
-    ev_a = json.loads(run("evaluate", "MSFT", "--model", a["model"], "--json").stdout)
-    ev_b = json.loads(run("evaluate", "MSFT", "--model", b["model"], "--json").stdout)
+    [a] = json.loads(run("train", "MSFT", *FAST, "--seed", "3", "--json", "-q").stdout)
+    [b] = json.loads(run("train", "MSFT", *FAST, "--seed", "3", "--json", "-q").stdout)
+    [ev_a] = json.loads(run("evaluate", "MSFT", "--model", a["model"], "--json").stdout)
+    [ev_b] = json.loads(run("evaluate", "MSFT", "--model", b["model"], "--json").stdout)
     assert a["val_loss"] == b["val_loss"]
     assert {**ev_a, "model": None} == {**ev_b, "model": None}
 
@@ -67,7 +67,7 @@ def test_same_seed_gives_identical_evaluation(sample):
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["delete", "corrupt"])
 def test_damaged_weights_give_one_clear_line(sample, stockcast_home, damage):
-    res = json.loads(run("train", "MSFT", *FAST, "--json", "-q").stdout)
+    [res] = json.loads(run("train", "MSFT", *FAST, "--json", "-q").stdout)
     weights = stockcast_home / "models" / "MSFT" / res["model"] / "model.safetensors"
     if damage == "delete":
         weights.unlink()
@@ -115,9 +115,9 @@ def test_ctrl_c_keeps_the_best_epoch_so_far(sample, monkeypatch):
     monkeypatch.setattr(cli_train._progress, "_line", interrupt_at_two)
     out = run("train", "MSFT", *FAST[2:], "--epochs", "5", "--ensemble", "1", "--json")
     assert out.exit_code == 130
-    res = json.loads(out.stdout)
+    [res] = json.loads(out.stdout)
     assert res["interrupted"] and res["epochs"] == 2
-    ev = json.loads(run("evaluate", "MSFT", "--json").stdout)
+    [ev] = json.loads(run("evaluate", "MSFT", "--json").stdout)
     assert ev["model"] == res["model"]
 
 

@@ -32,9 +32,11 @@ runner = CliRunner()
 
 
 def cli_json(*args: str) -> dict:
+    """The one symbol's object of ``--json`` (an array of one)."""
     res = runner.invoke(app, [*args, "--json"])
     assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
+    [obj] = json.loads(res.stdout)
+    return obj
 
 
 @pytest.fixture(scope="module")

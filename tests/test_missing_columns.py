@@ -52,4 +52,4 @@ def test_train_refuses_a_feature_without_its_column_then_trains_without_it(
     assert ok.exit_code == 0, ok.output
     pred = run("predict", "NOVOL", "--json")
     assert pred.exit_code == 0, pred.output
-    assert len(json.loads(pred.stdout)["forecasts"]) == 5
+    assert len(json.loads(pred.stdout)[0]["forecasts"]) == 5

@@ -146,7 +146,9 @@ def test_an_unknown_architecture_in_a_manifest_is_a_model_error(tmp_path):
 
 
 def assert_close(got, want, path="") -> None:
-    """Equal structure, strings and ints; floats equal to 1e-9 relative."""
+    """Equal structure, strings and ints; floats equal to 1e-9 relative (a change in percent,
+    100 * expm1 of a log return near 0, to 1e-7 points: `predict` runs the model in numpy
+    (float64) where 0.1.0 ran torch (float32); the closes and bands still agree to 1e-9)."""
     if isinstance(want, dict):
         assert isinstance(got, dict) and set(got) == set(want), path
         for k in want:
@@ -156,7 +158,8 @@ def assert_close(got, want, path="") -> None:
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
             assert_close(g, w, f"{path}[{i}]")
     elif isinstance(want, float):
-        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), path
+        tol = 1e-7 if path.endswith(".change_pct") else 1e-12
+        assert got == pytest.approx(want, rel=1e-9, abs=tol), path
     else:
         assert got == want, path
 

@@ -6,8 +6,11 @@ yfinance. Command modules import heavy libraries inside their functions.
 
 from __future__ import annotations
 
+import difflib
 import functools
+import io
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,20 +19,40 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperOption
 
 from stockcast import __version__
 from stockcast.data.paths import data_dir, data_dir_source
-from stockcast.errors import EXIT_ERROR, EXIT_INTERRUPTED, NoModel, NoPrices, StockcastError
+from stockcast.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    NoModel,
+    NoPrices,
+    StockcastError,
+    UsageError,
+    printable,
+)
 
 app = typer.Typer(
     name="stockcast",
     help="Honest LSTM stock forecasts: fetch prices, train, evaluate against naive baselines, "
-    "and forecast the next trading sessions.",
+    "and forecast the next trading sessions.\n\n"
+    "Example: [bold]stockcast fetch --sample && stockcast train MSFT && "
+    "stockcast predict MSFT --plot msft.png[/]",
     rich_markup_mode="rich",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    """The type column of `--help`: none for a flag (typer would show ``<bool>``)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]  # every command
 
 
 @dataclass
@@ -97,15 +120,37 @@ PIPE_WIDTH = 120  # columns when stdout is a pipe or a file (cron mail) and COLU
 def stdout() -> Console:
     """Console for results; no colours or spinners when stdout is not a terminal.
 
-    Piped output gets ``PIPE_WIDTH`` columns instead of rich's 80, so that wide tables (the
-    interval table has eight columns) are not cut with ellipses in logs and cron mail.
+    Piped output gets ``PIPE_WIDTH`` columns instead of rich's 80 for tables (or ``COLUMNS``),
+    sentences are not wrapped at all (a reader or a pager wraps them) and lines carry no
+    trailing spaces, so logs, cron mail and ``grep`` see whole lines.
     """
     import os
 
-    width = None
-    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
-        width = PIPE_WIDTH
-    return Console(highlight=False, soft_wrap=False, width=width)
+    if sys.stdout.isatty():
+        return Console(highlight=False, soft_wrap=False)
+    width = None if os.environ.get("COLUMNS") else PIPE_WIDTH
+    trimmed: Any = _TrimmedStdout()  # a text stream: what Console writes to
+    return Console(highlight=False, soft_wrap=True, width=width, file=trimmed)
+
+
+class _TrimmedStdout(io.TextIOBase):
+    """``sys.stdout`` (whatever it is at the time of writing) without spaces at line ends."""
+
+    _TRAILING = re.compile(r"[ \t]+(?=\n)")
+
+    def write(self, text: str) -> int:
+        sys.stdout.write(self._TRAILING.sub("", text))
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
 
 
 def stderr() -> Console:
@@ -119,15 +164,42 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def check_model_option(symbol: str, model: str | None) -> None:
+    """UsageError (exit 2) when ``--model`` names a model that does not exist: a typo in an
+    option is bad usage, not a failed command. An id is checked when the model is loaded."""
+    from stockcast.models.store import list_models, model_ref
+
+    if model is None:
+        return
+    name, _ = model_ref(symbol, model)
+    if name != symbol and not list_models(STATE.data_dir, name):
+        raise UsageError(
+            f"--model {model}: no saved model is named {name}; `stockcast models` lists them"
+        )
+
+
+def error_object(symbol: str, exc: BaseException | None) -> dict[str, str]:
+    """A failed symbol in a JSON array of results: ``{"ticker": ..., "error": ...}``."""
+    return {"ticker": symbol, "error": str(exc)}
+
+
+def wrote(path: Path | str) -> None:
+    """Confirm a written output file on stderr: ``wrote msft.png``."""
+    stderr().print(f"wrote {path}", markup=False)
+
+
 def warn(message: str) -> None:
-    stderr().print(f"[yellow]warning:[/] {message}", markup=True)
+    con = stderr()
+    con.print("[yellow]warning:[/] ", end="", markup=True)
+    con.print(printable(message), markup=False)
 
 
 def error_line(message: str) -> None:
-    """One red line on stderr. Markup in ``message`` is not interpreted."""
+    """One red line on stderr. Markup in ``message`` is not interpreted; control characters
+    from files are escaped (``errors.printable``)."""
     con = stderr()
     con.print("[bold red]error:[/] ", end="", markup=True)
-    con.print(message, markup=False)
+    con.print(printable(message), markup=False)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -143,14 +215,38 @@ def _os_error_message(exc: OSError) -> str:
 
 
 def where_hint(exc: BaseException) -> str:
-    """For "nothing stored" errors: the directory that was searched and how to point elsewhere
-    (from another folder, ./data is not where the user's data is)."""
+    """For "nothing stored" errors: a stored symbol close to the one asked for, the directory
+    that was searched and how to point elsewhere (from another folder, ./data is not where the
+    user's data is)."""
     if not isinstance(exc, NoPrices | NoModel):
         return ""
-    return (
+    return did_you_mean(exc) + (
         f" (looked in {STATE.data_dir}, from {STATE.data_dir_from}; point elsewhere with "
         "--data-dir or STOCKCAST_HOME)"
     )
+
+
+_ASKED = re.compile(r"^no (?:prices stored|model) for (\S+?)[;:,]")  # the symbol in the message
+
+
+def did_you_mean(exc: NoPrices | NoModel) -> str:
+    """ "; did you mean MSFT?" when a stored symbol (prices) or model name is close to the one
+    in the message; "" otherwise."""
+    from stockcast.data.store import PriceStore
+
+    asked = _ASKED.match(str(exc))
+    if asked is None:
+        return ""
+    try:
+        if isinstance(exc, NoPrices):
+            known = PriceStore(STATE.data_dir).symbols()
+        else:
+            root = STATE.data_dir / "models"  # one folder per model name
+            known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(asked.group(1), known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close and close[0] != asked.group(1) else ""
 
 
 def handles_errors(fn: F) -> F:

@@ -7,9 +7,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stockcast.batch import Outcome, run_batch
-from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stderr, stdout
+from stockcast.cli.app import (
+    STATE,
+    app,
+    error_line,
+    error_object,
+    handles_errors,
+    print_json,
+    stderr,
+    stdout,
+    where_hint,
+)
 from stockcast.cli.options import JsonOpt, QuietOpt, SymbolsArg, training_options
-from stockcast.cli.train import _table, skill_ci_text
+from stockcast.cli.tables import print_table
+from stockcast.cli.train import _table, level_text, skill_ci_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -60,14 +71,16 @@ def backtest(
 
     def said(o: Outcome[dict[str, Any]]) -> None:
         if o.error is not None:
-            error_line(str(o.error) if o.symbol in str(o.error) else f"{o.symbol}: {o.error}")
+            text = str(o.error) + where_hint(o.error)
+            error_line(text if o.symbol in str(o.error) else f"{o.symbol}: {text}")
 
     batch = run_batch(syms, one, on_outcome=said)
-    if len(syms) == 1 and batch.errors:
+    if len(syms) == 1 and batch.errors and not as_json:
         raise typer.Exit(batch.exit_code)
-    if as_json:
-        print_json(batch.values)
-    else:
+    if as_json:  # always an array; a failed symbol is {"ticker", "error"}
+        done = [o for o in batch.outcomes if o.value is not None or o.error is not None]
+        print_json([o.value or error_object(o.symbol, o.error) for o in done])
+    elif not quiet:
         con = stdout()
         for i, r in enumerate(batch.values):
             if i:
@@ -90,7 +103,7 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
         ratios = " ".join("n/a" if x is None else f"{x:.3f}" for x in f["mae_ratio"])
         folds.add_row(f["origin"], f"{f['test_start']}..{f['test_end']}", str(f["n"]), ratios,
                       f"{f['shrink']['weight']:.2f} to {f['shrink']['toward']}")  # fmt: skip
-    console.print(folds)
+    print_table(console, folds)
     errors = _table("Pooled over folds: errors (prices; bps of log return; MASE on log prices)",
                     "h", "n", "MAE", "RMSE", "bps", "MASE", "Persist. MAE", "Drift MAE",
                     "Direction", "Up share")  # fmt: skip
@@ -111,8 +124,8 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
             skill_ci_text(h["skill_vs_drift"]), f"{h['dm_pvalue']:.2f}", verdict,
             skill_ci_text(h["shrunk"]["skill_vs_best"]),
         )  # fmt: skip
-    console.print(errors)
-    console.print(skill)
+    print_table(console, errors)
+    print_table(console, skill)
     for h in r["horizons"]:
         console.print(f"h={h['h']}: {h['summary']}", markup=False)
     _render_bands(r["horizons"], console)
@@ -124,10 +137,10 @@ def _render_bands(horizons: list[dict[str, Any]], console: Console) -> None:
     for h in horizons:
         for b in h["intervals"]:
             cov = f"{b['coverage']:.1%} ({b['coverage_low']:.1%}..{b['coverage_high']:.1%})"
-            table.add_row(str(h["h"]), f"{b['level']:.0%}", cov, f"{b['mean_width_pct']:.2f}",
+            table.add_row(str(h["h"]), level_text(b["level"]), cov, f"{b['mean_width_pct']:.2f}",
                           f"{b['interval_score']:.4f}", f"{b['constant_interval_score']:.4f}",
                           f"{b['ewma_interval_score']:.4f}")  # fmt: skip
-    console.print(table)
+    print_table(console, table, keys=2)
     console.print(
         "Score: interval score in prices (width plus 2/alpha times any miss; lower is better). "
         "Const.: same centre without volatility scaling; EWMA: persistence centre scaled by "

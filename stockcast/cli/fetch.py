@@ -71,7 +71,9 @@ def fetch(
         typer.Option(
             "--csv",
             help="Import this CSV file instead of asking Yahoo; it replaces the "
-            "symbol's stored history.",
+            "symbol's stored history. A wide table (Date, then one close column per "
+            "ticker) or a long one (Date, Symbol, prices) imports every symbol in it "
+            "(or those given).",
             show_default=False,
         ),
     ] = None,
@@ -102,7 +104,8 @@ def fetch(
     1 failed, 2 bad usage, 3 some symbols failed.
 
     Examples: [bold]stockcast fetch --sample[/], [bold]stockcast fetch AAPL MSFT[/],
-    [bold]stockcast fetch AAPL --csv ~/Downloads/AAPL.csv[/]
+    [bold]stockcast fetch AAPL --csv ~/Downloads/AAPL.csv[/], [bold]stockcast fetch --csv
+    closes.csv[/] (a table of many symbols)
     """
     syms = _symbols(symbols or [], csv, sample)
     d0, d1 = _date_range(start, end)
@@ -135,9 +138,19 @@ def _symbols(raw: list[str], csv: Path | None, sample: bool) -> list[str]:
             raise UsageError("--sample stores MSFT only; give no symbols and no --csv with it")
         return [SAMPLE_SYMBOL]
     if csv:
+        table = _csv_table(csv)
+        if table is not None:
+            missing = [s for s in syms if s not in table]
+            if missing:
+                raise UsageError(
+                    f"{csv} has no {', '.join(missing)} (it holds {', '.join(table)}); "
+                    "leave the symbols out to import them all"
+                )
+            return syms or list(table)
         if len(syms) > 1:
             raise UsageError(
-                "--csv imports one symbol; give one, e.g. stockcast fetch AAPL --csv FILE"
+                "--csv of one symbol's prices imports one symbol; give one, e.g. "
+                "stockcast fetch AAPL --csv FILE (a wide or long table imports many)"
             )
         if not syms:
             try:
@@ -151,6 +164,13 @@ def _symbols(raw: list[str], csv: Path | None, sample: bool) -> list[str]:
     if not syms:
         raise UsageError("give at least one symbol, e.g. stockcast fetch AAPL, or use --sample")
     return syms
+
+
+def _csv_table(csv: Path) -> dict[str, str] | None:
+    """Symbol -> column (or key) of a wide or long table; None for one symbol's prices."""
+    from stockcast.data.ingest import csv_symbols
+
+    return csv_symbols(csv)
 
 
 def _date_range(
@@ -192,9 +212,12 @@ def _run(
             syms, lambda s: ingest.ingest_sample(store, replace=replace), source="sample"
         )
     if csv:
+        table = _csv_table(csv) or {}
         return ingest.run_all(
             syms,
-            lambda s: ingest.ingest_csv(store, s, csv, date_format, replace=replace),
+            lambda s: ingest.ingest_csv(
+                store, s, csv, date_format, column=table.get(s), replace=replace
+            ),
             source="csv",
         )
     con = stdout()

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from stockcast.models.catalog import Entry
 
 models_app = typer.Typer(
-    help="Saved models: list them, show one, remove one, prune old ones.",
+    help="Saved models: list them, show one, remove one, prune old ones.\n\n"
+    "Example: [bold]stockcast models --json[/]",
     invoke_without_command=True,
     no_args_is_help=False,
 )

@@ -27,7 +27,13 @@ SymbolArg = Annotated[
 ]
 ModelIdOpt = Annotated[
     str | None,
-    typer.Option("--model", help="Model id (default: the newest).", show_default=False),
+    typer.Option(
+        "--model",
+        help="A model id of the symbol's own models, a model name such as global (its "
+        "newest model; an id has the shape 20261129T153000-ab12cd, so a name never reads as "
+        "one), or NAME:ID (default: the symbol's own newest).",
+        show_default=False,
+    ),
 ]
 
 

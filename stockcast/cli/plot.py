@@ -1,4 +1,6 @@
-"""Forecast chart as PNG bytes: recent closes, the forecast path, one shaded band per level.
+"""Forecast chart as PNG, SVG or PDF bytes: recent closes, the forecast path, one shaded band
+per level, the persistence line (the last close carried forward) to compare the path with, the
+model's verdict in the title, and a mark when the data is stale.
 
 Headless (matplotlib's Agg canvas, no pyplot, no display needed); the caller writes the bytes.
 Import this module only when a chart is asked for: matplotlib takes a while to import.
@@ -10,11 +12,13 @@ import datetime as dt
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from stockcast.forecasting.forecast import HISTORY_SESSIONS  # closes shown before the forecast
 
 _BAND_COLOR = "tab:orange"
 _HISTORY_COLOR = "tab:blue"
+FORMATS = ("png", "svg", "pdf")
 
 
 @dataclass(frozen=True)
@@ -26,8 +30,14 @@ class Band:
     upper: Sequence[float]
 
 
-def render_png(
+def render_png(**chart: Any) -> bytes:
+    """``render_chart`` as PNG."""
+    return render_chart(fmt="png", **chart)
+
+
+def render_chart(
     *,
+    fmt: str,
     symbol: str,
     model_id: str,
     history_dates: Sequence[dt.date],
@@ -35,22 +45,30 @@ def render_png(
     dates: Sequence[dt.date],
     close: Sequence[float],
     bands: Sequence[Band],
+    title_note: str = "",
+    stale_since: dt.date | None = None,
     dpi: int = 110,
 ) -> bytes:
-    """The chart as PNG bytes. The path and bands start at the last historical close.
+    """The chart as bytes in ``fmt`` (one of ``FORMATS``). The path and bands start at the
+    last historical close.
 
     ``history_*`` are the stored sessions up to the as-of date (the last ``HISTORY_SESSIONS``
     are drawn); ``dates``/``close`` the forecast; ``bands`` are drawn widest (highest level)
-    first so that narrower ones stay visible on top.
+    first so that narrower ones stay visible on top. ``title_note`` (the verdict and skill)
+    is the title's second line; ``stale_since`` (the last stored session, when newer ones are
+    missing) puts a "stale data" mark on the chart.
     """
+    if fmt not in FORMATS:
+        raise ValueError(f"chart format must be one of {FORMATS}, not {fmt!r}")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
 
-    hd = list(history_dates)[-HISTORY_SESSIONS:]
+    hd: list[Any] = list(history_dates)[-HISTORY_SESSIONS:]  # matplotlib takes dates as x
     hc = list(history_close)[-HISTORY_SESSIONS:]
     as_of, last = hd[-1], hc[-1]
-    fx, fy = [as_of, *dates], [last, *close]
+    fx: list[Any] = [as_of, *dates]
+    fy = [last, *close]
 
     fig = Figure(figsize=(9, 4.8), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
@@ -66,8 +84,10 @@ def render_png(
             color=_BAND_COLOR,
             alpha=alpha,
             lw=0,
-            label=f"{band.level:.0%} interval",
+            label=f"{band.level * 100:g}% interval",
         )
+    ax.plot(fx, [last] * len(fx), color="0.35", ls=":", lw=1.4,
+            label="persistence (last close)")  # fmt: skip
     ax.plot(fx, fy, color=_BAND_COLOR, lw=1.8, marker="o", ms=3, label="forecast")
     ax.axvline(as_of, color="0.4", ls="--", lw=1, label=f"as of {as_of}")
     locator = AutoDateLocator()
@@ -75,9 +95,14 @@ def render_png(
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     ax.set_xlabel("session")
     ax.set_ylabel("adjusted close")
-    ax.set_title(f"{symbol}: forecast of {len(dates)} sessions as of {as_of}  (model {model_id})")
+    title = f"{symbol}: forecast of {len(dates)} sessions as of {as_of}  (model {model_id})"
+    ax.set_title(f"{title}\n{title_note}" if title_note else title, fontsize="medium")
+    if stale_since is not None:
+        ax.text(0.01, 0.97, f"stale data: last session {stale_since.isoformat()}",
+                transform=ax.transAxes, ha="left", va="top", color="tab:red",
+                fontweight="bold", bbox={"facecolor": "white", "edgecolor": "tab:red"})  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small", frameon=False)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format=fmt)
     return buf.getvalue()

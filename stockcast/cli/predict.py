@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -9,7 +10,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stockcast.batch import Outcome, run_batch
-from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stdout, warn
+from stockcast.cli.app import (
+    STATE,
+    app,
+    check_model_option,
+    error_line,
+    error_object,
+    handles_errors,
+    print_json,
+    stdout,
+    warn,
+    where_hint,
+    wrote,
+)
 from stockcast.errors import StockcastError, UsageError
 
 if TYPE_CHECKING:
@@ -29,7 +42,12 @@ def predict(
         ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="Model id (default: the newest; one symbol).")
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model id (one symbol), a model name such as global (its newest model, for "
+            "each symbol), or NAME:ID; default: each symbol's own newest.",
+        ),
     ] = None,
     level: Annotated[
         str, typer.Option("--level", help="Interval levels, comma-separated, e.g. 0.8,0.9.")
@@ -43,7 +61,10 @@ def predict(
         ),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (an array for several symbols).")
+        bool,
+        typer.Option(
+            "--json", help="Print a JSON array, one object per symbol (README: JSON output)."
+        ),
     ] = False,
     csv_path: Annotated[
         Path | None,
@@ -53,8 +74,8 @@ def predict(
         Path | None,
         typer.Option(
             "--plot",
-            help="Write a PNG chart here; with several symbols the symbol is added to the name "
-            "(chart.png -> chart-MSFT.png).",
+            help="Write a chart here, as PNG, SVG or PDF by the extension; with several "
+            "symbols the symbol is added to the name (chart.png -> chart-MSFT.png).",
         ),
     ] = None,
     quiet: Annotated[
@@ -73,17 +94,25 @@ def predict(
     from stockcast.forecasting.intervals import parse_levels
 
     levels = parse_levels(level)
+    if horizon is not None and horizon < 1:
+        raise UsageError(
+            f"--horizon {horizon} is not a number of sessions; give 1 up to the model's "
+            "horizon H (`stockcast models` shows it), or leave it out for all H"
+        )
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
-    if model and len(syms) > 1:
+    if model and len(syms) > 1 and re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", model):  # an id
         raise UsageError("--model names one model; give a single symbol with it")
+    check_model_option(syms[0], model)
     if calendar:  # a bad code is one usage error, not one failure per symbol
-        from stockcast.data.calendar import get_calendar
+        from stockcast.data.calendar import check_calendar
 
-        get_calendar(calendar)
+        check_calendar(calendar, STATE.data_dir)  # the cached session table: no build
     csv_stdout = csv_path is not None and str(csv_path) == "-"
     if csv_stdout and as_json:
         raise UsageError("--csv - and --json both print to stdout; choose one")
-    _refuse_inputs(STATE.data_dir, _output_paths(csv_path, plot_path, syms, csv_stdout))
+    outputs = _output_paths(csv_path, plot_path, syms, csv_stdout)
+    _check_outputs(outputs)
+    _refuse_inputs(STATE.data_dir, outputs)
 
     def one(sym: str) -> Forecast:
         return forecast_symbol(
@@ -91,16 +120,19 @@ def predict(
         )
 
     def said(o: Outcome[Forecast]) -> None:
-        if o.error is not None and len(syms) > 1:
-            error_line(f"{o.symbol}: {o.error}")
+        if o.error is not None and (len(syms) > 1 or as_json):
+            error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
+        if o.value is not None and o.value.interrupted:  # never the default unless the only one
+            warn(f"{o.symbol}: model {o.value.model} is from an interrupted training run")
         if o.value is not None and o.value.stale:
+            fix = _refresh(STATE.data_dir, o.symbol)
             warn(
                 f"{o.symbol}: the last stored session is {o.value.as_of}, older than the last "
-                f"completed session {o.value.last_completed}; run `stockcast fetch {o.symbol}`"
+                f"completed session {o.value.last_completed}; run `{fix}`"
             )
 
     batch = run_batch(syms, one, on_outcome=said)
-    if len(syms) == 1 and batch.errors:
+    if len(syms) == 1 and batch.errors and not as_json:
         raise batch.errors[0]  # one red line and its own exit code (handles_errors)
     results = batch.values
     _write_outputs(results, None if csv_stdout else csv_path, plot_path, several=len(syms) > 1)
@@ -110,9 +142,14 @@ def predict(
         if results:
             sys.stdout.write(to_csv(results))
             sys.stdout.flush()
-    elif as_json:
-        objs = [fc.to_dict() for fc in results]
-        print_json(objs[0] if len(syms) == 1 else objs)
+    elif as_json:  # always an array; a failed symbol is {"ticker", "error"}
+        print_json(
+            [
+                o.value.to_dict() if o.value is not None else error_object(o.symbol, o.error)
+                for o in batch.outcomes
+                if o.value is not None or o.error is not None
+            ]
+        )
     elif not quiet:
         con = stdout()
         for i, fc in enumerate(results):
@@ -142,6 +179,38 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc.__class__.__name__}: {exc.filename or ''}".rstrip(": ")
     return str(exc)
+
+
+def _refresh(root: Path, sym: str) -> str:
+    """The command that brings a symbol's stored prices up to date: its CSV file read again
+    for an imported symbol (asking Yahoo would replace it with another source)."""
+    from stockcast.data.store import PriceStore
+
+    try:
+        info = PriceStore(root).info(sym)
+    except Exception:  # unreadable: `list` says so; Yahoo is the default source
+        return f"stockcast fetch {sym}"
+    if info.source == "csv":
+        return f"stockcast fetch {sym} --csv {info.source_ref or 'FILE'}"
+    return f"stockcast fetch {sym}"
+
+
+PLOT_FORMATS = ("png", "svg", "pdf")  # --plot formats, chosen by the file's extension
+
+
+def _check_outputs(outputs: list[tuple[str, Path]]) -> None:
+    """UsageError for a chart format stockcast does not write, or a folder that does not exist
+    (it is not created: a typo would scatter files)."""
+    for flag, path in outputs:
+        ext = path.suffix.lower().lstrip(".")
+        if flag == "--plot" and ext not in PLOT_FORMATS:
+            raise UsageError(
+                f"--plot {path}: charts are PNG, SVG or PDF, chosen by the extension; end the "
+                "name in .png, .svg or .pdf"
+            )
+        parent = path.parent
+        if not parent.is_dir():
+            raise UsageError(f"{flag} {path}: the folder {parent} does not exist; create it first")
 
 
 # folders of the data directory that no output may be written into
@@ -212,14 +281,18 @@ def _write_outputs(
 
     if csv_path is not None and results:
         write_output(csv_path, to_csv(results).encode())
+        wrote(csv_path)
     if plot_path is not None:
-        from stockcast.cli.plot import Band, render_png
+        from stockcast.cli.plot import Band, render_chart
 
         for fc in results:
             path = plot_path.with_stem(f"{plot_path.stem}-{fc.ticker}") if several else plot_path
-            png = render_png(
+            chart = render_chart(
+                fmt=path.suffix.lower().lstrip("."),
                 symbol=fc.ticker,
                 model_id=fc.model,
+                title_note=_chart_note(fc),
+                stale_since=fc.as_of if fc.stale else None,
                 history_dates=[d for d, _ in fc.history],
                 history_close=[c for _, c in fc.history],
                 dates=[s.date for s in fc.steps],
@@ -233,7 +306,19 @@ def _write_outputs(
                     for j, lvl in enumerate(fc.levels)
                 ],
             )
-            write_output(path, png)
+            write_output(path, chart)
+            wrote(path)
+
+
+def _chart_note(fc: Forecast) -> str:
+    """The verdict and skill of the chart's title, e.g. "h=1: indistinguishable from drift
+    (skill -0.2%, 95% CI -0.9..+0.5)"."""
+    sk = fc.skill
+    if sk.headline:
+        return f"h=1: {sk.headline}"
+    if sk.h1 is not None:
+        return f"h=1 test skill vs persistence {_pct(sk.h1)}"
+    return "no test skill recorded"
 
 
 def to_csv(results: list[Forecast]) -> str:
@@ -261,6 +346,7 @@ def render(con: Console, fc: Forecast) -> None:
     """The human view: context lines, then one row per forecast session."""
     from rich.table import Table
 
+    from stockcast.cli.tables import print_table
     from stockcast.forecasting.forecast import level_tag
 
     con.print(
@@ -302,7 +388,7 @@ def render(con: Console, fc: Forecast) -> None:
         for b in s.bounds:
             cells += [_price(b.lower), _price(b.upper)]
         table.add_row(*cells)
-    con.print(table)
+    print_table(con, table, keys=2, groups=[2] * (1 + len(fc.levels)))  # never cuts a number
     con.print(
         f"[dim]{n} sessions on calendar {fc.calendar}; intervals are conformal, calibrated on "
         "the model's validation split (coverage measured by `stockcast evaluate`).[/]"

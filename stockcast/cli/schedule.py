@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stockcast.cli.app import STATE, app, handles_errors, print_json, stdout
+from stockcast.errors import UsageError
 
 FEW = 30  # below this many realised forecasts, `score` says the figures are mostly luck
 
@@ -142,6 +143,7 @@ def score(
     root = STATE.data_dir
     store = PriceStore(root)
     tickers = [normalize_symbol(s) for s in symbols] if symbols else forecastlog.symbols(root)
+    _refuse_unknown(tickers, forecastlog.symbols(root), store.symbols())
     results = []
     for sym in tickers:
         log = forecastlog.read(root, sym)
@@ -161,6 +163,22 @@ def score(
         stdout().print("no forecasts logged yet; `stockcast predict` and `stockcast run` log them")
     for sym, scores, note in results:
         _print_scores(sym, scores, note)
+
+
+def _refuse_unknown(asked: list[str], logged: list[str], stored: list[str]) -> None:
+    """UsageError (exit 2) for a symbol that was never stored nor logged: a typo, most likely."""
+    import difflib
+
+    unknown = [s for s in asked if s not in logged and s not in stored]
+    if not unknown:
+        return
+    known = sorted(set(logged) | set(stored))
+    close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise UsageError(
+        f"nothing stored or logged for {', '.join(unknown)}; {hint}"
+        "`stockcast list` shows the stored symbols"
+    )
 
 
 def _score_json(sym: str, scores: list[HorizonScore], note: str | None) -> dict:
@@ -185,7 +203,7 @@ def _print_scores(sym: str, scores: list[HorizonScore], note: str | None) -> Non
         "MAE",
         "persistence MAE",
         "skill",
-        *[f"{float(k):.0%} coverage" for k in levels],
+        *[f"{float(k) * 100:g}% coverage" for k in levels],
         title=f"{sym}: logged forecasts against stored closes",
     )
     for s in scores:

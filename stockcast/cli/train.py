@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stockcast.batch import Outcome, run_batch
-from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stderr, stdout
+from stockcast.batch import Outcome, exit_code, run_batch
+from stockcast.cli.app import (
+    STATE,
+    app,
+    check_model_option,
+    error_line,
+    error_object,
+    handles_errors,
+    print_json,
+    stderr,
+    stdout,
+    where_hint,
+)
 from stockcast.cli.options import (
     JsonOpt,
     ModelIdOpt,
     QuietOpt,
-    SymbolArg,
     SymbolsArg,
     training_options,
 )
+from stockcast.cli.tables import print_table
+from stockcast.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,42 +42,122 @@ def train(
     symbols: SymbolsArg,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
+    global_: Annotated[
+        bool,
+        typer.Option(
+            "--global",
+            help="Train ONE model over all the symbols' windows (split at common dates).",
+        ),
+    ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Name of a --global model (default: global); use it with --model NAME.",
+            show_default=False,
+        ),
+    ] = None,
     *,
     options: dict[str, Any],
 ) -> None:
-    """Train one model per symbol on stored prices, evaluate it on its test split, save it.
+    """Train one model per symbol on stored prices, evaluate it on its test split, save it;
+    with --global, one model over all the symbols.
 
-    Example: [bold]stockcast train MSFT --epochs 20 --seed 1[/]
+    Under torchrun (`torchrun --nproc-per-node N -m stockcast train ...`) a --global model
+    trains with DistributedDataParallel and per-symbol models are shared out over the ranks;
+    rank 0 alone prints and writes the global model.
+
+    Examples: [bold]stockcast train MSFT --epochs 20 --seed 1[/],
+    [bold]stockcast train AAPL AMD KO --global --name big3[/]
     """
     from stockcast.data.paths import normalize_symbol
+    from stockcast.training import dist
     from stockcast.training.job import configs_from_options, train_symbol
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     data, model_cfg, cfg, dev = configs_from_options(options)
+    if name is not None and not global_:
+        raise UsageError("--name names a --global model; add --global or leave --name out")
+    if global_:
+        _train_global(syms, name, data, model_cfg, cfg, dev, as_json, quiet)
+        return
+    me = dist.from_env()
+    quiet = quiet or not me.main
 
     def one(sym: str) -> dict[str, Any]:
         with _progress(sym, cfg.epochs, quiet) as callback:
             return train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
 
+    if me.world > 1:
+        dist.start("cpu")  # gloo, only to gather every rank's results on rank 0
     batch = run_batch(
-        syms, one, on_outcome=_said, keep_on_interrupt=True, stops_early=lambda r: r["interrupted"]
+        dist.share(syms, me),  # under torchrun: this rank's symbols; else all of them
+        one,
+        on_outcome=_said,
+        keep_on_interrupt=True,
+        stops_early=lambda r: r["interrupted"],
     )
-    if len(syms) == 1 and batch.errors:
+    gathered = [o for part in dist.gather(batch.outcomes, me) for o in part]
+    outcomes = sorted(gathered, key=lambda o: syms.index(o.symbol))  # the order given
+    dist.finish()
+    if not me.main:
         raise typer.Exit(batch.exit_code)
+    code = exit_code(
+        len(syms),
+        [o.error.exit_code for o in outcomes if o.error is not None],
+        interrupted=any(o.interrupted for o in outcomes),
+    )
+    if len(syms) == 1 and code and not as_json:
+        raise typer.Exit(code)
     results = [
-        o.value if o.value is not None else {"ticker": o.symbol, "error": str(o.error)}
-        for o in batch.outcomes
+        o.value if o.value is not None else error_object(o.symbol, o.error)
+        for o in outcomes
         if o.value is not None or o.error is not None
     ]
-    _report(results, as_json, single=len(syms) == 1)
-    if batch.exit_code:
-        raise typer.Exit(batch.exit_code)
+    _report(results, as_json, quiet)
+    if code:
+        raise typer.Exit(code)
+
+
+def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, cfg: Any,
+                  dev: str, as_json: bool, quiet: bool) -> None:  # fmt: skip
+    """`train --global`: one model over ``syms``; DDP over the ranks under torchrun."""
+    from stockcast.training import dist
+    from stockcast.training.globaljob import GLOBAL_NAME, train_global
+
+    label = name or GLOBAL_NAME
+    shard, device, me = None, dev, dist.from_env()
+    if me.world > 1:
+        me, torch_dev, shard = dist.start(dev)
+        device = str(torch_dev)
+    try:
+        with _progress(label, cfg.epochs, quiet or not me.main) as callback:
+            result = train_global(STATE.data_dir, label, syms, data, model_cfg, cfg, device,
+                                  callback, shard)  # fmt: skip
+    finally:
+        dist.finish()
+    if result is None:  # not rank 0: rank 0 writes and prints
+        return
+    if as_json:
+        print_json(result)
+        return
+    con = stdout()
+    con.print(
+        f"[bold]{result['name']}[/] model {result['model']}: {len(syms)} symbols, "
+        f"{result['train_windows']:,} training windows, {result['processes']} process(es) on "
+        f"{result['device']}; best epoch {result['best_epoch']} of {result['epochs']}, "
+        f"val loss {result['val_loss']:.4f}, {result['windows_per_s']:,.0f} windows/s"
+    )
+    for ev in result["evaluation"].values():
+        con.print()
+        render_evaluation(ev, con)
 
 
 def _said(o: Outcome[dict[str, Any]]) -> None:
     """What `train` says on stderr as each symbol ends."""
     if o.error is not None:
-        error_line(str(o.error) if o.symbol in str(o.error) else f"{o.symbol}: {o.error}")
+        text = str(o.error) + where_hint(o.error)
+        error_line(text if o.symbol in str(o.error) else f"{o.symbol}: {text}")
     elif o.interrupted and o.value is None:
         error_line(f"{o.symbol}: interrupted before a model was saved; nothing was kept")
     elif o.interrupted and o.value is not None:
@@ -73,16 +165,17 @@ def _said(o: Outcome[dict[str, Any]]) -> None:
         stderr().print(f"{o.symbol}: interrupted; saved the best epoch so far as {model}")
 
 
-def _report(results: list[dict[str, Any]], as_json: bool, single: bool) -> None:
+def _report(results: list[dict[str, Any]], as_json: bool, quiet: bool) -> None:
+    """--json: the array of per-symbol objects (a failed one is {"ticker", "error"}); else the
+    tables, unless quiet (then errors and warnings only, on stderr)."""
     if as_json:
-        if results:
-            print_json(results[0] if single else results)
+        print_json(results)
         return
     done = [r for r in results if "error" not in r]
-    if not done:
+    if not done or quiet:
         return
     con = stdout()
-    con.print(training_table(done))
+    print_table(con, training_table(done))
     for r in done:
         con.print()
         render_evaluation(r["evaluation"], con)
@@ -130,8 +223,8 @@ def render_evaluation(ev: dict[str, Any], console: Console) -> None:
         )  # fmt: skip
         b = h["baselines"]
         naive.add_row(str(h["h"]), *(_errors(b[k]) for k in ("persistence", "drift", "sma")))
-    console.print(main)
-    console.print(naive)
+    print_table(console, main)
+    print_table(console, naive)
     console.print(
         "Skill = 1 - MAE / persistence MAE; vs best: the same against the best naive forecast, "
         "with a 95% confidence interval. Verdict: better / worse only when that interval "
@@ -171,17 +264,22 @@ def _render_intervals(horizons: list[dict[str, Any]], console: Console) -> None:
     for h in horizons:
         for b in h["intervals"]:
             table.add_row(
-                str(h["h"]), f"{b['level']:.0%}", f"{b['coverage']:.1%}",
+                str(h["h"]), level_text(b["level"]), f"{b['coverage']:.1%}",
                 f"{b['mean_width']:.4f}", f"{b['mean_width_pct']:.2f}",
                 f"{b['baseline_coverage']:.1%}", f"{b['baseline_mean_width']:.4f}",
                 f"{b['baseline_mean_width_pct']:.2f}",
             )  # fmt: skip
-    console.print(table)
+    print_table(console, table, keys=2)
     console.print(
         "Bands: conformal, volatility-scaled, calibrated on validation; Const.: same centre and "
         "calibration without volatility scaling. A calibrated band covers about its level.",
         markup=False,
     )
+
+
+def level_text(level: float) -> str:
+    """0.9 -> "90%", 0.999 -> "99.9%" (never a rounded "100%")."""
+    return f"{level * 100:g}%"
 
 
 def _table(title: str, *headers: str):
@@ -248,21 +346,44 @@ class _progress:
 @app.command()
 @handles_errors
 def evaluate(
-    symbol: SymbolArg,
+    symbols: SymbolsArg,
     model: ModelIdOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate a saved model on its test split against persistence, drift and SMA5.
+    """Evaluate saved models on their test split against persistence, drift and SMA5.
 
-    Example: [bold]stockcast evaluate MSFT --json[/]
+    --json prints an array with one object per symbol (a failed one is {"ticker", "error"}).
+
+    Example: [bold]stockcast evaluate MSFT AAPL --json[/]
     """
+    import re
+
+    from stockcast.data.paths import normalize_symbol
     from stockcast.forecasting.evaluation import evaluate_saved
 
-    ev = evaluate_saved(STATE.data_dir, symbol, model)
+    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    if model and len(syms) > 1 and re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", model):  # an id
+        raise UsageError("--model with an id names one model; give a single symbol with it")
+    check_model_option(syms[0], model)
+
+    def said(o: Outcome[dict[str, Any]]) -> None:
+        if o.error is not None and (len(syms) > 1 or as_json):
+            error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
+
+    batch = run_batch(syms, lambda s: evaluate_saved(STATE.data_dir, s, model), on_outcome=said)
+    if len(syms) == 1 and batch.errors and not as_json:
+        raise batch.errors[0]  # one red line and its own exit code (handles_errors)
     if as_json:
-        print_json(ev)
+        done = [o for o in batch.outcomes if o.value is not None or o.error is not None]
+        print_json([o.value or error_object(o.symbol, o.error) for o in done])
     else:
-        render_evaluation(ev, stdout())
+        con = stdout()
+        for i, ev in enumerate(batch.values):
+            if i:
+                con.print()
+            render_evaluation(ev, con)
+    if batch.exit_code:
+        raise typer.Exit(batch.exit_code)
 
 
 @app.command("features")

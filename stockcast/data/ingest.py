@@ -25,7 +25,7 @@ from stockcast.data.calendar import calendar_code_for, last_completed_session
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.sources import yahoo
 from stockcast.data.sources.base import Source
-from stockcast.data.sources.csvfile import CsvSource
+from stockcast.data.sources.csvfile import CsvSource, table_shape
 from stockcast.data.sources.sample import SAMPLE_SYMBOL, SampleSource
 from stockcast.data.store import COLUMNS, PriceStore, SymbolInfo
 from stockcast.data.validate import ValidationReport, validate
@@ -315,31 +315,60 @@ def ingest_csv(
     path: str | Path,
     date_format: str | None = None,
     *,
+    column: str | None = None,
     replace: bool = False,
     now: dt.datetime | None = None,
 ) -> FetchResult:
     """Replace the stored history of ``symbol`` with the rows of a CSV file (the file wins).
 
-    A ``date_format`` given once is recorded, and reused when the same file is read again
-    (by `stockcast run`) without one. A file that would lose stored history is refused
-    unless ``replace`` (see ``refresh``).
+    ``column`` names the symbol's part of a wide or long table (``csv_symbols``). A
+    ``date_format`` or ``column`` given once is recorded, and reused when the same file is
+    read again (by `stockcast run`) without one. A file that would lose stored history is
+    refused unless ``replace`` (see ``refresh``).
     """
     symbol = normalize_symbol(symbol)
-    source = CsvSource(path, date_format)
-    if date_format is None:
-        source = CsvSource(path, _recorded_date_format(store, symbol, source.ref))
+    ref = CsvSource(path).ref
+    recorded = _recorded_csv_options(store, symbol, ref)
+    source = CsvSource(
+        path,
+        date_format if date_format is not None else recorded.get("date_format"),
+        column if column is not None else recorded.get("column"),
+    )
     return refresh(store, symbol, source, replace=replace, now=now)
 
 
-def _recorded_date_format(store: PriceStore, symbol: str, ref: str) -> str | None:
-    """The ``--date-format`` recorded when ``ref`` was last imported as ``symbol``, if any."""
+def csv_symbols(path: str | Path) -> dict[str, str] | None:
+    """Symbol -> its spelling in the file for a wide or long table (``csvfile.table_shape``);
+    None for one symbol's prices. UsageError when a name is not a valid symbol or two names
+    are the same symbol."""
+    shape, names = table_shape(path)
+    if shape == "single":
+        return None
+    out: dict[str, str] = {}
+    for name in names:
+        try:
+            sym = normalize_symbol(name)
+        except UsageError:
+            raise UsageError(
+                f"{path}: {name!r} is not a ticker symbol; rename that column (a {shape} table "
+                "holds one symbol per " + ("column" if shape == "wide" else "row key") + ")"
+            ) from None
+        if sym in out:
+            raise UsageError(f"{path} names {sym} twice ({out[sym]!r}, {name!r}); keep one")
+        out[sym] = name
+    return out
+
+
+def _recorded_csv_options(store: PriceStore, symbol: str, ref: str) -> dict:
+    """The options (``date_format``, ``column``) recorded when ``ref`` was last imported as
+    ``symbol``, if any."""
     try:
         info = store.info(symbol)
     except Exception:
-        return None
+        return {}
     if info.source != "csv" or info.source_ref != ref:
-        return None
-    return (info.source_options or {}).get("date_format")
+        return {}
+    return dict(info.source_options or {})
 
 
 def ingest_sample(store: PriceStore, *, replace: bool = False) -> FetchResult:

@@ -15,7 +15,7 @@ from stockcast.errors import UsageError
 ENV_HOME = "STOCKCAST_HOME"
 DEFAULT_HOME = Path("data")
 SYMBOL_MAX_LEN = 20
-_SYMBOL_RE = re.compile(r"^[A-Z0-9.\-^=]+$")
+_SYMBOL_RE = re.compile(r"^[A-Z0-9\-^=_][A-Z0-9.\-^=_]*$")  # ASCII; no leading dot (hidden file)
 
 
 def data_dir(option: str | os.PathLike[str] | None = None) -> Path:
@@ -44,15 +44,18 @@ def normalize_symbol(raw: str) -> str:
     >>> normalize_symbol("brk-b")
     'BRK-B'
     """
-    sym = (raw or "").strip().upper()
+    stripped = (raw or "").strip()
+    # check before upper-casing: "ß".upper() is "SS", "ı" and "ﬁ" fold into I and FI
+    ascii_only = stripped.isascii()
+    sym = stripped.upper() if ascii_only else stripped
     if not sym:
         raise UsageError("empty symbol; give a ticker such as AAPL")
     if len(sym) > SYMBOL_MAX_LEN:
         raise UsageError(f"symbol {raw!r} is longer than {SYMBOL_MAX_LEN} characters")
-    if not _SYMBOL_RE.match(sym) or set(sym) <= {"."}:
+    if not ascii_only or not _SYMBOL_RE.match(sym):
         raise UsageError(
-            f"invalid symbol {raw!r}; use letters, digits and . - ^ = only "
-            "(for example BRK-B, ^GSPC)"
+            f"invalid symbol {raw!r}; use ASCII letters, digits and . - ^ = _ only, not "
+            "starting with a dot (for example BRK-B, ^GSPC)"
         )
     return sym
 

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -98,7 +99,7 @@ class PriceStore:
         except Exception as exc:  # corrupt file: never expected, since writes are atomic
             raise _unreadable(sym, exc) from None
         meta = _decode_meta(table.schema.metadata)
-        if meta.get("schema_version", 0) > SCHEMA_VERSION:
+        if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
             raise DataError(
                 f"{path} was written by a newer stockcast (schema {meta['schema_version']}); "
                 "upgrade stockcast"
@@ -109,10 +110,15 @@ class PriceStore:
                 f"stored prices of {sym} lack {', '.join(absent)} (not a stockcast price file); "
                 f"run `stockcast fetch {sym} --full` to rebuild them"
             )
-        df = table.to_pandas().set_index("date")
-        df.index = df.index.astype("datetime64[ns]")
+        try:
+            df = table.to_pandas().set_index("date")
+            df.index = df.index.astype("datetime64[ns]")
+            df = df[COLUMNS].astype("float64")
+        except (TypeError, ValueError, OverflowError, pa.ArrowException) as exc:
+            raise _unreadable(sym, exc) from None
         df.index.name = "date"
-        return df[COLUMNS], _symbol_info(sym, meta, table.num_rows)
+        _check_frame(sym, df)
+        return df, _symbol_info(sym, meta, table.num_rows)
 
     def info(self, symbol: str) -> SymbolInfo:
         """Metadata of a stored symbol, read from the Parquet footer only (fast)."""
@@ -172,13 +178,54 @@ class PriceStore:
         return path
 
 
+def _check_frame(sym: str, df: pd.DataFrame) -> None:
+    """DataError naming the repair unless sessions are sorted and unique and every close and
+    adjusted close is a finite positive number (what every writer stores)."""
+    problem = None
+    if df.index.hasnans:
+        problem = "sessions without a date"
+    elif not df.index.is_monotonic_increasing:
+        problem = "sessions out of date order"
+    elif df.index.has_duplicates:
+        problem = "repeated sessions"
+    else:
+        closes = df[["close", "adj_close"]].to_numpy()
+        if not (np.isfinite(closes) & (closes > 0)).all():
+            problem = "closes that are missing, infinite, zero or negative"
+    if problem:
+        raise DataError(
+            f"stored prices of {sym} are damaged ({problem}); "
+            f"run `stockcast fetch {sym} --full` (or --csv FILE / --sample) to rebuild them"
+        )
+
+
+_META_TYPES = {
+    "schema_version": int,
+    "source": str,
+    "source_ref": str,
+    "source_options": dict,
+    "updated": str,
+    "first": str,
+    "last": str,
+}
+
+
 def _decode_meta(raw: dict | None) -> dict:
+    """The stockcast footer; a damaged one (not JSON, not an object, a value of the wrong type)
+    keeps only its well-typed keys, so that `list` can still show the file."""
     if not raw or _META_KEY not in raw:
         return {}
     try:
-        return json.loads(raw[_META_KEY])
+        meta = json.loads(raw[_META_KEY])
     except ValueError:
         return {}
+    if not isinstance(meta, dict):
+        return {}
+    return {
+        k: v
+        for k, v in meta.items()
+        if k in _META_TYPES and isinstance(v, _META_TYPES[k]) and not isinstance(v, bool)
+    }
 
 
 def _symbol_info(sym: str, meta: dict, rows: int) -> SymbolInfo:

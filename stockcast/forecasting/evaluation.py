@@ -15,56 +15,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from stockcast.errors import ModelError
 from stockcast.forecasting import metrics, stats
+from stockcast.forecasting.history import parts_from_split
+from stockcast.forecasting.latest import data_config, latest_window, scalers
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.base import predict_scaled
-from stockcast.models.store import series_view
-from stockcast.prep.windows import PARTS, DataConfig, Dataset, Scaler, build_dataset
+from stockcast.models.store import model_ref, series_view
+from stockcast.prep.windows import Dataset, build_dataset
 
 if TYPE_CHECKING:
     import pandas as pd
     from torch import nn
-
-
-def data_config(manifest: dict) -> DataConfig:
-    d = manifest["data_config"]
-    return DataConfig(**{**d, "features": tuple(d["features"])})
-
-
-def scalers(manifest: dict, symbol: str) -> tuple[Scaler, Scaler]:
-    """(feature scaler, target scaler) of ``symbol`` in the model."""
-    s = series_view(manifest, symbol).scalers
-    return Scaler.from_dict(s["features"]), Scaler.from_dict(s["targets"])
-
-
-def parts_from_split(
-    symbol: str, dates: pd.DatetimeIndex, split: dict, horizon: int
-) -> dict[str, range]:
-    """As-of index ranges of the stored split, located in the current session dates."""
-    import pandas as pd
-
-    parts = {}
-    for name in PARTS:
-        info = split.get(name, {"n": 0})
-        if not info.get("n"):
-            parts[name] = range(0)
-            continue
-        lo, hi = (dates.searchsorted(pd.Timestamp(info[k])) for k in ("start", "end"))
-        if (
-            hi >= len(dates)
-            or dates[lo] != pd.Timestamp(info["start"])
-            or dates[hi] != pd.Timestamp(info["end"])
-            or hi - lo + 1 != info["n"]
-            or hi + horizon >= len(dates)
-        ):
-            raise ModelError(
-                f"the stored prices of {symbol} no longer match the {name} period the model was "
-                f"trained with ({info['start']} to {info['end']}); run `stockcast train {symbol}`"
-            )
-        parts[name] = range(lo, hi + 1)
-    return parts
 
 
 def rebuild_dataset(symbol: str, prices: pd.DataFrame, manifest: dict) -> Dataset:
@@ -246,28 +208,16 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict
     from stockcast.models.store import load_model
 
     sym = normalize_symbol(symbol)
-    manifest, model, _ = load_model(root, sym, model_id, symbol=sym)
+    name, model_id = model_ref(sym, model_id)  # an id, a model name (global) or NAME:ID
+    manifest, model, _ = load_model(root, name, model_id, symbol=sym)
     ds = rebuild_dataset(sym, PriceStore(root).read(sym), manifest)
     shrink = Shrink.from_dict(manifest.get("shrink"))
     return {"ticker": sym, "model": manifest["id"], **evaluate_dataset(model, ds, shrink=shrink)}
 
 
 def predict_latest(symbol: str, prices: pd.DataFrame, manifest: dict, model: nn.Module) -> dict:
-    """Predicted log returns (H,) from the latest stored window, with its as-of context."""
-    from stockcast.prep import features
-    from stockcast.prep.windows import make_windows, prepare
-
-    cfg = data_config(manifest)
-    dates, rows, close, vol, _ = prepare(symbol, prices, cfg)
-    if len(dates) < cfg.lookback:
-        need = cfg.lookback + features.warmup(cfg.features)
-        raise ModelError(f"{symbol} has {len(prices)} sessions; this model needs {need}")
-    fs, ts = scalers(manifest, symbol)
-    x = make_windows(fs.forward(rows[-cfg.lookback :]), cfg.lookback)  # (1, L, F)
-    mu = ts.inverse(predict_scaled(model, x, torch.device("cpu")))[0]
-    return {
-        "as_of": dates[-1],
-        "last_close": float(close[-1]),
-        "log_returns": mu,
-        "vol": float(vol[-1]),
-    }
+    """Predicted log returns (H,) from the latest stored window, with its as-of context (the
+    torch route; `predict` runs the same window through ``models.numpy_infer``)."""
+    w = latest_window(symbol, prices, manifest)
+    mu = w.log_returns(predict_scaled(model, w.x, torch.device("cpu")))
+    return {"as_of": w.as_of, "last_close": w.last_close, "log_returns": mu, "vol": w.vol}

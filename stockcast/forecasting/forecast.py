@@ -19,15 +19,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stockcast.data import calendar as cal
+from stockcast.data.paths import normalize_symbol
+from stockcast.data.store import PriceStore
 from stockcast.errors import ModelError, NoPrices, UsageError
 from stockcast.forecasting import intervals
+from stockcast.forecasting.history import check_history
+from stockcast.forecasting.latest import latest_window
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
-from stockcast.models.store import series_view
+from stockcast.models.numpy_infer import Predict
+from stockcast.models.store import load_model, load_numpy, model_ref, series_view
+from stockcast.prep import features
 
 if TYPE_CHECKING:
     import pandas as pd
-    from torch import nn
 
 
 HISTORY_SESSIONS = 120  # recent closes kept on a forecast (the chart shows them)
@@ -87,6 +93,7 @@ class Forecast:
     steps: tuple[Step, ...]
     made_at: str  # ISO timestamp (UTC) when the forecast was made
     history: tuple[tuple[dt.date, float], ...] = field(default=(), repr=False)  # for the chart
+    interrupted: bool = False  # the model's training was interrupted (manifest `interrupted`)
 
     def to_dict(self) -> dict:
         """The `predict --json` object (bounds of the first level also at the top of each row)."""
@@ -221,8 +228,6 @@ def _against_best(h: dict) -> tuple[str | None, dict | None, str | None, str]:
 
 def check_features(symbol: str, manifest: dict, prices: pd.DataFrame) -> None:
     """DataError (one line) when the stored prices cannot provide the model's features."""
-    from stockcast.prep import features
-
     names = list(manifest["data_config"]["features"])
     lookback = int(manifest["data_config"]["lookback"])
     mid = manifest.get("id", "?")
@@ -247,24 +252,48 @@ def check_horizon(horizon: int | None, model_h: int, model_id: str) -> int:
     return horizon
 
 
-def _predict_one_thread(symbol: str, prices: pd.DataFrame, manifest: dict, model: nn.Module):
-    """``evaluation.predict_latest`` on one intra-op thread: one window is ~1k FLOPs per step,
-    and with two threads each of the L recurrent steps waits on the other core (0.5 s on a
-    busy 2-core machine against 0.2 ms on one thread)."""
-    import torch
+INFERENCE = ("auto", "torch")  # forecast_symbol(inference=...): numpy where it can, or torch
+
+
+def load_live(
+    root: Path, name: str, model_id: str | None, symbol: str, inference: str = "auto"
+) -> tuple[dict, Predict, dict[str, np.ndarray]]:
+    """(manifest, predict, calibration) of a model's live weights (the recipe refit on every
+    stored session; evaluated ones in older models). ``predict`` maps scaled windows to scaled
+    outputs: in numpy (``models.numpy_infer``, no torch import) when the architecture has a
+    numpy forward and ``inference`` is "auto", else through the torch model."""
+    if inference not in INFERENCE:
+        raise ValueError(f"inference must be one of {INFERENCE}")
+    manifest, predict, calib = load_numpy(root, name, model_id, symbol=symbol, weights="live")
+    if predict is None or inference == "torch":
+        predict = _torch_predict(root, name, str(manifest["id"]), symbol)
+    return manifest, predict, calib
+
+
+def _torch_predict(root: Path, name: str, model_id: str, symbol: str) -> Predict:
+    """The torch route (the reference, and architectures without a numpy forward), on one
+    intra-op thread: one window is ~1k FLOPs per step, and with two threads each of the L
+    recurrent steps waits on the other core (0.5 s on a busy 2-core machine against 0.2 ms)."""
+    import torch  # only here: `predict` of a numpy-capable model never imports torch
 
     from stockcast.device import threads_for
-    from stockcast.forecasting.evaluation import predict_latest
+    from stockcast.models.base import predict_scaled
 
-    with threads_for(torch.device("cpu"), 1):
-        return predict_latest(symbol, prices, manifest, model)
+    _, model, _ = load_model(root, name, model_id, symbol=symbol, weights="live")
+    cpu = torch.device("cpu")
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with threads_for(cpu, 1):
+            return predict_scaled(model, x, cpu)
+
+    return predict
 
 
 def build_forecast(
     symbol: str,
     prices: pd.DataFrame,
     manifest: dict,
-    model: nn.Module,
+    predict: Predict,
     calib: dict[str, np.ndarray],
     *,
     horizon: int | None = None,
@@ -272,20 +301,22 @@ def build_forecast(
     calendar: str = "XNYS",
     last_completed: dt.date | None = None,
     made_at: dt.datetime | None = None,
+    root: Path | None = None,
 ) -> Forecast:
-    """A forecast from loaded pieces (no disk): predict, calibrate, bound, date."""
-    from stockcast.data import calendar as cal
-
+    """A forecast from loaded pieces: predict, calibrate, bound, date. ``predict`` maps the
+    scaled window (1, L, F) to scaled outputs (1, H) (``load_live``); ``root``: the data
+    directory whose calendar cache dates the forecast (None: the calendar is built)."""
     n = check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     check_features(symbol, manifest, prices)
-    latest = _predict_one_thread(symbol, prices, manifest, model)
+    check_history(symbol, prices, manifest)  # refused, like `evaluate`, after a rewrite
+    latest = latest_window(symbol, prices, manifest)
     shrunk = Shrink.from_dict(manifest.get("shrink"))  # None: the raw model (the default)
-    mu = apply_shrink(np.asarray(latest["log_returns"], float), shrunk)[:n]  # -> (N,)
-    close0, vol = float(latest["last_close"]), float(latest["vol"])
-    as_of = latest["as_of"].date()
+    mu = apply_shrink(latest.log_returns(predict(latest.x)), shrunk)[:n]  # -> (N,)
+    close0, vol = latest.last_close, latest.vol
+    as_of = latest.as_of.date()
     c = intervals.calibrate(calib["y"], apply_shrink(calib["mu"], shrunk), calib["vol"], levels)
     lo, hi = intervals.price_bounds(close0, mu[None, :], vol, c)  # -> (1, L, N)
-    dates = cal.next_sessions(as_of, n, calendar)
+    dates = cal.next_sessions(as_of, n, calendar, root)
     steps = tuple(
         Step(
             date=dates[i],
@@ -316,6 +347,7 @@ def build_forecast(
         steps=steps,
         made_at=made.isoformat(timespec="seconds"),
         history=tuple((d.date(), float(v)) for d, v in hist.items()),
+        interrupted=manifest.get("interrupted") is True,
     )
 
 
@@ -328,41 +360,39 @@ def forecast_symbol(
     levels: Sequence[float] = (0.9,),
     calendar: str | None = None,
     now: dt.datetime | None = None,
+    inference: str = "auto",
 ) -> Forecast:
     """Forecast ``symbol`` from its saved model and stored prices (the cron runner's entry).
 
     Raises StockcastError subclasses with one line naming the fix: no model ("run `stockcast
     train X`"), no prices ("run `stockcast fetch X`"), a horizon beyond the model's, features
     the stored data cannot provide, an unknown calendar. Stale data is not an error: see
-    ``Forecast.stale``.
+    ``Forecast.stale``. ``inference``: "auto" (numpy where the architecture has a numpy
+    forward: no torch import) or "torch" (the reference route).
     """
-    from stockcast.data import calendar as cal
-    from stockcast.data.paths import normalize_symbol
-    from stockcast.data.store import PriceStore
-    from stockcast.models.store import load_model
-
     sym = normalize_symbol(symbol)
-    code = cal.calendar_code_for(sym, calendar)
-    cal.get_calendar(code)  # an unknown --calendar fails before any heavy work
-    # live weights: the recipe refit on every stored session (evaluated ones in older models)
-    manifest, model, calib = load_model(root, sym, model_id, symbol=sym, weights="live")
+    name, model_id = model_ref(sym, model_id)  # an id, a model name (global) or NAME:ID
+    # an unknown --calendar fails before any heavy work (the cached session table is cheap)
+    code = cal.check_calendar(cal.calendar_code_for(sym, calendar), root)
+    manifest, predict, calib = load_live(root, name, model_id, sym, inference)
     check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     prices = PriceStore(root).read(sym)
     if prices.empty:
         raise NoPrices(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
     try:
-        last_completed = cal.last_completed_session(now, code)
+        last_completed = cal.last_completed_session(now, code, root)
     except UsageError:  # today is past the calendar's range: the forecast can still be dated
         last_completed = None
     return build_forecast(
         sym,
         prices,
         manifest,
-        model,
+        predict,
         calib,
         horizon=horizon,
         levels=levels,
         calendar=code,
         last_completed=last_completed,
         made_at=now,
+        root=root,
     )

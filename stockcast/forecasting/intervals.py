@@ -112,7 +112,7 @@ def calibrate(
         need = min_windows(level) if symmetric else min_windows(1 - (1 - level) / 2)
         if n < need:
             raise DataError(
-                f"only {n} calibration windows; a {level:.0%} interval needs at least {need}: "
+                f"only {n} calibration windows; a {level * 100:g}% interval needs at least {need}: "
                 "train on a longer history or with a larger validation share"
             )
     lo = np.empty((len(levels), y.shape[1]))

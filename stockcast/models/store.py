@@ -33,13 +33,16 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from safetensors.numpy import load as load_arrays
 
 from stockcast import models
 from stockcast.data.fsutil import fsync_dir
 from stockcast.data.paths import normalize_symbol, symbol_file
-from stockcast.errors import ModelError, NoModel, UsageError
+from stockcast.errors import EXIT_USAGE, ModelError, NoModel, UsageError
+from stockcast.models import numpy_infer, schema
 
 FORMAT_VERSION = 2  # written; READABLE_VERSIONS are read
 READABLE_VERSIONS = (1, 2)
@@ -84,6 +87,27 @@ def new_model_id(existing: list[str], now: dt.datetime | None = None) -> str:
         last = dt.datetime.strptime(existing[-1][:15], "%Y%m%dT%H%M%S")
         stamp = (last + dt.timedelta(seconds=1)).strftime("%Y%m%dT%H%M%S")
     return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def model_ref(symbol: str, ref: str | None) -> tuple[str, str | None]:
+    """(model name, id or None for the default) of a ``--model`` value used for ``symbol``.
+
+    ``--model`` takes an id (``20261129T153000-ab12cd``: ``symbol``'s own model), a model name
+    (``global``: the newest model of that name, e.g. a global model covering ``symbol``), or
+    ``NAME:ID`` (that model of that name); nothing gives ``symbol``'s own newest model. An id
+    is recognised by its shape, so a name can never be mistaken for one."""
+    if ref is None or not ref.strip():
+        return normalize_symbol(symbol), None
+    ref = ref.strip()
+    if _ID_RE.match(ref):
+        return normalize_symbol(symbol), ref
+    name, _, model_id = ref.partition(":")
+    if model_id and not _ID_RE.match(model_id):
+        raise UsageError(
+            f"--model {ref}: {model_id!r} is not a model id (like 20261129T153000-ab12cd); "
+            "give an id, a model name, or NAME:ID"
+        )
+    return normalize_symbol(name), model_id or None
 
 
 def model_arch(manifest: Mapping) -> str:
@@ -245,7 +269,8 @@ def _resolve(root: Path, label: str, model_id: str | None) -> Path:
     if model_id not in ids:
         raise ModelError(
             f"no model {model_id!r} for {label}; the newest is {ids[-1]} "
-            f"(omit --model to use it, or run `stockcast train {label}`)"
+            f"(omit --model to use it, or run `stockcast train {label}`)",
+            exit_code=EXIT_USAGE,  # a --model that names nothing is bad usage
         )
     return models_dir(root, label) / model_id
 
@@ -257,7 +282,7 @@ def _default_id(root: Path, label: str, ids: list[str]) -> str:
         try:
             text = (models_dir(root, label) / model_id / MANIFEST).read_text()
             interrupted = json.loads(text).get("interrupted") is True
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             interrupted = False  # unreadable: let loading name the problem
         if not interrupted:
             return model_id
@@ -270,7 +295,7 @@ def _read_manifest(folder: Path, label: str) -> dict:
         manifest = json.loads((folder / MANIFEST).read_text())
     except FileNotFoundError:
         raise ModelError(f"model {folder.name} of {label} has no {MANIFEST}; {fix}") from None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         manifest = None
     if not isinstance(manifest, dict):
         raise ModelError(f"model {folder.name} of {label} has an unreadable {MANIFEST}; {fix}")
@@ -283,6 +308,7 @@ def _read_manifest(folder: Path, label: str) -> dict:
         )
     if not _well_formed(manifest):
         raise ModelError(f"model {folder.name} of {label} has an unreadable {MANIFEST}; {fix}")
+    schema.check_manifest(manifest, f"model {folder.name} of {label}", fix)
     return manifest
 
 
@@ -316,46 +342,102 @@ def load_model(
     """
     from safetensors.torch import load
 
+    f = _open_weights(root, name, model_id, symbol, weights)
+    config_cls, model_cls = models.lookup(model_arch(f.manifest))
+    try:
+        state, calib = _weight_set(load(f.blob), f.manifest, f.symbol, weights)
+        cfg = config_cls(**f.manifest["model_config"])
+        k = len(f.manifest.get("members") or [None])
+        model = model_cls(cfg, init=False)
+        if k > 1:
+            model = models.make_ensemble([model_cls(cfg, init=False) for _ in range(k)])
+        model.load_state_dict(state, strict=True)
+        calib = {part: v.numpy() for part, v in calib.items()}
+    except Exception as exc:
+        raise f.unloadable(exc) from None
+    model.to(device).eval()
+    return f.manifest, model, calib
+
+
+def load_numpy(
+    root: Path,
+    name: str,
+    model_id: str | None = None,
+    symbol: str | None = None,
+    weights: str = "evaluated",
+) -> tuple[dict, numpy_infer.Predict | None, dict[str, np.ndarray]]:
+    """``load_model`` without torch: (manifest, predict, calibration), where ``predict`` maps
+    scaled windows (B, L, F) to scaled outputs (B, H) in numpy (``numpy_infer``), or is None
+    when the architecture has no numpy forward (then use ``load_model``). The same checks
+    and one-line ModelErrors as ``load_model``."""
+    f = _open_weights(root, name, model_id, symbol, weights)
+    try:
+        state, calib = _weight_set(load_arrays(f.blob), f.manifest, f.symbol, weights)
+        k = len(f.manifest.get("members") or [None])
+        arch, cfg = _arch_key(f.manifest), f.manifest["model_config"]
+        predict = numpy_infer.predictor(arch, cfg, state, k)
+    except Exception as exc:
+        raise f.unloadable(exc) from None
+    return f.manifest, predict, calib
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A model's checked manifest and weights file, before the weights are parsed."""
+
+    folder: Path
+    label: str
+    manifest: dict
+    symbol: str
+    blob: bytes
+
+    def unloadable(self, exc: Exception) -> ModelError:
+        return ModelError(
+            f"model {self.folder.name} of {self.label} cannot be loaded "
+            f"({exc.__class__.__name__}); run `stockcast train {self.label}` to replace it"
+        )
+
+
+def _open_weights(
+    root: Path, name: str, model_id: str | None, symbol: str | None, weights: str
+) -> _Opened:
+    """Resolve, read and check a model (format, architecture, symbol, weights digest)."""
     label = normalize_symbol(name)
     folder = _resolve(root, label, model_id)
     manifest = _read_manifest(folder, label)
     sym = pick_symbol(manifest, symbol)
     fix = f"run `stockcast train {label}` to replace it"
-    try:
-        config_cls, model_cls = models.lookup(model_arch(manifest))
-    except UsageError:
+    if _arch_key(manifest) not in models.REGISTRY:
         raise ModelError(
             f"model {folder.name} of {label} uses architecture {model_arch(manifest)!r}, which "
             f"this stockcast does not have; {fix}"
-        ) from None
+        )
     try:
         blob = (folder / WEIGHTS).read_bytes()
     except FileNotFoundError:
         raise ModelError(f"model {folder.name} of {label} has no {WEIGHTS}; {fix}") from None
     if hashlib.sha256(blob).hexdigest() != manifest.get("weights_sha256"):
         raise ModelError(f"weights of model {folder.name} of {label} are corrupt; {fix}")
+    schema.check_weights(blob, f"model {folder.name} of {label}", fix)
     if weights not in WEIGHT_SETS:
         raise ValueError(f"weights must be one of {WEIGHT_SETS}")
-    try:
-        tensors = load(blob)
-        live = weights == "live" and f"{LIVE}calib.{sym}.y" in tensors
-        pre = LIVE if live else ""
-        cfg = config_cls(**manifest["model_config"])
-        k = len(manifest.get("members") or [None])
-        model = model_cls(cfg, init=False)
-        if k > 1:
-            model = models.make_ensemble([model_cls(cfg, init=False) for _ in range(k)])
-        start = len(pre) + len("model.")
-        state = {key[start:]: v for key, v in tensors.items() if key.startswith(pre + "model.")}
-        model.load_state_dict(state, strict=True)
-        prefix = "calib." if manifest["format_version"] == 1 else f"{pre}calib.{sym}."
-        calib = {part: tensors[prefix + part].numpy() for part in CALIB_PARTS}
-    except Exception as exc:
-        raise ModelError(
-            f"model {folder.name} of {label} cannot be loaded ({exc.__class__.__name__}); {fix}"
-        ) from None
-    model.to(device).eval()
-    return manifest, model, calib
+    return _Opened(folder, label, manifest, sym, blob)
+
+
+def _arch_key(manifest: Mapping) -> str:
+    """``model_arch`` as the registry spells it (what ``models.lookup`` accepts)."""
+    return model_arch(manifest).strip().lower()
+
+
+def _weight_set(tensors: Mapping[str, Any], manifest: Mapping, sym: str, weights: str):
+    """(state dict, calibration {"y", "mu", "vol"}) of the chosen weight set in a weights file
+    (torch tensors or numpy arrays alike): the live set when asked for and present."""
+    live = weights == "live" and f"{LIVE}calib.{sym}.y" in tensors
+    pre = LIVE if live else ""
+    start = len(pre) + len("model.")
+    state = {key[start:]: v for key, v in tensors.items() if key.startswith(pre + "model.")}
+    prefix = "calib." if manifest["format_version"] == 1 else f"{pre}calib.{sym}."
+    return state, {part: tensors[prefix + part] for part in CALIB_PARTS}
 
 
 def default_model_id(root: Path, name: str) -> str | None:

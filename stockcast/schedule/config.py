@@ -26,6 +26,7 @@ that names the key and the file.
 from __future__ import annotations
 
 import math
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,7 +44,8 @@ DEFAULT_LEVELS = (0.8, 0.9)
 DEFAULT_STALE_SESSIONS = 3  # completed sessions the stored prices may lack before they are stale
 NO_MODEL = "no model yet"  # the retrain reason when a symbol has no model
 
-_TOP_KEYS = {"symbols", "levels", "horizon", "stale_sessions", "train", "retrain", "overrides"}
+_TOP_KEYS = {"symbols", "levels", "horizon", "stale_sessions", "train", "retrain", "overrides",
+             "global"}  # fmt: skip
 _OVERRIDE_KEYS = {"levels", "horizon", "train", "retrain"}
 _RETRAIN_KEYS = {"every_days", "new_sessions"}
 
@@ -87,6 +89,7 @@ class SymbolPlan:
     train: Mapping[str, Any]  # options for the trainer (only the keys the file sets)
     retrain: RetrainPolicy
     stale_sessions: int = DEFAULT_STALE_SESSIONS  # completed sessions missing before "stale"
+    model: str | None = None  # the global model ([global.NAME]) that forecasts it; None: its own
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,10 @@ class Config:
     retrain: RetrainPolicy = RetrainPolicy()
     overrides: Mapping[str, Override] = field(default_factory=lambda: MappingProxyType({}))
     path: Path | None = None  # the file it was read from
+    # [global.NAME] symbols = [...]: NAME -> the symbols one global model covers (`train --global`)
+    global_models: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def plan(self, ticker: str) -> SymbolPlan:
         """The options of ``ticker``, its overrides applied."""
@@ -127,6 +134,7 @@ class Config:
             train=MappingProxyType(train),
             retrain=policy,
             stale_sessions=self.stale_sessions,
+            model=next((n for n, syms in self.global_models.items() if ticker in syms), None),
         )
 
 
@@ -142,7 +150,7 @@ def load(path: Path) -> Config:
     """Read and check a config file; ConfigError naming the fix when it cannot be used."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_bounded(path)
     except FileNotFoundError:
         raise ConfigError(
             f"no config file at {path}; run `stockcast init` and edit it, or pass --config PATH"
@@ -151,11 +159,59 @@ def load(path: Path) -> Config:
         raise ConfigError(
             f"cannot read {path} ({exc.__class__.__name__}); check the file"
         ) from None
+    depth = _nesting(text)
+    if depth > MAX_DEPTH:
+        raise ConfigError(f"{path} nests brackets {depth} deep (at most {MAX_DEPTH}); fix the file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix that line") from None
+    except RecursionError:
+        raise ConfigError(f"{path} nests too deep; fix the file") from None
     return parse(data, where=str(path), path=path)
+
+
+MAX_INT = 1_000_000  # days, sessions, counts: any larger value is a typo
+MAX_BYTES = 1 << 20  # a config is a few hundred bytes; a bigger file is not one
+MAX_DEPTH = 16  # [ and { nested deeper than this: not a stockcast config
+
+
+def _read_bounded(path: Path) -> str:
+    """The text of a regular file of at most ``MAX_BYTES``; a FIFO or a device is refused
+    before it is opened (opening a FIFO blocks until a writer comes, reading /dev/zero never
+    ends)."""
+    st = path.stat()  # follows a link: what would be opened
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{path} is not a regular file; point --config at a stockcast.toml")
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ConfigError(
+            f"{path} is larger than {MAX_BYTES >> 20} MiB, not a stockcast config; fix the file"
+        )
+    return data.decode("utf-8")
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of [ and { outside strings and comments (a cheap upper bound)."""
+    depth = deepest = 0
+    quote = None
+    comment = False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def parse(data: Mapping[str, Any], where: str = CONFIG_NAME, path: Path | None = None) -> Config:
@@ -184,10 +240,35 @@ def parse(data: Mapping[str, Any], where: str = CONFIG_NAME, path: Path | None =
         retrain=RetrainPolicy(**retrain),
         overrides=MappingProxyType(overrides),
         path=path,
+        global_models=MappingProxyType(_global_models(data.get("global", {}), symbols, where)),
     )
     for sym in symbols:
         _check_horizons(config.plan(sym), where)
     return config
+
+
+def _global_models(table: Any, symbols: tuple[str, ...], where: str) -> dict:
+    """``[global.NAME] symbols = [...]`` -> {NAME: symbols}; each symbol in `symbols`, and in
+    one global model at most."""
+    _no_unknown(table, set(table) if isinstance(table, Mapping) else set(), where)
+    out: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, str] = {}
+    for raw, entry in table.items():
+        label = f"{where} [global.{raw}]"
+        _no_unknown(entry, {"symbols"}, label)
+        try:
+            name = normalize_symbol(str(raw))
+        except UsageError as exc:
+            raise ConfigError(f"{exc} (a model name in {label})") from None
+        syms = _symbols(entry.get("symbols"), label)
+        for sym in syms:
+            if sym not in symbols:
+                raise ConfigError(f"{sym} in {label} is not in `symbols`; add it there")
+            if sym in seen:
+                raise ConfigError(f"{sym} is in [global.{seen[sym]}] and {label}; keep one")
+            seen[sym] = str(raw)
+        out[name] = syms
+    return out
 
 
 def _no_unknown(table: Any, known: set[str], where: str) -> None:
@@ -227,8 +308,8 @@ def _levels(value: Any, where: str) -> tuple[float, ...]:
 
 def _positive_int(value: Any, key: str, where: str, allow_zero: bool = False) -> int:
     low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        kind = "a whole number >= 0" if allow_zero else "a whole number >= 1"
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_INT:
+        kind = f"a whole number in {low}..{MAX_INT}"
         raise ConfigError(f"`{key}` in {where} must be {kind}, not {value!r}")
     return value
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from stockcast.data.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
@@ -97,12 +98,42 @@ def read(root: Path, symbol: str) -> pd.DataFrame:
     if not path.is_file():
         return empty()
     try:
-        return normalize(pd.read_parquet(path))
+        log = normalize(pd.read_parquet(path))
     except Exception as exc:  # damaged, foreign or unreadable: never expected, writes are atomic
         raise DataError(
             f"forecast log {path} is unreadable ({exc.__class__.__name__}); "
             "move it aside (new forecasts start a fresh log)"
         ) from None
+    problem = damage(log)
+    if problem:
+        raise DataError(
+            f"forecast log {path} is damaged ({problem}); "
+            "move it aside (new forecasts start a fresh log)"
+        )
+    return log
+
+
+def damage(log: pd.DataFrame) -> str | None:
+    """What no writer of the log produces (pure), or None: closes that are not finite and
+    positive, a horizon below 1, a target not after its as-of session, a level outside (0, 1),
+    bounds that are not finite or reversed."""
+    checks = {
+        "closes that are not finite and positive": ~(
+            np.isfinite(log["close"])
+            & (log["close"] > 0)
+            & np.isfinite(log["last_close"])
+            & (log["last_close"] > 0)
+        ),
+        "a horizon below 1": log["h"] < 1,
+        "a target session not after its as-of session": ~(log["target"] > log["as_of"]),
+        "a level outside (0, 1)": log["level"].notna() & ~log["level"].between(0, 1, "neither"),
+        "bounds that are not finite or reversed": log["level"].notna()
+        & ~(np.isfinite(log["lower"]) & np.isfinite(log["upper"]) & (log["lower"] <= log["upper"])),
+    }
+    for what, bad in checks.items():
+        if bool(bad.fillna(True).any()):
+            return what
+    return None
 
 
 def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:

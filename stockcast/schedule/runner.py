@@ -153,7 +153,13 @@ def run(
     results = batch.values  # run_symbol keeps each symbol's failure in its result
     report = RunReport(results, time.perf_counter() - start)
     bad = len(report.failed)
-    log.info("run finished in %.1f s: %d ok, %d failed", report.seconds, len(results) - bad, bad)
+    log.info(  # the CLI prints the summary: on the terminal once
+        "run finished in %.1f s: %d ok, %d failed",
+        report.seconds,
+        len(results) - bad,
+        bad,
+        extra=FILE_ONLY,
+    )
     return report
 
 

@@ -70,6 +70,11 @@ def refresh(root: Path, symbol: str, pacer: Pacer | None = None) -> Refresh:
                 f"{symbol} was imported from a CSV file that was not recorded; "
                 f"import it again with `stockcast fetch {symbol} --csv FILE`"
             )
+        if not Path(path).is_file():  # say it in `run`'s words: run has no --csv option
+            raise DataError(
+                f"{symbol} was imported from {path}, which is no longer there; put the file "
+                f"back, or import it again with `stockcast fetch {symbol} --csv FILE`"
+            )
         result = ingest_csv(store, symbol, path)
     else:
         if pacer is not None:
@@ -90,6 +95,14 @@ def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> 
     from stockcast.data.store import PriceStore
     from stockcast.models import store as modelstore
 
+    if plan.model is not None:  # a global model: trained by `train --global`, never by `run`
+        if not modelstore.list_models(root, plan.model):
+            raise ModelError(
+                f"no global model {plan.model} for {symbol}; train it with `stockcast train "
+                f"{symbol} ... --global --name {plan.model}` (the symbols of [global."
+                f"{plan.model}])"
+            )
+        return None
     if not modelstore.list_models(root, symbol):
         return NO_MODEL
     try:
@@ -135,7 +148,9 @@ def forecast(root: Path, symbol: str, plan: SymbolPlan, stale: bool, now: dt.dat
 
     from stockcast.forecasting.forecast import forecast_symbol
 
-    fc = forecast_symbol(root, symbol, horizon=plan.horizon, levels=plan.levels, now=now)
+    fc = forecast_symbol(
+        root, symbol, horizon=plan.horizon, levels=plan.levels, now=now, model_id=plan.model
+    )  # plan.model: the [global.NAME] model that covers the symbol, else its own
     rows = pd.DataFrame(fc.log_rows(origin="run"))
     rows["stale"] = stale or fc.stale
     return Forecast(model=fc.model, as_of=fc.as_of.isoformat(), rows=rows)

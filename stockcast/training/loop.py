@@ -48,6 +48,38 @@ class EpochReport:
 Callback = Callable[[EpochReport], None]
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """Windows built by index at batch time (``MultiDataset.gather``) instead of materialised
+    arrays: the batch source of a global model, whose windows would not fit in memory."""
+
+    gather: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # rows -> x (B,L,F), y (B,H)
+    rows: np.ndarray  # (N,) int64 as-of rows of the windows, in a fixed order
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, idx: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x, y) of windows ``rows[idx]`` as float32 tensors on ``device``."""
+        x, y = self.gather(self.rows[idx])  # (B, L, F), (B, H)
+        return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This process's place in a data-parallel run (``training.dist``): every global batch is
+    split into ``world`` slices and rank r trains on slice r, through ``wrap(model)`` (DDP,
+    which averages the gradients); ``reduce(t)`` sums a tensor over all ranks in place."""
+
+    rank: int
+    world: int
+    wrap: Callable[[nn.Module], nn.Module]
+    reduce: Callable[[torch.Tensor], None]
+
+
+SINGLE = Shard(0, 1, lambda m: m, lambda t: None)  # one process: no splitting, no reduction
+
+
 @dataclass
 class FitResult:
     """Outcome of ``fit``; ``state`` is None when Ctrl-C came before epoch 1 finished."""
@@ -157,16 +189,70 @@ def _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg: TrainConfig) -> 
     return float(total) / n
 
 
+def _shard_rows(batch: torch.Tensor, shard: Shard) -> tuple[torch.Tensor, float]:
+    """Rank ``shard.rank``'s slice of a global batch and the weight that makes the mean of the
+    ranks' weighted slice losses the global batch's mean loss (DDP averages gradients). A rank
+    whose slice is empty (a last batch smaller than the world) runs one window at weight 0."""
+    parts = torch.tensor_split(batch, shard.world)
+    mine = parts[shard.rank]
+    if len(mine) == 0:
+        return batch[:1], 0.0
+    return mine, len(mine) * shard.world / len(batch)
+
+
+def _gathered_epoch(model, net, opt, sched, loss_fn, train: Gathered, perm, cfg, shard) -> float:
+    """One pass over gathered windows in ``perm`` order, each global batch split over the
+    ranks; the mean loss over all ranks' windows."""
+    model.train()
+    device = next(model.parameters()).device
+    total = torch.zeros((), device=device)
+    for i in range(0, len(perm), cfg.batch_size):
+        idx, weight = _shard_rows(perm[i : i + cfg.batch_size], shard)
+        xb, yb = train.batch(idx.numpy(), device)  # (b, L, F), (b, H)
+        opt.zero_grad(set_to_none=True)
+        with amp_context(device):
+            loss = loss_fn(net(xb).float(), yb)  # (b, L, F) -> (b, H) -> scalar
+        (loss * weight).backward()  # DDP all-reduces (averages) the gradients here
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+        opt.step()
+        sched.step()
+        total += loss.detach() * (len(idx) if weight else 0)
+    shard.reduce(total)
+    return float(total) / len(perm)
+
+
+@torch.inference_mode()
+def _gathered_val_loss(model, loss_fn, val: Gathered, shard: Shard) -> float:
+    """Validation loss over all windows: each rank its contiguous share, sums all-reduced."""
+    model.eval()
+    device = next(model.parameters()).device
+    mine = torch.tensor_split(torch.arange(len(val)), shard.world)[shard.rank]
+    total = torch.zeros(2, dtype=torch.float64, device=device)  # (loss sum, windows)
+    for i in range(0, len(mine), EVAL_BATCH):
+        x, y = val.batch(mine[i : i + EVAL_BATCH].numpy(), device)
+        with amp_context(device):
+            pred = model(x).float()
+        total[0] += float(loss_fn(pred, y)) * len(pred)
+        total[1] += len(pred)
+    shard.reduce(total)
+    return float(total[0]) / max(1.0, float(total[1]))
+
+
 def fit(
     model: nn.Module,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
+    train: tuple[np.ndarray, np.ndarray] | Gathered,
+    val: tuple[np.ndarray, np.ndarray] | Gathered,
     cfg: TrainConfig,
     device: torch.device,
     callback: Callback | None = None,
+    shard: Shard | None = None,
 ) -> FitResult:
     """Train on scaled (x, y) with early stopping on ``val``; returns the best weights, where
     the untrained model (epoch 0) is a candidate too.
+
+    ``train`` and ``val`` are arrays, or ``Gathered`` windows built at batch time (a global
+    model); ``shard`` (gathered windows only) splits every global batch over data-parallel
+    ranks, so N processes follow the one-process run (same permutation, steps and schedule).
 
     Ctrl-C ends training at once and returns the best finished epoch (``interrupted=True``;
     ``state`` None when no epoch finished). A non-finite training or validation loss raises
@@ -175,27 +261,48 @@ def fit(
     seed_everything(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model.to(device)
-    xt, yt = _place(train[0], device), _place(train[1], device)
-    xv, yv = _place(val[0], device), _place(val[1], device)
     loss_fn = make_loss(cfg.loss, cfg.huber_delta)
-    n = len(xt)
+    if isinstance(train, Gathered) and isinstance(val, Gathered):
+        shard = shard or SINGLE
+        net = shard.wrap(model)  # DDP under torchrun; the model itself in one process
+
+        def run_epoch(perm: torch.Tensor) -> float:
+            return _gathered_epoch(model, net, opt, sched, loss_fn, train, perm, cfg, shard)
+
+        def run_val() -> float:
+            return _gathered_val_loss(model, loss_fn, val, shard)
+
+        n, perm_device = len(train), torch.device("cpu")
+    elif isinstance(train, tuple) and isinstance(val, tuple) and shard is None:
+        xt, yt = _place(train[0], device), _place(train[1], device)
+        xv, yv = _place(val[0], device), _place(val[1], device)
+
+        def run_epoch(perm: torch.Tensor) -> float:
+            return _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg)
+
+        def run_val() -> float:
+            return _val_loss(model, loss_fn, xv, yv)
+
+        n, perm_device = len(xt), xt.device
+    else:
+        raise TypeError("train and val must both be arrays or both Gathered (shard needs them)")
     steps = max(1, math.ceil(n / cfg.batch_size))
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg, steps))
     result = FitResult(None, math.inf, 0, 0, False, 0.0, 0.0, seed=cfg.seed)
     start, step_time, seen, stale = time.perf_counter(), 0.0, 0, 0
     try:
-        initial = _val_loss(model, loss_fn, xv, yv)  # epoch 0: the untrained model
+        initial = run_val()  # epoch 0: the untrained model
         check_finite(initial, 0, "validation", cfg)
         result.initial_val_loss = result.best_val_loss = initial
         result.state = _cpu_state(model)
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
-            perm = torch.randperm(n, generator=gen).to(xt.device)
-            train_loss = _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg)
+            perm = torch.randperm(n, generator=gen).to(perm_device)
+            train_loss = run_epoch(perm)
             check_finite(train_loss, epoch, "training", cfg)
             step_time, seen = step_time + time.perf_counter() - t0, seen + n
-            val_loss = _val_loss(model, loss_fn, xv, yv)
+            val_loss = run_val()
             check_finite(val_loss, epoch, "validation", cfg)
             improved = val_loss < result.best_val_loss
             if improved:

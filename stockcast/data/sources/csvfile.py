@@ -78,8 +78,132 @@ def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.Data
     >>> read_csv_prices("AAPL.csv").columns.tolist()  # doctest: +SKIP
     ['open', 'high', 'low', 'close', 'adj_close', 'volume', 'dividends', 'splits']
     """
-
     path = Path(path).expanduser()
+    try:
+        raw, incomplete = _read_raw(path)
+        mapping = map_columns([str(c) for c in raw.columns])
+        _require(mapping, raw, path)
+        return _frame(raw, mapping, date_format, path, incomplete)
+    except _UNREADABLE as exc:
+        raise _unreadable(path, exc) from None
+
+
+# a field over csv's 128 KiB limit, a date outside pandas' 1677..2262, a number too large
+_UNREADABLE = (csv.Error, pd.errors.OutOfBoundsDatetime, OverflowError, RecursionError)
+
+
+def _unreadable(path: Path, exc: Exception) -> DataError:
+    return DataError(
+        f"{path} cannot be read as daily prices ({str(exc)[:80]}); check the file "
+        "(dates must lie in 1678..2261)"
+    )
+
+
+def table_shape(path: str | Path) -> tuple[str, list[str]]:
+    """("single", []) for one symbol's prices, ("wide", columns) for a date column and one
+    close column per ticker, ("long", symbols) for date, symbol and price columns; the second
+    item names the file's symbols as it spells them, in file order."""
+    path = Path(path).expanduser()
+    raw, _ = _read_raw(path)
+    columns = [str(c) for c in raw.columns]
+    norm = [normalize_header(c) for c in columns]
+    sym_col = next((columns[norm.index(n)] for n in SYMBOL_HEADERS if n in norm), None)
+    if sym_col is not None:
+        names = raw[sym_col].astype(str).str.strip()
+        return "long", list(dict.fromkeys(n for n in names if n))
+    mapping = map_columns(columns)
+    if "date" in mapping and _is_wide(columns, norm, mapping):
+        return "wide", [c for c in columns if c != mapping["date"] and c.strip()]
+    return "single", []
+
+
+def read_csv_table(path: str | Path, date_format: str | None = None) -> dict[str, pd.DataFrame]:
+    """Every symbol of a wide or long file -> its frame in the store schema (not validated),
+    keyed by the file's own spelling of the symbol (see ``table_shape``); cached by the file's
+    path, size and modification time, so importing S symbols reads the file once."""
+    path = Path(path).expanduser().resolve()
+    st = _stat(path)
+    key = (str(path), st.st_mtime_ns, st.st_size, date_format)
+    if _TABLE_CACHE.get("key") != key:
+        _TABLE_CACHE.clear()
+        try:
+            table = _read_table(path, date_format)
+        except _UNREADABLE as exc:
+            raise _unreadable(path, exc) from None
+        _TABLE_CACHE.update(key=key, value=table)
+    return _TABLE_CACHE["value"]
+
+
+SYMBOL_HEADERS = ("symbol", "ticker", "tickersymbol", "ric", "secid")  # a long table's key
+_TABLE_CACHE: dict = {}
+
+
+def _stat(path: Path):
+    if not path.is_file():
+        raise DataError(f"no file at {path}; check the path given to --csv")
+    return path.stat()
+
+
+def _is_wide(columns: list[str], norm: list[str], mapping: dict[str, str]) -> bool:
+    """No column reads as a price field by a name longer than one letter (``Close``, ``Adj
+    Close``): the columns are tickers (single letters such as C or V are tickers unless the
+    file has o, h, l and c together)."""
+    fields = {n for key, names in ALIASES.items() if key != "date" for n in names if len(n) > 1}
+    if any(n in fields for n in norm):
+        return False
+    if {"o", "h", "l", "c"} <= set(norm):
+        return False
+    return len(columns) >= 2
+
+
+def _read_table(path: Path, date_format: str | None) -> dict[str, pd.DataFrame]:
+    shape, names = table_shape(path)
+    raw, incomplete = _read_raw(path)
+    columns = [str(c) for c in raw.columns]
+    if shape == "single":
+        raise DataError(
+            f"{path} holds one symbol's prices, not a table of symbols; give the symbol: "
+            "stockcast fetch AAPL --csv FILE"
+        )
+    if shape == "wide":
+        date_col = map_columns(columns)["date"]
+        out = {}
+        for name in names:
+            part = raw[[date_col, name]].rename(columns={name: "Close"})
+            frame = _frame(part, {"date": date_col, "close": "Close"}, date_format, path, 0)
+            out[name] = _trim_unlisted(frame)
+        return out
+    norm = [normalize_header(c) for c in columns]
+    sym_col = next(columns[norm.index(n)] for n in SYMBOL_HEADERS if n in norm)
+    keys = raw[sym_col].astype(str).str.strip()
+    body = raw.drop(columns=[sym_col])
+    mapping = map_columns([str(c) for c in body.columns])
+    _require(mapping, body, path)
+    return {
+        name: _frame(body[keys == name], mapping, date_format, path, incomplete) for name in names
+    }
+
+
+def _trim_unlisted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Without the leading and trailing sessions where a wide table has no price for this
+    ticker (before its listing, after its delisting); gaps inside stay for validation."""
+    have = frame["close"].notna().to_numpy()
+    if not have.any():
+        return frame.iloc[:0]
+    first, last = int(have.argmax()), len(have) - int(have[::-1].argmax())
+    return frame.iloc[first:last]
+
+
+def _read_raw(path: Path) -> tuple[pd.DataFrame, int]:
+    """The file as a table of strings (all rows, header names as written) and 1 when an
+    unterminated last line was dropped."""
+    try:
+        return _read_raw_unchecked(path)
+    except csv.Error as exc:  # e.g. a field past the csv module's size limit
+        raise DataError(f"cannot read {path} as a table ({exc}); check that it is a CSV") from None
+
+
+def _read_raw_unchecked(path: Path) -> tuple[pd.DataFrame, int]:
     text, incomplete = drop_unterminated(_read_text(path))
     hint = re.match(r"\s*\"?sep=(.)\"?[ \t]*\r?\n", text)  # Excel's "sep=;" first line
     if hint:
@@ -105,9 +229,12 @@ def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.Data
             f"cannot read {path} as a table ({detail}); every row needs the same columns "
             f"as the header, separated by {_SEP_NAMES.get(sep, repr(sep))}"
         ) from None
-    raw = raw.dropna(how="all")
     _refuse_duplicate_headers(text, sep, path)
-    mapping = map_columns([str(c) for c in raw.columns])
+    return raw.dropna(how="all"), incomplete
+
+
+def _require(mapping: dict[str, str], raw: pd.DataFrame, path: Path) -> None:
+    """DataError naming the fix when the file has no date or no close column."""
     if "date" not in mapping:
         raise DataError(
             f"no date column in {path} (columns: {', '.join(map(str, raw.columns))}); "
@@ -118,6 +245,13 @@ def read_csv_prices(path: str | Path, date_format: str | None = None) -> pd.Data
             f"no close column in {path} (columns: {', '.join(map(str, raw.columns))}); "
             "name the closing price column Close"
         )
+
+
+def _frame(
+    raw: pd.DataFrame, mapping: dict[str, str], date_format: str | None, path: Path,
+    incomplete: int,
+) -> pd.DataFrame:  # fmt: skip
+    """One symbol's rows of strings -> the store schema (``read_csv_prices``' rules)."""
     dates = raw[mapping["date"]].astype(str).str.strip()
     keep = ~dates.str.lower().isin({"ticker", "date", ""})  # yfinance multi-row headers
     raw, dates = raw[keep], dates[keep]
@@ -345,7 +479,7 @@ def _try_format(values: list[str], fmt: str) -> pd.DatetimeIndex | None:
         return unix_session_dates(stamps).astype("datetime64[ns]").rename("date")
     try:
         idx = pd.to_datetime(pd.Series(values).str.strip(), format=fmt, errors="coerce")
-    except ValueError:  # not a valid format string
+    except (ValueError, re.error):  # not a valid format string (%Y%Y: a regex error)
         raise UsageError(f"--date-format {fmt!r} is not a valid strptime format") from None
     if idx.isna().any():
         return None
@@ -398,19 +532,34 @@ def _first_unparsed(values: list[str], stripped: list[str], fmt: str) -> str:
 
 
 class CsvSource:
-    """A CSV file as a ``Source``: the whole file every time, and it replaces what is stored."""
+    """A CSV file as a ``Source``: the whole file every time, and it replaces what is stored.
+
+    ``column`` picks one symbol of a wide or long table (its spelling in the file: a column
+    name, or a value of the symbol column); it is recorded, so `run` reads the same part."""
 
     name = "csv"
     incremental = False
 
-    def __init__(self, path: str | Path, date_format: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, date_format: str | None = None, column: str | None = None
+    ) -> None:
         self.ref = str(Path(path).expanduser().resolve())  # absolute path, read again by `run`
         self.date_format = date_format  # strptime format or "unix"; None: found from the file
-        self.options = {"date_format": date_format} if date_format else None  # recorded
+        self.column = column  # the symbol's column (wide) or key (long); None: a one-symbol file
+        recorded = {"date_format": date_format, "column": column}
+        self.options = {k: v for k, v in recorded.items() if v} or None  # recorded
 
     def history(self, symbol: str, start: object = None, end: object = None) -> pd.DataFrame:
-        """Every row of the file (a CSV import has no date range)."""
-        return read_csv_prices(self.ref, self.date_format)
+        """Every row of the file, or of its ``column`` (a CSV import has no date range)."""
+        if self.column is None:
+            return read_csv_prices(self.ref, self.date_format)
+        table = read_csv_table(self.ref, self.date_format)
+        if self.column not in table:
+            raise DataError(
+                f"{self.ref} no longer has {self.column!r}; import the file again with "
+                "`stockcast fetch --csv FILE`"
+            )
+        return table[self.column]
 
     def describe(self, start: object, end: object) -> str:
-        return self.ref
+        return self.ref if self.column is None else f"{self.ref} ({self.column})"
