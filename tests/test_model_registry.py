@@ -188,11 +188,13 @@ def test_a_model_saved_by_the_0_1_0_release_predicts_and_evaluates_as_it_did(
     expected = copy_legacy(stockcast_home)
     out = run("predict", "MSFT", "--json")
     assert out.exit_code == 0, out.output
-    forecasts = json.loads(out.stdout)["forecasts"]
+    (one,) = json.loads(out.stdout)  # predict --json: always an array
+    forecasts = one["forecasts"]
     assert_close(forecasts, expected["predict_forecasts"])
     out = run("evaluate", "MSFT", "--json")
     assert out.exit_code == 0, out.output
-    got = [{k: h[k] for k in ("h", "n", "mae", "rmse")} for h in json.loads(out.stdout)["horizons"]]
+    (ev,) = json.loads(out.stdout)
+    got = [{k: h[k] for k in ("h", "n", "mae", "rmse")} for h in ev["horizons"]]
     assert_close(got, expected["evaluate_horizons"])
 
 
@@ -209,7 +211,7 @@ def test_an_unknown_arch_flag_is_one_line_and_exit_2(sample):
 def test_train_evaluate_predict_a_gru_and_reload_it_identically(sample, stockcast_home):
     out = run("train", "MSFT", "--arch", "gru", *FAST, "--json", "-q")
     assert out.exit_code == 0, out.output
-    res = json.loads(out.stdout)
+    (res,) = json.loads(out.stdout)
     manifest, model, calib = modelstore.load_model(stockcast_home, "MSFT", res["model"])
     assert manifest["arch"] == "gru" and manifest["format_version"] == 2
     gru = models.lookup("gru")[1]
@@ -223,9 +225,9 @@ def test_train_evaluate_predict_a_gru_and_reload_it_identically(sample, stockcas
     np.testing.assert_array_equal(evaluation.part_predictions(model, ds, "val").mu, calib["mu"])
     ev = run("evaluate", "MSFT", "--json")
     assert ev.exit_code == 0, ev.output
-    assert json.loads(ev.stdout) == res["evaluation"]
+    assert json.loads(ev.stdout) == [res["evaluation"]]
     fc = run("predict", "MSFT", "--json")
     assert fc.exit_code == 0, fc.output
-    d = json.loads(fc.stdout)
+    (d,) = json.loads(fc.stdout)
     assert d["model"] == res["model"] and len(d["forecasts"]) == 5
     assert d["trained_through"] == series["trained_through"]
