@@ -15,13 +15,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from stockcast.data.paths import normalize_symbol
+from stockcast.data.store import PriceStore
 from stockcast.forecasting import metrics, stats
 from stockcast.forecasting.history import parts_from_split
+from stockcast.forecasting.intervals import DEFAULT_LEVELS, evaluate_intervals
 from stockcast.forecasting.latest import data_config, latest_window, scalers
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.base import predict_scaled
-from stockcast.models.store import model_ref, series_view
+from stockcast.models.store import load_model, model_ref, series_view
+from stockcast.prep import features
 from stockcast.prep.windows import Dataset, build_dataset
 
 if TYPE_CHECKING:
@@ -31,8 +35,6 @@ if TYPE_CHECKING:
 
 def rebuild_dataset(symbol: str, prices: pd.DataFrame, manifest: dict) -> Dataset:
     """The saved model's dataset: its features, scalers and split dates on current prices."""
-    from stockcast.prep import features
-
     cfg = data_config(manifest)
     offset = features.warmup(cfg.features)
     dates = prices.index[offset:]
@@ -140,8 +142,6 @@ def interval_report(
     of the conformal bands on ``p`` (levels 0.8, 0.9), calibrated on the validation predictions
     ``v`` like the model file's calibration arrays, next to the constant-width band (see
     intervals.py)."""
-    from stockcast.forecasting.intervals import DEFAULT_LEVELS, evaluate_intervals
-
     return evaluate_intervals((v.y, v.mu, v.vol), (p.y, p.mu, p.vol, asof_close), DEFAULT_LEVELS)
 
 
@@ -203,10 +203,6 @@ def _summary(horizons: list[dict]) -> str:
 
 def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict:
     """`stockcast evaluate`: load the model and stored prices, evaluate the test split."""
-    from stockcast.data.paths import normalize_symbol
-    from stockcast.data.store import PriceStore
-    from stockcast.models.store import load_model
-
     sym = normalize_symbol(symbol)
     name, model_id = model_ref(sym, model_id)  # an id, a model name (global) or NAME:ID
     manifest, model, _ = load_model(root, name, model_id, symbol=sym)

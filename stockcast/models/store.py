@@ -30,6 +30,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,8 +237,6 @@ STALE_TMP_SECONDS = 3600.0  # a save takes well under a second; older ones were 
 def _remove_stale_temporaries(folder: Path) -> None:
     """Remove half-written model folders left by a killed process (never a recent one, which
     may belong to a concurrent `train`)."""
-    import time
-
     for tmp in folder.glob(".tmp-*"):
         try:
             if time.time() - tmp.stat().st_mtime > STALE_TMP_SECONDS:

@@ -13,12 +13,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from stockcast.data.ingest import ingest_csv, ingest_yahoo
 from stockcast.data.sources.yahoo import PACE_SECONDS
 from stockcast.data.store import PriceStore
 from stockcast.errors import DataError, ModelError
+from stockcast.forecasting.forecast import forecast_symbol
+from stockcast.models import store as modelstore
 from stockcast.schedule.config import NO_MODEL
 from stockcast.schedule.steptypes import Forecast, Refresh, Steps
+from stockcast.training.job import configs_from_options, train_symbol
 
 if TYPE_CHECKING:
     from stockcast.schedule.config import SymbolPlan
@@ -90,11 +95,6 @@ def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> 
     the last session of the data it was built from (``data_end``). A model that cannot forecast
     the configured horizon, or whose manifest is unreadable, is replaced too.
     """
-    import pandas as pd
-
-    from stockcast.data.store import PriceStore
-    from stockcast.models import store as modelstore
-
     if plan.model is not None:  # a global model: trained by `train --global`, never by `run`
         if not modelstore.list_models(root, plan.model):
             raise ModelError(
@@ -129,8 +129,6 @@ def train(root: Path, symbol: str, options: Mapping[str, Any]) -> str:
     Ctrl-C during training keeps the best model so far (the trainer saves it, marked
     interrupted) and stops the whole run.
     """
-    from stockcast.training.job import configs_from_options, train_symbol
-
     data, model, cfg, device = configs_from_options(dict(options))
     out = train_symbol(root, symbol, data, model, cfg, device)
     if out.get("interrupted"):  # Ctrl-C during training: stop the run, as Ctrl-C should
@@ -144,10 +142,6 @@ def forecast(root: Path, symbol: str, plan: SymbolPlan, stale: bool, now: dt.dat
     The rows are marked stale when the refresh failed or the stored prices end before the
     calendar's last completed session.
     """
-    import pandas as pd
-
-    from stockcast.forecasting.forecast import forecast_symbol
-
     fc = forecast_symbol(
         root, symbol, horizon=plan.horizon, levels=plan.levels, now=now, model_id=plan.model
     )  # plan.model: the [global.NAME] model that covers the symbol, else its own
