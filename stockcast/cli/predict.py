@@ -84,8 +84,9 @@ def predict(
 ) -> None:
     """Forecast the next trading sessions from the saved model and the stored prices.
 
-    Dates skip weekends and holidays; bounds are conformal intervals calibrated on the
-    model's validation split (see docs/forecasts.md). Nothing is retrained.
+    Dates skip weekends and holidays; bounds are conformal intervals calibrated on the most
+    recent out-of-sample residuals (the evaluated weights' test split; see docs/forecasts.md).
+    Nothing is retrained.
 
     Example: [bold]stockcast predict MSFT --horizon 5 --level 0.8,0.9 --plot msft.png[/]
     """
@@ -391,5 +392,5 @@ def render(con: Console, fc: Forecast) -> None:
     print_table(con, table, keys=2, groups=[2] * (1 + len(fc.levels)))  # never cuts a number
     con.print(
         f"[dim]{n} sessions on calendar {fc.calendar}; intervals are conformal, calibrated on "
-        "the model's validation split (coverage measured by `stockcast evaluate`).[/]"
+        "the latest out-of-sample residuals (coverage measured by `stockcast backtest`).[/]"
     )

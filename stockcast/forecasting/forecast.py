@@ -3,8 +3,9 @@
 ``forecast_symbol(root, symbol, ...)`` is the one call for the CLI and the cron runner: it
 loads the newest (or a chosen) model, rebuilds the last window exactly as training did (the
 manifest's features and scaler statistics), predicts the log returns of the next 1..N
-sessions, puts conformal bands around them (``intervals``, calibrated on the model's validation
-split) and dates them with the exchange calendar. The result is a plain frozen dataclass:
+sessions, puts conformal bands around them (``intervals``, calibrated on the latest
+out-of-sample residuals: the evaluated model's test split) and dates them with the exchange
+calendar. The result is a plain frozen dataclass:
 ``to_dict()`` is the `predict --json` object, ``log_rows()`` the rows of the forecast log.
 """
 
