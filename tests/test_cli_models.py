@@ -77,3 +77,13 @@ def test_models_with_nothing_saved_names_the_directory(stockcast_home: Path) -> 
         res.exit_code == 0 and str(stockcast_home) in res.stdout and "stockcast train" in res.stdout
     )
     assert json.loads(run("models", "--json").stdout) == []
+
+
+def test_list_shows_each_symbols_default_model(three_models: Path) -> None:
+    from stockcast.data.sources.sample import load_sample
+    from stockcast.data.store import PriceStore
+
+    PriceStore(three_models).write("MSFT", load_sample(), source="sample")
+    (row,) = json.loads(run("list", "--json").stdout)
+    assert row["ticker"] == "MSFT" and row["default_model"] == IDS[-1]
+    assert IDS[-1] in CliRunner().invoke(app, ["list"], env={"COLUMNS": "200"}).stdout

@@ -275,11 +275,12 @@ def _exit_code(results: list[FetchResult]) -> int:
 def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
-    """List stored symbols: rows, first and last session, source, last update.
+    """List stored symbols: rows, first and last session, source, last update, default model.
 
     Example: [bold]stockcast list --json[/]
     """
     from stockcast.data.store import PriceStore
+    from stockcast.models.store import default_model_id
 
     store = PriceStore(STATE.data_dir)
     infos = []
@@ -288,8 +289,9 @@ def list_(
             infos.append(store.info(sym))
         except Exception:  # a foreign or damaged file: say so, keep listing the others
             warn(f"{sym}: the stored file is unreadable; run `stockcast fetch {sym} --full`")
+    models = {i.ticker: default_model_id(STATE.data_dir, i.ticker) for i in infos}
     if as_json:
-        print_json([i.to_dict() for i in infos])
+        print_json([{**i.to_dict(), "default_model": models[i.ticker]} for i in infos])
         return
     if not infos:
         stdout().print(
@@ -298,15 +300,17 @@ def list_(
             soft_wrap=True,
         )
         return
-    stdout().print(list_table(infos))
+    stdout().print(list_table(infos, models))
 
 
-def list_table(infos: list[SymbolInfo]) -> Table:
-    """The table of stored symbols."""
+def list_table(infos: list[SymbolInfo], models: dict[str, str | None] | None = None) -> Table:
+    """The table of stored symbols, with each one's default model (the one `predict` uses)."""
     from rich.table import Table
 
-    table = Table("Symbol", "Rows", "First", "Last", "Source", "Updated (UTC)")
+    models = models or {}
+    table = Table("Symbol", "Rows", "First", "Last", "Source", "Updated (UTC)", "Default model")
     for i in infos:
         updated = i.updated.replace("T", " ")[:16] if i.updated else "-"
-        table.add_row(i.ticker, str(i.rows), i.first or "-", i.last or "-", i.source, updated)
+        table.add_row(i.ticker, str(i.rows), i.first or "-", i.last or "-", i.source, updated,
+                      models.get(i.ticker) or "-")  # fmt: skip
     return table
