@@ -389,9 +389,6 @@ def test_hostile_options_are_refused(store: Path, args: tuple[str, ...]) -> None
     assert snapshot(store) == before
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open gap: `list` with stdout closed (>&-) still ends in a traceback"
-)
 def test_ascii_locale_and_closed_stdout(store: Path) -> None:
     env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "ascii"}
     proc = subprocess.run(

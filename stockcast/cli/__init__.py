@@ -19,14 +19,21 @@ def main() -> None:
     Usage errors (an unknown command, a bad option value) become one line on stderr and exit 2,
     like every other error, instead of Click's boxed panel.
     """
+    import os
     import sys
 
     from stockcast import allocator
     from stockcast.cli.app import error_line, hoist_global_options
 
+    if sys.stdout is None:  # started with stdout closed (`>&-`): say so instead of a traceback
+        error_line("standard output is closed; redirect it to a file or /dev/null instead")
+        sys.exit(1)
     allocator.tune()  # CPU training speed (allocator.py); this process only
     try:
         code = app(args=hoist_global_options(sys.argv[1:]), standalone_mode=False)
+    except BrokenPipeError:  # the reader went away (`stockcast list | head -1`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except typer.Abort:  # end of input at a prompt
         error_line("aborted")
         sys.exit(1)
