@@ -112,3 +112,12 @@ def test_infinite_prices_count_as_missing() -> None:
     assert list(clean.index.strftime("%Y-%m-%d")) == ["2024-01-03", "2024-01-04"]
     assert np.isfinite(clean[["open", "high", "low", "close", "adj_close"]].to_numpy()).all()
     assert (report.bad_close, report.filled_prices, report.filled_adj_close) == (1, 2, 1)
+
+
+def test_infinite_volume_is_counted_and_stored_as_unknown() -> None:
+    df = frame([{"volume": math.inf}, {"volume": -math.inf}, {}], ["2024-01-02", "2024-01-03",
+                                                                  "2024-01-04"])  # fmt: skip
+    clean, report = validate(df)
+    assert clean["volume"].isna().tolist() == [True, True, False]
+    assert report.counts() == {"negative_volume": 1, "infinite_volume": 1}  # -inf is negative
+    assert "1 infinite volume set to unknown" in report.lines()

@@ -29,6 +29,7 @@ class ValidationReport:
     filled_adj_close: int = 0  # adj_close missing or non-positive: rebuilt from the nearby ratio
     high_low_repaired: int = 0  # high below max(open, close) or low above min(open, close): widened
     negative_volume: int = 0  # negative volume: set to unknown (NaN)
+    infinite_volume: int = 0  # infinite volume ("inf" in a file): set to unknown (NaN)
     absurd_moves: int = 0  # |log return| > log(3) not explained by a split: kept, flagged
     absurd_dates: list[str] = field(default_factory=list)  # the first few flagged sessions
     incomplete_rows: int = 0  # a last line without its line end (a file cut mid-write): dropped
@@ -60,6 +61,7 @@ _MESSAGES = {
     "filled_adj_close": "{n} missing adjusted close{s} rebuilt from the neighbouring adjustment",
     "high_low_repaired": "{n} row{s} with high/low not enclosing open and close widened",
     "negative_volume": "{n} negative volume{s} set to unknown",
+    "infinite_volume": "{n} infinite volume{s} set to unknown",
     "absurd_moves": "{n} one-day move{s} above 3x not explained by a split (kept, check them)",
     "incomplete_rows": "{n} last line without a line end dropped (the file may be cut mid-write)",
     "future_sessions": "{n} row{s} dated after the last completed session dropped "
@@ -116,6 +118,9 @@ def validate(df: pd.DataFrame) -> tuple[pd.DataFrame, ValidationReport]:
     neg = out["volume"] < 0
     rep.negative_volume = int(neg.sum())
     out.loc[neg, "volume"] = np.nan
+    inf = np.isinf(out["volume"].to_numpy(dtype=float))
+    rep.infinite_volume = int(inf.sum())
+    out.loc[inf, "volume"] = np.nan
 
     out[["dividends", "splits"]] = out[["dividends", "splits"]].fillna(0.0)
     flagged = absurd_moves(out)
