@@ -303,6 +303,19 @@ def test_a_full_disk_under_the_log_file_costs_one_warning(home: Path) -> None:
     assert "1 ok, 0 failed" in plain.stdout
 
 
+def test_a_symlinked_log_file_is_not_followed(home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    log = home / "logs" / "stockcast.log"
+    log.unlink()
+    log.symlink_to(target)
+    result = run_in(home, "run", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert target.read_text() == "precious\n"  # nothing written through the link
+    [line] = result.stderr.splitlines()
+    assert "cannot write the log file" in line
+
+
 # 7. only real sessions are stored -----------------------------------------------------------
 def test_future_rows_are_dropped_and_counted(tmp_path: Path) -> None:
     rows = feed_rows(30)

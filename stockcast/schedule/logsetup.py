@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,9 @@ class _Unbuffered:
     at once, inside ``emit``, and leaves no buffer behind to fail again at close or exit."""
 
     def __init__(self, path: str) -> None:
-        self.raw = open(path, "ab", buffering=0)  # noqa: SIM115 (closed by the handler)
+        # O_NOFOLLOW: a symlink planted at the log's path is refused (ELOOP), never followed
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        self.raw = os.fdopen(os.open(path, flags, 0o644), "ab", buffering=0)
 
     def write(self, text: str) -> int:
         return self.raw.write(text.encode("utf-8"))
