@@ -4,6 +4,7 @@ given after the command."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,23 @@ def test_data_dir_after_the_command_works_at_the_command_line(tmp_path: Path) ->
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(out.stdout)["data_dir"] == str(home.resolve())
+
+
+def test_library_warnings_stay_out_of_the_output(tmp_path: Path) -> None:
+    code = (
+        "import sys, warnings; sys.argv = ['stockcast', 'info', '--json']\n"
+        "from stockcast.cli import main, app\n"
+        "import stockcast.cli.info as i\n"
+        "orig = i.gather\n"
+        "def noisy():\n"
+        "    warnings.warn('a library deprecation', FutureWarning)\n"
+        "    return orig()\n"
+        "i.gather = noisy\n"
+        "main()\n"
+    )
+    env = {**os.environ, "STOCKCAST_HOME": str(tmp_path)}
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert quiet.returncode == 0 and "deprecation" not in quiet.stderr
+    env["STOCKCAST_WARNINGS"] = "1"
+    loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert "a library deprecation" in loud.stderr

@@ -21,6 +21,7 @@ def main() -> None:
     """
     import os
     import sys
+    import warnings
 
     from stockcast import allocator
     from stockcast.cli.app import error_line, hoist_global_options
@@ -29,6 +30,10 @@ def main() -> None:
         error_line("standard output is closed; redirect it to a file or /dev/null instead")
         sys.exit(1)
     allocator.tune()  # CPU training speed (allocator.py); this process only
+    # Libraries' own warnings (matplotlib, pandas, yfinance, optuna deprecations) are for their
+    # developers: they would break `--quiet` in cron mail. STOCKCAST_WARNINGS=1 shows them.
+    if os.environ.get("STOCKCAST_WARNINGS") != "1":
+        warnings.filterwarnings("ignore")
     try:
         code = app(args=hoist_global_options(sys.argv[1:]), standalone_mode=False)
     except BrokenPipeError:  # the reader went away (`stockcast list | head -1`): stop quietly
