@@ -161,3 +161,22 @@ def test_foreign_or_garbage_files_give_one_clear_line(stockcast_home: Path) -> N
         store.info("BAD")
     with pytest.raises(DataError, match=r"BAD are unreadable.*--full"):
         store.read("BAD")
+
+
+def test_the_next_writer_removes_a_killed_writers_old_temporary(tmp_path) -> None:
+    import os
+    import time
+
+    from stockcast.data import fsutil
+
+    target = tmp_path / "prices" / "MSFT.parquet"
+    target.parent.mkdir(parents=True)
+    old = target.parent / ".MSFT.parquet.abc123.tmp"
+    young = target.parent / ".MSFT.parquet.def456.tmp"
+    for f in (old, young):
+        f.write_bytes(b"half a file")
+    past = time.time() - fsutil.STALE_TMP_SECONDS - 60
+    os.utime(old, (past, past))
+    fsutil.atomic_write_bytes(target, b"whole")
+    assert target.read_bytes() == b"whole"
+    assert not old.exists() and young.exists()  # a young one may be a concurrent writer's

@@ -7,6 +7,7 @@ import errno
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -42,9 +43,12 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write ``path`` through ``write(fh)`` into a temporary file, fsync, then rename over it.
 
     A reader sees the old file or the new one, never half of one; a crash leaves at most a
-    stray ``.tmp`` file beside the target, which readers ignore.
+    stray ``.tmp`` file beside the target, which readers ignore and the next writer of the same
+    target removes once it is older than ``STALE_TMP_SECONDS`` (a younger one may be a
+    concurrent writer's).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates the file 0600; give it the permissions a plain open() would.
@@ -59,6 +63,22 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+STALE_TMP_SECONDS = 3600.0  # a write takes well under a second; older temporaries were killed
+
+
+def remove_stale_temporaries(path: Path, now: float | None = None) -> int:
+    """Delete ``.<name>.*.tmp`` files beside ``path`` older than STALE_TMP_SECONDS, left by a
+    writer that was killed; returns how many went."""
+    now = time.time() if now is None else now
+    gone = 0
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+                tmp.unlink()
+                gone += 1
+    return gone
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
