@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stockcast.models.base import copy_bias, fp32_recurrence
+from stockcast.models.base import copy_bias, fp32_recurrence, init_recurrent
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,7 @@ class Model(nn.Module):
         """Xavier input weights, orthogonal recurrent weights per gate, update-gate bias 1 (the
         state is carried at first, like an LSTM's forget gate), and a near-zero head so that the
         untrained model outputs its head bias."""
-        hid = self.cfg.hidden
-        for name, p in self.gru.named_parameters():
-            if name.startswith("weight_ih"):
-                for g in range(3):  # gates r, z, n stacked along dim 0
-                    nn.init.xavier_uniform_(p.data[g * hid : (g + 1) * hid])
-            elif name.startswith("weight_hh"):
-                for g in range(3):
-                    nn.init.orthogonal_(p.data[g * hid : (g + 1) * hid])
-            elif name.startswith("bias_ih"):
-                p.data.zero_()
-                p.data[hid : 2 * hid] = 1.0  # update gate z: h' leans towards h
-            elif name.startswith("bias_hh"):
-                p.data.zero_()
+        init_recurrent(self.gru, gates=3, carry_gate=1)  # update gate bias 1
         nn.init.normal_(self.head.weight, std=self.cfg.head_init_std)
         nn.init.zeros_(self.head.bias)
 
