@@ -86,8 +86,15 @@ class PriceStore:
         return symbols_in(self.root, "prices")
 
     def read(self, symbol: str) -> pd.DataFrame:
-        """The stored frame of ``symbol``; DataError naming the fix when there is none."""
-        return self.read_with_info(symbol)[0]
+        """The stored frame of ``symbol`` for modelling: NoPrices naming the fix when nothing (or
+        an empty file) is stored. ``read_with_info`` returns an empty frame as it is (ingest
+        merges into it)."""
+        df, info = self.read_with_info(symbol)
+        if df.empty:
+            raise NoPrices(
+                f"no prices stored for {info.ticker}; run `stockcast fetch {info.ticker}` first"
+            )
+        return df
 
     def read_with_info(self, symbol: str) -> tuple[pd.DataFrame, SymbolInfo]:
         """The stored frame of ``symbol`` and its metadata, from one read of the file."""

@@ -23,7 +23,7 @@ import numpy as np
 from stockcast.data import calendar as cal
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
-from stockcast.errors import ModelError, NoPrices, UsageError
+from stockcast.errors import ModelError, UsageError
 from stockcast.forecasting import intervals
 from stockcast.forecasting.history import check_history
 from stockcast.forecasting.latest import latest_window
@@ -378,8 +378,6 @@ def forecast_symbol(
     manifest, predict, calib = load_live(root, name, model_id, sym, inference)
     check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     prices = PriceStore(root).read(sym)
-    if prices.empty:
-        raise NoPrices(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
     try:
         last_completed = cal.last_completed_session(now, code, root)
     except UsageError:  # today is past the calendar's range: the forecast can still be dated

@@ -50,8 +50,6 @@ def backtest_symbol(
     sym = normalize_symbol(symbol)
     t0 = time.perf_counter()
     prices = PriceStore(root).read(sym)
-    if prices.empty:
-        raise DataError(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
     features.require_inputs(prices, data.features, sym, "the chosen features include")
     blocks = walkforward.fold_blocks(len(prices), folds)
     check_blocks(sym, blocks, data)

@@ -108,8 +108,6 @@ def objective_value(report: Mapping[str, Any]) -> float:
 def tuning_prices(root: Path, symbol: str) -> Any:
     """The stored prices before the test split `train` would hold out by default."""
     prices = PriceStore(root).read(symbol)
-    if prices.empty:
-        raise DataError(f"no prices stored for {symbol}; run `stockcast fetch {symbol}` first")
     d = options.DataConfig()
     _, b2 = windows.fraction_bounds(len(prices), d.val_frac, d.test_frac)
     return prices.iloc[:b2]
