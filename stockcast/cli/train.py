@@ -198,7 +198,8 @@ def training_table(results: list[dict[str, Any]]):
         "; ! = interrupted, best epoch so far kept" if any(r.get("interrupted") for r in results)
         else ""
     ) + (  # H9a: epoch 0 (the untrained model) won
-        "; * = no epoch beat the untrained model: the saved model forecasts persistence"
+        "; * = no epoch beat the untrained model: it forecasts the average of persistence "
+        "and drift"
         if any(r["best_epoch"] == 0 for r in results) else ""
     )  # fmt: skip
     return table

@@ -34,7 +34,7 @@ from stockcast.prep.dataset import MultiDataset, build_multi
 from stockcast.prep.windows import DataConfig, fraction_bounds
 from stockcast.training import job
 from stockcast.training.loop import Callback, FitResult, Gathered, Shard, TrainConfig, fit
-from stockcast.training.recipe import Fitted, combine, initial_member
+from stockcast.training.recipe import START_DRIFT, Fitted, combine, initial_member
 
 GLOBAL_NAME = "global"  # the default name of a global model
 GLOBAL_NOTE = "a global model: one network over all its symbols, no live refit"
@@ -82,7 +82,9 @@ def train_global(
     split_dates = common_split(prices, data)
     ds = build_multi(prices, dataclasses.replace(data, test_start=None), split_dates)
     member = dataclasses.replace(cfg, ensemble=1)
-    net = initial_member(model_cfg, member, np.mean(-ds.target_mean / ds.target_std, axis=0))
+    # the naive start (recipe.naive_start) of each series, whose scaled drift is about 0
+    start = -(1.0 - START_DRIFT) * ds.target_mean / ds.target_std  # (S, H)
+    net = initial_member(model_cfg, member, np.mean(start, axis=0))
     dev = resolve_device(device)
     train, val = Gathered(ds.gather, ds.index("train")), Gathered(ds.gather, ds.index("val"))
     with threads_for(dev):

@@ -32,9 +32,9 @@ from stockcast.training.recipe import Fitted, all_stored_rows, fit_recipe, refit
 
 __all__ = ["Fitted", "configs_from_options", "fit_recipe", "model_config", "train_symbol"]
 
-PERSISTENCE_NOTE = (
-    "no epoch beat the untrained model, which forecasts persistence (a zero log return); "
-    "the saved model is persistence"
+NAIVE_START_NOTE = (
+    "no epoch beat the untrained model, which forecasts the average of persistence and drift "
+    "(half the training drift); the saved model is that naive average"
 )
 
 
@@ -167,11 +167,11 @@ def notes(fitted: Fitted, interrupted: bool, live: bool) -> str:
     out = []
     zero = [f.seed for f in fitted.fits if f.best_epoch == 0]
     if len(zero) == len(fitted.fits):
-        out.append(PERSISTENCE_NOTE)
+        out.append(NAIVE_START_NOTE)
     elif zero:
         out.append(
             f"{len(zero)} of {len(fitted.fits)} members (seeds {', '.join(map(str, zero))}) did "
-            "not beat the untrained model; they forecast persistence"
+            "not beat the untrained model; they forecast the average of persistence and drift"
         )
     if interrupted:
         out.append("training was interrupted (Ctrl-C); best epoch so far")

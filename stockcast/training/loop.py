@@ -4,9 +4,10 @@ No DataLoader: the windows live in one tensor (on the GPU when they fit), each e
 permutation from a seeded generator and slices batches from it. ``train_step`` is the only code
 that runs per batch, so a faster kernel can replace it without touching the rest.
 
-Epoch 0 is the untrained model (persistence-initialised by the caller): its validation loss is
-the first best, so early stopping never returns weights that are worse on validation than
-forecasting a zero log return. A non-finite loss stops training with ``TrainingError``.
+Epoch 0 is the untrained model (its output bias set by the caller to a naive forecast, see
+``recipe.naive_start``): its validation loss is the first best, so early stopping never returns
+weights that are worse on validation than that naive forecast.
+A non-finite loss stops training with ``TrainingError``.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class FitResult:
 
     state: dict[str, torch.Tensor] | None  # best weights, on the CPU (epoch 0's if none beat it)
     best_val_loss: float  # never above initial_val_loss
-    best_epoch: int  # 0: no epoch beat the untrained, persistence-initialised model
+    best_epoch: int  # 0: no epoch beat the untrained model (the naive start)
     epochs: int  # epochs that finished
     interrupted: bool  # Ctrl-C stopped training
     seconds: float
