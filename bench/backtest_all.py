@@ -5,7 +5,9 @@
 The wide CSV (date + one close column per ticker) is split into one close-only CSV per ticker
 and imported into a temporary data directory with ``stockcast.data.ingest.ingest_csv`` (OHLC
 filled from the close, no volume), so those series train on the default features their data
-allow (the volume feature is left out). Every series runs ``stockcast backtest``'s defaults
+allow (``features.usable_features``: log_return alone; the volume feature has no input and the
+range features read zero). Tables written before that change trained those series with the
+range features as constant zero inputs. Every series runs ``stockcast backtest``'s defaults
 (5 folds over the last 30% of sessions, train's default options). The table (per series and
 horizon: skill against the best naive forecast with its 95% CI and verdict, 90% coverage with
 its CI, interval score against the EWMA-volatility band) is rewritten after each series, and the
@@ -51,10 +53,10 @@ def import_series(root: Path, wide_csv: Path) -> list[str]:
 
 
 def allowed_features(root: Path, symbol: str) -> tuple[str, ...]:
-    """The default features minus those whose input columns the stored data lack."""
-    prices = PriceStore(root).read(symbol)
-    missing = features.missing_inputs(prices, options.DEFAULT_FEATURES)
-    return tuple(n for n in options.DEFAULT_FEATURES if n not in missing)
+    """The default features minus those the stored data cannot feed: an input column without
+    any value (volume) or zero in every session (the range features of OHLC filled from the
+    close), which `train` refuses."""
+    return features.usable_features(PriceStore(root).read(symbol), options.DEFAULT_FEATURES)
 
 
 def table(results: list[dict]) -> str:

@@ -164,6 +164,32 @@ def test_damaged_manifest_is_refused(store: Path, path: Path, command: str) -> N
         assert "manifest.json" in line
 
 
+@pytest.mark.parametrize("name", ["patch-nan_feature_mean.json", "patch-inf_target_mean.json"])
+def test_run_replaces_a_damaged_model_instead_of_logging_its_forecasts(
+    store: Path, name: str
+) -> None:
+    """Issue 12: `run` logged the NaN forecasts of a damaged manifest as ok. Now the damaged
+    newest model is unusable: `run` trains a new one (saying why in its log) and logs only
+    finite forecasts."""
+    target = manifest_path(store)
+    damaged = target.parent.name
+    patch = json.loads((CORPUS / "manifest" / name).read_text())
+    target.write_text(json.dumps(apply_patch(json.loads(target.read_text()), patch)))
+    (store / "stockcast.toml").write_text(
+        'symbols = ["MSFT"]\nstale_sessions = 100000\n[retrain]\nevery_days = 0\n'
+        "new_sessions = 0\n[train]\nepochs = 1\nhidden = 4\nlookback = 10\nensemble = 1\n"
+    )
+    code, out, err = cli(store, "run", "--json")
+    assert code == 0, out + err
+    [msft] = json.loads(out)["symbols"]
+    assert msft["retrained"] and msft["model"] != damaged and msft["forecasts"] == 5
+    assert "Traceback" not in err
+    log = pd.read_parquet(store / "forecasts" / "MSFT.parquet")
+    assert (log["model"] != damaged).all()
+    assert np.isfinite(log[["close", "lower", "upper"]].to_numpy(dtype=float)).all()
+    assert "damaged manifest.json" in (store / "logs" / "stockcast.log").read_text()
+
+
 def test_non_finite_weights_are_refused(store: Path) -> None:
     from safetensors.numpy import load, save
 
@@ -351,6 +377,8 @@ HOSTILE_ARGS = [
     ("train", "MSFT", "--lookback", BIG),
     ("train", "MSFT", "--test-start", "2999-01-01"),
     ("train", "MSFT", "--test-start", "1000-01-01"),
+    ("train", "MSFT", "--lr", "inf"),
+    ("train", "MSFT", "--lr", "1e30"),
     ("predict", "MSFT", "--horizon", BIG),
     ("predict", "MSFT", "--level", "nan"),
     (

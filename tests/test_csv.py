@@ -9,6 +9,7 @@ import pytest
 
 from stockcast.data.sources.csvfile import map_columns, read_csv_prices, sniff_delimiter
 from stockcast.data.store import COLUMNS
+from stockcast.data.validate import validate
 from stockcast.errors import DataError, UsageError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
@@ -49,9 +50,13 @@ def test_every_format_imports_every_row(name: str, has_adj: bool, has_volume: bo
 
 
 def test_missing_open_high_low_come_from_close_and_volume_is_unknown() -> None:
+    """The reader leaves them missing; validation sets them to the close and counts the rows."""
     df = read_csv_prices(FIXTURES / "close_only.csv")
-    assert (df["open"] == df["close"]).all() and (df["high"] == df["close"]).all()
-    assert df["volume"].isna().all()
+    assert df[["open", "high", "low", "volume"]].isna().all().all()
+    clean, report = validate(df)
+    assert (clean["open"] == clean["close"]).all() and (clean["high"] == clean["close"]).all()
+    assert report.filled_prices == len(clean) and report.filled_columns == ["open", "high", "low"]
+    assert clean["volume"].isna().all()
 
 
 def test_metatrader_uses_real_volume_not_tick_volume() -> None:

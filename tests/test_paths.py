@@ -28,7 +28,26 @@ def test_accepted_symbols(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "   ", "../x", "../../evil", "a/b", "a\\b", ".", "..", "a b", "C:x", "x" * 21, "$AAPL"],
+    # issue 12: a leading dot (a hidden file `list` never shows) and letters that case-fold
+    # into other ASCII symbols (ß -> SS, ı -> I, ﬁ -> FI)
+    [
+        "",
+        "   ",
+        "../x",
+        "../../evil",
+        "a/b",
+        "a\\b",
+        ".",
+        "..",
+        "a b",
+        "C:x",
+        "x" * 21,
+        "$AAPL",
+        ".HIDDEN",
+        "ß",
+        "ı",
+        "ﬁ",
+    ],
 )
 def test_refused_symbols(raw: str) -> None:
     with pytest.raises(UsageError):

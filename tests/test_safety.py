@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from helpers import run_in
 
-from stockcast.data import ingest
+from stockcast.data import fsutil, ingest
 from stockcast.data.sources import yahoo
 from stockcast.data.sources.csvfile import CsvSource
 from stockcast.data.store import COLUMNS, PriceStore
@@ -219,6 +219,33 @@ def test_predict_writes_into_a_fifo_instead_of_replacing_it(home: Path, tmp_path
     assert lines[0].startswith("ticker,") and len(lines) == 1 + 3  # the model's horizon
 
 
+def test_predict_writes_into_device_nodes_instead_of_replacing_them(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+) -> None:
+    """Issue 12: `--csv /dev/stdout` and `--plot /dev/null` (as root) were replaced by regular
+    files. A replacement of anything under /dev/ fails this test before it happens. A bare
+    `--plot /dev/null` names no chart format and is refused before anything is written."""
+    atomic = fsutil.atomic_write_bytes
+
+    def never_under_dev(path: Path, data: bytes) -> None:
+        assert not str(path).startswith("/dev/"), f"{path} would be replaced"
+        atomic(path, data)
+
+    monkeypatch.setattr(fsutil, "atomic_write_bytes", never_under_dev)
+    refused = run_in(home, "predict", "MSFT", "--plot", "/dev/null")  # no chart format named
+    assert refused.exit_code == 2 and len(refused.stderr.splitlines()) == 1
+    link = home / "chart.png"  # a link to a device names the format
+    link.symlink_to("/dev/null")
+    result = run_in(home, "predict", "MSFT", "--csv", "/dev/null", "--plot", str(link), "-q")
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and link.is_symlink()
+    capfd.readouterr()
+    result = run_in(home, "predict", "MSFT", "--csv", "/dev/stdout", "-q")
+    assert result.exit_code == 0, result.output
+    written = capfd.readouterr().out.splitlines()  # through file descriptor 1
+    assert written[0].startswith("ticker,") and len(written) == 1 + 3
+
+
 def test_csv_dash_is_stdout(home: Path) -> None:
     result = run_in(home, "predict", "MSFT", "--csv", "-")
     assert result.exit_code == 0, result.output
@@ -287,6 +314,21 @@ def test_old_prices_are_stale_even_when_the_feed_reads_fine(home: Path) -> None:
     [msft] = json.loads(result.stdout)["symbols"]
     assert msft["stale"] and msft["age_sessions"] > 5000 and msft["error"] is None
     assert json.loads(result.stdout)["exit_code"] == 5
+
+
+def test_an_unreadable_new_row_gives_a_stale_forecast(home: Path) -> None:
+    """Issue 12: an unparseable new row failed the symbol instead of the stale fallback."""
+    before = prices_bytes(home)
+    with (home / "feed.csv").open("a") as fh:
+        fh.write("1988-12-16,1,2,3,4,5,6,7,8,9\n")  # more fields than the header
+    result = run_in(home, "run", "--quiet", "--json")
+    assert result.exit_code == 5, result.output  # finished, from stale prices
+    [msft] = json.loads(result.stdout)["symbols"]
+    assert msft["stale"] and msft["forecasts"] == 3 and msft["error"] is None
+    assert "refresh failed: cannot read" in msft["warnings"][0]
+    [line] = result.stderr.splitlines()  # printed under --quiet
+    assert "forecasting from stored prices" in line
+    assert prices_bytes(home) == before
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")

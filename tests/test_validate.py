@@ -111,7 +111,8 @@ def test_infinite_prices_count_as_missing() -> None:
     clean, report = validate(df)
     assert list(clean.index.strftime("%Y-%m-%d")) == ["2024-01-03", "2024-01-04"]
     assert np.isfinite(clean[["open", "high", "low", "close", "adj_close"]].to_numpy()).all()
-    assert (report.bad_close, report.filled_prices, report.filled_adj_close) == (1, 2, 1)
+    # open and high of one row: one row filled
+    assert (report.bad_close, report.filled_prices, report.filled_adj_close) == (1, 1, 1)
 
 
 def test_infinite_volume_is_counted_and_stored_as_unknown() -> None:
@@ -121,3 +122,25 @@ def test_infinite_volume_is_counted_and_stored_as_unknown() -> None:
     assert clean["volume"].isna().tolist() == [True, True, False]
     assert report.counts() == {"negative_volume": 1, "infinite_volume": 1}  # -inf is negative
     assert "1 infinite volume set to unknown" in report.lines()
+
+
+def test_open_high_low_a_source_lacks_are_counted_per_row_and_named() -> None:
+    """Issue 12: OHLC filled from the close is counted in the import report (rows, and the
+    columns the source lacks named), as the README says."""
+    df = frame([{}, {}, {}], ["2024-01-02", "2024-01-03", "2024-01-04"])
+    df[["open", "high", "low"]] = np.nan  # a close-only CSV
+    clean, report = validate(df)
+    assert (clean["open"] == clean["close"]).all() and (clean["high"] == clean["close"]).all()
+    assert report.counts() == {"filled_prices": 3}
+    assert report.filled_columns == ["open", "high", "low"]
+    assert report.lines() == [
+        "3 rows with a missing or non-positive open/high/low set to the close "
+        "(no open, high or low in the source; range features read zero)"
+    ]
+
+
+def test_a_few_missing_opens_do_not_name_a_column() -> None:
+    df = frame([{"open": np.nan}, {}], ["2024-01-02", "2024-01-03"])
+    _, report = validate(df)
+    assert report.filled_prices == 1 and report.filled_columns == []
+    assert report.lines() == ["1 row with a missing or non-positive open/high/low set to the close"]

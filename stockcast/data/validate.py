@@ -25,7 +25,7 @@ class ValidationReport:
     bad_dates: int = 0  # rows without a parseable session date: dropped
     duplicates: int = 0  # repeated sessions: dropped, the last of each kept
     bad_close: int = 0  # close missing, zero or negative: dropped
-    filled_prices: int = 0  # open/high/low missing or non-positive: set to the close
+    filled_prices: int = 0  # rows with open/high/low missing or non-positive: set to the close
     filled_adj_close: int = 0  # adj_close missing or non-positive: rebuilt from the nearby ratio
     high_low_repaired: int = 0  # high below max(open, close) or low above min(open, close): widened
     negative_volume: int = 0  # negative volume: set to unknown (NaN)
@@ -35,6 +35,8 @@ class ValidationReport:
     incomplete_rows: int = 0  # a last line without its line end (a file cut mid-write): dropped
     future_sessions: int = 0  # dated after the last completed session (unfinished): dropped
     future_dates: list[str] = field(default_factory=list)  # the first few of them
+    # open/high/low without a value in any row (a source without those columns): all from the close
+    filled_columns: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """The non-zero counts, by kind (the ``issues`` object of ``fetch --json``)."""
@@ -49,6 +51,8 @@ class ValidationReport:
             dates = {"absurd_moves": self.absurd_dates, "future_sessions": self.future_dates}
             if dates.get(key):
                 text += f" ({', '.join(dates[key])}{', ...' if value > 5 else ''})"
+            if key == "filled_prices" and self.filled_columns:
+                text += f" ({_no_columns(self.filled_columns)}; range features read zero)"
             out.append(text)
         return out
 
@@ -57,7 +61,7 @@ _MESSAGES = {
     "bad_dates": "{n} row{s} without a valid date dropped",
     "duplicates": "{n} duplicate session{s} dropped (kept the last of each)",
     "bad_close": "{n} row{s} with a missing, zero or negative close dropped",
-    "filled_prices": "{n} missing or non-positive open/high/low value{s} set to the close",
+    "filled_prices": "{n} row{s} with a missing or non-positive open/high/low set to the close",
     "filled_adj_close": "{n} missing adjusted close{s} rebuilt from the neighbouring adjustment",
     "high_low_repaired": "{n} row{s} with high/low not enclosing open and close widened",
     "negative_volume": "{n} negative volume{s} set to unknown",
@@ -67,6 +71,12 @@ _MESSAGES = {
     "future_sessions": "{n} row{s} dated after the last completed session dropped "
     "(a session not closed yet, or a wrong date)",
 }
+
+
+def _no_columns(cols: list[str]) -> str:
+    """``["open", "high", "low"]`` -> ``"no open, high or low in the source"``."""
+    names = ", ".join(cols[:-1]) + " or " + cols[-1] if len(cols) > 1 else cols[0]
+    return f"no {names} in the source"
 
 
 def validate(df: pd.DataFrame) -> tuple[pd.DataFrame, ValidationReport]:
@@ -96,10 +106,12 @@ def validate(df: pd.DataFrame) -> tuple[pd.DataFrame, ValidationReport]:
     rep.bad_close = int(bad_close.sum())
     out = out[~bad_close].copy()
 
-    for col in ["open", "high", "low"]:
-        bad = ~(out[col] > 0)
-        rep.filled_prices += int(bad.sum())
-        out.loc[bad, col] = out.loc[bad, "close"]
+    ohl = ["open", "high", "low"]
+    bad_ohl = ~(out[ohl] > 0)  # catches NaN (a column the source does not have) too
+    rep.filled_prices = int(bad_ohl.any(axis=1).sum())
+    rep.filled_columns = [c for c in ohl if len(out) and bool(bad_ohl[c].all())]
+    for col in ohl:
+        out.loc[bad_ohl[col], col] = out.loc[bad_ohl[col], "close"]
 
     ratio = out["adj_close"] / out["close"]
     bad_adj = ~(ratio > 0) | ~np.isfinite(ratio)

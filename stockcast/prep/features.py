@@ -149,7 +149,8 @@ def require_inputs(
 ) -> None:
     """DataError (one line naming the `--features` fix) when a feature among ``names`` reads a
     column that ``prices`` (its ``last`` rows, when given) lacks entirely; ``who`` starts the
-    message, e.g. "model X uses"."""
+    message, e.g. "model X uses". The fix offers no feature that is zero on every stored session
+    (``flat_features``), so following it does not meet a second refusal."""
     names = list(names)
     rows = prices if last is None else prices.iloc[-last:]
     missing = missing_inputs(rows, names)
@@ -157,10 +158,71 @@ def require_inputs(
         return
     cols = " or ".join(sorted({c for m in missing.values() for c in m}))
     where = "" if last is None else f" in the last {last} sessions"
-    keep = [n for n in names if n not in missing] or ["log_return"]
+    rest = [n for n in names if n not in missing]
+    flat = flat_features(build(prices, rest)) if rest else []
+    verb = "reads" if len(flat) == 1 else "read"
+    also = f", and {', '.join(flat)} {verb} zero ({_why_zero(flat)})" if flat else ""
+    keep = [n for n in rest if n not in flat] or ["log_return"]
+    them = "them" if len(missing) + len(flat) > 1 else "it"
     raise DataError(
-        f"{who} {', '.join(missing)}, but the stored prices of {symbol} have no {cols}{where}; "
-        f"train without it: `stockcast train {symbol} --features {','.join(keep)}`"
+        f"{who} {', '.join(missing)}, but the stored prices of {symbol} have no {cols}{where}"
+        f"{also}; train without {them}: `stockcast train {symbol} --features {','.join(keep)}`"
+    )
+
+
+def flat_features(table: pd.DataFrame) -> list[str]:
+    """Columns of a feature table (``build``'s, or rows as ``windows.prepare`` returns them)
+    that are zero, or have no value, in every row: ``hl_pct`` and ``pct_change`` of prices whose
+    open, high and low were filled from the close, ``log_volume_change`` of a constant volume."""
+    values = table.to_numpy(dtype=np.float64)
+    silent = (values == 0) | ~np.isfinite(values)
+    return [str(c) for c, flat in zip(table.columns, silent.all(axis=0), strict=True) if flat]
+
+
+def usable_features(prices: pd.DataFrame, names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` without those ``prices`` cannot feed: an input column without any value
+    (``missing_inputs``) or a value of zero in every session (``flat_features``)."""
+    names = list(names)
+    missing = missing_inputs(prices, names)
+    rest = [n for n in names if n not in missing]
+    flat = flat_features(build(prices, rest)) if rest else []
+    return tuple(n for n in rest if n not in flat)
+
+
+_ZERO_BECAUSE = {"hl_pct": "high = low", "pct_change": "open = close"}
+
+
+def _why_zero(flat: list[str]) -> str:
+    """Why the features ``flat`` read zero, e.g. "high = low and open = close in the stored
+    prices, as when an import without open/high/low filled them from the close"."""
+    equal = [_ZERO_BECAUSE[n] for n in flat if n in _ZERO_BECAUSE]
+    other = [n for n in flat if n not in _ZERO_BECAUSE]
+    parts = []
+    if equal:
+        parts.append(
+            f"{' and '.join(equal)} in the stored prices, as when an import without "
+            "open/high/low filled them from the close"
+        )
+    if other:
+        parts.append(f"the inputs of {', '.join(other)} never change")
+    return "; ".join(parts)
+
+
+def require_signal(rows: np.ndarray, names: Iterable[str], symbol: str) -> None:
+    """DataError (one line naming the `--features` fix) when a chosen feature is zero in every
+    row of ``rows`` (n, F), the feature rows a model's scaler is fitted on: a model learns
+    nothing from an input that never changes (the range features of prices whose open, high
+    and low an import filled from the close)."""
+    names = list(names)
+    flat = flat_features(pd.DataFrame(rows, columns=names))
+    if not flat:
+        return
+    keep = [n for n in names if n not in flat] or ["log_return"]
+    one = len(flat) == 1
+    raise DataError(
+        f"the chosen feature{'' if one else 's'} {', '.join(flat)} read{'s' if one else ''} zero "
+        f"in every training session of {symbol} ({_why_zero(flat)}); leave "
+        f"{'it' if one else 'them'} out: `--features {','.join(keep)}`"
     )
 
 

@@ -204,6 +204,7 @@ def build_dataset(
         b1, b2 = split_bounds(dates, cfg.val_frac, cfg.test_frac, cfg.test_start)
         parts = part_ranges(n, cfg.lookback, cfg.horizon, b1, b2)
         check_parts(symbol, n, parts, cfg)
+        features.require_signal(rows[:b1], cfg.features, symbol)  # the scaler's rows
         scalers = fit_scalers(rows, targets, b1, parts["train"])
     elif scalers is None:
         raise ValueError("rebuilding a saved split needs its scalers")

@@ -9,8 +9,9 @@ decimal commas (``1,25`` in a ``;`` file) and Excel's ``sep=;`` first line are t
 come. When no date format reads every row, up to ``MAX_BAD_DATES`` stray rows (at most a tenth
 of the file; a footer note) are left without a date for validation to drop and count.
 
-Date and close are required. Missing open/high/low are set to the close, a missing volume is
-unknown (NaN), a missing adjusted close equals the close, dividends and splits are 0.
+Date and close are required. Missing open/high/low are left missing (validation sets them to the
+close and counts the rows), a missing volume is unknown (NaN), a missing adjusted close equals
+the close, dividends and splits are 0.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ _UTC_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*
 _NULLS = {"", "null", "nan", "n/a", "na", "-", "none"}
 MAX_BAD_DATES = 5  # rows without a readable date that an import drops (and reports)
 _DELIMITERS = [",", ";", "\t", "|"]
+_NAN = float("nan")
+# the value of a column the file does not have (adj_close: the close)
+_ABSENT = {"open": _NAN, "high": _NAN, "low": _NAN, "volume": _NAN, "dividends": 0.0, "splits": 0.0}
 _SEP_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}
 
 
@@ -266,10 +270,10 @@ def _frame(
             out[col] = to_numbers(raw[mapping[col]], decimal_comma=comma).to_numpy()
     if out["close"].isna().all():
         raise DataError(f"no numeric close prices in {path}; check the file's close column")
-    for col in ("open", "high", "low", "adj_close"):
-        if col not in out.columns:
-            out[col] = out["close"]
-    for col, default in (("volume", float("nan")), ("dividends", 0.0), ("splits", 0.0)):
+    if "adj_close" not in out.columns:
+        out["adj_close"] = out["close"]
+    # an open, high or low the file lacks stays missing: validation sets it to the close, counted
+    for col, default in _ABSENT.items():
         if col not in out.columns:
             out[col] = default
     out = out[COLUMNS].astype("float64")
