@@ -116,6 +116,39 @@ def test_global_model_is_evaluated_per_symbol_by_name(stockcast_home):
     assert _one(by_id.output)["model"] == trained["model"]
 
 
+@pytest.mark.slow
+def test_global_model_pooled_and_cross_section_in_train_and_evaluate(stockcast_home):
+    _store_three(stockcast_home)
+    res = run("train", *SYMS, "--global", "--name", "trio", *GLOBAL)
+    assert res.exit_code == 0, res.output
+    trained = json.loads(res.output)
+    pooled_keys = {"h", "n", "days", "mae_bps", "mase", "best_baseline", "skill_vs_best"}
+    for h, row in enumerate(trained["pooled"]["horizons"], start=1):
+        assert row["h"] == h and pooled_keys <= set(row)
+        assert set(row["skill_vs_best"]) == {"value", "low", "high"}
+    for h, row in enumerate(trained["cross_section"]["horizons"], start=1):
+        assert row["h"] == h and {"rank_ic", "rank_ic_t", "spread", "days"} <= set(row)
+        assert row["days"] > 10 and -1.0 <= row["rank_ic"] <= 1.0
+    assert len(trained["pooled"]["horizons"]) == len(trained["cross_section"]["horizons"]) == 3
+    manifest = modelstore.read_manifest(stockcast_home, "trio")
+    assert manifest["cross_section"] == trained["cross_section"]
+
+    ev = run("evaluate", "--model", "trio", "--json")  # no symbols: all of them, together
+    assert ev.exit_code == 0, ev.output
+    out = json.loads(ev.output)
+    assert set(out) == {"model", "name", "symbols", "pooled", "cross_section"}
+    assert out["model"] == trained["model"] and out["name"] == "TRIO"
+    assert [s["ticker"] for s in out["symbols"]] == SYMS
+    assert out["symbols"][1]["horizons"] == trained["evaluation"]["BBB"]["horizons"]
+    assert out["pooled"] == trained["pooled"]  # recomputed exactly as at train time
+    assert out["cross_section"] == trained["cross_section"]
+    named = json.loads(run("evaluate", "AAA", "CCC", "--model", "trio", "--json").output)
+    assert [s["ticker"] for s in named] == ["AAA", "CCC"]  # named symbols: today's array
+    table = run("evaluate", "--model", "trio")
+    assert table.exit_code == 0 and "Pooled" in table.output and "Cross-section" in table.output
+    assert run("evaluate").exit_code == 2  # neither symbols nor --model
+
+
 def _one(output: str) -> dict:
     """The symbol's object of `evaluate --json` (an object, or an array of one)."""
     out = json.loads(output)

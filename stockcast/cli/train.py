@@ -151,6 +151,8 @@ def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, 
     for ev in result["evaluation"].values():
         con.print()
         render_evaluation(ev, con)
+    con.print()
+    render_cross_section(result, con)
 
 
 def _said(o: Outcome[dict[str, Any]]) -> None:
@@ -344,10 +346,20 @@ class _progress:
                         description=f"{self.symbol} epoch {r.epoch}/{r.max_epochs}")  # fmt: skip
 
 
+EvalSymbolsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Stored symbols with a saved model; leave them out with --model NAME of a global "
+        "model to evaluate all its symbols together (pooled and cross-sectional figures).",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 @handles_errors
 def evaluate(
-    symbols: SymbolsArg,
+    symbols: EvalSymbolsArg = None,
     model: ModelIdOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -355,13 +367,29 @@ def evaluate(
 
     --json prints an array with one object per symbol (a failed one is {"ticker", "error"}).
 
-    Example: [bold]stockcast evaluate MSFT AAPL --json[/]
+    A global model with no symbols given (--model NAME, or NAME:ID) is evaluated over all its
+    symbols: each symbol's tables, then the pooled figures (MAE of log returns in bps, MASE,
+    skill against the best naive forecast with its 95% CI) and the cross-section (daily rank
+    IC between predicted and realised returns, its HAC t, the top-minus-bottom-third spread).
+    --json then prints ONE object with "model", "name", "symbols" (the per-symbol objects),
+    "pooled" and "cross_section" (docs/models.md); naming symbols keeps the array.
+
+    Examples: [bold]stockcast evaluate MSFT AAPL --json[/],
+    [bold]stockcast evaluate --model big3[/]
     """
     import re
 
     from stockcast.data.paths import normalize_symbol
     from stockcast.forecasting.evaluation import evaluate_saved
 
+    if not symbols:
+        if not model:
+            raise UsageError(
+                "give one or more symbols, or --model NAME of a global model to evaluate all "
+                "its symbols together"
+            )
+        _evaluate_global(model, as_json)
+        return
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     if model and len(syms) > 1 and re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", model):  # an id
         raise UsageError("--model with an id names one model; give a single symbol with it")
@@ -385,6 +413,95 @@ def evaluate(
             render_evaluation(ev, con)
     if batch.exit_code:
         raise typer.Exit(batch.exit_code)
+
+
+def _evaluate_global(ref: str, as_json: bool) -> None:
+    """`evaluate --model NAME` of a global model: every symbol, then the pooled and
+    cross-sectional figures over the symbols that could be evaluated."""
+    from stockcast.data.store import PriceStore
+    from stockcast.forecasting import evaluation
+    from stockcast.models.store import model_symbols
+
+    manifest, net = evaluation.open_global(STATE.data_dir, ref)
+    syms, model_id = model_symbols(manifest), manifest["id"]
+    store = PriceStore(STATE.data_dir)
+
+    def one(sym: str) -> evaluation.MemberEvaluation:
+        return evaluation.evaluate_member(net, sym, store.read(sym), manifest)
+
+    def said(o: Outcome[evaluation.MemberEvaluation]) -> None:
+        if o.error is not None:
+            error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
+
+    batch = run_batch(syms, one, on_outcome=said)
+    members = {o.symbol: o.value for o in batch.outcomes if o.value is not None}
+    result = {
+        "model": model_id,
+        "name": manifest.get("name"),
+        "symbols": [
+            {"ticker": o.symbol, "model": model_id, **o.value.report}
+            if o.value is not None
+            else error_object(o.symbol, o.error)
+            for o in batch.outcomes
+            if o.value is not None or o.error is not None
+        ],
+        **evaluation.cross_sectional(members),
+    }
+    if as_json:
+        print_json(result)
+    else:
+        con = stdout()
+        for ev in result["symbols"]:
+            if "error" not in ev:
+                render_evaluation(ev, con)
+                con.print()
+        render_cross_section(result, con)
+    if batch.exit_code:
+        raise typer.Exit(batch.exit_code)
+
+
+def render_cross_section(result: dict[str, Any], console: Console) -> None:
+    """The "Pooled" and "Cross-section" tables of a global model (`train --global`,
+    `evaluate --model NAME`) and what they mean."""
+    pooled, cross = result["pooled"], result["cross_section"]
+    console.print(
+        f"[bold]{result['name']}[/] model {result['model']} over {pooled['series']} symbols' "
+        "test windows"
+    )
+    table = _table("Pooled (log returns, scale-free)", "h", "Windows", "Days", "MAE bps",
+                   "MASE", "Best naive", "Naive bps", "vs best (95% CI)", "Verdict")  # fmt: skip
+    for h in pooled["horizons"]:
+        best = h["best_baseline"]
+        table.add_row(
+            str(h["h"]), f"{h['n']:,}", f"{h['days']:,}", f"{h['mae_bps']:.1f}",
+            _num(h["mase"], "{:.3f}"), best, f"{h['baselines'][best]['mae_bps']:.1f}",
+            skill_ci_text(h["skill_vs_best"]), verdict_text(h),
+        )  # fmt: skip
+    print_table(console, table)
+    cs = _table("Cross-section (per as-of date, across symbols)", "h", "Days", "Rank IC",
+                "IC t (HAC)", "Spread bps", "Spread t")  # fmt: skip
+    for h in cross["horizons"]:
+        spread = None if h["spread"] is None else h["spread"] * 1e4
+        cs.add_row(
+            str(h["h"]), f"{h['days']:,}", _num(h["rank_ic"], "{:+.4f}"),
+            _num(h["rank_ic_t"], "{:+.2f}"), _num(spread, "{:+.1f}"),
+            _num(h["spread_t"], "{:+.2f}"),
+        )  # fmt: skip
+    print_table(console, cs)
+    console.print(
+        "Pooled: every symbol's test windows together; MAE of predicted vs realised log "
+        "returns in basis points, MASE against each symbol's one-session naive error in "
+        "training; skill = 1 - MAE / MAE of the best naive forecast, its 95% CI robust to "
+        "symbols moving together on a day. Rank IC: Spearman correlation across symbols "
+        f"(days with at least {cross['min_names']}) between predicted and realised h-session "
+        "returns, averaged over days; |t| above about 2 is unlikely by chance. Spread: mean "
+        "realised return of the top third by prediction minus the bottom third.",
+        markup=False,
+    )
+
+
+def _num(x: float | None, fmt: str) -> str:
+    return "n/a" if x is None else fmt.format(x)
 
 
 @app.command("features")

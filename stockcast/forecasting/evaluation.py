@@ -17,14 +17,22 @@ import torch
 
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
-from stockcast.forecasting import metrics, stats
+from stockcast.errors import UsageError
+from stockcast.forecasting import crosssection, metrics, stats
 from stockcast.forecasting.history import parts_from_split
 from stockcast.forecasting.intervals import DEFAULT_LEVELS, evaluate_intervals
 from stockcast.forecasting.latest import data_config, latest_window, scalers
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.base import predict_scaled
-from stockcast.models.store import load_model, model_ref, series_view
+from stockcast.models.store import (
+    list_models,
+    load_model,
+    model_ref,
+    model_symbols,
+    read_manifest,
+    series_view,
+)
 from stockcast.prep import features
 from stockcast.prep.windows import Dataset, build_dataset
 
@@ -79,13 +87,15 @@ def evaluate_dataset(
     part: str = "test",
     val: PartPredictions | None = None,
     shrink: Shrink | None = None,
+    predicted: PartPredictions | None = None,
 ) -> dict:
-    """Per-horizon errors of the model and the baselines on one part of ``ds``; ``val``: the
-    model's validation predictions when the caller has them already (they calibrate the bands);
+    """Per-horizon errors of the model and the baselines on one part of ``ds``; ``val`` and
+    ``predicted``: the model's raw validation and ``part`` predictions when the caller has them
+    already (validation calibrates the bands);
     ``shrink``: the model's learned shrinkage toward a naive forecast (``shrink.py``), applied to
     both. Skill against the best naive forecast comes with a 95% HAC confidence interval and a
     Diebold-Mariano p-value; the verdict is "better" only when the interval lies above zero."""
-    p = part_predictions(model, ds, part, device)
+    p = part_predictions(model, ds, part, device) if predicted is None else predicted
     if val is None:
         val = part_predictions(model, ds, "val", device)
     if shrink is not None:
@@ -217,3 +227,73 @@ def predict_latest(symbol: str, prices: pd.DataFrame, manifest: dict, model: nn.
     w = latest_window(symbol, prices, manifest)
     mu = w.log_returns(predict_scaled(model, w.x, torch.device("cpu")))
     return {"as_of": w.as_of, "last_close": w.last_close, "log_returns": mu, "vol": w.vol}
+
+
+def symbol_test(symbol: str, ds: Dataset, p: PartPredictions) -> crosssection.SymbolTest:
+    """``p`` (a symbol's test predictions, shrunk when the model shrinks) as the cross-section
+    reads it: as-of dates, log returns of the model, the outcome and the naive forecasts, and
+    the MASE scale (mean |one-session log return| over the training windows)."""
+    close, H = ds.history_close, ds.config.horizon
+    asof = p.asof + ds.offset  # absolute indices into the stored history
+    last = close[asof][:, None]  # (N, 1)
+    naive = {k: np.log(metrics.BASELINES[k](close, asof, H) / last) for k in crosssection.NAIVE}
+    train_y1 = ds.y[ds.window_slice("train")][:, 0]  # (Nt,)
+    return crosssection.SymbolTest(
+        symbol=symbol,
+        dates=np.array([d.date().isoformat() for d in ds.dates[p.asof]]),
+        mu=p.mu,
+        y=p.y,
+        naive=naive,
+        scale=float(np.mean(np.abs(train_y1))),
+    )
+
+
+@dataclass(frozen=True)
+class MemberEvaluation:
+    """One symbol of a global model on its test split: what `evaluate SYM --model NAME` reports,
+    its test windows for the cross-section, and the validation predictions (calibration)."""
+
+    report: dict  # ``evaluate_dataset``'s object: test span, horizons, summary, notes
+    test: crosssection.SymbolTest
+    val: PartPredictions  # raw (unshrunk) validation predictions
+
+
+def evaluate_member(model: nn.Module, symbol: str, prices: pd.DataFrame,
+                    manifest: dict) -> MemberEvaluation:  # fmt: skip
+    """Evaluate ``symbol`` of a (global) model from its manifest, as ``evaluate_saved`` does."""
+    ds = rebuild_dataset(symbol, prices, manifest)
+    shrink = Shrink.from_dict(manifest.get("shrink"))
+    val, test = part_predictions(model, ds, "val"), part_predictions(model, ds, "test")
+    report = evaluate_dataset(model, ds, val=val, shrink=shrink, predicted=test)
+    shown = test if shrink is None else _shrunk(test, shrink)
+    return MemberEvaluation(report, symbol_test(symbol, ds, shown), val)
+
+
+def cross_sectional(members: dict[str, MemberEvaluation]) -> dict:
+    """``{"pooled", "cross_section"}`` over the evaluated symbols (``crosssection.report``)."""
+    return crosssection.report([m.test for m in members.values()])
+
+
+def open_global(root: Path, ref: str) -> tuple[dict, nn.Module]:
+    """(manifest, model) of the global model that ``--model`` ``ref`` (NAME or NAME:ID) names;
+    UsageError when ``ref`` is a bare id, names no model, or names a per-symbol model (give
+    its symbol then)."""
+    if ":" not in ref and model_ref("ID", ref)[1] is not None:  # a bare id: a symbol's own
+        raise UsageError(
+            f"--model {ref} is a model id of one symbol's own models; give that symbol: "
+            f"`stockcast evaluate SYMBOL --model {ref}`"
+        )
+    name, model_id = model_ref("NAME", ref)  # NAME or NAME:ID: the symbol is not read
+    if not list_models(root, name):  # a typo in an option: bad usage, as check_model_option
+        raise UsageError(
+            f"--model {ref}: no saved model is named {name}; `stockcast models` lists them"
+        )
+    manifest = read_manifest(root, name, model_id)
+    if manifest.get("kind") != "global":
+        raise UsageError(
+            f"--model {ref} is a per-symbol model, not a global one; name its symbol: "
+            f"`stockcast evaluate {' '.join(model_symbols(manifest))}`"
+        )
+    syms = model_symbols(manifest)
+    manifest, model, _ = load_model(root, name, manifest["id"], symbol=syms[0])
+    return manifest, model

@@ -6,7 +6,9 @@ series' validation or test period is inside another series' training period. The
 gathered by index at batch time (``loop.Gathered``) through the same ``fit`` loop, optionally
 sharded over torchrun ranks (``loop.Shard``). Each symbol is then evaluated exactly as
 ``evaluate --model NAME`` will: its dataset rebuilt from the manifest's per-symbol scalers and
-split. A global model has one member and no live refit (predict uses its evaluated weights).
+split; the pooled and cross-sectional figures over all of them (``forecasting.crosssection``)
+are stored in the manifest as ``pooled`` and ``cross_section``. A global model has one member
+and no live refit (predict uses its evaluated weights).
 """
 
 from __future__ import annotations
@@ -96,13 +98,13 @@ def train_global(
         return None
     model = combine([net])
     manifest = _manifest(ds, data, model_cfg, member, result, trained_on, split_dates)
-    calib, reports = {}, {}
-    for sym in syms:  # exactly what `evaluate SYM --model NAME` computes
-        one = evaluation.rebuild_dataset(sym, prices[sym], manifest)
-        val_pred = evaluation.part_predictions(model, one, "val")
-        reports[sym] = evaluation.evaluate_dataset(model, one, val=val_pred)
-        calib[sym] = {"y": val_pred.y, "mu": val_pred.mu, "vol": val_pred.vol}
+    # exactly what `evaluate --model NAME` computes, per symbol and across them
+    members = {sym: evaluation.evaluate_member(model, sym, prices[sym], manifest) for sym in syms}
+    calib = {s: {"y": m.val.y, "mu": m.val.mu, "vol": m.val.vol} for s, m in members.items()}
+    reports = {sym: m.report for sym, m in members.items()}
     manifest["series_metrics"] = reports  # per symbol: the `evaluate --json` report
+    across = evaluation.cross_sectional(members)
+    manifest.update(across)  # `pooled` and `cross_section`, as `evaluate --model NAME` prints
     model_id, path = modelstore.save_model(root, name, manifest, model.state_dict(), calib)
     world = 1 if shard is None else shard.world
     return {
@@ -129,6 +131,7 @@ def train_global(
         "interrupted": result.interrupted,
         "note": manifest["note"],
         "evaluation": {sym: {"ticker": sym, "model": model_id, **r} for sym, r in reports.items()},
+        **across,
     }
 
 
