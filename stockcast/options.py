@@ -268,6 +268,28 @@ def _coerce(spec: Spec, value: Any) -> Any:
     return float(value) if spec.type is float else value
 
 
+def arch_list(value: str | None) -> tuple[str, ...] | None:
+    """``--arch`` of `backtest`, which may name several architectures: ``"lstm,gru"`` ->
+    ``("lstm", "gru")`` (stripped, lower-cased, duplicates dropped, order kept); None -> None.
+
+    A UsageError (one line, naming the valid names) when a name is not in the registry or the
+    list is empty. One name is returned as it is (``options.check`` then judges it as usual).
+    """
+    if value is None:
+        return None
+    if "," not in value:
+        return (value,)
+    names = list(dict.fromkeys(n.strip().lower() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in ARCHS]
+    if unknown or not names:
+        got = f"unknown {', '.join(repr(n) for n in unknown)} in " if unknown else ""
+        raise UsageError(
+            f"--arch must be one of {', '.join(ARCHS)} or a comma-separated list of them "
+            f"(got {got}{value!r})"
+        )
+    return tuple(names)
+
+
 def _feature_names(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         names = [n.strip() for n in value.split(",")]

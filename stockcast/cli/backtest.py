@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,9 +19,10 @@ from stockcast.cli.app import (
     stdout,
     where_hint,
 )
-from stockcast.cli.options import JsonOpt, QuietOpt, SymbolsArg, training_options
+from stockcast.cli.options import JsonOpt, QuietOpt, SymbolsArg, training_options_helping
 from stockcast.cli.tables import print_table
-from stockcast.cli.train import _table, level_text, skill_ci_text
+from stockcast.cli.train import _table, level_text, skill_ci_text, verdict_text
+from stockcast.options import ARCHS, arch_list
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,9 +37,15 @@ SeedsOpt = Annotated[
 ]  # fmt: skip
 
 
+ARCH_HELP = (
+    f"Model architecture: {' or '.join(ARCHS)}; or several, comma-separated (lstm,gru,"
+    "transformer), for a leaderboard of the same backtest per architecture (default lstm)."
+)
+
+
 @app.command()
 @handles_errors
-@training_options
+@training_options_helping({"arch": ARCH_HELP})
 def backtest(
     symbols: SymbolsArg,
     folds: FoldsOpt = 5,
@@ -52,15 +60,25 @@ def backtest(
     The last 30% of the sessions is cut into --folds equal blocks; each fold trains on
     everything before its block (validation and scalers included) and forecasts inside it.
     Skill against persistence and drift comes with 95% confidence intervals. --json prints a
-    list with one object per symbol (see docs/models.md).
+    list with one object per symbol (see docs/models.md). With several --arch names, the same
+    backtest runs once per architecture and they are printed side by side with the naive
+    forecasts, saying which, if any, beats the best of them at 5%.
 
-    Example: [bold]stockcast backtest MSFT --folds 5 --seeds 3[/]
+    Example: [bold]stockcast backtest MSFT --folds 5 --seeds 3[/] · [bold]stockcast backtest
+    MSFT --arch lstm,gru,transformer --seeds 1[/]
     """
     from stockcast.data.paths import normalize_symbol
+
+    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    archs = arch_list(options.get("arch"))  # --arch lstm,gru: the leaderboard
+    if archs is not None and len(archs) > 1:
+        _leaderboard(syms, list(archs), folds, seeds, as_json, quiet, options)
+        return
+    if archs is not None:
+        options = {**options, "arch": archs[0]}
     from stockcast.training.backtest import backtest_symbol
     from stockcast.training.job import configs_from_options
 
-    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     data, model_cfg, cfg, dev = configs_from_options(options)
     silent = quiet or as_json
 
@@ -68,6 +86,38 @@ def backtest(
         with _FoldProgress(sym, folds, silent) as on_fold:
             return backtest_symbol(STATE.data_dir, sym, data, model_cfg, cfg, folds=folds,
                                    seeds=seeds, device=dev, on_fold=on_fold)  # fmt: skip
+
+    _report(syms, one, as_json, quiet, render_backtest)
+
+
+def _leaderboard(syms: list[str], archs: list[str], folds: int, seeds: int | None,
+                 as_json: bool, quiet: bool, options: dict[str, Any]) -> None:  # fmt: skip
+    """`backtest --arch a,b,...`: the same backtest per architecture, side by side."""
+    from stockcast.training.job import configs_from_options
+    from stockcast.training.leaderboard import backtest_archs
+
+    configs = [configs_from_options({**options, "arch": a}) for a in archs]
+    data, _, cfg, dev = configs[0]  # the same for every architecture: only `arch` differs
+    silent = quiet or as_json
+
+    def one(sym: str) -> dict[str, Any]:
+        def progress(arch: str) -> _FoldProgress:
+            return _FoldProgress(sym, folds, silent, label=f"{sym} {arch}")
+
+        return backtest_archs(STATE.data_dir, sym, data, [c[1] for c in configs], cfg,
+                              folds=folds, seeds=seeds, device=dev, progress=progress)  # fmt: skip
+
+    _report(syms, one, as_json, quiet, render_leaderboard)
+
+
+def _report(
+    syms: list[str],
+    one: Callable[[str], dict[str, Any]],
+    as_json: bool,
+    quiet: bool,
+    render: Callable[[dict[str, Any], Console], None],
+) -> None:
+    """Run ``one`` per symbol (errors said as they come), then print JSON or the tables."""
 
     def said(o: Outcome[dict[str, Any]]) -> None:
         if o.error is not None:
@@ -85,7 +135,7 @@ def backtest(
         for i, r in enumerate(batch.values):
             if i:
                 con.print()
-            render_backtest(r, con)
+            render(r, con)
     if batch.exit_code:
         raise typer.Exit(batch.exit_code)
 
@@ -149,12 +199,74 @@ def _render_bands(horizons: list[dict[str, Any]], console: Console) -> None:
     )
 
 
+def render_leaderboard(r: dict[str, Any], console: Console) -> None:
+    """`backtest --arch a,b,...`: per architecture its size and time, per horizon the naive
+    forecasts beside every architecture (skill with CI, DM p, verdict, interval score), and
+    the verdict in words."""
+    s, archs = r["settings"], r["archs"]
+    console.print(
+        f"[bold]{r['ticker']}[/] leaderboard: {len(archs)} architectures, each a walk-forward "
+        f"backtest with {s['folds']} folds over the last {s['share']:.0%} of {r['sessions']} "
+        f"sessions, {s['seeds']} seed(s) per fold, {r['seconds']:.0f}s"
+    )
+    better = _horizons_by_arch(r["edges"])
+    worse = _horizons_by_arch(r["worse"])
+    sizes = _table("Architectures", "Arch", "Parameters", "MFLOPs/window", "Train s",
+                   "Mean skill", "Better at h", "Worse at h")  # fmt: skip
+    for a in archs:
+        sizes.add_row(a["arch"], f"{a['parameters']:,}", f"{a['mflops_per_window']:.2f}",
+                      f"{a['train_seconds']:.1f}", f"{a['mean_skill_vs_best']:+.2%}",
+                      better.get(a["arch"], "-"), worse.get(a["arch"], "-"))  # fmt: skip
+    sizes.columns[0].justify = "left"
+    sizes.caption = (
+        "Parameters and FLOPs (forward and backward) of one network; Train s: fitting and "
+        "forecasting its folds; Mean skill: point skills averaged over horizons (not evidence)."
+    )
+    print_table(console, sizes)
+    level = level_text(r["leaderboard"][0]["level"]) if r["leaderboard"] else "90%"
+    board = _table(f"Skill = 1 - MAE / MAE of the best naive forecast, 95% CI; {level} "
+                   "interval score", "h", "Forecast", "MAE", "Skill vs best (95% CI)", "DM p",
+                   "Verdict", "Score", "/ EWMA")  # fmt: skip
+    board.columns[1].justify = "left"
+    for h in r["leaderboard"]:
+        best = h["best_baseline"]
+        for name, n in h["naive"].items():
+            ewma = name == "persistence"
+            board.add_row(str(h["h"]), name, f"{n['mae']:.4f}",
+                          "best naive" if name == best else f"{n['skill_vs_best']:+.1%}", "",
+                          "", f"{h['ewma_interval_score']:.4f}" if ewma else "",
+                          "1.000" if ewma else "")  # fmt: skip
+        for i, a in enumerate(h["archs"]):
+            ratio = a["interval_score_vs_ewma"]
+            board.add_row(
+                str(h["h"]), a["arch"], f"{a['mae']:.4f}", skill_ci_text(a["skill_vs_best"]),
+                f"{a['dm_pvalue']:.2f}", verdict_text({**a, "best_baseline": best}),
+                f"{a['interval_score']:.4f}", "n/a" if ratio is None else f"{ratio:.3f}",
+                end_section=i == len(h["archs"]) - 1,
+            )  # fmt: skip
+    board.caption = (
+        f"Score: the {level} interval score in prices (lower is better); on the persistence "
+        "row, that of the EWMA-volatility band around persistence, which / EWMA compares "
+        "against. Verdict at 5%: better only when the whole CI lies above zero."
+    )
+    print_table(console, board, keys=2)
+    console.print(r["summary"], markup=False)
+
+
+def _horizons_by_arch(said: list[dict[str, Any]]) -> dict[str, str]:
+    out: dict[str, list[str]] = {}
+    for e in said:
+        out.setdefault(e["arch"], []).append(str(e["h"]))
+    return {a: ",".join(hs) for a, hs in out.items()}
+
+
 class _FoldProgress:
     """Context manager yielding the fold callback: a rich bar on a terminal, plain lines on
-    stderr otherwise, nothing when silent."""
+    stderr otherwise, nothing when silent. ``label`` starts each line (default: the symbol)."""
 
-    def __init__(self, symbol: str, folds: int, silent: bool) -> None:
+    def __init__(self, symbol: str, folds: int, silent: bool, label: str | None = None) -> None:
         self.symbol, self.folds, self.silent = symbol, folds, silent
+        self.label = label or symbol
         self.bar: Any = None
 
     def __enter__(self):
@@ -168,7 +280,7 @@ class _FoldProgress:
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
                             TimeElapsedColumn(), console=con)  # fmt: skip
         self.bar.start()
-        self.task = self.bar.add_task(f"{self.symbol} fold 0/{self.folds}", total=self.folds)
+        self.task = self.bar.add_task(f"{self.label} fold 0/{self.folds}", total=self.folds)
         return self._bar
 
     def __exit__(self, *exc: object) -> None:
@@ -177,10 +289,10 @@ class _FoldProgress:
 
     def _text(self, k: int, n: int, origin: str, row: dict | None) -> str:
         if row is None:
-            return f"{self.symbol} fold {k + 1}/{n}: training up to the block from {origin}"
+            return f"{self.label} fold {k + 1}/{n}: training up to the block from {origin}"
         ratio = row["mae_ratio"][0]
         r = "n/a" if ratio is None else f"{ratio:.3f}"
-        return f"{self.symbol} fold {k + 1}/{n} done: {row['n']} windows, h=1 MAE/best {r}"
+        return f"{self.label} fold {k + 1}/{n} done: {row['n']} windows, h=1 MAE/best {r}"
 
     def _line(self, k: int, n: int, origin: str, row: dict | None) -> None:
         stderr().print(self._text(k, n, origin, row), markup=False)

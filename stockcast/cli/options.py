@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -45,16 +45,23 @@ QuietOpt = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def training_options(fn: F) -> F:
+def training_options_helping(helps: Mapping[str, str]) -> Callable[[F], F]:
+    """``training_options`` with other help texts for some options (option name -> help), for
+    a command that reads an option its own way (`backtest --arch lstm,gru`)."""
+    return functools.partial(training_options, helps=helps)
+
+
+def training_options(fn: F, helps: Mapping[str, str] | None = None) -> F:
     """Give ``fn`` one keyword-only flag per training option (``--epochs``, ``--hidden``, ...);
     ``fn`` receives them together as ``options: dict`` (None for the ones not given)."""
     sig = inspect.signature(fn, eval_str=True)  # the command's own annotations, resolved
     params = [p for p in sig.parameters.values() if p.name != "options"]
     names = [s.name for s in options.SPECS.values()]
     for spec in options.SPECS.values():
+        text = (helps or {}).get(spec.name, spec.help_with_default())
         ann = Annotated[
             spec.type | None,  # type: ignore[name-defined]  # a bool is a flag: --shrink
-            typer.Option(spec.flag, help=spec.help_with_default(), show_default=False),
+            typer.Option(spec.flag, help=text, show_default=False),
         ]
         params.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                         annotation=ann))  # fmt: skip

@@ -1,0 +1,231 @@
+"""`stockcast backtest SYMBOL --arch lstm,gru,...`: the walk-forward backtest once per
+architecture (same data, folds, seeds and training options), side by side with the naive
+forecasts.
+
+``backtest_archs`` runs ``backtest.backtest_symbol`` per architecture and counts each one's
+parameters; ``combine`` (pure: dicts in, dict out) lines the runs up per horizon against the
+naive forecasts, finds the significant edges (verdict "better", i.e. the 95% CI of the skill
+against the best naive forecast lies above zero) and says in words which architecture, if any,
+has one. All architectures are scored on the same test windows (a check), so the naive rows
+(persistence, drift and the EWMA-volatility band around persistence) are shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stockcast import models
+from stockcast.errors import DataError
+from stockcast.forecasting import walkforward
+from stockcast.models.base import n_parameters
+from stockcast.prep.windows import DataConfig
+from stockcast.training.backtest import FoldCallback, backtest_symbol
+from stockcast.training.loop import TrainConfig
+
+LEVEL = 0.9  # the interval whose score the leaderboard shows
+# progress(arch) -> a context manager yielding the fold callback of that architecture's run
+Progress = Callable[[str], AbstractContextManager[FoldCallback | None]]
+
+
+@dataclass(frozen=True)
+class ArchRun:
+    """One architecture's backtest and its size."""
+
+    arch: str  # registry name
+    parameters: int  # trainable parameters of one network (an ensemble has `seeds` of them)
+    flops_per_window: float  # forward + backward FLOPs of one window, one network
+    result: dict  # the `backtest --json` object of this architecture
+
+
+def model_size(model_cfg: Any, lookback: int) -> tuple[int, float]:
+    """(parameters, forward+backward FLOPs per window) of one network of ``model_cfg``, built
+    without touching the global random state (training seeds its own)."""
+    with torch.random.fork_rng(devices=[]):
+        model = models.build(model_cfg, init=False)
+    return n_parameters(model), float(model.flops_per_window(lookback))
+
+
+def backtest_archs(
+    root: Path,
+    symbol: str,
+    data: DataConfig,
+    model_cfgs: Sequence[Any],
+    cfg: TrainConfig,
+    *,
+    folds: int = walkforward.DEFAULT_FOLDS,
+    seeds: int | None = None,
+    device: str = "auto",
+    progress: Progress | None = None,
+) -> dict:
+    """``backtest_symbol`` once per ``Config`` in ``model_cfgs`` (in order), then ``combine``;
+    returns the per-symbol object of `backtest --arch a,b --json`."""
+    runs = []
+    for model_cfg in model_cfgs:
+        arch = models.arch_of(model_cfg)
+        with progress(arch) if progress is not None else contextlib.nullcontext() as on_fold:
+            result = backtest_symbol(root, symbol, data, model_cfg, cfg, folds=folds,
+                                     seeds=seeds, device=device, on_fold=on_fold)  # fmt: skip
+        params, flops = model_size(model_cfg, data.lookback)
+        runs.append(ArchRun(arch, params, flops, result))
+    return combine(runs)
+
+
+def combine(runs: Sequence[ArchRun]) -> dict:
+    """The leaderboard of one symbol from its per-architecture backtests (at least one, all of
+    the same symbol, folds and windows): shared ``settings``, per architecture its size, time
+    and full ``folds``/``horizons``, per horizon the naive rows beside every architecture's
+    row, the significant edges, a ranking and a sentence."""
+    if not runs:
+        raise ValueError("no architecture to compare")
+    first = runs[0].result
+    _check_same_windows(runs)
+    settings = {k: v for k, v in first["settings"].items() if k != "model_config"}
+    board = [horizon_rows(k, runs) for k in range(len(first["horizons"]))]
+    edges = [_said(a, h) for h in board for a in h["archs"] if a["verdict"] == "better"]
+    worse = [_said(a, h) for h in board for a in h["archs"] if a["verdict"] == "worse"]
+    return {
+        "ticker": first["ticker"],
+        "sessions": first["sessions"],
+        "settings": settings,
+        "archs": [
+            {
+                "arch": r.arch,
+                "parameters": r.parameters,
+                "mflops_per_window": round(r.flops_per_window / 1e6, 3),
+                "seconds": r.result["seconds"],
+                "train_seconds": round(sum(f["seconds"] for f in r.result["folds"]), 2),
+                "mean_skill_vs_best": mean_skill(r.result),
+                "model_config": r.result["settings"]["model_config"],
+                "folds": r.result["folds"],
+                "horizons": r.result["horizons"],
+            }
+            for r in runs
+        ],
+        "leaderboard": board,
+        "ranking": ranking(runs),
+        "edges": edges,
+        "worse": worse,
+        "comparisons": len(runs) * len(board),
+        "summary": summary(first["ticker"], [r.arch for r in runs], edges, worse, len(board)),
+        "seconds": round(sum(r.result["seconds"] for r in runs), 2),
+    }
+
+
+def _check_same_windows(runs: Sequence[ArchRun]) -> None:
+    """The naive rows are shared only if every run scored the same windows."""
+
+    def key(r: dict) -> list:
+        return [(h["n"], h["baselines"]["persistence"]["mae"]) for h in r["horizons"]]
+
+    ref = key(runs[0].result)
+    for r in runs[1:]:
+        other = key(r.result)
+        same = len(other) == len(ref) and all(
+            n == m and math.isclose(a, b, rel_tol=1e-9)
+            for (n, a), (m, b) in zip(ref, other, strict=True)
+        )
+        if not same:
+            raise DataError(
+                f"{runs[0].result['ticker']}: {r.arch} was scored on other windows than "
+                f"{runs[0].arch}; the architectures cannot be compared"
+            )
+
+
+def band(h: dict, level: float = LEVEL) -> dict:
+    """The interval row of ``level`` (the widest when that level is not reported)."""
+    rows = h["intervals"]
+    return next((b for b in rows if math.isclose(b["level"], level)), rows[-1])
+
+
+def horizon_rows(k: int, runs: Sequence[ArchRun]) -> dict:
+    """Horizon index ``k``: the best naive forecast, the naive rows (MAE and skill against the
+    best; the EWMA band's interval score) and every architecture's row."""
+    h0 = runs[0].result["horizons"][k]
+    best = h0["best_baseline"]
+    best_mae = h0["baselines"][best]["mae"]
+    b0 = band(h0)
+    naive = {
+        name: {"mae": b["mae"], "skill_vs_best": 1.0 - b["mae"] / best_mae if best_mae else 0.0}
+        for name, b in h0["baselines"].items()
+    }
+    rows = []
+    for r in runs:
+        h = r.result["horizons"][k]
+        b = band(h)
+        ewma = b["ewma_interval_score"]
+        rows.append({
+            "arch": r.arch,
+            "mae": h["mae"],
+            "skill_vs_best": h["skill_vs_best"],
+            "dm_pvalue": h["dm_pvalue"],
+            "verdict": h["verdict"],
+            "coverage": b["coverage"],
+            "interval_score": b["interval_score"],
+            "interval_score_vs_ewma": b["interval_score"] / ewma if ewma else None,
+        })  # fmt: skip
+    return {
+        "h": h0["h"],
+        "n": h0["n"],
+        "best_baseline": best,
+        "level": b0["level"],
+        "naive": naive,
+        "ewma_interval_score": b0["ewma_interval_score"],
+        "archs": rows,
+    }
+
+
+def mean_skill(result: dict) -> float:
+    """Mean over horizons of the point skill against the best naive forecast."""
+    values = [h["skill_vs_best"]["value"] for h in result["horizons"]]
+    return float(sum(values) / len(values))
+
+
+def ranking(runs: Sequence[ArchRun]) -> list[str]:
+    """Architectures by mean point skill against the best naive forecast, best first (an
+    ordering of point estimates, not evidence: only the verdicts are)."""
+    return [r.arch for r in sorted(runs, key=lambda r: -mean_skill(r.result))]
+
+
+def _said(row: dict, h: dict) -> dict:
+    return {"arch": row["arch"], "h": h["h"], "best_baseline": h["best_baseline"],
+            "skill_vs_best": row["skill_vs_best"]}  # fmt: skip
+
+
+def _ci(s: dict) -> str:
+    return f"{s['value']:+.1%}, 95% CI {s['low'] * 100:+.1f}..{s['high'] * 100:+.1f}"
+
+
+def summary(ticker: str, archs: Sequence[str], edges: Sequence[dict], worse: Sequence[dict],
+            horizons: int) -> str:  # fmt: skip
+    """The verdict in words: which architectures, if any, beat the best naive forecast at 5%."""
+    n = len(archs) * horizons
+    hs = f"h=1..{horizons}" if horizons > 1 else "h=1"
+    if not edges:
+        text = (
+            f"{ticker}: no architecture has a significant edge over the best naive forecast "
+            f"(none of {', '.join(archs)} is better at 5% at any of {hs}: no 95% CI of the "
+            "skill lies above zero)."
+        )
+    else:
+        parts = [f"{e['arch']} at h={e['h']} vs {e['best_baseline']} ({_ci(e['skill_vs_best'])})"
+                 for e in edges]  # fmt: skip
+        text = (
+            f"{ticker}: significant edge over the best naive forecast (95% CI above zero) in "
+            f"{len(edges)} of {n} comparisons: {'; '.join(parts)}. About {n / 40:.1f} such "
+            "verdicts are expected by chance alone."
+        )
+    if worse:
+        by_arch: dict[str, list[str]] = {}
+        for w in worse:
+            by_arch.setdefault(w["arch"], []).append(str(w["h"]))
+        said = "; ".join(f"{a} at h={','.join(h)}" for a, h in by_arch.items())
+        text += f" Significantly worse than it: {said}."
+    return text
