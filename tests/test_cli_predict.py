@@ -7,10 +7,12 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import AFTER_NEW_YEAR, TINY, nyse_prices, run, run_in
 
 from stockcast.data.store import PriceStore
+from stockcast.models.store import read_manifest
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +120,22 @@ def test_evaluate_reports_interval_coverage_next_to_the_constant_band(home: Path
         assert b90["mean_width"] < b90["baseline_mean_width"], b90
     table = run_in(home, "evaluate", "MSFT")
     assert "Intervals on test" in table.stdout and "Const. cov." in table.stdout
+
+
+@pytest.mark.slow
+def test_an_untrained_model_is_said_to_forecast_the_naive_average(home: Path) -> None:
+    """When no member beat its untrained start, predict says so in words and in --json, and
+    the forecast is h * m / 2 with m the mean daily log return of the live refit's windows."""
+    res = run_in(home, "predict", "MSFT", "--json")
+    assert res.exit_code == 0, res.output
+    [d] = json.loads(res.stdout)
+    manifest = read_manifest(home, "MSFT", d["model"])
+    members = [m["best_epoch"] for m in manifest["members"]]
+    assert d["untrained"] is all(e == 0 for e in members)
+    text = run_in(home, "predict", "MSFT").stdout
+    assert ("average of persistence and drift" in text) is d["untrained"]
+    if d["untrained"]:  # TINY on the sample: one epoch never beats the naive start
+        steps = [np.log(f["close"] / d["last_close"]) for f in d["forecasts"]]
+        ratios = np.array(steps) / np.arange(1, len(steps) + 1)
+        np.testing.assert_allclose(ratios, ratios[0], rtol=0.05)  # linear in h: a drift
+        assert 0 < ratios[0] < 0.001  # half of MSFT's mean daily log return (~0.1%)

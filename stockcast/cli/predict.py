@@ -363,6 +363,9 @@ def render(con: Console, fc: Forecast) -> None:
     if sk.headline:
         con.print(f"At h=1 the model is {sk.headline} (best naive forecast, test split).",
                   markup=False)  # fmt: skip
+    if fc.untrained:
+        con.print("No training epoch beat the untrained model on validation: these forecasts are "
+                  "the average of persistence and drift (half the drift).")  # fmt: skip
     if sk.verdict_h1 is not None and sk.verdict_h1 != "better":
         con.print(
             f"[yellow]At h=1 the model is not better than {sk.best_baseline} on its test split: "

@@ -95,6 +95,7 @@ class Forecast:
     made_at: str  # ISO timestamp (UTC) when the forecast was made
     history: tuple[tuple[dt.date, float], ...] = field(default=(), repr=False)  # for the chart
     interrupted: bool = False  # the model's training was interrupted (manifest `interrupted`)
+    untrained: bool = False  # no member beat its untrained start: the naive average is forecast
 
     def to_dict(self) -> dict:
         """The `predict --json` object (bounds of the first level also at the top of each row)."""
@@ -110,6 +111,7 @@ class Forecast:
             "last_completed_session": _iso(self.last_completed),
             "volatility": self.vol,
             "made_at": self.made_at,
+            "untrained": self.untrained,
             "skill": {
                 "h1": self.skill.h1,
                 "overall": self.skill.overall,
@@ -349,6 +351,7 @@ def build_forecast(
         made_at=made.isoformat(timespec="seconds"),
         history=tuple((d.date(), float(v)) for d, v in hist.items()),
         interrupted=manifest.get("interrupted") is True,
+        untrained=untrained(manifest),
     )
 
 
@@ -395,3 +398,10 @@ def forecast_symbol(
         made_at=now,
         root=root,
     )
+
+
+def untrained(manifest: dict) -> bool:
+    """No member of the model beat its untrained start on validation (best epoch 0 for all),
+    so the model forecasts the naive average of persistence and drift."""
+    members = manifest.get("members") or [{"best_epoch": manifest.get("best_epoch")}]
+    return all(m.get("best_epoch") == 0 for m in members)
