@@ -191,7 +191,8 @@ def training_table(results: list[dict[str, Any]]):
         epochs = f"{r['epochs']}" + ("!" if r.get("interrupted") else "")
         best = str(r["best_epoch"]) + ("*" if r["best_epoch"] == 0 else "")  # H9a: epoch 0
         if r.get("ensemble", 1) > 1:  # H9a: ensembles list each member's best epoch
-            best = ",".join(str(m["best_epoch"]) for m in r["members"])
+            best = ",".join(f"{m['best_epoch']}" + ("*" if m["best_epoch"] == 0 else "")
+                            for m in r["members"])  # fmt: skip
         table.add_row(
             r["ticker"], r["model"], epochs, best, f"{r['val_loss']:.4f}",
             f"{r['seconds']:.1f}", f"{r['windows_per_s']:,.0f}",
@@ -202,7 +203,7 @@ def training_table(results: list[dict[str, Any]]):
     ) + (  # H9a: epoch 0 (the untrained model) won
         "; * = no epoch beat the untrained model: it forecasts the average of persistence "
         "and drift"
-        if any(r["best_epoch"] == 0 for r in results) else ""
+        if any(m["best_epoch"] == 0 for r in results for m in r.get("members") or [r]) else ""
     )  # fmt: skip
     return table
 
