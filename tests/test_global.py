@@ -251,3 +251,193 @@ def test_config_names_a_global_model_for_its_symbols():
     assert cfg.plan("AAA").model == "TRIO" and cfg.plan("CCC").model is None
     with pytest.raises(ConfigError, match="not in `symbols`"):
         parse({"symbols": ["AAA"], "global": {"g": {"symbols": ["ZZZ"]}}})
+
+
+# walk-forward backtest of a global model's recipe -------------------------------------------
+def _train_trio() -> dict:
+    res = run("train", *SYMS, "--global", "--name", "trio", *GLOBAL)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+@pytest.mark.slow
+def test_backtest_of_a_global_model_per_symbol_with_the_cross_section_per_fold(stockcast_home):
+    _store_three(stockcast_home)
+    trained = _train_trio()
+    res = run("backtest", "CCC", "AAA", "--model", "trio", "--folds", "2", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert [r["ticker"] for r in out] == ["CCC", "AAA"]  # the symbols asked, in that order
+    interval_keys = {"level", "coverage", "coverage_low", "coverage_high", "mean_width",
+                     "interval_score", "constant_interval_score",
+                     "ewma_interval_score"}  # fmt: skip
+    for r in out:
+        assert r["settings"]["model"] == f"TRIO:{trained['model']}"
+        assert r["settings"]["symbols"] == SYMS and r["settings"]["folds"] == 2
+        assert [h["h"] for h in r["horizons"]] == [1, 2, 3]
+        for h in r["horizons"]:
+            assert set(h["skill_vs_best"]) >= {"value", "low", "high"}
+            assert 0.0 <= h["dm_pvalue"] <= 1.0
+            assert h["verdict"] in ("better", "indistinguishable", "worse")
+            assert all(interval_keys <= set(b) for b in h["intervals"])
+        assert len(r["cross_section_folds"]) == 2
+        for fold, xs in zip(r["folds"], r["cross_section_folds"], strict=True):
+            assert xs["origin"] == fold["origin"]
+            assert xs["cross_section"]["series"] == 3
+            for h in xs["cross_section"]["horizons"]:
+                assert {"h", "rank_ic", "rank_ic_t", "spread", "days"} <= set(h)
+                assert h["days"] == fold["n"]  # every as-of date of the block, 3 names each
+        days = [h["days"] for h in r["cross_section"]["horizons"]]
+        assert days == [sum(f["n"] for f in r["folds"])] * 3  # pooled over the folds
+    assert out[0]["cross_section_folds"] == out[1]["cross_section_folds"]  # all the symbols'
+
+    # folds never overlap and no target crosses an origin: targets start at the origin and end
+    # before the next one (the three series share their sessions)
+    r = out[1]
+    dates = [d.date().isoformat() for d in PriceStore(stockcast_home).read("AAA").index]
+    for k, f in enumerate(r["folds"]):
+        assert f["target_start"] == f["origin"] and f["target_end"] <= f["end"]
+        assert dates.index(f["test_start"]) == dates.index(f["origin"]) - 1
+        if k + 1 < len(r["folds"]):
+            assert f["end"] < r["folds"][k + 1]["origin"]
+    assert r["folds"][-1]["end"] == dates[-1]
+    # its persistence MAE at h=1 recomputed from the stored closes over the reported as-of dates
+    close = PriceStore(stockcast_home).read("AAA")["adj_close"].to_numpy()
+    asof = np.concatenate([np.arange(dates.index(f["test_start"]), dates.index(f["test_end"]) + 1)
+                           for f in r["folds"]])  # fmt: skip
+    naive = np.mean(np.abs(close[asof + 1] - close[asof]))
+    assert r["horizons"][0]["baselines"]["persistence"]["mae"] == pytest.approx(naive, rel=1e-9)
+
+    table = run("backtest", "AAA", "--model", "trio", "--folds", "2", "--quiet")
+    assert table.exit_code == 0 and table.output == ""
+    human = run("backtest", "AAA", "--model", "trio", "--folds", "2")
+    assert "Cross-section per fold" in human.output and "TRIO" in human.output
+
+
+@pytest.mark.slow
+def test_backtest_model_refuses_a_symbol_outside_it_and_training_flags(stockcast_home):
+    _store_three(stockcast_home)
+    _train_trio()
+    for args, said in (
+        (["ZZZ", "--model", "trio"], "ZZZ is not a symbol of model TRIO:"),
+        (["AAA", "--model", "trio", "--arch", "lstm,gru"], "leave out --arch lstm,gru"),
+        (["AAA", "--model", "trio", "--epochs", "2"], "leave out --epochs"),
+        (["AAA", "--model", "nothing"], "no saved model is named NOTHING"),
+    ):
+        res = run("backtest", *args)
+        line = res.output.strip()
+        assert res.exit_code == 2 and "\n" not in line and said in line, res.output
+    assert "covers AAA, BBB, CCC" in run("backtest", "ZZZ", "--model", "trio").output
+
+
+@pytest.mark.slow
+def test_backtest_of_a_symbols_own_model_uses_its_recipe(stockcast_home):
+    _store_three(stockcast_home)
+    res = run("train", "AAA", *GLOBAL, "--ensemble", "1", "--epochs", "1")
+    assert res.exit_code == 0, res.output
+    model_id = json.loads(res.output)[0]["model"]
+    out = run("backtest", "AAA", "--model", model_id, "--folds", "2", "--json")
+    assert out.exit_code == 0, out.output
+    [r] = json.loads(out.output)
+    assert r["settings"]["model"] == f"AAA:{model_id}" and r["settings"]["seeds"] == 1
+    assert r["settings"]["train_config"]["epochs"] == 1  # the model's options, not train's
+    assert r["settings"]["data_config"]["lookback"] == 10
+    wrong = run("backtest", "BBB", "--model", "AAA")
+    assert wrong.exit_code == 2 and "not a symbol of model AAA:" in wrong.output
+
+
+# live weights of a global model --------------------------------------------------------------
+@pytest.mark.slow
+def test_global_model_predicts_with_live_weights_trained_through_the_last_session(
+    stockcast_home,
+):
+    import torch
+
+    from stockcast.forecasting.evaluation import predict_latest
+
+    _store_three(stockcast_home)
+    trained = _train_trio()
+    manifest = modelstore.read_manifest(stockcast_home, "trio")
+    store = PriceStore(stockcast_home)
+    last = {s: store.read(s).index[-1].date().isoformat() for s in SYMS}
+    for s in SYMS:
+        series = manifest["series"][s]
+        assert series["trained_through"] == series["data_end"] == last[s]
+        assert series["evaluated_trained_through"] < last[s]
+    live = manifest["live"]
+    assert trained["live"] == live and live["trained_through"] == max(last.values())
+    assert live["epochs"] == [trained["best_epoch"]]
+    # every window whose targets are stored: n - warm-up (1) - lookback (10) - horizon (3) + 1
+    assert live["windows"] == sum(len(store.read(s)) - 1 - 10 - 3 + 1 for s in SYMS)
+    assert "no live refit" not in manifest["note"]
+
+    res = run("predict", "BBB", "--model", "trio", "--json")
+    assert res.exit_code == 0, res.output
+    [fc] = json.loads(res.stdout)
+    assert fc["trained_through"] == last["BBB"]
+    prices = store.read("BBB")
+    got = np.log([f["close"] / fc["last_close"] for f in fc["forecasts"]])  # (H,)
+    forecasts = {}
+    for weights in ("live", "evaluated"):
+        m, net, _ = modelstore.load_model(stockcast_home, "trio", symbol="BBB", weights=weights)
+        forecasts[weights] = predict_latest("BBB", prices, m, net)["log_returns"]
+    np.testing.assert_allclose(got, forecasts["live"], rtol=1e-5, atol=1e-9)
+    # these settings train 3 epochs, each better on validation: the refit moved the weights
+    assert trained["best_epoch"] > 0
+    assert not np.allclose(forecasts["live"], forecasts["evaluated"], rtol=1e-4, atol=0)
+    live_net = modelstore.load_model(stockcast_home, "trio", symbol="BBB", weights="live")[1]
+    evaluated = modelstore.load_model(stockcast_home, "trio", symbol="BBB")[1]
+    pairs = zip(live_net.state_dict().values(), evaluated.state_dict().values(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in pairs)
+
+
+@pytest.mark.slow
+def test_live_refit_of_zero_epochs_is_the_naive_start_over_every_stored_window(stockcast_home):
+    """best_epoch 0: the live network is the seeded untrained one, its output bias half the
+    mean h-session log return of every stored window of each series (own target scaler),
+    averaged over the series; computed here from the stored closes."""
+    import dataclasses
+
+    from stockcast.training.globaljob import fit_global, refit_global
+    from stockcast.training.job import configs_from_options
+    from stockcast.training.loop import build_model
+
+    _store_three(stockcast_home)
+    store = PriceStore(stockcast_home)
+    prices = {s: store.read(s) for s in SYMS}
+    options = dict(epochs=1, hidden=4, lookback=10, horizon=3, batch_size=64,
+                   features="log_return,hl_pct")  # fmt: skip
+    data, model_cfg, cfg, _ = configs_from_options(options)
+    fitted = fit_global(prices, data, model_cfg, cfg, "cpu")
+    zero = dataclasses.replace(fitted, result=dataclasses.replace(fitted.result, best_epoch=0))
+    live = refit_global(zero, model_cfg, "cpu")
+    starts = []
+    for s, frame in prices.items():
+        log_close = np.log(frame["adj_close"].to_numpy())[1:]  # after the warm-up session
+        asof = np.arange(10 - 1, len(log_close) - 3)  # every window whose targets are stored
+        y = np.stack([log_close[asof + h] - log_close[asof] for h in (1, 2, 3)], axis=1)
+        ts = zero.dataset.get(s).target_scaler
+        starts.append((0.5 * y.mean(axis=0) - ts.mean) / ts.std)
+    expected = build_model(model_cfg, cfg.seed)
+    expected.init_output_bias(np.mean(starts, axis=0))
+    for (k, a), b in zip(live.state_dict().items(), expected.state_dict().values(), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+# global packing refuses a feature that never moves -------------------------------------------
+def test_build_multi_refuses_a_feature_that_reads_zero_in_training():
+    from stockcast.errors import DataError
+    from stockcast.prep.dataset import build_multi
+    from stockcast.prep.windows import DataConfig
+
+    good = synthetic_prices(200, seed=0)
+    flat = synthetic_prices(200, seed=1)
+    flat[["open", "high", "low"]] = np.repeat(flat[["close"]].to_numpy(), 3, axis=1)
+    cfg = DataConfig(features=("log_return", "hl_pct"), lookback=10, horizon=3)
+    for split in (None, ("2000-06-01", "2000-08-01")):
+        with pytest.raises(DataError) as err:
+            build_multi({"GOOD": good, "FLAT": flat}, cfg, split)
+        line = str(err.value)
+        assert "\n" not in line and "hl_pct reads zero" in line and "FLAT" in line
+        assert line.endswith("`--features log_return`")
+    assert build_multi({"GOOD": good}, cfg).symbols == ("GOOD",)

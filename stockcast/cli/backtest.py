@@ -1,4 +1,6 @@
-"""`stockcast backtest`: walk-forward evaluation over several origins, nothing saved."""
+"""`stockcast backtest`: walk-forward evaluation over several origins, nothing saved; with
+``--model``, of a saved model's recipe (a global model: one network per fold over all its
+symbols, with the cross-section per fold)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,16 @@ from stockcast.cli.app import (
 )
 from stockcast.cli.options import JsonOpt, QuietOpt, SymbolsArg, training_options_helping
 from stockcast.cli.tables import print_table
-from stockcast.cli.train import _table, level_text, skill_ci_text, verdict_text
-from stockcast.options import ARCHS, arch_list
+from stockcast.cli.train import (
+    _num,
+    _table,
+    level_text,
+    render_cross_section,
+    skill_ci_text,
+    verdict_text,
+)
+from stockcast.errors import UsageError
+from stockcast.options import ARCHS, SPECS, arch_list
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,6 +45,18 @@ SeedsOpt = Annotated[
     typer.Option("--seeds", min=1, max=64, show_default=False,
                  help="Ensemble members per fold (default: --ensemble, as train)."),
 ]  # fmt: skip
+
+BacktestModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Backtest a saved model's recipe (its features, lookback, architecture and "
+        "training options; no training flags then): a global model's name or NAME:ID (one "
+        "network retrained per fold over all its symbols, with the cross-section per fold), "
+        "or a model id of the symbol's own models.",
+        show_default=False,
+    ),
+]
 
 
 ARCH_HELP = (
@@ -50,6 +72,7 @@ def backtest(
     symbols: SymbolsArg,
     folds: FoldsOpt = 5,
     seeds: SeedsOpt = None,
+    model: BacktestModelOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     *,
@@ -62,14 +85,21 @@ def backtest(
     Skill against persistence and drift comes with 95% confidence intervals. --json prints a
     list with one object per symbol (see docs/models.md). With several --arch names, the same
     backtest runs once per architecture and they are printed side by side with the naive
-    forecasts, saying which, if any, beats the best of them at 5%.
+    forecasts, saying which, if any, beats the best of them at 5%. With --model, the recipe of
+    a saved model: a global model's folds are cut from its symbols' common calendar, each
+    retrains one network over all its symbols, and the cross-section across them (rank IC,
+    spread) is shown per fold.
 
     Example: [bold]stockcast backtest MSFT --folds 5 --seeds 3[/] · [bold]stockcast backtest
-    MSFT --arch lstm,gru,transformer --seeds 1[/]
+    MSFT --arch lstm,gru,transformer --seeds 1[/] · [bold]stockcast backtest AAPL KO --model
+    big[/]
     """
     from stockcast.data.paths import normalize_symbol
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    if model is not None:
+        _saved_recipe(syms, model.strip(), folds, seeds, as_json, quiet, options)
+        return
     archs = arch_list(options.get("arch"))  # --arch lstm,gru: the leaderboard
     if archs is not None and len(archs) > 1:
         _leaderboard(syms, list(archs), folds, seeds, as_json, quiet, options)
@@ -88,6 +118,83 @@ def backtest(
                                    seeds=seeds, device=dev, on_fold=on_fold)  # fmt: skip
 
     _report(syms, one, as_json, quiet, render_backtest)
+
+
+def _saved_recipe(syms: list[str], ref: str, folds: int, seeds: int | None, as_json: bool,
+                  quiet: bool, options: dict[str, Any]) -> None:  # fmt: skip
+    """`backtest SYM... --model REF`: the recipe of a saved model (see
+    ``training.globalbacktest``); training flags and --seeds are refused (the model's apply)."""
+    arch = options.get("arch")
+    if arch is not None and "," in arch:
+        raise UsageError(
+            f"--model {ref} backtests one saved model; leave out --arch {arch} (the "
+            "architectures' leaderboard runs without --model)"
+        )
+    given = [SPECS[k].flag for k, v in options.items() if v is not None and k != "device"]
+    if seeds is not None:
+        given.append("--seeds")
+    if given:
+        raise UsageError(
+            f"--model {ref} backtests that model's own recipe (its options and members); leave "
+            f"out {', '.join(given)}"
+        )
+    from stockcast.training import globalbacktest as gb
+
+    dev = options.get("device") or "auto"
+    silent = quiet or as_json
+    if not gb.is_bare_id(ref):
+        manifest = gb.read_saved(STATE.data_dir, ref)
+        if gb.is_global(manifest):
+            gb.check_symbols(manifest, syms)  # before any training
+            n = len(manifest["symbols"])
+            label = f"{manifest['name']} ({n} symbols)"
+            with _FoldProgress(label, folds, silent) as on_fold:
+                results = gb.backtest_global(STATE.data_dir, ref, syms, folds=folds,
+                                             device=dev, on_fold=on_fold)  # fmt: skip
+            if as_json:
+                print_json(results)
+            elif not quiet:
+                render_global_backtest(results, stdout())
+            return
+
+    def one(sym: str) -> dict[str, Any]:
+        with _FoldProgress(sym, folds, silent) as on_fold:
+            return gb.backtest_recipe(STATE.data_dir, sym, ref, folds=folds, device=dev,
+                                      on_fold=on_fold)  # fmt: skip
+
+    _report(syms, one, as_json, quiet, render_backtest)
+
+
+def render_global_backtest(results: list[dict[str, Any]], console: Console) -> None:
+    """Each symbol's backtest, then the cross-section of all the model's symbols per fold and
+    pooled over the folds (the same in every symbol's object: printed once)."""
+    for r in results:
+        render_backtest(r, console)
+        console.print()
+    r = results[0]
+    table = _table("Cross-section per fold (per as-of date, across all the model's symbols)",
+                   "Origin", "h", "Days", "Rank IC", "IC t (HAC)", "Spread bps",
+                   "Spread t")  # fmt: skip
+    for fold in r["cross_section_folds"]:
+        rows = fold["cross_section"]["horizons"]
+        for i, h in enumerate(rows):
+            spread = None if h["spread"] is None else h["spread"] * 1e4
+            table.add_row(
+                fold["origin"], str(h["h"]), f"{h['days']:,}", _num(h["rank_ic"], "{:+.4f}"),
+                _num(h["rank_ic_t"], "{:+.2f}"), _num(spread, "{:+.1f}"),
+                _num(h["spread_t"], "{:+.2f}"), end_section=i == len(rows) - 1,
+            )  # fmt: skip
+    print_table(console, table, keys=2)
+    console.print()
+    s = r["settings"]
+    name, _, model_id = s["model"].partition(":")
+    render_cross_section(
+        {"name": name, "model": model_id, "pooled": r["pooled_across_symbols"],
+         "cross_section": r["cross_section"]},
+        console,
+        title=f"[bold]{name}[/] model {model_id}'s recipe, {s['folds']} walk-forward folds "
+        f"over {len(s['symbols'])} symbols: pooled over the folds' test windows",
+    )  # fmt: skip
 
 
 def _leaderboard(syms: list[str], archs: list[str], folds: int, seeds: int | None,
@@ -146,7 +253,7 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
     console.print(
         f"[bold]{r['ticker']}[/] walk-forward backtest: {s['folds']} folds over the last "
         f"{s['share']:.0%} of {r['sessions']} sessions, {s['seeds']} seed(s) per fold, "
-        f"{r['seconds']:.0f}s"
+        f"{r['seconds']:.0f}s" + (f"; the recipe of model {s['model']}" if s.get("model") else "")
     )
     folds = _table("Folds", "Origin", "Test as-of", "n", "MAE / best naive (h=1..H)", "Shrink w")
     for f in r["folds"]:

@@ -148,6 +148,14 @@ def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, 
         f"{result['device']}; best epoch {result['best_epoch']} of {result['epochs']}, "
         f"val loss {result['val_loss']:.4f}, {result['windows_per_s']:,.0f} windows/s"
     )
+    live = result.get("live")
+    con.print(
+        f"Live weights (predict, run): refit on {live['windows']:,} windows through "
+        f"{live['trained_through']} in {result['live_seconds']:.1f}s"
+        if live
+        else "No live refit: predict uses the evaluated weights",
+        markup=False,
+    )
     for ev in result["evaluation"].values():
         con.print()
         render_evaluation(ev, con)
@@ -461,13 +469,16 @@ def _evaluate_global(ref: str, as_json: bool) -> None:
         raise typer.Exit(batch.exit_code)
 
 
-def render_cross_section(result: dict[str, Any], console: Console) -> None:
+def render_cross_section(
+    result: dict[str, Any], console: Console, title: str | None = None
+) -> None:
     """The "Pooled" and "Cross-section" tables of a global model (`train --global`,
-    `evaluate --model NAME`) and what they mean."""
+    `evaluate --model NAME`, `backtest --model NAME` under ``title``) and what they mean."""
     pooled, cross = result["pooled"], result["cross_section"]
     console.print(
-        f"[bold]{result['name']}[/] model {result['model']} over {pooled['series']} symbols' "
-        "test windows"
+        title
+        or f"[bold]{result['name']}[/] model {result['model']} over {pooled['series']} "
+        "symbols' test windows"
     )
     table = _table("Pooled (log returns, scale-free)", "h", "Windows", "Days", "MAE bps",
                    "MASE", "Best naive", "Naive bps", "vs best (95% CI)", "Verdict")  # fmt: skip

@@ -251,11 +251,13 @@ def symbol_test(symbol: str, ds: Dataset, p: PartPredictions) -> crosssection.Sy
 @dataclass(frozen=True)
 class MemberEvaluation:
     """One symbol of a global model on its test split: what `evaluate SYM --model NAME` reports,
-    its test windows for the cross-section, and the validation predictions (calibration)."""
+    its test windows for the cross-section, and the raw validation (calibration of the evaluated
+    weights) and test predictions (calibration of the live weights)."""
 
     report: dict  # ``evaluate_dataset``'s object: test span, horizons, summary, notes
     test: crosssection.SymbolTest
     val: PartPredictions  # raw (unshrunk) validation predictions
+    test_raw: PartPredictions  # raw (unshrunk) test predictions: calibrate the live bands
 
 
 def evaluate_member(model: nn.Module, symbol: str, prices: pd.DataFrame,
@@ -266,7 +268,7 @@ def evaluate_member(model: nn.Module, symbol: str, prices: pd.DataFrame,
     val, test = part_predictions(model, ds, "val"), part_predictions(model, ds, "test")
     report = evaluate_dataset(model, ds, val=val, shrink=shrink, predicted=test)
     shown = test if shrink is None else _shrunk(test, shrink)
-    return MemberEvaluation(report, symbol_test(symbol, ds, shown), val)
+    return MemberEvaluation(report, symbol_test(symbol, ds, shown), val, test)
 
 
 def cross_sectional(members: dict[str, MemberEvaluation]) -> dict:

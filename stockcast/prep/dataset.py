@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from stockcast.errors import DataError, UsageError
+from stockcast.prep import features
 from stockcast.prep.windows import (
     MIN_PART_WINDOWS,
     PARTS,
@@ -190,6 +191,7 @@ def _pack_one(
         b1, b2 = (int(dates.searchsorted(when)) for when in bounds)
         parts = part_ranges(n, cfg.lookback, cfg.horizon, b1, b2)
         _check_date_parts(symbol, parts, bounds)
+    features.require_signal(rows[:b1], cfg.features, symbol)  # the feature scaler's rows
     fs, ts = fit_scalers(rows, targets, b1, parts["train"])
     history = prices["adj_close"].to_numpy(dtype=np.float64)  # (offset + n,)
     one = Series(symbol, 0, dates, close, vol, offset, history, parts, fs, ts)

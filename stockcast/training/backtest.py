@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from torch import nn
 
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import DataError
 from stockcast.forecasting import evaluation, shrink, walkforward
 from stockcast.prep import features
-from stockcast.prep.windows import MIN_PART_WINDOWS, DataConfig
+from stockcast.prep.windows import MIN_PART_WINDOWS, DataConfig, Dataset
 from stockcast.training.loop import Callback, TrainConfig
 from stockcast.training.recipe import fit_recipe
 
@@ -108,10 +110,30 @@ def run_fold(
     day = prices.index[origin].date().isoformat()
     fitted = fit_recipe(sym, prices, replace(data, test_start=day), model_cfg, cfg,
                         ensemble=members, device=device, callback=callback)  # fmt: skip
-    ds, val = fitted.dataset, fitted.val
-    test = evaluation.part_predictions(fitted.model, ds, "test")
+    return fold_predictions(sym, fitted.model, fitted.dataset, fitted.val, prices, day, t0)
+
+
+def fold_predictions(
+    sym: str,
+    model: nn.Module,
+    ds: Dataset,
+    val: evaluation.PartPredictions,
+    prices: pd.DataFrame,
+    day: str,
+    t0: float,
+    test: evaluation.PartPredictions | None = None,
+) -> walkforward.FoldPredictions:
+    """One symbol's fold: ``model``'s test windows of ``ds`` (a model fitted on ``prices`` up
+    to the block end, its test part from the origin ``day`` on; ``test`` when the caller has
+    predicted them already), the validation calibration ``val`` and the learned shrinkage.
+    ``t0``: when the fold began (its ``seconds``).
+
+    DataError unless the first test target is the symbol's first session on or after the
+    origin: the contract the folds rest on (no target crosses an origin)."""
+    if test is None:
+        test = evaluation.part_predictions(model, ds, "test")
     asof = test.asof + ds.offset  # absolute indices into the fold's stored history
-    if asof[0] != origin - 1:  # the contract the folds rest on: targets start at the origin
+    if asof[0] != int(prices.index.searchsorted(pd.Timestamp(day))) - 1:
         raise DataError(f"{sym}: fold at {day} starts its test windows at the wrong session")
     learned = shrink.learn(ds, val)
     train_y1 = ds.y[ds.window_slice("train")][:, 0]

@@ -7,8 +7,15 @@ gathered by index at batch time (``loop.Gathered``) through the same ``fit`` loo
 sharded over torchrun ranks (``loop.Shard``). Each symbol is then evaluated exactly as
 ``evaluate --model NAME`` will: its dataset rebuilt from the manifest's per-symbol scalers and
 split; the pooled and cross-sectional figures over all of them (``forecasting.crosssection``)
-are stored in the manifest as ``pooled`` and ``cross_section``. A global model has one member
-and no live refit (predict uses its evaluated weights).
+are stored in the manifest as ``pooled`` and ``cross_section``. A global model has one member.
+
+The live weights (what `predict` and `run` use) are the same recipe refit after evaluation, as a
+per-symbol model's are (``recipe.refit_live``): the same seed, the naive start of every stored
+window, trained for the evaluated ``best_epoch`` epochs on every window whose targets are stored,
+in one process (rank 0 under torchrun, while the other ranks have finished); each series'
+``trained_through`` is then its last stored session, and the live bands are calibrated on the
+evaluated weights' test-split predictions. ``fit_global`` is the fitting part alone, which the
+global walk-forward backtest (``globalbacktest``) reuses per fold.
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ from __future__ import annotations
 import dataclasses
 import platform
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 import stockcast
 from stockcast import models
@@ -35,18 +45,31 @@ from stockcast.prep import features
 from stockcast.prep.dataset import MultiDataset, build_multi
 from stockcast.prep.windows import DataConfig, fraction_bounds
 from stockcast.training import job
-from stockcast.training.loop import Callback, FitResult, Gathered, Shard, TrainConfig, fit
+from stockcast.training.loop import (
+    Callback,
+    FitResult,
+    Gathered,
+    Shard,
+    TrainConfig,
+    fit,
+    fit_epochs,
+)
 from stockcast.training.recipe import START_DRIFT, Fitted, combine, initial_member
 
 GLOBAL_NAME = "global"  # the default name of a global model
-GLOBAL_NOTE = "a global model: one network over all its symbols, no live refit"
+GLOBAL_NOTE = "a global model: one network over all its symbols"
 
 
-def common_split(prices: dict[str, pd.DataFrame], data: DataConfig) -> tuple[str, str]:
+def union_sessions(prices: Mapping[str, pd.DataFrame], data: DataConfig) -> pd.DatetimeIndex:
+    """(U,) the union of every series' sessions after feature warm-up, sorted."""
+    warm = features.warmup(data.features)
+    return pd.DatetimeIndex(sorted(set().union(*(set(p.index[warm:]) for p in prices.values()))))
+
+
+def common_split(prices: Mapping[str, pd.DataFrame], data: DataConfig) -> tuple[str, str]:
     """(validation start, test start) as ISO dates: the fraction split (or ``test_start``) of
     the union of every series' sessions after feature warm-up."""
-    warm = features.warmup(data.features)
-    union = pd.DatetimeIndex(sorted(set().union(*(set(p.index[warm:]) for p in prices.values()))))
+    union = union_sessions(prices, data)
     if len(union) == 0:
         raise UsageError("the symbols have no sessions after feature warm-up; fetch more history")
     if data.test_start is not None:
@@ -58,27 +81,35 @@ def common_split(prices: dict[str, pd.DataFrame], data: DataConfig) -> tuple[str
     return union[b1].date().isoformat(), union[b2].date().isoformat()
 
 
-def train_global(
-    root: Path,
-    name: str,
-    symbols: list[str],
+@dataclass(frozen=True)
+class GlobalFit:
+    """One global network fitted over several series (``fit_global``)."""
+
+    model: nn.Module  # eval mode, on the CPU; scaled windows (B, L, F) -> (B, H)
+    dataset: MultiDataset  # the packed series, split at ``split_dates``, with their scalers
+    result: FitResult  # the early-stopping run (best epoch, losses, seed)
+    split_dates: tuple[str, str]  # (validation start, test start), ISO dates, every series
+    cfg: TrainConfig  # the member's config (one member: ensemble 1)
+    device: str  # what training used, e.g. "cpu (1 thread)"
+
+
+def fit_global(
+    prices: Mapping[str, pd.DataFrame],
     data: DataConfig,
     model_cfg: Any,
     cfg: TrainConfig,
     device: str = "auto",
     callback: Callback | None = None,
     shard: Shard | None = None,
-) -> dict | None:
-    """Train, evaluate per symbol and save one model over ``symbols``; the `train --json`
-    object (None on ranks other than 0 of a torchrun launch, which write nothing).
+) -> GlobalFit:
+    """Pack ``prices`` (symbol -> stored frame) at the common split of ``data`` (its
+    ``test_start`` when set, else its fractions of the union calendar), start one member at the
+    naive start and fit it with early stopping: the fitting part of `train --global`, also
+    each fold of a global backtest. Every rank of a torchrun launch returns the fit.
 
-    KeyboardInterrupt when Ctrl-C came before epoch 1 finished; ``TrainingError`` (nothing
-    saved) on a non-finite loss; DataError when a symbol is too short for the common split.
+    KeyboardInterrupt when Ctrl-C came before epoch 1 finished; ``TrainingError`` on a
+    non-finite loss; DataError when a series is too short for the common split.
     """
-    t_start = time.perf_counter()
-    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
-    store = PriceStore(root)
-    prices = {s: store.read(s) for s in syms}
     for sym, frame in prices.items():
         features.require_inputs(frame, data.features, sym, "the chosen features include")
     split_dates = common_split(prices, data)
@@ -94,18 +125,99 @@ def train_global(
         trained_on = describe(dev)
     if result.state is None:
         raise KeyboardInterrupt
+    return GlobalFit(combine([net]), ds, result, split_dates, member, trained_on)
+
+
+def stored_rows(ds: MultiDataset) -> np.ndarray:
+    """(N,) int64 global as-of rows of every window whose H targets are stored, series by
+    series: local as-of lookback-1 .. n-1-H of each (``recipe.all_stored_rows`` per series)."""
+    first, horizon = ds.config.lookback - 1, ds.config.horizon
+    ranges = [np.arange(first, max(first, len(s.dates) - horizon)) + s.start for s in ds.series]
+    return np.concatenate(ranges).astype(np.int64)
+
+
+def live_start(ds: MultiDataset, rows: np.ndarray) -> np.ndarray:
+    """(H,) scaled output bias of the live refit's untrained member: per series
+    ``START_DRIFT x`` the mean h-session log return of its windows among ``rows`` (the evaluated
+    start uses the training windows' mean, the target scaler's), scaled by the series' own
+    target scaler, averaged over the series."""
+    sid = ds.series_id(rows)  # (N,)
+    y = ds.targets(rows)  # (N, H) all finite: every target of these rows is stored
+    counts = np.bincount(sid, minlength=len(ds.series)).astype(float)  # (S,)
+    sums = np.stack([np.bincount(sid, weights=y[:, c], minlength=len(ds.series))
+                     for c in range(y.shape[1])], axis=1)  # fmt: skip  # (S, H)
+    mean = sums / np.maximum(counts, 1.0)[:, None]  # (S, H)
+    start = (START_DRIFT * mean - ds.target_mean) / ds.target_std  # (S, H)
+    return np.asarray(np.mean(start, axis=0), dtype=np.float64)
+
+
+def refit_global(fitted: GlobalFit, model_cfg: Any, device: str = "auto") -> nn.Module:
+    """The live network: the same recipe (seed, scalers) refit in one process on every window
+    whose targets are stored (``stored_rows``) for the evaluated ``best_epoch`` epochs (0 keeps
+    the untrained member at ``live_start``). Eval mode, on the CPU.
+
+    Ctrl-C propagates (the caller keeps the evaluated weights); ``TrainingError`` on divergence.
+    """
+    ds, cfg = fitted.dataset, fitted.cfg
+    rows = stored_rows(ds)
+    net = initial_member(model_cfg, cfg, live_start(ds, rows))
+    dev = resolve_device(device)
+    with threads_for(dev):
+        fit_epochs(net, Gathered(ds.gather, rows), cfg, fitted.result.best_epoch, dev)
+    return combine([net])
+
+
+def train_global(
+    root: Path,
+    name: str,
+    symbols: list[str],
+    data: DataConfig,
+    model_cfg: Any,
+    cfg: TrainConfig,
+    device: str = "auto",
+    callback: Callback | None = None,
+    shard: Shard | None = None,
+) -> dict | None:
+    """Train, evaluate per symbol, refit on every stored window (the live weights) and save
+    one model over ``symbols``; the `train --json` object (None on ranks other than 0 of a
+    torchrun launch, which write nothing; rank 0 alone refits, in one process).
+
+    KeyboardInterrupt when Ctrl-C came before epoch 1 finished; after that, the best epoch so
+    far is saved with ``interrupted: true`` and no live weights (Ctrl-C during the refit too).
+    ``TrainingError`` (nothing saved) on a non-finite loss; DataError when a symbol is too
+    short for the common split.
+    """
+    t_start = time.perf_counter()
+    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    store = PriceStore(root)
+    prices = {s: store.read(s) for s in syms}
+    fitted = fit_global(prices, data, model_cfg, cfg, device, callback, shard)
     if shard is not None and shard.rank != 0:
         return None
-    model = combine([net])
-    manifest = _manifest(ds, data, model_cfg, member, result, trained_on, split_dates)
+    model, ds, result = fitted.model, fitted.dataset, fitted.result
+    manifest = _manifest(fitted, data, model_cfg, live=False, interrupted=result.interrupted)
     # exactly what `evaluate --model NAME` computes, per symbol and across them
     members = {sym: evaluation.evaluate_member(model, sym, prices[sym], manifest) for sym in syms}
-    calib = {s: {"y": m.val.y, "mu": m.val.mu, "vol": m.val.vol} for s, m in members.items()}
+    live, live_seconds, interrupted = None, 0.0, result.interrupted
+    if not interrupted:
+        t_live = time.perf_counter()
+        try:
+            live = refit_global(fitted, model_cfg, device)
+        except KeyboardInterrupt:
+            interrupted = True  # keep the evaluated weights; predict falls back to them
+        live_seconds = time.perf_counter() - t_live
+    # the note, `live` and each series' `trained_through` say which weights predict uses
+    manifest = _manifest(fitted, data, model_cfg, live=live is not None, interrupted=interrupted)
+    calib = {s: _calib(m.val) for s, m in members.items()}
     reports = {sym: m.report for sym, m in members.items()}
     manifest["series_metrics"] = reports  # per symbol: the `evaluate --json` report
     across = evaluation.cross_sectional(members)
     manifest.update(across)  # `pooled` and `cross_section`, as `evaluate --model NAME` prints
-    model_id, path = modelstore.save_model(root, name, manifest, model.state_dict(), calib)
+    model_id, path = modelstore.save_model(
+        root, name, manifest, model.state_dict(), calib,
+        live_weights=None if live is None else live.state_dict(),
+        live_calib=None if live is None else {s: _calib(m.test_raw) for s, m in members.items()},
+    )  # fmt: skip
     world = 1 if shard is None else shard.world
     return {
         "name": normalize_symbol(name),
@@ -117,43 +229,53 @@ def train_global(
         "best_epoch": result.best_epoch,
         "val_loss": result.best_val_loss,
         "initial_val_loss": result.initial_val_loss,
-        "train_windows": len(train),
-        "val_windows": len(val),
+        "train_windows": len(ds.index("train")),
+        "val_windows": len(ds.index("val")),
         "test_windows": len(ds.index("test")),
         "split": {
             "val_start": manifest["split_dates"][0],
             "test_start": manifest["split_dates"][1],
         },
         "seconds": round(result.seconds, 3),
+        "live_seconds": round(live_seconds, 3),
         "total_seconds": round(time.perf_counter() - t_start, 3),
-        "device": trained_on,
+        "device": fitted.device,
         "windows_per_s": round(result.windows_per_s * world, 1),
-        "interrupted": result.interrupted,
+        "interrupted": interrupted,
         "note": manifest["note"],
+        "live": manifest["live"],
         "evaluation": {sym: {"ticker": sym, "model": model_id, **r} for sym, r in reports.items()},
         **across,
     }
 
 
-def _manifest(ds: MultiDataset, data: DataConfig, model_cfg: Any, cfg: TrainConfig,
-              result: FitResult, device: str, split_dates: tuple[str, str]) -> dict:  # fmt: skip
-    """The per-symbol series blocks and the recipe (``job._manifest``'s keys for one member)."""
-    fitted = Fitted(model=None, dataset=None, val=None, fits=[result], seconds=result.seconds,  # type: ignore[arg-type]
-                    device=device, model_cfg=model_cfg, cfg=cfg)  # fmt: skip
+def _calib(p: evaluation.PartPredictions) -> dict[str, np.ndarray]:
+    return {"y": p.y, "mu": p.mu, "vol": p.vol}
+
+
+def _manifest(fitted: GlobalFit, data: DataConfig, model_cfg: Any, live: bool,
+              interrupted: bool) -> dict:  # fmt: skip
+    """The per-symbol series blocks and the recipe (``job._manifest``'s keys for one member);
+    ``live``: live weights are saved (each series trained through its last stored session)."""
+    ds, result, cfg = fitted.dataset, fitted.result, fitted.cfg
+    one = Fitted(model=None, dataset=None, val=None, fits=[result], seconds=result.seconds,  # type: ignore[arg-type]
+                 device=fitted.device, model_cfg=model_cfg, cfg=cfg)  # fmt: skip
     series = {}
     for s in ds.series:
         split = ds.split_summary(s.symbol)
+        data_end = s.dates[-1].date().isoformat()
         series[s.symbol] = {
             "scalers": {
                 "features": s.feature_scaler.to_dict(),
                 "targets": s.target_scaler.to_dict(),
             },
             "split": split,
-            "trained_through": split["val"]["target_end"],
+            # the last date whose price shaped the weights predict uses (job._manifest)
+            "trained_through": data_end if live else split["val"]["target_end"],
             "evaluated_trained_through": split["val"]["target_end"],
-            "data_end": s.dates[-1].date().isoformat(),
+            "data_end": data_end,
         }
-    note = job.notes(fitted, result.interrupted, live=False)
+    note = job.notes(one, interrupted, live=live)
     return {
         "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "kind": "global",
@@ -165,7 +287,7 @@ def _manifest(ds: MultiDataset, data: DataConfig, model_cfg: Any, cfg: TrainConf
         "arch": models.arch_of(model_cfg),
         "model_config": model_cfg.to_dict(),
         "train_config": cfg.to_dict(),
-        "split_dates": list(split_dates),  # every series splits at these sessions
+        "split_dates": list(fitted.split_dates),  # every series splits at these sessions
         "series": series,
         "best_val_loss": result.best_val_loss,
         "initial_val_loss": result.initial_val_loss,
@@ -182,11 +304,11 @@ def _manifest(ds: MultiDataset, data: DataConfig, model_cfg: Any, cfg: TrainConf
                 "interrupted": result.interrupted,
             }
         ],
-        "interrupted": result.interrupted,
+        "interrupted": interrupted,
         "note": "; ".join(n for n in (GLOBAL_NOTE, note) if n),
-        "live": None,
+        "live": _live_block(fitted) if live else None,
         "seed": cfg.seed,
-        "device": device,
+        "device": fitted.device,
         "seconds": round(result.seconds, 3),
         "windows_per_s": round(result.windows_per_s, 1),
         "versions": {
@@ -196,4 +318,19 @@ def _manifest(ds: MultiDataset, data: DataConfig, model_cfg: Any, cfg: TrainConf
             "pandas": pd.__version__,
             "python": platform.python_version(),
         },
+    }
+
+
+def _live_block(fitted: GlobalFit) -> dict:
+    """The manifest's ``live``: what the live weights saw (per series: ``series.<SYM>.
+    trained_through``) and what calibrates their bands."""
+    ds, horizon = fitted.dataset, fitted.dataset.config.horizon
+    return {
+        "trained_through": max(s.dates[-1] for s in ds.series).date().isoformat(),
+        "as_of_end": max(s.dates[-1 - horizon] for s in ds.series).date().isoformat(),
+        "windows": len(stored_rows(ds)),
+        "epochs": [fitted.result.best_epoch],
+        "processes": 1,  # refit in one process (rank 0 under torchrun)
+        "calibration": "test-split predictions of the evaluated model",
+        "calibration_start": fitted.split_dates[1],
     }

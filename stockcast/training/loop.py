@@ -334,7 +334,7 @@ def fit(
 
 def fit_epochs(
     model: nn.Module,
-    train: tuple[np.ndarray, np.ndarray],
+    train: tuple[np.ndarray, np.ndarray] | Gathered,
     cfg: TrainConfig,
     epochs: int,
     device: torch.device,
@@ -342,7 +342,8 @@ def fit_epochs(
 ) -> dict[str, torch.Tensor]:
     """Train exactly ``epochs`` epochs (no validation, no early stopping) with ``cfg``'s seed,
     optimiser and learning-rate schedule, and return the final weights on the CPU: the refit of
-    an evaluated recipe on more windows. ``epochs`` 0 returns the weights as given.
+    an evaluated recipe on more windows. ``train``: scaled (x, y) arrays, or ``Gathered``
+    windows (a global model's, in one process). ``epochs`` 0 returns the weights as given.
     ``callback(epoch)`` runs after each epoch (it may raise KeyboardInterrupt to stop).
 
     Ctrl-C propagates; a non-finite loss raises ``TrainingError``.
@@ -350,16 +351,27 @@ def fit_epochs(
     seed_everything(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model.to(device)
-    xt, yt = _place(train[0], device), _place(train[1], device)
     loss_fn = make_loss(cfg.loss, cfg.huber_delta)
-    n = len(xt)
+    if isinstance(train, Gathered):
+
+        def run_epoch(perm: torch.Tensor) -> float:
+            return _gathered_epoch(model, model, opt, sched, loss_fn, train, perm, cfg, SINGLE)
+
+        n, perm_device = len(train), torch.device("cpu")
+    else:
+        xt, yt = _place(train[0], device), _place(train[1], device)
+
+        def run_epoch(perm: torch.Tensor) -> float:
+            return _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg)
+
+        n, perm_device = len(xt), xt.device
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, _schedule(cfg, max(1, math.ceil(n / cfg.batch_size)))
     )
     for epoch in range(1, epochs + 1):
-        perm = torch.randperm(n, generator=gen).to(xt.device)
-        loss = _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg)
+        perm = torch.randperm(n, generator=gen).to(perm_device)
+        loss = run_epoch(perm)
         check_finite(loss, epoch, "training", cfg)
         if callback is not None:
             callback(epoch)

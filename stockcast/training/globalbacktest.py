@@ -1,0 +1,277 @@
+"""`stockcast backtest SYM... --model REF`: walk-forward backtest of a saved model's recipe.
+
+The recipe is the model's manifest (its data, model and training configs), never the options
+of the command line. Two kinds of model:
+
+**A global model** (``--model NAME`` or ``NAME:ID``; `train --global`). The folds are cut from
+the union of its symbols' sessions after feature warm-up (``globaljob.union_sessions``): the
+last ``walkforward.DEFAULT_SHARE`` of that calendar in ``folds`` equal blocks
+(``walkforward.fold_blocks``), so fold k has an origin date o_k and a block end date e_k shared
+by every symbol. Fold k trains a fresh global network (``globaljob.fit_global``: the same seed,
+naive start and early stopping as `train --global`) on every symbol's prices up to e_k with
+``test_start = o_k``, so the common validation split, the scalers and early stopping use
+sessions before o_k only. Then, per symbol, exactly what ``backtest.run_fold`` collects for a
+per-symbol model (``backtest.fold_predictions``): the test windows of the block (as-of the
+symbol's last session before o_k up to H sessions before its last session up to e_k, so every
+target lies in [o_k, e_k]), the validation calibration and the learned shrinkage. Each
+requested symbol's folds are pooled by ``walkforward.report`` into the object that
+``backtest_symbol`` returns; the cross-section over ALL the model's symbols (rank IC, its t,
+the top-minus-bottom spread, and the pooled scale-free errors; ``forecasting.crosssection``)
+is added per fold and over all folds. Nothing is saved.
+
+**A per-symbol model** (``--model ID``, the symbol's own model, or a name whose newest model is
+a one-symbol model): ``backtest_symbol`` with that model's recipe (its ensemble size as the
+members per fold). The symbol must be the model's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stockcast import models
+from stockcast.data.paths import normalize_symbol
+from stockcast.data.store import PriceStore
+from stockcast.errors import UsageError
+from stockcast.forecasting import crosssection, evaluation, walkforward
+from stockcast.forecasting.latest import data_config
+from stockcast.models import store as modelstore
+from stockcast.prep.dataset import MultiDataset
+from stockcast.prep.windows import DataConfig, Dataset, build_dataset
+from stockcast.training.backtest import (
+    FoldCallback,
+    backtest_symbol,
+    check_blocks,
+    fold_predictions,
+)
+from stockcast.training.globaljob import fit_global, union_sessions
+from stockcast.training.loop import Callback, TrainConfig
+
+
+def is_bare_id(ref: str) -> bool:
+    """``ref`` is a model id alone (``20261129T153000-ab12cd``): some symbol's own model."""
+    return ":" not in ref and modelstore.model_ref("ID", ref)[1] is not None
+
+
+def read_saved(root: Path, ref: str, symbol: str | None = None) -> dict:
+    """The manifest that ``--model`` ``ref`` names (an id: ``symbol``'s own model; a name or
+    NAME:ID: that model); UsageError when no model has that name, or for an id without a
+    symbol."""
+    if symbol is None and is_bare_id(ref):
+        raise UsageError(
+            f"--model {ref} is a model id of one symbol's own models; give that symbol: "
+            f"`stockcast backtest SYMBOL --model {ref}`"
+        )
+    name, model_id = modelstore.model_ref(symbol or "ID", ref)
+    if not modelstore.list_models(root, name) and is_bare_id(ref):
+        raise UsageError(
+            f"--model {ref}: {name} has no saved model of its own; give that model's symbol, "
+            "or a global model's name"
+        )
+    if not modelstore.list_models(root, name):
+        raise UsageError(
+            f"--model {ref}: no saved model is named {name}; `stockcast models` lists them"
+        )
+    return modelstore.read_manifest(root, name, model_id)
+
+
+def is_global(manifest: dict) -> bool:
+    """The model is one network over several symbols (`train --global`)."""
+    return manifest.get("kind") == "global"
+
+
+def recipe(manifest: dict) -> tuple[DataConfig, Any, TrainConfig]:
+    """(data config without a test start, architecture ``Config``, train config) of a saved
+    model: what `train` was given when it made it."""
+    data = replace(data_config(manifest), test_start=None)
+    config_cls, _ = models.lookup(modelstore.model_arch(manifest))
+    model_cfg = config_cls(**manifest["model_config"])
+    known = {f.name for f in fields(TrainConfig)}
+    saved = manifest.get("train_config") or {}
+    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known})
+    return data, model_cfg, cfg
+
+
+def model_label(manifest: dict) -> str:
+    """``NAME:ID``: the saved model exactly (``--model`` accepts it)."""
+    return f"{manifest['name']}:{manifest['id']}"
+
+
+def check_symbols(manifest: dict, symbols: Sequence[str]) -> list[str]:
+    """``symbols`` normalised; UsageError (one line naming the model's symbols) when one is not
+    a symbol of the model."""
+    covered = modelstore.model_symbols(manifest)
+    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    missing = [s for s in syms if s not in covered]
+    if missing:
+        one = len(missing) == 1
+        raise UsageError(
+            f"{', '.join(missing)} {'is' if one else 'are'} not {'a symbol' if one else 'symbols'}"
+            f" of model {model_label(manifest)}, which covers {', '.join(covered)}; name "
+            f"{'one' if one else 'some'} of those"
+        )
+    return syms
+
+
+def backtest_recipe(
+    root: Path,
+    symbol: str,
+    ref: str,
+    *,
+    folds: int = walkforward.DEFAULT_FOLDS,
+    device: str = "auto",
+    callback: Callback | None = None,
+    on_fold: FoldCallback | None = None,
+) -> dict:
+    """``backtest_symbol`` of ``symbol`` with the recipe of its per-symbol model ``ref``; the
+    object carries ``settings.model`` (NAME:ID). UsageError for a global model (use
+    ``backtest_global``) or a model that is not the symbol's."""
+    sym = normalize_symbol(symbol)
+    manifest = read_saved(root, ref, sym)
+    if is_global(manifest):
+        raise UsageError(f"--model {ref} is a global model; backtest it with backtest_global")
+    check_symbols(manifest, [sym])
+    data, model_cfg, cfg = recipe(manifest)
+    out = backtest_symbol(root, sym, data, model_cfg, cfg, folds=folds, seeds=cfg.ensemble,
+                          device=device, callback=callback, on_fold=on_fold)  # fmt: skip
+    out["settings"]["model"] = model_label(manifest)
+    return out
+
+
+def backtest_global(
+    root: Path,
+    ref: str,
+    symbols: Sequence[str],
+    *,
+    folds: int = walkforward.DEFAULT_FOLDS,
+    device: str = "auto",
+    callback: Callback | None = None,
+    on_fold: FoldCallback | None = None,
+) -> list[dict]:
+    """Walk-forward backtest of the global model ``ref`` (NAME or NAME:ID); one object per
+    requested symbol, in the order given: ``backtest_symbol``'s keys plus ``settings.model``,
+    ``cross_section_folds``, ``cross_section`` and ``pooled_across_symbols`` (the same for
+    every symbol: they are over all the model's symbols). ``on_fold`` gets, after each fold,
+    ``{"n": test windows of all symbols, "mae_ratio": pooled MAE of log returns over the best
+    naive forecast's, per h}``.
+
+    UsageError when ``ref`` is not a global model or a symbol is not one of its symbols;
+    DataError when a block is too short or a symbol too short for a fold's split.
+    """
+    t0 = time.perf_counter()
+    manifest = read_saved(root, ref)
+    if not is_global(manifest):
+        raise UsageError(
+            f"--model {ref} is a per-symbol model; backtest it per symbol: `stockcast backtest "
+            f"{' '.join(modelstore.model_symbols(manifest))} --model {ref}`"
+        )
+    wanted = check_symbols(manifest, symbols)
+    syms = modelstore.model_symbols(manifest)
+    data, model_cfg, cfg = recipe(manifest)
+    store = PriceStore(root)
+    prices = {s: store.read(s) for s in syms}
+    union = union_sessions(prices, data)  # (U,) the calendar the folds are cut from
+    blocks = walkforward.fold_blocks(len(union), folds)
+    label = model_label(manifest)
+    check_blocks(label, blocks, data)
+    preds: dict[str, list[walkforward.FoldPredictions]] = {s: [] for s in syms}
+    tests: list[crosssection.SymbolTest] = []  # every symbol's test windows of every fold
+    per_fold = []
+    for k, (o, e) in enumerate(blocks):
+        day, end = union[o].date().isoformat(), union[e]
+        if on_fold is not None:
+            on_fold(k, len(blocks), day, None)
+        fold_preds, fold_tests = _run_fold(prices, end, day, data, model_cfg, cfg, device,
+                                           callback)  # fmt: skip
+        for s, fp in fold_preds.items():
+            preds[s].append(fp)
+        tests.extend(fold_tests)
+        across = crosssection.report(fold_tests)
+        per_fold.append({"origin": day, "end": end.date().isoformat(), **across})
+        if on_fold is not None:
+            on_fold(k, len(blocks), day, _progress_row(fold_tests, across))
+    pooled = _over_folds(tests, len(syms))
+    seconds = round(time.perf_counter() - t0, 2)
+    settings = {
+        "model": label,
+        "symbols": syms,
+        "folds": len(blocks),
+        "share": walkforward.DEFAULT_SHARE,
+        "seeds": 1,  # a global model has one member
+        "data_config": {**asdict(data), "features": list(data.features), "test_start": None},
+        "train_config": cfg.to_dict(),
+        "model_config": model_cfg.to_dict(),
+    }
+    return [
+        {
+            "ticker": s,
+            "sessions": len(union),
+            "settings": settings,
+            **walkforward.report(preds[s]),
+            "cross_section_folds": per_fold,
+            "cross_section": pooled["cross_section"],
+            "pooled_across_symbols": pooled["pooled"],
+            "seconds": seconds,
+        }
+        for s in wanted
+    ]
+
+
+def _run_fold(
+    prices: dict[str, pd.DataFrame],
+    end: pd.Timestamp,
+    day: str,
+    data: DataConfig,
+    model_cfg: Any,
+    cfg: TrainConfig,
+    device: str,
+    callback: Callback | None,
+) -> tuple[dict[str, walkforward.FoldPredictions], list[crosssection.SymbolTest]]:
+    """One fold: a global network fitted on every symbol's prices up to ``end`` with the test
+    part from ``day`` on; per symbol its fold predictions and its test windows (raw model) for
+    the cross-section."""
+    t0 = time.perf_counter()
+    cut = {s: p.loc[:end] for s, p in prices.items()}
+    fitted = fit_global(cut, replace(data, test_start=day), model_cfg, cfg, device, callback)
+    out, tests = {}, []
+    for series in fitted.dataset.series:
+        s = series.symbol
+        ds = symbol_dataset(fitted.dataset, s, cut[s])
+        val = evaluation.part_predictions(fitted.model, ds, "val")
+        test = evaluation.part_predictions(fitted.model, ds, "test")
+        out[s] = fold_predictions(s, fitted.model, ds, val, cut[s], day, t0, test=test)
+        tests.append(evaluation.symbol_test(s, ds, test))
+    seconds = time.perf_counter() - t0  # the fold's training and forecasting, all symbols
+    return {s: replace(fp, seconds=seconds) for s, fp in out.items()}, tests
+
+
+def symbol_dataset(ds: MultiDataset, symbol: str, prices: pd.DataFrame) -> Dataset:
+    """``symbol``'s windows as a one-symbol ``Dataset``, with its split and scalers in the
+    packed ``ds`` (what ``evaluation.rebuild_dataset`` makes from a saved manifest)."""
+    s = ds.get(symbol)
+    return build_dataset(symbol, prices, ds.config, scalers=(s.feature_scaler, s.target_scaler),
+                         parts=s.parts)  # fmt: skip
+
+
+def _over_folds(tests: list[crosssection.SymbolTest], n_symbols: int) -> dict:
+    """``crosssection.report`` over every fold's test windows. Each (symbol, fold) is its own
+    entry, keeping its fold's MASE scale; the folds' as-of dates do not overlap, so each date's
+    cross-section holds one fold's symbols. ``series`` counts the symbols, not the entries."""
+    out = crosssection.report(tests)
+    out["pooled"]["series"] = out["cross_section"]["series"] = n_symbols
+    return out
+
+
+def _progress_row(tests: list[crosssection.SymbolTest], across: dict) -> dict:
+    """The fold row ``on_fold`` receives: windows of all symbols, pooled MAE ratio per h."""
+    ratios: list[float | None] = []
+    for h in across["pooled"]["horizons"]:
+        naive = h["baselines"][h["best_baseline"]]["mae_bps"]
+        ratios.append(h["mae_bps"] / naive if naive > 0 else None)
+    return {"n": int(np.sum([len(t.dates) for t in tests])), "mae_ratio": ratios}
