@@ -237,7 +237,9 @@ def main() -> None:
         f"({os.cpu_count()} CPUs, {cpu}; `STOCKCAST_THREADS` "
         f"{os.environ.get('STOCKCAST_THREADS', 'unset')}; {args.jobs} series at once): "
         f"{args.folds} folds over the last 30% of the sessions, "
-        f"{args.seeds or 'the default ensemble of'} member(s) per fold, train's default options"
+        f"{args.seeds or options.SPECS['ensemble'].default} member(s) per fold"
+        + ("" if args.seeds else " (train's default ensemble)")
+        + ", train's default options"
         + (f" except {', '.join(args.set)}" if args.set else "")
         + f"; architectures {', '.join(archs)}. `bench_seconds` in the JSON: wall time per "
         "series."
