@@ -17,7 +17,8 @@ HORIZON_KEYS = {"h", "n", "mae", "mae_bps", "mase", "baselines", "skill_vs_best"
                 "verdict", "intervals", "skill_vs_persistence", "skill_vs_drift", "shrunk",
                 "directional_accuracy", "up_share"}  # fmt: skip
 INTERVAL_KEYS = {"level", "coverage", "coverage_low", "coverage_high", "mean_width",
-                 "interval_score", "constant_interval_score", "ewma_interval_score"}  # fmt: skip
+                 "interval_score", "constant_interval_score", "ewma_interval_score",
+                 "ewma_skill"}  # fmt: skip
 
 
 def run(*args: str):
@@ -61,6 +62,9 @@ def test_backtest_json_carries_the_documented_keys(backtest_json):
         for b in h["intervals"]:
             assert set(b) >= INTERVAL_KEYS
             assert b["coverage_low"] <= b["coverage"] <= b["coverage_high"]
+            e = b["ewma_skill"]  # 1 - score / EWMA band's score, with its CI
+            assert e["value"] == pytest.approx(1 - b["interval_score"] / b["ewma_interval_score"])
+            assert e["low"] <= e["value"] <= e["high"]
 
 
 @pytest.mark.slow

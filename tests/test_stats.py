@@ -234,3 +234,16 @@ def test_verdict_and_describe_skill(name, value, low, high, expected):
 def test_describe_skill_never_prints_minus_zero():
     text = stats.describe_skill("drift", -0.0001, -0.0004, 0.0002, level=0.9)
     assert text == "indistinguishable from drift (skill +0.0%, 90% CI +0.0..+0.0)"
+
+
+def test_per_window_interval_scores_average_to_the_interval_score():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=200)
+    lo, up = y - rng.uniform(-0.5, 1.0, 200), y + rng.uniform(-0.5, 1.0, 200)
+    per = stats.interval_scores(y, lo, up, 0.1)
+    assert per.shape == (200,)
+    assert float(per.mean()) == pytest.approx(stats.interval_score(y, lo, up, 0.1))
+    # a miss of d below the band costs its width plus 2 / alpha * d
+    assert stats.interval_scores(np.array([0.0]), np.array([1.0]), np.array([3.0]), 0.1)[0] == (
+        pytest.approx(2.0 + 20.0 * 1.0)
+    )

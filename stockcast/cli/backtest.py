@@ -290,18 +290,19 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
 
 def _render_bands(horizons: list[dict[str, Any]], console: Console) -> None:
     table = _table("Intervals pooled over folds", "h", "Level", "Coverage (95% CI)", "Width %",
-                   "Score", "Const. score", "EWMA score")  # fmt: skip
+                   "Score", "Const. score", "EWMA score", "vs EWMA (95% CI)")  # fmt: skip
     for h in horizons:
         for b in h["intervals"]:
             cov = f"{b['coverage']:.1%} ({b['coverage_low']:.1%}..{b['coverage_high']:.1%})"
             table.add_row(str(h["h"]), level_text(b["level"]), cov, f"{b['mean_width_pct']:.2f}",
                           f"{b['interval_score']:.4f}", f"{b['constant_interval_score']:.4f}",
-                          f"{b['ewma_interval_score']:.4f}")  # fmt: skip
+                          f"{b['ewma_interval_score']:.4f}", _vs_ewma(b))  # fmt: skip
     print_table(console, table, keys=2)
     console.print(
         "Score: interval score in prices (width plus 2/alpha times any miss; lower is better). "
         "Const.: same centre without volatility scaling; EWMA: persistence centre scaled by "
-        "EWMA volatility; all calibrated on each fold's validation part.",
+        "EWMA volatility; all calibrated on each fold's validation part. vs EWMA: 1 - score / "
+        "EWMA score (above 0: the model's band is better), 95% CI for overlapping windows.",
         markup=False,
     )
 
@@ -407,3 +408,11 @@ class _FoldProgress:
     def _bar(self, k: int, n: int, origin: str, row: dict | None) -> None:
         self.bar.update(self.task, completed=k + (row is not None),
                         description=self._text(k, n, origin, row))  # fmt: skip
+
+
+def _vs_ewma(b: dict[str, Any]) -> str:
+    """``+0.4% (-0.1..+0.9)``: the band's interval-score skill over the EWMA band's."""
+    e = b.get("ewma_skill")
+    if not e:
+        return "n/a"
+    return f"{e['value']:+.1%} ({e['low'] * 100:+.1f}..{e['high'] * 100:+.1f})"

@@ -195,12 +195,19 @@ def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: f
     S = (u - l) + (2 / alpha) * (l - y) * 1{y < l} + (2 / alpha) * (y - u) * 1{y > u}
     (Gneiting & Raftery 2007, eq. 43).
     """
+    return float(np.mean(interval_scores(y, lower, upper, alpha)))
+
+
+def interval_scores(
+    y: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float
+) -> np.ndarray:
+    """Per-window interval scores (N,) whose mean is ``interval_score``."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     y, lo, up = (np.asarray(v, dtype=float) for v in (y, lower, upper))
     below = (2.0 / alpha) * np.maximum(lo - y, 0.0)
     above = (2.0 / alpha) * np.maximum(y - up, 0.0)
-    return float(np.mean((up - lo) + below + above))
+    return (up - lo) + below + above
 
 
 def verdict(low: float, high: float) -> Verdict:

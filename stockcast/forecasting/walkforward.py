@@ -205,6 +205,10 @@ def interval_rows(folds: Sequence[FoldPredictions], h: int,
                for k in ("constant", "ewma")},
             **{f"{k}_interval_score": stats.interval_score(price, pb[k][2], pb[k][3], alpha)
                for k in ("constant", "ewma")},
+            # 1 - score / EWMA band's score, 95% HAC CI over the pooled windows (as skill)
+            "ewma_skill": _ci(stats.skill_ci(stats.interval_scores(price, plo, phi, alpha),
+                                             stats.interval_scores(price, pb["ewma"][2],
+                                                                   pb["ewma"][3], alpha), h - 1)),
         })  # fmt: skip
     return rows
 
