@@ -33,7 +33,7 @@ from stockcast.training.backtest import backtest_symbol
 from stockcast.training.job import configs_from_options
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CSV = ROOT.parent / "shared" / "data" / "sp500_10.csv"
+DEFAULT_CSV = ROOT / "stockcast" / "sample" / "sp500_10.csv"  # a copy of shared/data/sp500_10.csv
 
 
 def import_series(root: Path, wide_csv: Path) -> list[str]:

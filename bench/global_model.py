@@ -1,6 +1,6 @@
 """Global-model training speed and memory: windows/s and peak RSS, 1 vs N processes.
 
-Cases: ``sp500`` (the ten tickers of ``shared/data/sp500_10.csv``) and ``synthetic`` (S random
+Cases: ``sp500`` (the ten tickers of ``stockcast/sample/sp500_10.csv``) and ``synthetic`` (S random
 walks x T sessions, default 500 x 5,000). The data are packed with ``build_multi`` (common-date
 split) and trained for one epoch through ``loop.fit`` on gathered windows; ``--windows`` caps
 the training windows (a random subset) so a run stays short. Peak memory is the process's
@@ -36,7 +36,7 @@ from stockcast.training.globaljob import common_split
 from stockcast.training.job import configs_from_options
 from stockcast.training.loop import Gathered, build_model, fit
 
-SP500 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sp500_10.csv"
+SP500 = Path(__file__).resolve().parents[1] / "stockcast" / "sample" / "sp500_10.csv"
 BAR_GIB = 4.0
 
 

@@ -1,6 +1,6 @@
 """One global model against the per-symbol default models, on the same test dates.
 
-    nice python bench/global_vs_local.py [--csv ../shared/data/sp500_10.csv] [--only AAPL,AMD]
+    nice python bench/global_vs_local.py [--csv stockcast/sample/sp500_10.csv] [--only AAPL,AMD]
                                          [--set epochs=1 --set ensemble=1] [--out FILE.md]
 
 The tickers of the wide close-only CSV are imported as ``bench/backtest_all.py`` does (OHLC

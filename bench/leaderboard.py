@@ -6,7 +6,7 @@ side by side with the naive forecasts -> a markdown table and the JSON objects.
 
 The data go into a temporary data directory the way a user would put them there:
 ``stockcast fetch --sample`` (MSFT, OHLCV) and ``stockcast fetch --csv CSV`` of the wide table
-``../shared/data/sp500_10.csv`` (ten tickers, closes only: OHLC filled from the close, no
+``stockcast/sample/sp500_10.csv`` (ten tickers, closes only: OHLC filled from the close, no
 volume). Each series trains on the default features its data can feed
 (``features.usable_features``: the close-only tickers keep log_return, as their volume is
 missing and their range features read zero), with train's default options unless ``--set``
@@ -53,7 +53,7 @@ from stockcast.training.job import configs_from_options
 from stockcast.training.leaderboard import backtest_archs
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CSV = ROOT.parent / "shared" / "data" / "sp500_10.csv"
+DEFAULT_CSV = ROOT / "stockcast" / "sample" / "sp500_10.csv"  # a copy of shared/data/sp500_10.csv
 ARCHS = "lstm,gru,lstm-attn,cnn-lstm,transformer"
 
 

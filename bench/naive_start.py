@@ -1,6 +1,6 @@
 """Why the untrained model starts halfway between persistence and drift (``recipe.naive_start``).
 
-    python bench/naive_start.py [--csv ../shared/data/sp500_10.csv]
+    python bench/naive_start.py [--csv stockcast/sample/sp500_10.csv]
 
 For the bundled MSFT sample and the ten tickers of the wide CSV, on the default chronological
 split (train's validation and test shares), the skill against the best naive forecast of three
@@ -24,7 +24,7 @@ from stockcast.data.sources.sample import load_sample
 from stockcast.forecasting import metrics
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CSV = ROOT.parent / "shared" / "data" / "sp500_10.csv"
+DEFAULT_CSV = ROOT / "stockcast" / "sample" / "sp500_10.csv"  # a copy of shared/data/sp500_10.csv
 H = 5
 STARTS = {"persistence": 0.0, "average": 0.5, "drift": 1.0}
 

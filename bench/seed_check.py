@@ -2,7 +2,7 @@
 
     nice python bench/seed_check.py [--seeds 0,1,2] [--only MSFT,AAPL] [--out bench/seed_check.md]
 
-Each series (the bundled MSFT sample and the ten tickers of ``shared/data/sp500_10.csv``,
+Each series (the bundled MSFT sample and the ten tickers of ``stockcast/sample/sp500_10.csv``,
 imported as in ``bench/backtest_all.py``: close-only, default features their data allow) is
 fitted with train's default recipe (its default ensemble, early stopping with epoch 0 as a
 candidate) for each seed and scored on the held-out test split exactly as `stockcast train`

@@ -85,9 +85,7 @@ def test_fetch_csv_refuses_a_symbol_the_table_lacks(tmp_path):
 
 
 def test_sp500_wide_file_stores_ten_symbols_matching_the_file(stockcast_home):
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "sp500_10.csv"
-    if not path.is_file():
-        pytest.skip("the shared ten-ticker file is not here")
+    path = Path(__file__).resolve().parents[1] / "stockcast" / "sample" / "sp500_10.csv"
     res = run("fetch", "--csv", str(path), "--json")
     assert res.exit_code == 0, res.output
     raw = pd.read_csv(path, index_col=0, parse_dates=True)
