@@ -272,12 +272,14 @@ def main() -> None:
         if args.jobs <= 1:
             for sym in todo:
                 keep(run_series(root, sym, *work[1:]))
-            return
-        spawn = multiprocessing.get_context("spawn")  # torch's threads do not survive a fork
-        with ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
-            futures = [pool.submit(run_series, root, sym, *work[1:]) for sym in todo]
-            for future in as_completed(futures):
-                keep(future.result())
+        else:
+            spawn = multiprocessing.get_context("spawn")  # torch's threads die in a fork
+            with ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
+                futures = [pool.submit(run_series, root, sym, *work[1:]) for sym in todo]
+                for future in as_completed(futures):
+                    keep(future.result())
+    if results and not todo:  # --resume with every series done: render the markdown again
+        args.out.write_text(markdown(results, command, header))
 
 
 if __name__ == "__main__":
