@@ -22,15 +22,15 @@ from stockcast.cli.app import (
     where_hint,
 )
 from stockcast.cli.options import JsonOpt, QuietOpt, SymbolsArg, training_options_helping
-from stockcast.cli.tables import print_table
-from stockcast.cli.train import (
-    _num,
-    _table,
+from stockcast.cli.report import (
     level_text,
+    new_table,
+    num_text,
     render_cross_section,
     skill_ci_text,
     verdict_text,
 )
+from stockcast.cli.tables import print_table
 from stockcast.errors import UsageError
 from stockcast.options import ARCHS, SPECS, arch_list
 
@@ -172,7 +172,7 @@ def render_global_backtest(results: list[dict[str, Any]], console: Console) -> N
         render_backtest(r, console)
         console.print()
     r = results[0]
-    table = _table("Cross-section per fold (per as-of date, across all the model's symbols)",
+    table = new_table("Cross-section per fold (per as-of date, across all the model's symbols)",
                    "Origin", "h", "Days", "Rank IC", "IC t (HAC)", "Spread bps",
                    "Spread t")  # fmt: skip
     for fold in r["cross_section_folds"]:
@@ -180,9 +180,9 @@ def render_global_backtest(results: list[dict[str, Any]], console: Console) -> N
         for i, h in enumerate(rows):
             spread = None if h["spread"] is None else h["spread"] * 1e4
             table.add_row(
-                fold["origin"], str(h["h"]), f"{h['days']:,}", _num(h["rank_ic"], "{:+.4f}"),
-                _num(h["rank_ic_t"], "{:+.2f}"), _num(spread, "{:+.1f}"),
-                _num(h["spread_t"], "{:+.2f}"), end_section=i == len(rows) - 1,
+                fold["origin"], str(h["h"]), f"{h['days']:,}", num_text(h["rank_ic"], "{:+.4f}"),
+                num_text(h["rank_ic_t"], "{:+.2f}"), num_text(spread, "{:+.1f}"),
+                num_text(h["spread_t"], "{:+.2f}"), end_section=i == len(rows) - 1,
             )  # fmt: skip
     print_table(console, table, keys=2)
     console.print()
@@ -255,16 +255,16 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
         f"{s['share']:.0%} of {r['sessions']} sessions, {s['seeds']} seed(s) per fold, "
         f"{r['seconds']:.0f}s" + (f"; the recipe of model {s['model']}" if s.get("model") else "")
     )
-    folds = _table("Folds", "Origin", "Test as-of", "n", "MAE / best naive (h=1..H)", "Shrink w")
+    folds = new_table("Folds", "Origin", "Test as-of", "n", "MAE / best naive (h=1..H)", "Shrink w")
     for f in r["folds"]:
         ratios = " ".join("n/a" if x is None else f"{x:.3f}" for x in f["mae_ratio"])
         folds.add_row(f["origin"], f"{f['test_start']}..{f['test_end']}", str(f["n"]), ratios,
                       f"{f['shrink']['weight']:.2f} to {f['shrink']['toward']}")  # fmt: skip
     print_table(console, folds)
-    errors = _table("Pooled over folds: errors (prices; bps of log return; MASE on log prices)",
+    errors = new_table("Pooled over folds: errors (prices; bps of log return; MASE on log prices)",
                     "h", "n", "MAE", "RMSE", "bps", "MASE", "Persist. MAE", "Drift MAE",
                     "Direction", "Up share")  # fmt: skip
-    skill = _table("Skill = 1 - MAE / naive MAE, 95% CI", "h", "vs persistence", "vs drift",
+    skill = new_table("Skill = 1 - MAE / naive MAE, 95% CI", "h", "vs persistence", "vs drift",
                    "DM p", "Verdict", "Shrunk vs best")  # fmt: skip
     for h in r["horizons"]:
         best, b = h["best_baseline"], h["baselines"]
@@ -289,7 +289,7 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
 
 
 def _render_bands(horizons: list[dict[str, Any]], console: Console) -> None:
-    table = _table("Intervals pooled over folds", "h", "Level", "Coverage (95% CI)", "Width %",
+    table = new_table("Intervals pooled over folds", "h", "Level", "Coverage (95% CI)", "Width %",
                    "Score", "Const. score", "EWMA score", "vs EWMA (95% CI)")  # fmt: skip
     for h in horizons:
         for b in h["intervals"]:
@@ -319,7 +319,7 @@ def render_leaderboard(r: dict[str, Any], console: Console) -> None:
     )
     better = _horizons_by_arch(r["edges"])
     worse = _horizons_by_arch(r["worse"])
-    sizes = _table("Architectures", "Arch", "Parameters", "MFLOPs/window", "Train s",
+    sizes = new_table("Architectures", "Arch", "Parameters", "MFLOPs/window", "Train s",
                    "Mean skill", "Better at h", "Worse at h")  # fmt: skip
     for a in archs:
         sizes.add_row(a["arch"], f"{a['parameters']:,}", f"{a['mflops_per_window']:.2f}",
@@ -332,7 +332,7 @@ def render_leaderboard(r: dict[str, Any], console: Console) -> None:
     )
     print_table(console, sizes)
     level = level_text(r["leaderboard"][0]["level"]) if r["leaderboard"] else "90%"
-    board = _table(f"Skill = 1 - MAE / MAE of the best naive forecast, 95% CI; {level} "
+    board = new_table(f"Skill = 1 - MAE / MAE of the best naive forecast, 95% CI; {level} "
                    "interval score", "h", "Forecast", "MAE", "Skill vs best (95% CI)", "DM p",
                    "Verdict", "Score", "/ EWMA")  # fmt: skip
     board.columns[1].justify = "left"

@@ -1,4 +1,4 @@
-"""`stockcast train`, `stockcast evaluate` and `stockcast features`."""
+"""`stockcast train`, `stockcast evaluate` and `stockcast features` (tables: cli/report.py)."""
 
 from __future__ import annotations
 
@@ -26,12 +26,11 @@ from stockcast.cli.options import (
     SymbolsArg,
     training_options,
 )
+from stockcast.cli.report import new_table, render_cross_section, render_evaluation
 from stockcast.cli.tables import print_table
 from stockcast.errors import UsageError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from stockcast.training.loop import EpochReport
 
 
@@ -193,7 +192,7 @@ def _report(results: list[dict[str, Any]], as_json: bool, quiet: bool) -> None:
 
 def training_table(results: list[dict[str, Any]]):
     """The summary table printed at the end of `stockcast train`."""
-    table = _table("Training", "Symbol", "Model", "Epochs", "Best", "Val loss", "Secs",
+    table = new_table("Training", "Symbol", "Model", "Epochs", "Best", "Val loss", "Secs",
                    "Win/s")  # fmt: skip
     for r in results:
         epochs = f"{r['epochs']}" + ("!" if r.get("interrupted") else "")
@@ -214,99 +213,6 @@ def training_table(results: list[dict[str, Any]]):
         if any(m["best_epoch"] == 0 for r in results for m in r.get("members") or [r]) else ""
     )  # fmt: skip
     return table
-
-
-def render_evaluation(ev: dict[str, Any], console: Console) -> None:
-    """The evaluation tables (shared by `train` and `evaluate`) and their plain sentences."""
-    t = ev["test"]
-    console.print(
-        f"[bold]{ev['ticker']}[/] model {ev['model']}: test as-of {t['start']} to {t['end']} "
-        f"({t['n']} windows); errors in prices of the adjusted close"
-    )
-    main = _table("Model", "h", "MAE", "RMSE", "MAPE %", "Direction", "Up share", "Skill",
-                  "vs best (95% CI)", "Verdict")  # fmt: skip
-    naive = _table("Naive forecasts: MAE / RMSE / MAPE %", "h", "Persistence", "Drift", "SMA5")
-    for h in ev["horizons"]:
-        skill = "n/a" if h["skill"] is None else f"{h['skill']:+.2%}"
-        main.add_row(
-            str(h["h"]), f"{h['mae']:.4f}", f"{h['rmse']:.4f}", f"{h['mape']:.3f}",
-            f"{h['directional_accuracy']:.1%}", f"{h['up_share']:.1%}", skill,
-            skill_ci_text(h.get("skill_vs_best")), verdict_text(h),
-        )  # fmt: skip
-        b = h["baselines"]
-        naive.add_row(str(h["h"]), *(_errors(b[k]) for k in ("persistence", "drift", "sma")))
-    print_table(console, main)
-    print_table(console, naive)
-    console.print(
-        "Skill = 1 - MAE / persistence MAE; vs best: the same against the best naive forecast, "
-        "with a 95% confidence interval. Verdict: better / worse only when that interval "
-        "excludes 0. Direction: share of correct up / not-up calls; always-up scores the up "
-        "share.",
-        markup=False,
-    )
-    for note in ev["notes"]:
-        console.print(note, markup=False)
-    console.print(ev["summary"], markup=False)
-    _render_intervals(ev["horizons"], console)
-
-
-def skill_ci_text(ci: dict[str, float] | None) -> str:
-    """E.g. "-0.2% (-0.9..+0.5)"; "n/a" without an interval."""
-    if not ci:
-        return "n/a"
-    return f"{ci['value']:+.1%} ({ci['low'] * 100:+.1f}..{ci['high'] * 100:+.1f})"
-
-
-def verdict_text(h: dict[str, Any]) -> str:
-    """E.g. "better than drift", "≈ drift" or "worse than drift" (from the CI, not the point)."""
-    best, verdict = h["best_baseline"], h.get("verdict")
-    if verdict is None:  # a model saved before verdicts: the point comparison, said as such
-        return f"MAE {'<' if h['beats_best_baseline'] else '>='} {best}"
-    return {"better": f"better than {best}", "worse": f"worse than {best}"}.get(
-        verdict, f"≈ {best}"
-    )
-
-
-def _render_intervals(horizons: list[dict[str, Any]], console: Console) -> None:
-    """Coverage and mean width of the conformal bands next to the constant-width band."""
-    if not horizons or not horizons[0].get("intervals"):
-        return
-    cols = ("h", "Level", "Coverage", "Width", "Width %", "Const. cov.", "Const. width", "Const. %")
-    table = _table("Intervals on test: coverage / mean width (price, % of close)", *cols)
-    for h in horizons:
-        for b in h["intervals"]:
-            table.add_row(
-                str(h["h"]), level_text(b["level"]), f"{b['coverage']:.1%}",
-                f"{b['mean_width']:.4f}", f"{b['mean_width_pct']:.2f}",
-                f"{b['baseline_coverage']:.1%}", f"{b['baseline_mean_width']:.4f}",
-                f"{b['baseline_mean_width_pct']:.2f}",
-            )  # fmt: skip
-    print_table(console, table, keys=2)
-    console.print(
-        "Bands: conformal, volatility-scaled, calibrated on validation; Const.: same centre and "
-        "calibration without volatility scaling. A calibrated band covers about its level.",
-        markup=False,
-    )
-
-
-def level_text(level: float) -> str:
-    """0.9 -> "90%", 0.999 -> "99.9%" (never a rounded "100%")."""
-    return f"{level * 100:g}%"
-
-
-def _table(title: str, *headers: str):
-    """A compact table whose cells never wrap (numbers stay whole at 80 columns)."""
-    from rich import box
-    from rich.table import Table
-
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    for h in headers:
-        table.add_column(h, no_wrap=True, justify="left" if h in ("Verdict", "Symbol") else "right")
-    return table
-
-
-def _errors(e: dict[str, float]) -> str:
-    return f"{e['mae']:.4f}/{e['rmse']:.4f}/{e['mape']:.2f}"
 
 
 class _progress:
@@ -467,53 +373,6 @@ def _evaluate_global(ref: str, as_json: bool) -> None:
         render_cross_section(result, con)
     if batch.exit_code:
         raise typer.Exit(batch.exit_code)
-
-
-def render_cross_section(
-    result: dict[str, Any], console: Console, title: str | None = None
-) -> None:
-    """The "Pooled" and "Cross-section" tables of a global model (`train --global`,
-    `evaluate --model NAME`, `backtest --model NAME` under ``title``) and what they mean."""
-    pooled, cross = result["pooled"], result["cross_section"]
-    console.print(
-        title
-        or f"[bold]{result['name']}[/] model {result['model']} over {pooled['series']} "
-        "symbols' test windows"
-    )
-    table = _table("Pooled (log returns, scale-free)", "h", "Windows", "Days", "MAE bps",
-                   "MASE", "Best naive", "Naive bps", "vs best (95% CI)", "Verdict")  # fmt: skip
-    for h in pooled["horizons"]:
-        best = h["best_baseline"]
-        table.add_row(
-            str(h["h"]), f"{h['n']:,}", f"{h['days']:,}", f"{h['mae_bps']:.1f}",
-            _num(h["mase"], "{:.3f}"), best, f"{h['baselines'][best]['mae_bps']:.1f}",
-            skill_ci_text(h["skill_vs_best"]), verdict_text(h),
-        )  # fmt: skip
-    print_table(console, table)
-    cs = _table("Cross-section (per as-of date, across symbols)", "h", "Days", "Rank IC",
-                "IC t (HAC)", "Spread bps", "Spread t")  # fmt: skip
-    for h in cross["horizons"]:
-        spread = None if h["spread"] is None else h["spread"] * 1e4
-        cs.add_row(
-            str(h["h"]), f"{h['days']:,}", _num(h["rank_ic"], "{:+.4f}"),
-            _num(h["rank_ic_t"], "{:+.2f}"), _num(spread, "{:+.1f}"),
-            _num(h["spread_t"], "{:+.2f}"),
-        )  # fmt: skip
-    print_table(console, cs)
-    console.print(
-        "Pooled: every symbol's test windows together; MAE of predicted vs realised log "
-        "returns in basis points, MASE against each symbol's one-session naive error in "
-        "training; skill = 1 - MAE / MAE of the best naive forecast, its 95% CI robust to "
-        "symbols moving together on a day. Rank IC: Spearman correlation across symbols "
-        f"(days with at least {cross['min_names']}) between predicted and realised h-session "
-        "returns, averaged over days; |t| above about 2 is unlikely by chance. Spread: mean "
-        "realised return of the top third by prediction minus the bottom third.",
-        markup=False,
-    )
-
-
-def _num(x: float | None, fmt: str) -> str:
-    return "n/a" if x is None else fmt.format(x)
 
 
 @app.command("features")
