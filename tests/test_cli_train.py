@@ -106,13 +106,14 @@ def test_several_symbols_partial_failure_exits_3(sample):
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_best_epoch_so_far(sample, monkeypatch):
-    from stockcast.cli import train as cli_train
+    from stockcast.cli.progress import EpochProgress
 
     def interrupt_at_two(self, report):
         if report.epoch == 2:
             raise KeyboardInterrupt
+        return ""
 
-    monkeypatch.setattr(cli_train._progress, "_line", interrupt_at_two)
+    monkeypatch.setattr(EpochProgress, "line", interrupt_at_two)
     out = run("train", "MSFT", *FAST[2:], "--epochs", "5", "--ensemble", "1", "--json")
     assert out.exit_code == 130
     [res] = json.loads(out.stdout)

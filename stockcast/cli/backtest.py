@@ -17,11 +17,11 @@ from stockcast.cli.app import (
     error_object,
     handles_errors,
     print_json,
-    stderr,
     stdout,
     where_hint,
 )
 from stockcast.cli.options import JsonOpt, QuietOpt, SymbolsArg, training_options_helping
+from stockcast.cli.progress import FoldProgress
 from stockcast.cli.report import (
     level_text,
     new_table,
@@ -113,7 +113,7 @@ def backtest(
     silent = quiet or as_json
 
     def one(sym: str) -> dict[str, Any]:
-        with _FoldProgress(sym, folds, silent) as on_fold:
+        with FoldProgress(sym, folds, silent) as on_fold:
             return backtest_symbol(STATE.data_dir, sym, data, model_cfg, cfg, folds=folds,
                                    seeds=seeds, device=dev, on_fold=on_fold)  # fmt: skip
 
@@ -148,7 +148,7 @@ def _saved_recipe(syms: list[str], ref: str, folds: int, seeds: int | None, as_j
             gb.check_symbols(manifest, syms)  # before any training
             n = len(manifest["symbols"])
             label = f"{manifest['name']} ({n} symbols)"
-            with _FoldProgress(label, folds, silent) as on_fold:
+            with FoldProgress(label, folds, silent) as on_fold:
                 results = gb.backtest_global(STATE.data_dir, ref, syms, folds=folds,
                                              device=dev, on_fold=on_fold)  # fmt: skip
             if as_json:
@@ -158,7 +158,7 @@ def _saved_recipe(syms: list[str], ref: str, folds: int, seeds: int | None, as_j
             return
 
     def one(sym: str) -> dict[str, Any]:
-        with _FoldProgress(sym, folds, silent) as on_fold:
+        with FoldProgress(sym, folds, silent) as on_fold:
             return gb.backtest_recipe(STATE.data_dir, sym, ref, folds=folds, device=dev,
                                       on_fold=on_fold)  # fmt: skip
 
@@ -208,8 +208,8 @@ def _leaderboard(syms: list[str], archs: list[str], folds: int, seeds: int | Non
     silent = quiet or as_json
 
     def one(sym: str) -> dict[str, Any]:
-        def progress(arch: str) -> _FoldProgress:
-            return _FoldProgress(sym, folds, silent, label=f"{sym} {arch}")
+        def progress(arch: str) -> FoldProgress:
+            return FoldProgress(f"{sym} {arch}", folds, silent)
 
         return backtest_archs(STATE.data_dir, sym, data, [c[1] for c in configs], cfg,
                               folds=folds, seeds=seeds, device=dev, progress=progress)  # fmt: skip
@@ -366,48 +366,6 @@ def _horizons_by_arch(said: list[dict[str, Any]]) -> dict[str, str]:
     for e in said:
         out.setdefault(e["arch"], []).append(str(e["h"]))
     return {a: ",".join(hs) for a, hs in out.items()}
-
-
-class _FoldProgress:
-    """Context manager yielding the fold callback: a rich bar on a terminal, plain lines on
-    stderr otherwise, nothing when silent. ``label`` starts each line (default: the symbol)."""
-
-    def __init__(self, symbol: str, folds: int, silent: bool, label: str | None = None) -> None:
-        self.symbol, self.folds, self.silent = symbol, folds, silent
-        self.label = label or symbol
-        self.bar: Any = None
-
-    def __enter__(self):
-        if self.silent:
-            return None
-        con = stderr()
-        if not con.is_terminal:
-            return self._line
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
-                            TimeElapsedColumn(), console=con)  # fmt: skip
-        self.bar.start()
-        self.task = self.bar.add_task(f"{self.label} fold 0/{self.folds}", total=self.folds)
-        return self._bar
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def _text(self, k: int, n: int, origin: str, row: dict | None) -> str:
-        if row is None:
-            return f"{self.label} fold {k + 1}/{n}: training up to the block from {origin}"
-        ratio = row["mae_ratio"][0]
-        r = "n/a" if ratio is None else f"{ratio:.3f}"
-        return f"{self.label} fold {k + 1}/{n} done: {row['n']} windows, h=1 MAE/best {r}"
-
-    def _line(self, k: int, n: int, origin: str, row: dict | None) -> None:
-        stderr().print(self._text(k, n, origin, row), markup=False)
-
-    def _bar(self, k: int, n: int, origin: str, row: dict | None) -> None:
-        self.bar.update(self.task, completed=k + (row is not None),
-                        description=self._text(k, n, origin, row))  # fmt: skip
 
 
 def _vs_ewma(b: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -26,12 +26,10 @@ from stockcast.cli.options import (
     SymbolsArg,
     training_options,
 )
+from stockcast.cli.progress import EpochProgress
 from stockcast.cli.report import new_table, render_cross_section, render_evaluation
 from stockcast.cli.tables import print_table
 from stockcast.errors import UsageError
-
-if TYPE_CHECKING:
-    from stockcast.training.loop import EpochReport
 
 
 @app.command()
@@ -84,7 +82,7 @@ def train(
     quiet = quiet or not me.main
 
     def one(sym: str) -> dict[str, Any]:
-        with _progress(sym, cfg.epochs, quiet) as callback:
+        with EpochProgress(sym, cfg.epochs, quiet) as callback:
             return train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
 
     if me.world > 1:
@@ -130,7 +128,7 @@ def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, 
         me, torch_dev, shard = dist.start(dev)
         device = str(torch_dev)
     try:
-        with _progress(label, cfg.epochs, quiet or not me.main) as callback:
+        with EpochProgress(label, cfg.epochs, quiet or not me.main) as callback:
             result = train_global(STATE.data_dir, label, syms, data, model_cfg, cfg, device,
                                   callback, shard)  # fmt: skip
     finally:
@@ -213,52 +211,6 @@ def training_table(results: list[dict[str, Any]]):
         if any(m["best_epoch"] == 0 for r in results for m in r.get("members") or [r]) else ""
     )  # fmt: skip
     return table
-
-
-class _progress:
-    """Context manager yielding the epoch callback: a rich bar on a terminal, plain lines on
-    stderr otherwise, nothing when quiet."""
-
-    def __init__(self, symbol: str, epochs: int, quiet: bool) -> None:
-        self.symbol, self.epochs, self.quiet = symbol, epochs, quiet
-        self.bar: Any = None
-
-    def __enter__(self):
-        if self.quiet:
-            return None
-        con = stderr()
-        if not con.is_terminal:
-            return self._line
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(bar_width=20),
-            TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=con,
-        )  # fmt: skip
-        self.bar.start()
-        self.task = self.bar.add_task(f"{self.symbol} epoch 0/{self.epochs}", total=self.epochs,
-                                      info="")  # fmt: skip
-        return self._bar
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.epochs)  # early stopping ends the bar too
-            self.bar.stop()
-
-    def _text(self, r: EpochReport) -> str:
-        return (
-            f"train {r.train_loss:.4f}  val {r.val_loss:.4f}  "
-            f"best {r.best_val_loss:.4f} (epoch {r.best_epoch})  lr {r.lr:.1e}  {r.seconds:.1f}s"
-        )
-
-    def _line(self, r: EpochReport) -> None:
-        stderr().print(f"{self.symbol} epoch {r.epoch}/{r.max_epochs}  {self._text(r)}",
-                       markup=False)  # fmt: skip
-
-    def _bar(self, r: EpochReport) -> None:
-        info = f"train {r.train_loss:.4f} val {r.val_loss:.4f} best {r.best_epoch}"
-        self.bar.update(self.task, completed=r.epoch, info=info,
-                        description=f"{self.symbol} epoch {r.epoch}/{r.max_epochs}")  # fmt: skip
 
 
 EvalSymbolsArg = Annotated[
