@@ -18,11 +18,11 @@ verdict and 90% interval score against the EWMA band's) and the JSON (the per-sy
 `backtest --arch ... --json`) are rewritten after each series, so an interrupted run keeps what
 it finished; ``--resume`` skips the series already in the JSON (same archs, folds and seeds).
 
-Time, measured on 2026-12-02 on the 2-core build machine under load 5 (other jobs running), one
-torch thread: with ``--seeds 1`` all five architectures x 5 folds took 227 s on MSFT, and one
-fold of all five 59 s on KO (so about 350 s for its five folds): about an hour for the eleven
-series. The default ensemble of 4 members per fold costs about 2.5x that (21 s against 6-11 s
-for one LSTM fold of MSFT). ``--jobs 2`` halves it only on an idle machine.
+Time, measured on 2026-12-02 on the 2-core build machine under load 2-5 (other jobs running):
+MSFT with the default ensemble of 4 members per fold, all five architectures x 5 folds: 1,152 s
+(`bench/leaderboard.md`); the ten tickers with ``--seeds 1``: 3,307 s of series wall time
+(`bench/leaderboard_sp500.md`); one ticker with ``--archs transformer`` and the default
+ensemble: about 350 s. ``--jobs 2`` helps only on an idle machine.
 """
 
 from __future__ import annotations
