@@ -101,3 +101,23 @@ def test_train_command_has_the_chosen_flags() -> None:
     cmd = tuning.train_command("MSFT", {"hidden": 32, "lr": 0.00123, "features": ("log_return",),
                                         "seed": 0})  # fmt: skip
     assert cmd == "stockcast train MSFT --hidden 32 --lr 0.00123 --features log_return"
+
+
+def test_a_storage_being_created_by_another_process_is_retried(tmp_path, monkeypatch):
+    """Two `tune` processes creating a new study database at once race on Optuna's schema (the
+    loser gets an IntegrityError on the version row, seen in CI): the loser tries again."""
+    import sqlalchemy.exc
+
+    from stockcast.training import tune
+
+    real, calls = tune._rdb_storage, []
+
+    def racing(url):
+        calls.append(url)
+        if len(calls) == 1:
+            raise sqlalchemy.exc.IntegrityError("INSERT INTO alembic_version", {}, Exception())
+        return real(url)
+
+    monkeypatch.setattr(tune, "_rdb_storage", racing)
+    study = tune.open_study(f"sqlite:///{tmp_path / 'race.db'}", "RACE-lstm", seed=0)
+    assert study.study_name == "RACE-lstm" and len(calls) == 2

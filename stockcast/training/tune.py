@@ -18,6 +18,7 @@ Trials of a killed process are marked failed by the heartbeat and retried.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
@@ -41,6 +43,7 @@ from stockcast.training.job import configs_from_options
 INNER_FOLDS = 2  # walk-forward folds of the objective
 HEARTBEAT_S = 10  # a running trial's heartbeat; one silent for GRACE_S is failed and retried
 GRACE_S = 30
+CREATE_TRIES = 5  # attempts to open a storage that another process may be creating
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "default": options.DEFAULT_FEATURES,
     "returns": ("log_return",),
@@ -73,13 +76,17 @@ def default_storage(root: Path, symbol: str) -> str:
 
 def open_study(storage: str, name: str, seed: int | None = None) -> optuna.Study:
     """The study ``name`` in ``storage``, created on first use (TPE sampler, median pruner)."""
-    engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 5; we rely on it
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = RetryHeartbeatStaleTrialCallback(max_retry=1)
-        rdb = RDBStorage(storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
-                         grace_period=GRACE_S, heartbeat_stale_trial_callback=retry)  # fmt: skip
+    for attempt in range(CREATE_TRIES):
+        try:
+            rdb = _rdb_storage(storage)
+            break
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            # two processes creating a new storage at once race on its schema tables and version
+            # row (an IntegrityError in the loser): the winner's schema is there a moment later
+            if attempt == CREATE_TRIES - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
     return optuna.create_study(
         storage=rdb,
         study_name=name,
@@ -88,6 +95,16 @@ def open_study(storage: str, name: str, seed: int | None = None) -> optuna.Study
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
     )
+
+
+def _rdb_storage(storage: str) -> RDBStorage:
+    """Optuna's RDB storage of ``storage`` with heartbeats (a killed run's trial is retried)."""
+    engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {}
+    with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 5; we rely on it
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=1)
+        return RDBStorage(storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
+                          grace_period=GRACE_S, heartbeat_stale_trial_callback=retry)  # fmt: skip
 
 
 def finished(study: optuna.Study) -> int:
