@@ -54,7 +54,7 @@ from stockcast.training.loop import (
     fit,
     fit_epochs,
 )
-from stockcast.training.recipe import START_DRIFT, Fitted, combine, initial_member
+from stockcast.training.recipe import Fitted, combine, initial_member, scaled_start
 
 GLOBAL_NAME = "global"  # the default name of a global model
 GLOBAL_NOTE = "a global model: one network over all its symbols"
@@ -115,8 +115,8 @@ def fit_global(
     split_dates = common_split(prices, data)
     ds = build_multi(prices, dataclasses.replace(data, test_start=None), split_dates)
     member = dataclasses.replace(cfg, ensemble=1)
-    # the naive start (recipe.naive_start) of each series, whose scaled drift is about 0
-    start = -(1.0 - START_DRIFT) * ds.target_mean / ds.target_std  # (S, H)
+    # each series' naive start, its drift the mean target of its training windows
+    start = scaled_start(ds.target_mean, ds.target_mean, ds.target_std)  # (S, H)
     net = initial_member(model_cfg, member, np.mean(start, axis=0))
     dev = resolve_device(device)
     train, val = Gathered(ds.gather, ds.index("train")), Gathered(ds.gather, ds.index("val"))
@@ -147,8 +147,7 @@ def live_start(ds: MultiDataset, rows: np.ndarray) -> np.ndarray:
     sums = np.stack([np.bincount(sid, weights=y[:, c], minlength=len(ds.series))
                      for c in range(y.shape[1])], axis=1)  # fmt: skip  # (S, H)
     mean = sums / np.maximum(counts, 1.0)[:, None]  # (S, H)
-    start = (START_DRIFT * mean - ds.target_mean) / ds.target_std  # (S, H)
-    return np.asarray(np.mean(start, axis=0), dtype=np.float64)
+    return np.mean(scaled_start(mean, ds.target_mean, ds.target_std), axis=0)  # (H,)
 
 
 def refit_global(fitted: GlobalFit, model_cfg: Any, device: str = "auto") -> nn.Module:

@@ -174,9 +174,15 @@ def naive_start(ds: Dataset, rows: slice | None = None) -> np.ndarray:
     worse of them and close to the better one on every bundled series (``bench/naive_start.py``).
     """
     m = shrink.train_drift(ds.y[ds.window_slice("train") if rows is None else rows][:, 0])
-    steps = np.arange(1, ds.config.horizon + 1, dtype=float)
-    start = START_DRIFT * m * steps
-    return np.asarray(ds.target_scaler.forward(start[None, :]), dtype=np.float64)[0]
+    drift = m * np.arange(1, ds.config.horizon + 1, dtype=float)  # (H,) h-session drift
+    return scaled_start(drift, ds.target_scaler.mean, ds.target_scaler.std)
+
+
+def scaled_start(drift: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``START_DRIFT x drift`` (log returns, (..., H)) in the units of a target scaler with
+    ``mean`` and ``std`` (..., H): the output bias of an untrained member. The one formula of
+    the naive start, for one series (``naive_start``) and per series of a global model."""
+    return np.asarray((START_DRIFT * np.asarray(drift) - mean) / std, dtype=np.float64)
 
 
 def initial_member(model_cfg: Any, cfg: TrainConfig, bias: np.ndarray) -> nn.Module:
