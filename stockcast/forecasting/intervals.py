@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stockcast.errors import DataError, UsageError
+from stockcast.forecasting import stats
 
 DEFAULT_LEVELS: tuple[float, ...] = (0.8, 0.9)
 VOL_FLOOR = 1e-6  # daily log-return std below this is treated as this (flat prices)
@@ -172,7 +173,8 @@ def coverage_and_width(
     """Empirical coverage, mean width (price and percent of close) and interval score, (L, H).
 
     ``y`` (N, H) realised log returns, ``close`` (N,) as-of closes, ``lo``/``hi`` (N, L, H) log
-    bounds. The interval score (Gneiting and Raftery) is the width plus 2/alpha times the
+    bounds; ``covered`` (N, L, H) says per window whether the band held the outcome. The
+    interval score (Gneiting and Raftery) is the width plus 2/alpha times the
     distance by which the outcome falls outside; lower is better, and it rewards narrow bands
     only when they still cover.
     """
@@ -184,11 +186,23 @@ def coverage_and_width(
     price, plo, phi = c3 * np.exp(y3), c3 * np.exp(lo), c3 * np.exp(hi)
     score = (phi - plo) + (2 / alpha) * (np.maximum(plo - price, 0) + np.maximum(price - phi, 0))
     return {
+        "covered": covered,  # (N, L, H) per window
         "coverage": covered.mean(0),
         "mean_width": (c3 * (np.exp(hi) - np.exp(lo))).mean(0),
         "mean_width_pct": width_pct.mean(0),
         "interval_score": score.mean(0),
     }
+
+
+def _coverage_stats(hits: np.ndarray, h: int) -> dict[str, float | None]:
+    """``coverage_low``/``coverage_high`` (95% CI allowing for overlap and clustered misses) and
+    ``independence_pvalue`` (Christoffersen) of the hits (N,) at horizon ``h``; None when too
+    few windows."""
+    if hits.size < h + 1:
+        return {"coverage_low": None, "coverage_high": None, "independence_pvalue": None}
+    _, low, high = stats.coverage_ci(hits, h - 1)
+    return {"coverage_low": low, "coverage_high": high,
+            "independence_pvalue": stats.independence_test(hits, h)}  # fmt: skip
 
 
 def evaluate_intervals(
@@ -201,7 +215,8 @@ def evaluate_intervals(
 
     ``calib`` is (y, mu, vol) of the validation split; ``test`` is (y, mu, vol, close) of the
     test split (close: the as-of closes, for widths in price units). Result ``[h - 1][i]``
-    describes horizon h and ``levels[i]``: the volatility-scaled band and, as ``baseline_*``,
+    describes horizon h and ``levels[i]``: the volatility-scaled band (with the 95% CI of its
+    coverage and the independence p-value of its hits, ``stats``) and, as ``baseline_*``,
     the constant-width band with the same centre, both calibrated on ``calib``.
     """
     y, mu, vol, close = (np.asarray(a, float) for a in test)
@@ -219,6 +234,7 @@ def evaluate_intervals(
                     "level": level,
                     "n": int(y.shape[0]),
                     "coverage": float(m["coverage"][i, h]),
+                    **_coverage_stats(m["covered"][:, i, h], h + 1),
                     "mean_width": float(m["mean_width"][i, h]),
                     "mean_width_pct": float(m["mean_width_pct"][i, h]),
                     "interval_score": float(m["interval_score"][i, h]),

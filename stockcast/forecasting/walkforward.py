@@ -191,13 +191,15 @@ def interval_rows(folds: Sequence[FoldPredictions], h: int,
             hi = np.concatenate([b[2][:, i] for b in per_fold])
             pb[name] = (lo, hi, last * np.exp(lo), last * np.exp(hi))
         lo, hi, plo, phi = pb["model"]
-        cov, cov_lo, cov_hi = stats.coverage_ci((lo <= y) & (y <= hi), h - 1)
+        hits = (lo <= y) & (y <= hi)
+        cov, cov_lo, cov_hi = stats.coverage_ci(hits, h - 1)
         alpha = 1.0 - level
         rows.append({
             "level": level,
             "coverage": cov,
             "coverage_low": cov_lo,
             "coverage_high": cov_hi,
+            "independence_pvalue": stats.independence_test(hits, h),
             "mean_width": float(np.mean(phi - plo)),
             "mean_width_pct": float(np.mean(100 * (np.exp(hi) - np.exp(lo)))),
             "interval_score": stats.interval_score(price, plo, phi, alpha),
