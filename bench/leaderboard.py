@@ -131,15 +131,18 @@ def markdown(results: list[dict], command: str, header: str) -> str:
         "",
         "Skill = 1 - MAE / MAE of the best naive forecast (persistence or drift, chosen per "
         "horizon on the pooled test windows) with a 95% CI that accounts for overlapping "
-        "windows; verdict at 5%: `better` only when the whole CI lies above zero. Interval "
+        "windows; verdict: `better` (`worse`) when the Diebold-Mariano p-value, Holm-adjusted "
+        "over the series' architecture x horizon comparisons, lies below 5% with a positive "
+        "(negative) skill, so each series' board has at most a 5% chance of any false verdict. "
+        "Interval "
         "score: the 90% band's, as a ratio to a plain EWMA-volatility band around persistence "
         "calibrated on the same validation part (below 1 is better).",
         "",
         "## In words",
         "",
         f"Over {len(done)} series: {edges} of {n} (series, architecture, horizon) comparisons "
-        f"are `better` than the best naive forecast (about {n / 40:.1f} would be expected by "
-        f"chance alone), {worse} are `worse`.",
+        f"are `better` than the best naive forecast and {worse} are `worse` (Holm within each "
+        "series: a false verdict anywhere on a series' board has at most a 5% chance).",
         "",
         *[
             f"- {r['summary']}" if "error" not in r else f"- {r['ticker']}: failed: {r['error']}"

@@ -132,12 +132,26 @@ def test_combine_names_the_edges_and_the_losses_in_words() -> None:
     r = leaderboard.combine(runs)
     assert [(e["arch"], e["h"]) for e in r["edges"]] == [("gru", 1)]
     assert [(w["arch"], w["h"]) for w in r["worse"]] == [("gru", 2)]
-    assert "gru at h=1 vs drift (+2.0%, 95% CI +1.0..+3.0)" in r["summary"]
-    assert "1 of 4 comparisons" in r["summary"] and "worse than it: gru at h=2" in r["summary"]
+    assert "gru at h=1 vs drift (+2.0%, 95% CI +1.0..+3.0, adjusted p = 0.040)" in r["summary"]
+    assert "1 of 4 comparisons" in r["summary"] and "gru at h=2" in r["summary"].split("worse")[-1]
+    assert r["correction"] == "holm" and "Holm-adjusted over the 4" in r["summary"]
+    # Holm over the four DM p-values (0.5, 0.5, 0.01, 0.01): 4 x 0.01 for the smallest, then
+    # max(4 x 0.01, 3 x 0.01), then 2 x 0.5 and 1 x 0.5 raised to 1
+    adjusted = [a["adjusted_pvalue"] for h in r["leaderboard"] for a in h["archs"]]
+    assert adjusted == pytest.approx([1.0, 0.04, 1.0, 0.04])
+    assert r["edges"][0]["adjusted_pvalue"] == pytest.approx(0.04)
     row = r["leaderboard"][0]
     assert row["naive"]["persistence"]["skill_vs_best"] == pytest.approx(-0.1)
     assert row["archs"][1]["interval_score_vs_ewma"] == 0.5 and r["ranking"] == ["lstm", "gru"]
     assert "settings" in r and "model_config" not in r["settings"]
+
+    # with more comparisons the same p = 0.01 no longer survives the family-wise control
+    many = [leaderboard.ArchRun(f"a{i}", 80, 1e6, r0.result) for i, r0 in enumerate(runs * 3)]
+    crowded = leaderboard.combine(many)
+    assert crowded["edges"] == [] and crowded["worse"] == []
+    assert all(
+        a["verdict"] != "indistinguishable" for a in crowded["leaderboard"][0]["archs"][1::2]
+    )
 
     quiet = leaderboard.combine(runs[:1])
     assert quiet["edges"] == [] and "no architecture has a significant edge" in quiet["summary"]

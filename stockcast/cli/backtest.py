@@ -334,7 +334,7 @@ def render_leaderboard(r: dict[str, Any], console: Console) -> None:
     level = level_text(r["leaderboard"][0]["level"]) if r["leaderboard"] else "90%"
     board = new_table(f"Skill = 1 - MAE / MAE of the best naive forecast, 95% CI; {level} "
                    "interval score", "h", "Forecast", "MAE", "Skill vs best (95% CI)", "DM p",
-                   "Verdict", "Score", "/ EWMA")  # fmt: skip
+                   "Holm p", "Verdict", "Score", "/ EWMA")  # fmt: skip
     board.columns[1].justify = "left"
     for h in r["leaderboard"]:
         best = h["best_baseline"]
@@ -342,20 +342,23 @@ def render_leaderboard(r: dict[str, Any], console: Console) -> None:
             ewma = name == "persistence"
             board.add_row(str(h["h"]), name, f"{n['mae']:.4f}",
                           "best naive" if name == best else f"{n['skill_vs_best']:+.1%}", "",
-                          "", f"{h['ewma_interval_score']:.4f}" if ewma else "",
+                          "", "", f"{h['ewma_interval_score']:.4f}" if ewma else "",
                           "1.000" if ewma else "")  # fmt: skip
         for i, a in enumerate(h["archs"]):
             ratio = a["interval_score_vs_ewma"]
             board.add_row(
                 str(h["h"]), a["arch"], f"{a['mae']:.4f}", skill_ci_text(a["skill_vs_best"]),
-                f"{a['dm_pvalue']:.2f}", verdict_text({**a, "best_baseline": best}),
+                f"{a['dm_pvalue']:.2f}", f"{a['adjusted_pvalue']:.2f}",
+                verdict_text({**a, "verdict": a["holm_verdict"], "best_baseline": best}),
                 f"{a['interval_score']:.4f}", "n/a" if ratio is None else f"{ratio:.3f}",
                 end_section=i == len(h["archs"]) - 1,
             )  # fmt: skip
     board.caption = (
         f"Score: the {level} interval score in prices (lower is better); on the persistence "
         "row, that of the EWMA-volatility band around persistence, which / EWMA compares "
-        "against. Verdict at 5%: better only when the whole CI lies above zero."
+        "against. Holm p: the DM p-value adjusted over all the board's architecture x horizon "
+        "comparisons; Verdict: better (worse) when Holm p < 5% and the skill is positive "
+        "(negative), so any false verdict on the board has at most a 5% chance."
     )
     print_table(console, board, keys=2)
     console.print(r["summary"], markup=False)

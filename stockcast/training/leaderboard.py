@@ -4,9 +4,13 @@ forecasts.
 
 ``backtest_archs`` runs ``backtest.backtest_symbol`` per architecture and counts each one's
 parameters; ``combine`` (pure: dicts in, dict out) lines the runs up per horizon against the
-naive forecasts, finds the significant edges (verdict "better", i.e. the 95% CI of the skill
-against the best naive forecast lies above zero) and says in words which architecture, if any,
-has one. All architectures are scored on the same test windows (a check), so the naive rows
+naive forecasts, finds the significant edges and losses with family-wise control, and says in
+words which architecture, if any, has one. The family is every (architecture, horizon)
+comparison with the best naive forecast: their Diebold-Mariano p-values are Holm-adjusted
+(``stats.holm``), and an edge is "better" (or "worse") when its adjusted p lies below 5% with a
+positive (negative) point skill, so the chance of any false "better" or "worse" verdict in the
+whole board is at most 5%. Each row keeps its unadjusted per-comparison verdict as well.
+All architectures are scored on the same test windows (a check), so the naive rows
 (persistence, drift and the EWMA-volatility band around persistence) are shared.
 """
 
@@ -24,13 +28,15 @@ import torch
 
 from stockcast import models
 from stockcast.errors import DataError
-from stockcast.forecasting import walkforward
+from stockcast.forecasting import stats, walkforward
 from stockcast.models.base import n_parameters
 from stockcast.prep.windows import DataConfig
 from stockcast.training.backtest import FoldCallback, backtest_symbol
 from stockcast.training.loop import TrainConfig
 
 LEVEL = 0.9  # the interval whose score the leaderboard shows
+ALPHA = 0.05  # family-wise error rate of the board's "better" and "worse" verdicts
+CORRECTION = "holm"
 # progress(arch) -> a context manager yielding the fold callback of that architecture's run
 Progress = Callable[[str], AbstractContextManager[FoldCallback | None]]
 
@@ -89,8 +95,9 @@ def combine(runs: Sequence[ArchRun]) -> dict:
     _check_same_windows(runs)
     settings = {k: v for k, v in first["settings"].items() if k != "model_config"}
     board = [horizon_rows(k, runs) for k in range(len(first["horizons"]))]
-    edges = [_said(a, h) for h in board for a in h["archs"] if a["verdict"] == "better"]
-    worse = [_said(a, h) for h in board for a in h["archs"] if a["verdict"] == "worse"]
+    _adjust(board)
+    edges = [_said(a, h) for h in board for a in h["archs"] if a["holm_verdict"] == "better"]
+    worse = [_said(a, h) for h in board for a in h["archs"] if a["holm_verdict"] == "worse"]
     return {
         "ticker": first["ticker"],
         "sessions": first["sessions"],
@@ -114,9 +121,24 @@ def combine(runs: Sequence[ArchRun]) -> dict:
         "edges": edges,
         "worse": worse,
         "comparisons": len(runs) * len(board),
+        "correction": CORRECTION,
+        "alpha": ALPHA,
         "summary": summary(first["ticker"], [r.arch for r in runs], edges, worse, len(board)),
         "seconds": round(sum(r.result["seconds"] for r in runs), 2),
     }
+
+
+def _adjust(board: list[dict]) -> None:
+    """Add ``adjusted_pvalue`` (Holm over every row of the board) and ``holm_verdict`` to each
+    architecture row, in place."""
+    rows = [a for h in board for a in h["archs"]]
+    adjusted = stats.holm([1.0 if a["dm_pvalue"] is None else a["dm_pvalue"] for a in rows])
+    for a, p in zip(rows, adjusted, strict=True):
+        skill = a["skill_vs_best"]["value"]
+        a["adjusted_pvalue"] = p
+        a["holm_verdict"] = (
+            "indistinguishable" if p >= ALPHA else "better" if skill > 0 else "worse"
+        )
 
 
 def _check_same_windows(runs: Sequence[ArchRun]) -> None:
@@ -196,7 +218,8 @@ def ranking(runs: Sequence[ArchRun]) -> list[str]:
 
 def _said(row: dict, h: dict) -> dict:
     return {"arch": row["arch"], "h": h["h"], "best_baseline": h["best_baseline"],
-            "skill_vs_best": row["skill_vs_best"]}  # fmt: skip
+            "skill_vs_best": row["skill_vs_best"], "dm_pvalue": row["dm_pvalue"],
+            "adjusted_pvalue": row["adjusted_pvalue"]}  # fmt: skip
 
 
 def _ci(s: dict) -> str:
@@ -205,27 +228,30 @@ def _ci(s: dict) -> str:
 
 def summary(ticker: str, archs: Sequence[str], edges: Sequence[dict], worse: Sequence[dict],
             horizons: int) -> str:  # fmt: skip
-    """The verdict in words: which architectures, if any, beat the best naive forecast at 5%."""
+    """The verdict in words: which architectures, if any, beat (or lose to) the best naive
+    forecast with the family-wise error of all the board's comparisons held at 5% (Holm)."""
     n = len(archs) * horizons
     hs = f"h=1..{horizons}" if horizons > 1 else "h=1"
+    control = (
+        f"Holm-adjusted over the {n} architecture x horizon comparisons, so the chance of any "
+        "false 'better' or 'worse' verdict among them is at most 5%"
+    )
     if not edges:
         text = (
             f"{ticker}: no architecture has a significant edge over the best naive forecast "
-            f"(none of {', '.join(archs)} is better at 5% at any of {hs}: no 95% CI of the "
-            "skill lies above zero)."
+            f"(none of {', '.join(archs)} is better at any of {hs}; {control})."
         )
     else:
-        parts = [f"{e['arch']} at h={e['h']} vs {e['best_baseline']} ({_ci(e['skill_vs_best'])})"
-                 for e in edges]  # fmt: skip
+        parts = [f"{e['arch']} at h={e['h']} vs {e['best_baseline']} ({_ci(e['skill_vs_best'])}, "
+                 f"adjusted p = {e['adjusted_pvalue']:.3f})" for e in edges]  # fmt: skip
         text = (
-            f"{ticker}: significant edge over the best naive forecast (95% CI above zero) in "
-            f"{len(edges)} of {n} comparisons: {'; '.join(parts)}. About {n / 40:.1f} such "
-            "verdicts are expected by chance alone."
+            f"{ticker}: significant edge over the best naive forecast in {len(edges)} of {n} "
+            f"comparisons ({control}): {'; '.join(parts)}."
         )
     if worse:
         by_arch: dict[str, list[str]] = {}
         for w in worse:
             by_arch.setdefault(w["arch"], []).append(str(w["h"]))
         said = "; ".join(f"{a} at h={','.join(h)}" for a, h in by_arch.items())
-        text += f" Significantly worse than it: {said}."
+        text += f" Significantly worse than it (same control): {said}."
     return text
