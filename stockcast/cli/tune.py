@@ -37,7 +37,8 @@ def tune(
         bool,
         typer.Option(
             "--backtest/--no-backtest",
-            help="Backtest the best parameters at the end (as `stockcast backtest`).",
+            help="Backtest the best parameters at the end (as `stockcast backtest`, on the "
+            "sessions after those the search saw).",
         ),
     ] = True,
     as_json: JsonOpt = False,
@@ -67,9 +68,14 @@ def tune(
         best = {k: tuple(v) if isinstance(v, list) else v
                 for k, v in res["best"]["params"].items()}  # fmt: skip
         bt = tuning.backtest_best(STATE.data_dir, sym, best, device=res.get("device", "auto"))
-        res["backtest"] = {"horizons": [
-            {"h": h["h"], "skill_vs_best": h["skill_vs_best"], "verdict": h["verdict"],
-             "dm_pvalue": h["dm_pvalue"]} for h in bt["horizons"]]}  # fmt: skip
+        res["backtest"] = {
+            "searched_through": bt["searched_through"],
+            "folds": [{k: f[k] for k in ("origin", "end", "test_start", "test_end", "n")}
+                      for f in bt["folds"]],
+            "horizons": [
+                {"h": h["h"], "skill_vs_best": h["skill_vs_best"], "verdict": h["verdict"],
+                 "dm_pvalue": h["dm_pvalue"]} for h in bt["horizons"]],
+        }  # fmt: skip
     if as_json:
         print_json(res)
         return
@@ -102,7 +108,14 @@ def render(res: dict[str, Any]) -> None:
     )
     for k, v in b["params"].items():
         con.print(f"  {k} = {', '.join(v) if isinstance(v, list) else v}", markup=False)
-    for h in (res.get("backtest") or {}).get("horizons", []):
+    bt = res.get("backtest") or {}
+    if bt.get("folds"):
+        con.print(
+            f"  backtest on the sessions after the search (through {bt['searched_through']}): "
+            f"test windows from {bt['folds'][0]['test_start']} to {bt['folds'][-1]['test_end']}",
+            markup=False,
+        )
+    for h in bt.get("horizons", []):
         s = h["skill_vs_best"]
         con.print(
             f"  backtest h={h['h']}: skill vs best naive {s['value']:+.2%} "

@@ -44,16 +44,18 @@ def backtest_symbol(
     device: str = "auto",
     callback: Callback | None = None,
     on_fold: FoldCallback | None = None,
+    share: float = walkforward.DEFAULT_SHARE,
 ) -> dict:
     """Walk-forward backtest of one stored symbol; returns the `backtest --json` object.
 
-    ``seeds``: ensemble members per fold (default: ``cfg.ensemble``, train's default).
+    ``seeds``: ensemble members per fold (default: ``cfg.ensemble``, train's default);
+    ``share``: the share of the stored sessions that the test blocks cover (the last ones).
     """
     sym = normalize_symbol(symbol)
     t0 = time.perf_counter()
     prices = PriceStore(root).read(sym)
     features.require_inputs(prices, data.features, sym, "the chosen features include")
-    blocks = walkforward.fold_blocks(len(prices), folds)
+    blocks = walkforward.fold_blocks(len(prices), folds, share)
     check_blocks(sym, blocks, data)
     members = seeds if seeds is not None else getattr(cfg, "ensemble", 1)
     preds = []
@@ -72,7 +74,7 @@ def backtest_symbol(
         "sessions": len(prices),
         "settings": {
             "folds": len(blocks),
-            "share": walkforward.DEFAULT_SHARE,
+            "share": share,
             "seeds": members,
             "data_config": {**asdict(data), "features": list(data.features), "test_start": None},
             "train_config": cfg.to_dict(),

@@ -8,6 +8,11 @@ each fold trains only on sessions before its origin). The value of a trial is th
 horizons of MAE / MAE of the best naive forecast on the folds seen so far (below 1 beats naive);
 it is reported after every fold so that Optuna's median pruner stops poor trials early.
 
+The backtest reported for the winner (``backtest_best``) is out of sample for the search too:
+its test blocks cover only the sessions after ``searched_through`` (the last session whose
+target any trial saw), never the inner folds that chose the parameters; it trains on
+everything before each block, as `backtest` does.
+
 Storage: ``sqlite:///<data>/tune/<SYMBOL>.db`` unless a URL is given (any SQLAlchemy URL that
 Optuna's RDB storage accepts, e.g. PostgreSQL, for several machines). The study is named
 ``<SYMBOL>-<arch>``; `--trials N` means N finished trials in the study, counting those of
@@ -20,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +191,8 @@ def tune_symbol(
         study.optimize(make_objective(sym, prices, fixed, folds, device), n_jobs=jobs,
                        timeout=timeout, callbacks=callbacks, gc_after_trial=True,
                        catch=(DataError,))  # fmt: skip
-    return result(study, url, sym, arch, fixed)
+    return {**result(study, url, sym, arch, fixed),
+            "searched_through": prices.index[-1].date().isoformat()}  # fmt: skip
 
 
 def best_options(study: optuna.Study, fixed: Mapping[str, Any]) -> dict[str, Any]:
@@ -237,9 +243,42 @@ def train_command(symbol: str, opts: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
+def after_search_share(sessions: int, searched: int) -> float:
+    """The share of ``sessions`` stored sessions that test blocks may cover so that every
+    block's first as-of session comes after the first ``searched`` sessions (the search's):
+    the blocks of ``walkforward.fold_blocks(sessions, folds, share)`` then start at or after
+    index ``searched + 1``. DataError when nothing is left after the search."""
+    free = sessions - searched - 1
+    if free < 1:
+        raise DataError(
+            f"no stored session after the {searched} the search saw; fetch newer prices "
+            "before backtesting the best parameters"
+        )
+    return free / sessions
+
+
+def check_after_search(folds: Sequence[Mapping[str, Any]], searched_through: str) -> None:
+    """DataError unless every fold's first as-of session (``test_start``, ISO) lies after
+    ``searched_through``: a backtest overlapping the search would be in-sample."""
+    inside = [f["test_start"] for f in folds if f["test_start"] <= searched_through]
+    if inside:
+        raise DataError(
+            f"backtest folds starting {', '.join(inside)} overlap the search (through "
+            f"{searched_through}); backtest on sessions after it only"
+        )
+
+
 def backtest_best(root: Path, symbol: str, best: Mapping[str, Any], device: str = "auto",
-                  seeds: int | None = None) -> dict[str, Any]:  # fmt: skip
-    """The default `backtest` of the best parameters (same folds and seeds as `backtest`)."""
+                  seeds: int | None = None,
+                  folds: int = walkforward.DEFAULT_FOLDS) -> dict[str, Any]:  # fmt: skip
+    """The `backtest` of the best parameters (same seeds as `backtest`) on the sessions after
+    every session the search saw: ``folds`` blocks over them, with ``searched_through`` set."""
     data, model_cfg, cfg, _ = configs_from_options(dict(best))
-    return backtest.backtest_symbol(root, symbol, data, model_cfg, cfg, seeds=seeds,
-                                    device=device)  # fmt: skip
+    sym = normalize_symbol(symbol)
+    searched = tuning_prices(root, sym)
+    share = after_search_share(len(PriceStore(root).read(sym)), len(searched))
+    out = backtest.backtest_symbol(root, sym, data, model_cfg, cfg, seeds=seeds, device=device,
+                                   folds=folds, share=share)  # fmt: skip
+    through = searched.index[-1].date().isoformat()
+    check_after_search(out["folds"], through)
+    return {**out, "searched_through": through}
