@@ -261,3 +261,24 @@ def test_independence_test_finds_clustered_misses_and_passes_independent_ones():
     assert stats.independence_test(independent) > 0.01
     assert stats.independence_test(clustered) < 1e-3
     assert stats.independence_test(np.ones(50, bool)) == 1.0  # no miss: nothing to test
+
+
+def test_the_comparator_is_chosen_on_validation_not_on_the_test_outcomes(folds):
+    from dataclasses import replace
+
+    # on the test windows persistence beats drift at h = 1 here; validation says drift
+    row = walkforward.horizon_report(folds, 1)
+    test_best = min(("persistence", "drift"), key=lambda k: row["baselines"][k]["mae"])
+    other = "drift" if test_best == "persistence" else "persistence"
+    planted = [
+        replace(f, val_naive={test_best: np.ones((10, H)), other: np.zeros((10, H))}) for f in folds
+    ]
+    assert walkforward.horizon_report(planted, 1)["best_baseline"] == other
+    tests = _panel(np.random.default_rng(5))
+    pooled = cs.pooled_horizon(tests, 1)
+    test_best = min(("persistence", "drift"), key=lambda k: pooled["baselines"][k]["mae_bps"])
+    other = "drift" if test_best == "persistence" else "persistence"
+    planted_tests = [
+        replace(t, val_naive={test_best: np.ones((10, H)), other: np.zeros((10, H))}) for t in tests
+    ]
+    assert cs.pooled_horizon(planted_tests, 1)["best_baseline"] == other

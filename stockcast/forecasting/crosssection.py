@@ -8,7 +8,8 @@ $500 stock weigh alike): MAE of log returns in basis points (``1e4 x mean |mu - 
 as ``mean |log(pred / actual)|`` of prices); MASE, ``mean |mu - y| / s_i`` with s_i symbol i's
 in-sample MAE of the one-step naive forecast (``mean |y_1|`` over its training windows, as the
 backtest's folds scale theirs); and skill against the best naive forecast (persistence or
-drift, whichever has the lower pooled MAE), ``1 - sum |e_model| / sum |e_naive|``, with a 95%
+drift, whichever had the lower pooled MAE on the symbols' validation windows, so it is
+chosen without the test outcomes), ``1 - sum |e_model| / sum |e_naive|``, with a 95%
 confidence interval and a Diebold-Mariano p-value.
 
 The walk-forward backtest (``walkforward.py``) pools its folds by concatenating them, which is
@@ -35,13 +36,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from stockcast.forecasting import stats
+from stockcast.forecasting import metrics, stats
 
-NAIVE = ("persistence", "drift")  # the naive forecasts skill is measured against
+NAIVE = metrics.COMPARATORS  # the naive forecasts skill is measured against
 MIN_NAMES = 3  # fewest symbols on an as-of date for its rank IC and spread
 BPS = 1e4
 
@@ -56,6 +57,9 @@ class SymbolTest:
     y: np.ndarray  # (N, H) realised log returns
     naive: Mapping[str, np.ndarray]  # name in NAIVE -> (N, H) the naive forecast's log returns
     scale: float  # MASE scale: in-sample MAE of the one-step naive log forecast
+    # per name in NAIVE, (Nv, H) absolute log errors on the validation windows (choose the
+    # comparator, ``metrics.chosen_comparator``; empty: persistence)
+    val_naive: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 def report(tests: Sequence[SymbolTest]) -> dict:
@@ -94,7 +98,12 @@ def pooled_horizon(tests: Sequence[SymbolTest], h: int) -> dict:
     err = {"model": np.abs(np.concatenate([t.mu[:, c] for t in tests]) - y)}  # (N,) each
     err.update({k: np.abs(np.concatenate([t.naive[k][:, c] for t in tests]) - y) for k in NAIVE})
     base = {k: _errors(err[k], scale) for k in NAIVE}
-    best = min(NAIVE, key=lambda k: base[k]["mae_bps"])
+    pooled_val = (
+        {k: np.concatenate([t.val_naive[k] for t in tests]) for k in NAIVE}
+        if all(t.val_naive for t in tests)
+        else {}
+    )
+    best = metrics.chosen_comparator(pooled_val, h)  # on validation, not on these outcomes
     days, model_t = daily_totals(dates, err["model"])
     _, naive_t = daily_totals(dates, err[best])
     return {

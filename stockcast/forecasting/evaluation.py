@@ -93,7 +93,9 @@ def evaluate_dataset(
     ``predicted``: the model's raw validation and ``part`` predictions when the caller has them
     already (validation calibrates the bands);
     ``shrink``: the model's learned shrinkage toward a naive forecast (``shrink.py``), applied to
-    both. Skill against the best naive forecast comes with a 95% HAC confidence interval and a
+    both. The comparator is the naive forecast (persistence or drift) with the lower MAE on
+    the validation windows, chosen without the test outcomes; SMA5 is reported, not compared.
+    Skill against it comes with a 95% HAC confidence interval and a
     Diebold-Mariano p-value; the verdict is "better" only when the interval lies above zero."""
     p = part_predictions(model, ds, part, device) if predicted is None else predicted
     if val is None:
@@ -107,6 +109,7 @@ def evaluate_dataset(
     actual = metrics.actuals(close, asof, H)
     pred = metrics.model_prices(close, asof, p.mu)
     naive = {name: fn(close, asof, H) for name, fn in metrics.BASELINES.items()}
+    val_err = metrics.naive_log_errors(close, val.asof + ds.offset, val.y)
     span = ds.split_summary()[part]
     bands = interval_report(val, p, close[asof])  # intervals.py, per horizon
     horizons = []
@@ -116,7 +119,7 @@ def evaluate_dataset(
         base = {
             k: metrics.error_summary(v[:, c], actual[:, c], last[:, 0]) for k, v in naive.items()
         }
-        best = min(base, key=lambda k: base[k]["mae"])
+        best = metrics.chosen_comparator(val_err, h)  # on validation, not on the test outcomes
         test = _significance(pred[:, c], naive[best][:, c], actual[:, c], h)
         horizons.append(
             {
@@ -238,6 +241,9 @@ def symbol_test(symbol: str, ds: Dataset, p: PartPredictions) -> crosssection.Sy
     last = close[asof][:, None]  # (N, 1)
     naive = {k: np.log(metrics.BASELINES[k](close, asof, H) / last) for k in crosssection.NAIVE}
     train_y1 = ds.y[ds.window_slice("train")][:, 0]  # (Nt,)
+    v = ds.parts["val"]
+    val_asof = np.arange(v.start, v.stop) + ds.offset
+    val_naive = metrics.naive_log_errors(close, val_asof, ds.y[ds.window_slice("val")])
     return crosssection.SymbolTest(
         symbol=symbol,
         dates=np.array([d.date().isoformat() for d in ds.dates[p.asof]]),
@@ -245,6 +251,7 @@ def symbol_test(symbol: str, ds: Dataset, p: PartPredictions) -> crosssection.Sy
         y=p.y,
         naive=naive,
         scale=float(np.mean(np.abs(train_y1))),
+        val_naive=val_naive,
     )
 
 

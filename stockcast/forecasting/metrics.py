@@ -6,6 +6,8 @@ into it (the last session each forecast may use); forecasts are (N, H) prices fo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 SMA_WINDOW = 5  # closes averaged by the moving-average baseline
@@ -81,6 +83,31 @@ def model_prices(close: np.ndarray, asof: np.ndarray, log_returns: np.ndarray) -
 
 
 BASELINES = {"persistence": persistence, "drift": drift, "sma": sma}
+# The naive forecasts that skill, DM tests and verdicts are measured against, everywhere
+# (`evaluate`, `backtest`, a global model). SMA5 is reported beside them but never the
+# comparator: it is persistence smoothed over five sessions, so for a price near a random walk
+# it lags by about two sessions and is worse than persistence at every horizon (README:
+# "SMA5 is much worse"); letting it compete only adds a candidate to choose among.
+COMPARATORS = ("persistence", "drift")
+
+
+def naive_log_errors(close: np.ndarray, asof: np.ndarray, y: np.ndarray,
+                     names: Sequence[str] = COMPARATORS) -> dict[str, np.ndarray]:  # fmt: skip
+    """Per naive forecast, (N, H) absolute log errors ``|log(naive / C[t]) - y|`` of windows
+    as-of ``asof`` (N,) with realised log returns ``y`` (N, H)."""
+    y = np.atleast_2d(np.asarray(y, float))
+    last = close[asof][:, None]
+    return {k: np.abs(np.log(BASELINES[k](close, asof, y.shape[1]) / last) - y) for k in names}
+
+
+def chosen_comparator(val_errors: Mapping[str, np.ndarray], h: int) -> str:
+    """The comparator at horizon ``h``, chosen without the test outcomes: the one in
+    ``COMPARATORS`` with the lowest mean absolute log error on the validation windows
+    (``val_errors``, from ``naive_log_errors``); persistence, the first, on a tie or when
+    there are no validation errors."""
+    if not val_errors or any(val_errors[k].shape[0] == 0 for k in COMPARATORS):
+        return COMPARATORS[0]
+    return min(COMPARATORS, key=lambda k: float(np.mean(val_errors[k][:, h - 1])))
 
 
 def skill(mae_model: float, mae_reference: float) -> float | None:

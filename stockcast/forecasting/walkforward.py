@@ -15,8 +15,8 @@ it). Intervals of each fold are calibrated on that fold's validation part, as `t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from stockcast.forecasting import intervals, metrics, stats
 
 DEFAULT_FOLDS = 5
 DEFAULT_SHARE = 0.3  # share of the stored sessions that the folds' test blocks cover
-NAIVE = ("persistence", "drift")  # the baselines that skill is measured against
+NAIVE = metrics.COMPARATORS  # the baselines that skill is measured against
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class FoldPredictions:
     scale: float  # in-sample MAE of one-step naive log forecasts on the training part
     shrink: dict  # the learned shrinkage ({"weight", "toward", "drift"})
     seconds: float  # training time of the fold
+    # per name in NAIVE, (Nv, H) absolute log errors on the validation windows: they choose
+    # the comparator (``metrics.chosen_comparator``); empty: persistence
+    val_naive: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 def fold_blocks(n: int, folds: int = DEFAULT_FOLDS, share: float = DEFAULT_SHARE
@@ -59,7 +62,8 @@ def fold_blocks(n: int, folds: int = DEFAULT_FOLDS, share: float = DEFAULT_SHARE
 
 
 def fold_row(f: FoldPredictions) -> dict:
-    """The fold's dates, size, shrinkage and MAE ratio to the best naive forecast per h."""
+    """The fold's dates, size, shrinkage and MAE ratio to the comparator per h (the naive
+    forecast best on the fold's validation part)."""
     horizon = f.y.shape[1]
     actual = metrics.actuals(f.close, f.asof, horizon)
     pred = metrics.model_prices(f.close, f.asof, f.mu)
@@ -67,7 +71,8 @@ def fold_row(f: FoldPredictions) -> dict:
     ratios = []
     for c in range(horizon):
         model = metrics.mae(pred[:, c], actual[:, c])
-        best = min(metrics.mae(v[:, c], actual[:, c]) for v in naive.values())
+        ref = naive[metrics.chosen_comparator(f.val_naive, c + 1)]
+        best = metrics.mae(ref[:, c], actual[:, c])
         ratios.append(model / best if best > 0 else None)
     return {
         "origin": f.origin,
@@ -108,6 +113,14 @@ def _pooled(folds: Sequence[FoldPredictions], c: int) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
+def _val_naive(folds: Sequence[FoldPredictions]) -> dict[str, np.ndarray]:
+    """Every fold's validation errors of the naive forecasts, concatenated (empty unless every
+    fold has them)."""
+    if not all(f.val_naive for f in folds):
+        return {}
+    return {k: np.concatenate([f.val_naive[k] for f in folds]) for k in NAIVE}
+
+
 def _errors(pred: np.ndarray, actual: np.ndarray, last: np.ndarray) -> dict:
     return {
         "mae": metrics.mae(pred, actual),
@@ -124,7 +137,7 @@ def horizon_report(folds: Sequence[FoldPredictions], h: int,
     actual, last = p["actual"], p["last"]
     err = {k: np.abs(p[k] - actual) for k in ("model", "shrunk", *NAIVE)}
     base = {k: _errors(p[k], actual, last) for k in NAIVE}
-    best = min(NAIVE, key=lambda k: base[k]["mae"])
+    best = metrics.chosen_comparator(_val_naive(folds), h)  # without the test outcomes
     skill = {k: _ci(stats.skill_ci(err["model"], err[k], h - 1)) for k in NAIVE}
     vs_best = _ci(stats.skill_ci(err["model"], err[best], h - 1))
     dm = stats.diebold_mariano(err["model"], err[best], h)

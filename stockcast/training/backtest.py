@@ -22,7 +22,7 @@ from torch import nn
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import DataError
-from stockcast.forecasting import evaluation, shrink, walkforward
+from stockcast.forecasting import evaluation, metrics, shrink, walkforward
 from stockcast.prep import features
 from stockcast.prep.windows import MIN_PART_WINDOWS, DataConfig, Dataset
 from stockcast.training.loop import Callback, TrainConfig
@@ -153,4 +153,5 @@ def fold_predictions(
         scale=float(np.mean(np.abs(train_y1))),
         shrink=learned.to_dict(),
         seconds=time.perf_counter() - t0,
+        val_naive=metrics.naive_log_errors(ds.history_close, val.asof + ds.offset, val.y),
     )
