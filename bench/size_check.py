@@ -1,7 +1,7 @@
 """Size of stockcast's tests under the null: how often each rejects at a nominal 5%.
 
-Monte Carlo, ``--reps`` replications per cell (default 500; the Monte Carlo standard error of
-a 5% rejection rate is then sqrt(0.05 * 0.95 / reps), about 1.0 point), at h = 1, 3, 5:
+Monte Carlo, ``--reps`` replications per cell (default 2,000; the Monte Carlo standard error
+of a 5% rejection rate is then sqrt(0.05 * 0.95 / reps), about 0.5 points), at h = 1, 3, 5:
 
 - **DM test and skill CI** (``stats.diebold_mariano``, ``stats.skill_ci``): 750 overlapping
   h-session targets of iid Student-t(5) daily returns, two uninformative forecasts of equal
@@ -11,14 +11,15 @@ a 5% rejection rate is then sqrt(0.05 * 0.95 / reps), about 1.0 point), at h = 1
   1,250 days of iid returns, persistent uninformative predictions (AR(1), phi = 0.95, per
   symbol); |t| > 1.96 is a rejection. Beside it the former Bartlett kernel with h - 1 lags.
 - **Coverage CI** (``stats.coverage_ci``): 1,000 overlapping h-session targets whose daily
-  volatility follows a persistent log-AR(1) (phi = 0.98, sd 0.5) and a band scaled by the EWMA
-  volatility (half-life 20), as the tool's, whose true coverage is 90% (its multiple from 2
-  million draws of the same process); a rejection is a 95% CI that excludes 0.9. Beside it
+  volatility switches between a calm (1%) and a turbulent (2%) regime (a Markov chain, calm
+  days stay calm with p 0.98, turbulent ones turbulent with p 0.94), and a band of constant
+  width whose true coverage is 90% (its half-width from 2 million draws of the same process),
+  so misses cluster in the turbulent spells; a rejection is a 95% CI that excludes 0.9. Beside it
   the CI that assumes independent hits beyond the overlap (truncated kernel, h - 1 lags only).
 - **Independence test** (``stats.independence_test``): the same targets with constant
   volatility (hits independent beyond the overlap); a rejection is p < 5%.
 
-Run: ``python bench/size_check.py [--reps 500]`` (under a minute on two busy cores);
+Run: ``python bench/size_check.py [--reps 2000]`` (about 3 minutes on two busy cores);
 writes ``bench/size_check.json`` and ``bench/size_check.md``.
 """
 
@@ -79,26 +80,27 @@ def rank_ic(rng: np.random.Generator, h: int, days: int = 1250, names: int = 10)
     return out
 
 
-def _vol_path(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Daily volatility 0.01 exp(z), z a stationary AR(1) with phi 0.98 and sd 0.5."""
-    e = rng.normal(0, 0.5 * math.sqrt(1 - 0.98**2), n)
-    e[0] = rng.normal(0, 0.5)
-    return 0.01 * np.exp(lfilter([1.0], [1.0, -0.98], e))
+def _regime_vol(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Daily volatility of a two-state Markov regime: calm 0.01 (stays with p 0.98) and
+    turbulent 0.02 (stays with p 0.94), a quarter of the days turbulent; started stationary."""
+    u = rng.uniform(size=n)
+    state = np.empty(n, dtype=bool)
+    state[0] = u[0] < 0.25
+    for t in range(1, n):
+        state[t] = u[t] < (0.94 if state[t - 1] else 0.02)
+    return np.where(state, 0.02, 0.01)
 
 
 def _scaled_targets(rng: np.random.Generator, n: int, h: int) -> np.ndarray:
-    """(n,) h-session targets divided by the EWMA volatility (half-life 20) at their as-of
-    session, on returns with the volatility of ``_vol_path``: the tool's band shape."""
-    burn = 200
-    r = _vol_path(rng, n + h + burn) * rng.normal(size=n + h + burn)
-    lam = 0.5 ** (1 / 20)
-    ewma = np.sqrt(lfilter([1 - lam], [1.0, -lam], r**2, zi=[lam * 1e-4])[0])
-    y = _targets(r, h)[1:]  # target of as-of t: returns t+1..t+h
-    return (y / (ewma[: y.size] * math.sqrt(h)))[burn : burn + n]
+    """(n,) overlapping h-session targets of returns with regime volatility, in units of the
+    calm volatility: a band of constant width misses mostly in turbulent spells, so its misses
+    cluster (as bands whose volatility estimate lags a change of regime do)."""
+    r = _regime_vol(rng, n + h - 1) * rng.normal(size=n + h - 1)
+    return _targets(r, h) / (0.01 * math.sqrt(h))
 
 
 def half_width(h: int, level: float = 0.9) -> float:
-    """The constant multiple of the EWMA scale that covers ``level`` of the targets."""
+    """The constant half-width that covers ``level`` of the targets (2 million draws)."""
     rng = np.random.default_rng(12345 + h)
     return float(np.quantile(np.abs(_scaled_targets(rng, 2_000_000, h)), level))
 
@@ -121,7 +123,7 @@ def _row(label: str, rates: dict[int, float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=500)
+    ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=2026)
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -151,7 +153,7 @@ def main() -> None:
         "spread_t_bartlett": "spread, former Bartlett kernel",
         "coverage_ci": "coverage 95% CI excludes 90% (clustered misses)",
         "coverage_ci_overlap_only": "coverage CI, overlap lags only (former)",
-        "independence": "Christoffersen independence (p < 5%)",
+        "independence": "Christoffersen independence, Fisher exact (p < 5%)",
     }
     lines = [
         "# Size check: rejections at a nominal 5% under the null",

@@ -18,7 +18,8 @@ HORIZON_KEYS = {"h", "n", "mae", "mae_bps", "mase", "baselines", "skill_vs_best"
                 "directional_accuracy", "up_share"}  # fmt: skip
 INTERVAL_KEYS = {"level", "coverage", "coverage_low", "coverage_high", "mean_width",
                  "interval_score", "constant_interval_score", "ewma_interval_score",
-                 "ewma_skill"}  # fmt: skip
+                 "ewma_skill", "independence_pvalue", "interval_score_rel",
+                 "ewma_interval_score_rel"}  # fmt: skip
 
 
 def run(*args: str):
@@ -62,8 +63,10 @@ def test_backtest_json_carries_the_documented_keys(backtest_json):
         for b in h["intervals"]:
             assert set(b) >= INTERVAL_KEYS
             assert b["coverage_low"] <= b["coverage"] <= b["coverage_high"]
-            e = b["ewma_skill"]  # 1 - score / EWMA band's score, with its CI
-            assert e["value"] == pytest.approx(1 - b["interval_score"] / b["ewma_interval_score"])
+            assert 0 <= b["independence_pvalue"] <= 1
+            e = b["ewma_skill"]  # 1 - score / EWMA band's score (units of the close), with CI
+            ratio = b["interval_score_rel"] / b["ewma_interval_score_rel"]
+            assert e["value"] == pytest.approx(1 - ratio)
             assert e["low"] <= e["value"] <= e["high"]
 
 

@@ -39,7 +39,10 @@ def test_persistence_mae_matches_the_stored_closes(stockcast_home):
         expected = np.mean(np.abs(later - asof.to_numpy()))
         assert h["baselines"]["persistence"]["mae"] == pytest.approx(expected, rel=1e-12)
         assert h["target_end"] == close.index[pos[-1] + h["h"]].date().isoformat()
-        assert h["skill"] == pytest.approx(1 - h["mae"] / expected)
+        # skill on the scale-free errors: |log(forecast / outcome)| in bps
+        bps = 1e4 * np.mean(np.abs(np.log(later / asof.to_numpy())))
+        assert h["baselines"]["persistence"]["mae_bps"] == pytest.approx(bps, rel=1e-12)
+        assert h["skill"] == pytest.approx(1 - h["mae_bps"] / bps)
 
 
 @pytest.mark.slow

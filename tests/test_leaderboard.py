@@ -111,13 +111,15 @@ def _result(maes: list[float], skills: list[tuple[float, float, float]]) -> dict
     for h, (value, low, high) in enumerate(skills, start=1):
         verdict = "better" if low > 0 else "worse" if high < 0 else "indistinguishable"
         horizons.append({
-            "h": h, "n": 100, "mae": 1.0 - value,
-            "baselines": {"persistence": {"mae": maes[h - 1]}, "drift": {"mae": 1.0}},
+            "h": h, "n": 100, "mae": 1.0 - value, "mae_bps": 1.0 - value,
+            "baselines": {"persistence": {"mae": maes[h - 1], "mae_bps": maes[h - 1]},
+                          "drift": {"mae": 1.0, "mae_bps": 1.0}},
             "best_baseline": "drift",
             "skill_vs_best": {"value": value, "low": low, "high": high, "verdict": verdict},
             "dm_pvalue": 0.01 if verdict != "indistinguishable" else 0.5, "verdict": verdict,
             "intervals": [{"level": 0.9, "coverage": 0.9, "interval_score": 2.0,
-                           "ewma_interval_score": 4.0}],
+                           "ewma_interval_score": 4.0, "interval_score_rel": 0.02,
+                           "ewma_interval_score_rel": 0.04}],
         })  # fmt: skip
     return {"ticker": "X", "sessions": 1000, "seconds": 1.0, "horizons": horizons,
             "folds": [{"seconds": 0.5}], "settings": {"folds": 1, "model_config": {}}}  # fmt: skip

@@ -1,9 +1,10 @@
 """The confidence intervals and t-statistics of `backtest`, `evaluate` and a global model,
 recomputed from their per-window arrays with independent implementations (statsmodels' HAC
-sums, arch's Newey-West bandwidth, scipy's distributions and G-test) at h = 3 and h = 5, where
-overlapping windows make the lag count matter; and one fold's band recomputed from its
-validation arrays. A wrong lag count (0 instead of h - 1) or a band calibrated on the test
-residuals changes these figures, so each such error fails here."""
+sums, arch's Bartlett long-run variance, scipy's distributions, Fisher's exact test from the
+hypergeometric law) at h = 3 and h = 5, where overlapping windows make the lag count matter;
+and one fold's band recomputed from its validation arrays. A wrong lag count (0 instead of
+h - 1) or a band calibrated on the test residuals changes these figures, so each such error
+fails here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import numpy as np
 import pytest
 from arch.covariance.kernel import Bartlett
 from scipy import stats as sps
-from scipy.stats import chi2_contingency
 from statsmodels.stats.sandwich_covariance import S_hac_simple, weights_bartlett, weights_uniform
 
 from stockcast.forecasting import crosssection as cs
@@ -45,27 +45,42 @@ def _skill_ci(a: np.ndarray, b: np.ndarray, h: int) -> tuple[float, float, float
     return 1 - ma / mb, 1 - ma / mb - half, 1 - ma / mb + half
 
 
+def _log_err(pred: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Scale-free absolute errors: |log(pred) - log(actual)|."""
+    return np.abs(np.log(pred) - np.log(actual))
+
+
 def _coverage_ci(hits: np.ndarray, h: int) -> tuple[float, float, float]:
-    """Coverage CI: the larger of the truncated variance at h - 1 lags and arch's Newey-West
-    variance at max(h - 1, its automatic bandwidth)."""
+    """Coverage CI: the wider of 1.96 x the truncated standard error at h - 1 lags and the
+    fixed-b interval, arch's Bartlett long-run variance at max(h - 1, ceil(0.15 n)) lags with
+    Kiefer & Vogelsang's (2005) critical value for b = 0.15."""
     x = np.asarray(hits, float)
     n = x.size
-    auto = Bartlett(x, force_int=True).bandwidth
-    nw = Bartlett(x, bandwidth=max(h - 1, auto)).cov.long_run[0, 0] / n
-    var = max(float(_var_of_mean(x, h - 1)[0, 0]), nw)
-    half = sps.norm.ppf(0.5 + LEVEL / 2) * math.sqrt(var)
+    bart = Bartlett(x, bandwidth=max(h - 1, math.ceil(0.15 * n))).cov.long_run[0, 0] / n
+    cv = 1.96 + 2.9694 * 0.15 + 0.4160 * 0.15**2 - 0.5324 * 0.15**3
+    half = max(sps.norm.ppf(0.975) * math.sqrt(_var_of_mean(x, h - 1)[0, 0]), cv * math.sqrt(bart))
     return x.mean(), max(x.mean() - half, 0.0), min(x.mean() + half, 1.0)
 
 
+def _fisher(table: np.ndarray) -> float:
+    """Two-sided Fisher exact p-value from the hypergeometric law: the probability of every
+    table with the same margins that is no more likely than the observed one."""
+    (a, b), (c, d) = table
+    law = sps.hypergeom(a + b + c + d, a + b, a + c)
+    support = np.arange(max(0, a + c - c - d), min(a + b, a + c) + 1)
+    probs = law.pmf(support)
+    return float(min(1.0, probs[probs <= law.pmf(a) * (1 + 1e-7)].sum()))
+
+
 def _independence(hits: np.ndarray, h: int) -> float:
-    """Christoffersen's test as a G-test of the 2 x 2 transition table, Bonferroni over the h
-    interleaved series of non-overlapping windows."""
+    """Christoffersen's hypothesis tested exactly on the 2 x 2 transition table, Bonferroni
+    over the h interleaved series of non-overlapping windows."""
     p = []
     for k in range(h):
         m = ~np.asarray(hits, bool)[k::h]
         table = np.array([[np.sum(~m[:-1] & ~m[1:]), np.sum(~m[:-1] & m[1:])],
                           [np.sum(m[:-1] & ~m[1:]), np.sum(m[:-1] & m[1:])]])  # fmt: skip
-        p.append(chi2_contingency(table, correction=False, lambda_="log-likelihood").pvalue)
+        p.append(_fisher(table))
     return min(1.0, h * min(p))
 
 
@@ -128,12 +143,12 @@ def test_backtest_skill_ci_equals_an_independent_computation(folds, h):
     actual, model = _pooled(folds, h, "model")
     for name in ("persistence", "drift"):
         _, naive = _pooled(folds, h, name)
-        want = _skill_ci(np.abs(model - actual), np.abs(naive - actual), h)
+        want = _skill_ci(_log_err(model, actual), _log_err(naive, actual), h)
         got = row[f"skill_vs_{name}"]
         assert (got["value"], got["low"], got["high"]) == pytest.approx(want, rel=1e-9)
     _, best = _pooled(folds, h, row["best_baseline"])
     got = row["skill_vs_best"]
-    want = _skill_ci(np.abs(model - actual), np.abs(best - actual), h)
+    want = _skill_ci(_log_err(model, actual), _log_err(best, actual), h)
     assert (got["value"], got["low"], got["high"]) == pytest.approx(want, rel=1e-9)
 
 
@@ -191,7 +206,7 @@ def test_evaluate_skill_ci_equals_an_independent_computation(h):
     )
     naive = close[asof]
     got = evaluation._significance(pred, naive, actual, h)
-    want = _skill_ci(np.abs(pred - actual), np.abs(naive - actual), h)
+    want = _skill_ci(_log_err(pred, actual), _log_err(naive, actual), h)
     ci = got["skill_vs_best"]
     assert (ci["value"], ci["low"], ci["high"]) == pytest.approx(want, rel=1e-9)
 

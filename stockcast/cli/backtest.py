@@ -255,26 +255,28 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
         f"{s['share']:.0%} of {r['sessions']} sessions, {s['seeds']} seed(s) per fold, "
         f"{r['seconds']:.0f}s" + (f"; the recipe of model {s['model']}" if s.get("model") else "")
     )
-    folds = new_table("Folds", "Origin", "Test as-of", "n", "MAE / best naive (h=1..H)", "Shrink w")
+    folds = new_table("Folds", "Origin", "Test as-of", "n", "MAE / comparator (h=1..H)", "Shrink w")
     for f in r["folds"]:
         ratios = " ".join("n/a" if x is None else f"{x:.3f}" for x in f["mae_ratio"])
         folds.add_row(f["origin"], f"{f['test_start']}..{f['test_end']}", str(f["n"]), ratios,
                       f"{f['shrink']['weight']:.2f} to {f['shrink']['toward']}")  # fmt: skip
     print_table(console, folds)
-    errors = new_table("Pooled over folds: errors (prices; bps of log return; MASE on log prices)",
-                    "h", "n", "MAE", "RMSE", "bps", "MASE", "Persist. MAE", "Drift MAE",
-                    "Direction", "Up share")  # fmt: skip
-    skill = new_table("Skill = 1 - MAE / naive MAE, 95% CI", "h", "vs persistence", "vs drift",
-                   "DM p", "Verdict", "Shrunk vs best")  # fmt: skip
+    errors = new_table("Pooled over folds: errors (MAE in bps of log return, scale-free; "
+                    "MASE on log prices; MAE and RMSE in prices)", "h", "n", "MAE bps",
+                    "Persist. bps", "Drift bps", "MASE", "MAE", "RMSE", "Direction",
+                    "Up share")  # fmt: skip
+    skill = new_table("Skill = 1 - MAE bps / naive MAE bps, 95% CI; comparator: the naive "
+                   "forecast best on validation", "h", "vs persistence", "vs drift", "DM p",
+                   "Verdict", "Shrunk vs best")  # fmt: skip
     for h in r["horizons"]:
         best, b = h["best_baseline"], h["baselines"]
         verdict = {"better": f"better than {best}", "worse": f"worse than {best}"}.get(
             h["verdict"], f"≈ {best}"
         )
         errors.add_row(
-            str(h["h"]), str(h["n"]), f"{h['mae']:.4f}", f"{h['rmse']:.4f}",
-            f"{h['mae_bps']:.1f}", f"{h['mase']:.3f}", f"{b['persistence']['mae']:.4f}",
-            f"{b['drift']['mae']:.4f}", f"{h['directional_accuracy']:.1%}", f"{h['up_share']:.1%}",
+            str(h["h"]), str(h["n"]), f"{h['mae_bps']:.1f}", f"{b['persistence']['mae_bps']:.1f}",
+            f"{b['drift']['mae_bps']:.1f}", f"{h['mase']:.3f}", f"{h['mae']:.4f}",
+            f"{h['rmse']:.4f}", f"{h['directional_accuracy']:.1%}", f"{h['up_share']:.1%}",
         )  # fmt: skip
         skill.add_row(
             str(h["h"]), skill_ci_text(h["skill_vs_persistence"]),
@@ -289,12 +291,14 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
 
 
 def _render_bands(horizons: list[dict[str, Any]], console: Console) -> None:
-    table = new_table("Intervals pooled over folds", "h", "Level", "Coverage (95% CI)", "Width %",
-                   "Score", "Const. score", "EWMA score", "vs EWMA (95% CI)")  # fmt: skip
+    table = new_table("Intervals pooled over folds", "h", "Level", "Coverage (95% CI)",
+                   "Indep. p", "Width %", "Score", "Const. score", "EWMA score",
+                   "vs EWMA (95% CI)")  # fmt: skip
     for h in horizons:
         for b in h["intervals"]:
             cov = f"{b['coverage']:.1%} ({b['coverage_low']:.1%}..{b['coverage_high']:.1%})"
-            table.add_row(str(h["h"]), level_text(b["level"]), cov, f"{b['mean_width_pct']:.2f}",
+            table.add_row(str(h["h"]), level_text(b["level"]), cov,
+                          f"{b['independence_pvalue']:.2f}", f"{b['mean_width_pct']:.2f}",
                           f"{b['interval_score']:.4f}", f"{b['constant_interval_score']:.4f}",
                           f"{b['ewma_interval_score']:.4f}", _vs_ewma(b))  # fmt: skip
     print_table(console, table, keys=2)
@@ -333,21 +337,21 @@ def render_leaderboard(r: dict[str, Any], console: Console) -> None:
     print_table(console, sizes)
     level = level_text(r["leaderboard"][0]["level"]) if r["leaderboard"] else "90%"
     board = new_table(f"Skill = 1 - MAE / MAE of the best naive forecast, 95% CI; {level} "
-                   "interval score", "h", "Forecast", "MAE", "Skill vs best (95% CI)", "DM p",
+                   "interval score", "h", "Forecast", "MAE bps", "Skill vs best (95% CI)", "DM p",
                    "Holm p", "Verdict", "Score", "/ EWMA")  # fmt: skip
     board.columns[1].justify = "left"
     for h in r["leaderboard"]:
         best = h["best_baseline"]
         for name, n in h["naive"].items():
             ewma = name == "persistence"
-            board.add_row(str(h["h"]), name, f"{n['mae']:.4f}",
+            board.add_row(str(h["h"]), name, f"{n['mae_bps']:.1f}",
                           "best naive" if name == best else f"{n['skill_vs_best']:+.1%}", "",
                           "", "", f"{h['ewma_interval_score']:.4f}" if ewma else "",
                           "1.000" if ewma else "")  # fmt: skip
         for i, a in enumerate(h["archs"]):
             ratio = a["interval_score_vs_ewma"]
             board.add_row(
-                str(h["h"]), a["arch"], f"{a['mae']:.4f}", skill_ci_text(a["skill_vs_best"]),
+                str(h["h"]), a["arch"], f"{a['mae_bps']:.1f}", skill_ci_text(a["skill_vs_best"]),
                 f"{a['dm_pvalue']:.2f}", f"{a['adjusted_pvalue']:.2f}",
                 verdict_text({**a, "verdict": a["holm_verdict"], "best_baseline": best}),
                 f"{a['interval_score']:.4f}", "n/a" if ratio is None else f"{ratio:.3f}",

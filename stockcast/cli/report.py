@@ -16,15 +16,16 @@ def render_evaluation(ev: dict[str, Any], console: Console) -> None:
     t = ev["test"]
     console.print(
         f"[bold]{ev['ticker']}[/] model {ev['model']}: test as-of {t['start']} to {t['end']} "
-        f"({t['n']} windows); errors in prices of the adjusted close"
+        f"({t['n']} windows); MAE bps: |log(forecast / outcome)| x 10,000 (scale-free, what skill "
+        "is computed on); MAE, RMSE: prices of the adjusted close"
     )
-    main = new_table("Model", "h", "MAE", "RMSE", "MAPE %", "Direction", "Up share", "Skill",
-                  "vs best (95% CI)", "Verdict")  # fmt: skip
+    main = new_table("Model", "h", "MAE bps", "MAE", "RMSE", "MAPE %", "Direction", "Up share",
+                  "Skill", "vs best (95% CI)", "Verdict")  # fmt: skip
     naive = new_table("Naive forecasts: MAE / RMSE / MAPE %", "h", "Persistence", "Drift", "SMA5")
     for h in ev["horizons"]:
         skill = "n/a" if h["skill"] is None else f"{h['skill']:+.2%}"
         main.add_row(
-            str(h["h"]), f"{h['mae']:.4f}", f"{h['rmse']:.4f}", f"{h['mape']:.3f}",
+            str(h["h"]), _bps(h), f"{h['mae']:.4f}", f"{h['rmse']:.4f}", f"{h['mape']:.3f}",
             f"{h['directional_accuracy']:.1%}", f"{h['up_share']:.1%}", skill,
             skill_ci_text(h.get("skill_vs_best")), verdict_text(h),
         )  # fmt: skip
@@ -33,8 +34,9 @@ def render_evaluation(ev: dict[str, Any], console: Console) -> None:
     print_table(console, main)
     print_table(console, naive)
     console.print(
-        "Skill = 1 - MAE / persistence MAE; vs best: the same against the best naive forecast, "
-        "with a 95% confidence interval. Verdict: better / worse only when that interval "
+        "Skill = 1 - MAE bps / persistence MAE bps; vs best: the same against the naive "
+        "forecast (persistence or drift) that was best on validation, with a 95% confidence "
+        "interval. Verdict: better / worse only when that interval "
         "excludes 0. Direction: share of correct up / not-up calls; always-up scores the up "
         "share.",
         markup=False,
@@ -66,12 +68,18 @@ def render_intervals(horizons: list[dict[str, Any]], console: Console) -> None:
     """Coverage and mean width of the conformal bands next to the constant-width band."""
     if not horizons or not horizons[0].get("intervals"):
         return
-    cols = ("h", "Level", "Coverage", "Width", "Width %", "Const. cov.", "Const. width", "Const. %")
+    cols = ("h", "Level", "Coverage (95% CI)", "Indep. p", "Width", "Width %", "Const. cov.",
+            "Const. width", "Const. %")  # fmt: skip
     table = new_table("Intervals on test: coverage / mean width (price, % of close)", *cols)
     for h in horizons:
         for b in h["intervals"]:
+            cov = f"{b['coverage']:.1%}"
+            if b.get("coverage_low") is not None:
+                cov += f" ({b['coverage_low']:.1%}..{b['coverage_high']:.1%})"
+            indep = b.get("independence_pvalue")
             table.add_row(
-                str(h["h"]), level_text(b["level"]), f"{b['coverage']:.1%}",
+                str(h["h"]), level_text(b["level"]), cov,
+                "n/a" if indep is None else f"{indep:.2f}",
                 f"{b['mean_width']:.4f}", f"{b['mean_width_pct']:.2f}",
                 f"{b['baseline_coverage']:.1%}", f"{b['baseline_mean_width']:.4f}",
                 f"{b['baseline_mean_width_pct']:.2f}",
@@ -79,9 +87,16 @@ def render_intervals(horizons: list[dict[str, Any]], console: Console) -> None:
     print_table(console, table, keys=2)
     console.print(
         "Bands: conformal, volatility-scaled, calibrated on validation; Const.: same centre and "
-        "calibration without volatility scaling. A calibrated band covers about its level.",
+        "calibration without volatility scaling. A calibrated band covers about its level; the "
+        "CI allows for overlapping windows and clustered misses; Indep. p: Christoffersen's test "
+        "that misses do not come in runs (small: they do).",
         markup=False,
     )
+
+
+def _bps(h: dict[str, Any]) -> str:
+    """The scale-free MAE in bps, "n/a" for a model saved before it was reported."""
+    return "n/a" if h.get("mae_bps") is None else f"{h['mae_bps']:.1f}"
 
 
 def level_text(level: float) -> str:

@@ -129,7 +129,7 @@ def evaluate_dataset(
                 "target_end": _iso(ds.dates[p.asof[-1] + h]),
                 **model_err,
                 "up_share": metrics.up_share(actual[:, c], last[:, 0]),
-                "skill": metrics.skill(model_err["mae"], base["persistence"]["mae"]),
+                "skill": metrics.skill(model_err["mae_bps"], base["persistence"]["mae_bps"]),
                 "best_baseline": best,
                 "beats_best_baseline": test["verdict"] == "better",
                 **test,
@@ -168,8 +168,9 @@ def _shrunk(p: PartPredictions, shrink: Shrink) -> PartPredictions:
 
 def _significance(pred: np.ndarray, naive: np.ndarray, actual: np.ndarray, h: int) -> dict:
     """``skill_vs_best`` {value, low, high} (95% HAC CI, h - 1 lags), ``dm_pvalue`` and
-    ``verdict`` of the model against the naive forecast ``naive`` (prices, (N,))."""
-    e_model, e_naive = np.abs(pred - actual), np.abs(naive - actual)
+    ``verdict`` of the model against the naive forecast ``naive`` (prices, (N,)), on the
+    scale-free errors ``metrics.log_errors``."""
+    e_model, e_naive = metrics.log_errors(pred, actual), metrics.log_errors(naive, actual)
     try:
         value, low, high = stats.skill_ci(e_model, e_naive, h - 1)
         pvalue: float | None = stats.diebold_mariano(e_model, e_naive, h).pvalue
@@ -189,9 +190,10 @@ def describe(h: dict) -> str:
 
 def _note(h: dict) -> str:
     best = h["best_baseline"]
-    ref = h["baselines"][best]["mae"]
+    ref = h["baselines"][best]["mae_bps"]
     p = "" if h.get("dm_pvalue") is None else f", DM p = {h['dm_pvalue']:.2f}"
-    return f"At h={h['h']} the model is {describe(h)}: MAE {h['mae']:.4g} vs {ref:.4g}{p}."
+    return (f"At h={h['h']} the model is {describe(h)}: MAE {h['mae_bps']:.1f} bps vs "
+            f"{ref:.1f}{p}.")  # fmt: skip
 
 
 def _summary(horizons: list[dict]) -> str:

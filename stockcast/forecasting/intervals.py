@@ -191,6 +191,7 @@ def coverage_and_width(
         "mean_width": (c3 * (np.exp(hi) - np.exp(lo))).mean(0),
         "mean_width_pct": width_pct.mean(0),
         "interval_score": score.mean(0),
+        "interval_score_rel": (score / c3).mean(0),  # in units of the as-of close
     }
 
 
@@ -238,10 +239,12 @@ def evaluate_intervals(
                     "mean_width": float(m["mean_width"][i, h]),
                     "mean_width_pct": float(m["mean_width_pct"][i, h]),
                     "interval_score": float(m["interval_score"][i, h]),
+                    "interval_score_rel": float(m["interval_score_rel"][i, h]),
                     "baseline_coverage": float(b["coverage"][i, h]),
                     "baseline_mean_width": float(b["mean_width"][i, h]),
                     "baseline_mean_width_pct": float(b["mean_width_pct"][i, h]),
                     "baseline_interval_score": float(b["interval_score"][i, h]),
+                    "baseline_interval_score_rel": float(b["interval_score_rel"][i, h]),
                 }
             )
         out.append(rows)

@@ -39,9 +39,21 @@ def up_share(actual: np.ndarray, last: np.ndarray) -> float:
     return float(np.mean(actual > last))
 
 
+BPS = 1e4
+
+
+def log_errors(pred: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Scale-free absolute errors ``|log(pred / actual)|`` (to first order the error as a share
+    of the price): a $5 and a $500 stock, or a stock before and after it rose tenfold, weigh
+    alike. Skill, Diebold-Mariano tests and verdicts are computed on these."""
+    return np.abs(np.log(np.asarray(pred, float) / np.asarray(actual, float)))
+
+
 def error_summary(pred: np.ndarray, actual: np.ndarray, last: np.ndarray) -> dict[str, float]:
-    """The error figures reported for every forecast, model or baseline, at one horizon."""
+    """The error figures reported for every forecast, model or baseline, at one horizon:
+    ``mae_bps`` (mean ``log_errors`` x 10,000, the headline) and, secondary, price units."""
     return {
+        "mae_bps": float(np.mean(log_errors(pred, actual))) * BPS,
         "mae": mae(pred, actual),
         "rmse": rmse(pred, actual),
         "mape": mape(pred, actual),

@@ -62,17 +62,17 @@ def fold_blocks(n: int, folds: int = DEFAULT_FOLDS, share: float = DEFAULT_SHARE
 
 
 def fold_row(f: FoldPredictions) -> dict:
-    """The fold's dates, size, shrinkage and MAE ratio to the comparator per h (the naive
-    forecast best on the fold's validation part)."""
+    """The fold's dates, size, shrinkage and MAE ratio (scale-free errors) to the comparator
+    per h (the naive forecast best on the fold's validation part)."""
     horizon = f.y.shape[1]
     actual = metrics.actuals(f.close, f.asof, horizon)
     pred = metrics.model_prices(f.close, f.asof, f.mu)
     naive = {k: metrics.BASELINES[k](f.close, f.asof, horizon) for k in NAIVE}
     ratios = []
     for c in range(horizon):
-        model = metrics.mae(pred[:, c], actual[:, c])
+        model = float(np.mean(metrics.log_errors(pred[:, c], actual[:, c])))
         ref = naive[metrics.chosen_comparator(f.val_naive, c + 1)]
-        best = metrics.mae(ref[:, c], actual[:, c])
+        best = float(np.mean(metrics.log_errors(ref[:, c], actual[:, c])))
         ratios.append(model / best if best > 0 else None)
     return {
         "origin": f.origin,
@@ -135,7 +135,8 @@ def horizon_report(folds: Sequence[FoldPredictions], h: int,
     """Pooled errors, skill with 95% CIs, DM test and intervals at horizon ``h``."""
     p = _pooled(folds, h - 1)
     actual, last = p["actual"], p["last"]
-    err = {k: np.abs(p[k] - actual) for k in ("model", "shrunk", *NAIVE)}
+    # scale-free errors (log points): a later, higher-priced fold weighs no more than an earlier
+    err = {k: metrics.log_errors(p[k], actual) for k in ("model", "shrunk", *NAIVE)}
     base = {k: _errors(p[k], actual, last) for k in NAIVE}
     best = metrics.chosen_comparator(_val_naive(folds), h)  # without the test outcomes
     skill = {k: _ci(stats.skill_ci(err["model"], err[k], h - 1)) for k in NAIVE}
@@ -160,6 +161,7 @@ def horizon_report(folds: Sequence[FoldPredictions], h: int,
         "summary": stats.describe_skill(best, vs_best["value"], vs_best["low"], vs_best["high"]),
         "shrunk": {
             "mae": metrics.mae(p["shrunk"], actual),
+            "mae_bps": float(np.mean(err["shrunk"])) * metrics.BPS,
             "skill_vs_best": shrunk_best,
             "dm_pvalue": shrunk_dm.pvalue,
             "verdict": shrunk_best["verdict"],
@@ -207,6 +209,8 @@ def interval_rows(folds: Sequence[FoldPredictions], h: int,
         hits = (lo <= y) & (y <= hi)
         cov, cov_lo, cov_hi = stats.coverage_ci(hits, h - 1)
         alpha = 1.0 - level
+        # interval scores in units of the origin's close (scale-free, the headline) and in prices
+        rel = {k: stats.interval_scores(price, pb[k][2], pb[k][3], alpha) / last for k in pb}
         rows.append({
             "level": level,
             "coverage": cov,
@@ -220,10 +224,11 @@ def interval_rows(folds: Sequence[FoldPredictions], h: int,
                for k in ("constant", "ewma")},
             **{f"{k}_interval_score": stats.interval_score(price, pb[k][2], pb[k][3], alpha)
                for k in ("constant", "ewma")},
-            # 1 - score / EWMA band's score, 95% HAC CI over the pooled windows (as skill)
-            "ewma_skill": _ci(stats.skill_ci(stats.interval_scores(price, plo, phi, alpha),
-                                             stats.interval_scores(price, pb["ewma"][2],
-                                                                   pb["ewma"][3], alpha), h - 1)),
+            "interval_score_rel": float(np.mean(rel["model"])),
+            **{f"{k}_interval_score_rel": float(np.mean(rel[k])) for k in ("constant", "ewma")},
+            # 1 - score / EWMA band's score (units of the origin's close), 95% HAC CI over the
+            # pooled windows (as skill)
+            "ewma_skill": _ci(stats.skill_ci(rel["model"], rel["ewma"], h - 1)),
         })  # fmt: skip
     return rows
 

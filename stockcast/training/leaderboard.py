@@ -172,26 +172,31 @@ def horizon_rows(k: int, runs: Sequence[ArchRun]) -> dict:
     best; the EWMA band's interval score) and every architecture's row."""
     h0 = runs[0].result["horizons"][k]
     best = h0["best_baseline"]
-    best_mae = h0["baselines"][best]["mae"]
+    best_mae = h0["baselines"][best]["mae_bps"]
     b0 = band(h0)
     naive = {
-        name: {"mae": b["mae"], "skill_vs_best": 1.0 - b["mae"] / best_mae if best_mae else 0.0}
+        name: {
+            "mae": b["mae"],
+            "mae_bps": b["mae_bps"],
+            "skill_vs_best": 1.0 - b["mae_bps"] / best_mae if best_mae else 0.0,
+        }
         for name, b in h0["baselines"].items()
     }
     rows = []
     for r in runs:
         h = r.result["horizons"][k]
         b = band(h)
-        ewma = b["ewma_interval_score"]
+        ewma = b["ewma_interval_score_rel"]
         rows.append({
             "arch": r.arch,
             "mae": h["mae"],
+            "mae_bps": h["mae_bps"],
             "skill_vs_best": h["skill_vs_best"],
             "dm_pvalue": h["dm_pvalue"],
             "verdict": h["verdict"],
             "coverage": b["coverage"],
             "interval_score": b["interval_score"],
-            "interval_score_vs_ewma": b["interval_score"] / ewma if ewma else None,
+            "interval_score_vs_ewma": b["interval_score_rel"] / ewma if ewma else None,
         })  # fmt: skip
     return {
         "h": h0["h"],
