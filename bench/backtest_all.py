@@ -9,9 +9,10 @@ allow (``features.usable_features``: log_return alone; the volume feature has no
 range features read zero). Tables written before that change trained those series with the
 range features as constant zero inputs. Every series runs ``stockcast backtest``'s defaults
 (5 folds over the last 30% of sessions, train's default options). The table (per series and
-horizon: skill against the best naive forecast with its 95% CI and verdict, 90% coverage with
-its CI, interval score against the EWMA-volatility band) is rewritten after each series, and the
-full JSON objects go next to it.
+horizon: scale-free skill against the naive forecast best on validation with its 95% CI and
+verdict, 90% coverage with its CI and the independence p-value of its misses, interval score
+(units of the as-of close) against the EWMA-volatility band) is rewritten after each series,
+and the full JSON objects go next to it.
 """
 
 from __future__ import annotations
@@ -63,20 +64,22 @@ def table(results: list[dict]) -> str:
     """The markdown table of every finished series."""
     head = (
         "| series | h | n | skill vs best naive (95% CI) | verdict | 90% coverage (95% CI) "
-        "| interval score / EWMA band's | shrunk skill |\n|---|---|---|---|---|---|---|---|\n"
+        "| independence p | interval score / EWMA band's | shrunk skill |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     for r in results:
         for h in r["horizons"]:
             s = h["skill_vs_best"]
             b = next(x for x in h["intervals"] if x["level"] == 0.9)
-            ratio = b["interval_score"] / b["ewma_interval_score"]
+            ratio = b["interval_score_rel"] / b["ewma_interval_score_rel"]
             shrunk = h["shrunk"]["skill_vs_best"]["value"]
             rows.append(
                 f"| {r['ticker']} | {h['h']} | {h['n']} | {s['value']:+.1%} "
                 f"({s['low'] * 100:+.1f}..{s['high'] * 100:+.1f}) vs {h['best_baseline']} "
                 f"| {h['verdict']} | {b['coverage']:.1%} ({b['coverage_low']:.1%}.."
-                f"{b['coverage_high']:.1%}) | {ratio:.3f} | {shrunk:+.1%} |"
+                f"{b['coverage_high']:.1%}) | {b['independence_pvalue']:.2f} | {ratio:.3f} "
+                f"| {shrunk:+.1%} |"
             )
     return head + "\n".join(rows) + "\n"
 

@@ -130,7 +130,8 @@ def markdown(results: list[dict], command: str, header: str) -> str:
         header,
         "",
         "Skill = 1 - MAE / MAE of the best naive forecast (persistence or drift, chosen per "
-        "horizon on the pooled test windows) with a 95% CI that accounts for overlapping "
+        "horizon on the folds' validation windows, never on the test outcomes; errors as "
+        "|log(forecast / outcome)|, scale-free) with a 95% CI that accounts for overlapping "
         "windows; verdict: `better` (`worse`) when the Diebold-Mariano p-value, Holm-adjusted "
         "over the series' architecture x horizon comparisons, lies below 5% with a positive "
         "(negative) skill, so each series' board has at most a 5% chance of any false verdict. "

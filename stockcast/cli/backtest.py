@@ -85,10 +85,10 @@ def backtest(
     Skill against persistence and drift comes with 95% confidence intervals. --json prints a
     list with one object per symbol (see docs/models.md). With several --arch names, the same
     backtest runs once per architecture and they are printed side by side with the naive
-    forecasts, saying which, if any, beats the best of them at 5%. With --model, the recipe of
-    a saved model: a global model's folds are cut from its symbols' common calendar, each
-    retrains one network over all its symbols, and the cross-section across them (rank IC,
-    spread) is shown per fold.
+    forecasts, saying which, if any, beats the best of them (Holm-adjusted over all
+    comparisons, 5%). With --model, the recipe of a saved model: a global model's folds are
+    cut from its symbols' common calendar, each retrains one network over all its symbols, and
+    the cross-section across them (rank IC, spread) is shown per fold.
 
     Example: [bold]stockcast backtest MSFT --folds 5 --seeds 3[/] · [bold]stockcast backtest
     MSFT --arch lstm,gru,transformer --seeds 1[/] · [bold]stockcast backtest AAPL KO --model
