@@ -101,3 +101,29 @@ def test_a_model_saved_before_the_choice_reads_half_the_drift():
         assert series_view(manifest).start_drift == (0.5, 0.5, 0.5)
     v2["series"]["MSFT"]["start_drift"] = [0.0, 1.0, 1.0]
     assert series_view(v2).start_drift == (0.0, 1.0, 1.0)
+
+
+def test_train_says_which_start_a_member_kept():
+    """`0*` in train's table: the caption names the naive start each such model forecasts."""
+    import io
+
+    from rich.console import Console
+
+    from stockcast.cli.train import training_table
+
+    def result(sym: str, best: list[int], start: str) -> dict:
+        members = [{"best_epoch": b} for b in best]
+        return {"ticker": sym, "model": "m", "epochs": 5, "best_epoch": max(best),
+                "members": members, "ensemble": len(best), "val_loss": 0.25, "seconds": 1.0,
+                "windows_per_s": 100.0, "device": "cpu (1 thread)", "start": start}  # fmt: skip
+
+    def caption(results: list[dict]) -> str:
+        con = Console(width=300, file=io.StringIO(), color_system=None)
+        con.print(training_table(results))
+        return " ".join(con.file.getvalue().split())
+
+    mixed = "persistence at h=1-3, drift at h=4-5"
+    assert f"it forecasts the naive start ({mixed})" in caption([result("GE", [0, 0], mixed)])
+    both = caption([result("GE", [0, 2], mixed), result("KO", [0], "drift")])
+    assert f"(GE: {mixed}; KO: drift)" in both
+    assert "naive start" not in caption([result("KO", [3], "drift")])
