@@ -87,10 +87,12 @@ def main() -> None:
         symbols = import_series(root, args.csv)
         if args.only:
             symbols = [s for s in symbols if s in args.only.split(",")]
-        for sym in symbols:
-            for seed in seeds:
+        order = {sym: i for i, sym in enumerate(symbols)}
+        for seed in seeds:  # every series at one seed before the next seed
+            for sym in symbols:
                 results.append(run_one(root, sym, seed))
-                r = results[-1]
+                results.sort(key=lambda r: (order[r["ticker"]], r["seed"]))
+                r = next(r for r in results if r["ticker"] == sym and r["seed"] == seed)
                 low = min(h["value"] for h in r["horizons"])
                 print(f"{sym} seed {seed}: {r['seconds']:.0f}s, min skill {low:+.2%}",
                       file=sys.stderr, flush=True)  # fmt: skip

@@ -366,7 +366,7 @@ def render(con: Console, fc: Forecast) -> None:
                   markup=False)  # fmt: skip
     if fc.untrained:
         con.print("No training epoch beat the untrained model on validation: these forecasts are "
-                  f"its naive start, chosen on validation: {describe(fc.start_drift)}.",
+                  f"its naive start ({describe(fc.start_drift)}).",
                   markup=False)  # fmt: skip
     if sk.verdict_h1 is not None and sk.verdict_h1 != "better":
         con.print(
