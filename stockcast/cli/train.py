@@ -213,7 +213,8 @@ def training_table(results: list[dict[str, Any]]):
 
 
 def _start_caption(results: list[dict[str, Any]]) -> str:
-    """ "; * = ..." naming the naive start of each model with a member kept at epoch 0 (H9a)."""
+    """The caption's "* = ..." part: the naive start of each model with a member kept at
+    epoch 0 (H9a); empty when no member was."""
     kept = [r for r in results
             if any(m["best_epoch"] == 0 for m in r.get("members") or [r])]  # fmt: skip
     if not kept:
