@@ -23,7 +23,7 @@ from pathlib import Path
 from backtest_all import DEFAULT_CSV, allowed_features, import_series  # type: ignore[import-not-found]
 
 from stockcast.data.store import PriceStore
-from stockcast.forecasting import evaluation
+from stockcast.forecasting import evaluation, naivestart
 from stockcast.training.job import configs_from_options
 from stockcast.training.recipe import fit_recipe
 
@@ -42,6 +42,7 @@ def run_one(root: Path, sym: str, seed: int) -> dict:
         "ticker": sym,
         "seed": seed,
         "members_best_epoch": [f.best_epoch for f in fitted.fits],
+        "start_drift": [float(v) for v in fitted.start_drift],
         "seconds": round(time.perf_counter() - t0, 1),
         "horizons": [
             {"h": h["h"], "best": h["best_baseline"], "verdict": h["verdict"],
@@ -53,8 +54,9 @@ def run_one(root: Path, sym: str, seed: int) -> dict:
 
 def table(results: list[dict]) -> str:
     rows = [
-        "| series | seed | best epochs | skill vs best naive per h (95% CI) | min | seconds |",
-        "|---|---|---|---|---|---|",
+        "| series | seed | start | best epochs | skill vs best naive per h (95% CI) | min "
+        "| seconds |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         cells = "; ".join(
@@ -63,7 +65,8 @@ def table(results: list[dict]) -> str:
         )
         low = min(h["value"] for h in r["horizons"])
         epochs = ",".join(map(str, r["members_best_epoch"]))
-        rows.append(f"| {r['ticker']} | {r['seed']} | {epochs} | {cells} | {low:+.2%} "
+        start = naivestart.describe(r["start_drift"])
+        rows.append(f"| {r['ticker']} | {r['seed']} | {start} | {epochs} | {cells} | {low:+.2%} "
                     f"| {r['seconds']:.0f} |")  # fmt: skip
     worst = min((h["value"] for r in results for h in r["horizons"]), default=0.0)
     verdict = "holds" if worst >= BAR else "FAILS"
@@ -84,10 +87,12 @@ def main() -> None:
         symbols = import_series(root, args.csv)
         if args.only:
             symbols = [s for s in symbols if s in args.only.split(",")]
-        for sym in symbols:
-            for seed in seeds:
+        order = {sym: i for i, sym in enumerate(symbols)}
+        for seed in seeds:  # every series at one seed before the next seed
+            for sym in symbols:
                 results.append(run_one(root, sym, seed))
-                r = results[-1]
+                results.sort(key=lambda r: (order[r["ticker"]], r["seed"]))
+                r = next(r for r in results if r["ticker"] == sym and r["seed"] == seed)
                 low = min(h["value"] for h in r["horizons"])
                 print(f"{sym} seed {seed}: {r['seconds']:.0f}s, min skill {low:+.2%}",
                       file=sys.stderr, flush=True)  # fmt: skip

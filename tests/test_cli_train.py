@@ -29,6 +29,10 @@ def test_train_and_evaluate_on_the_sample(sample, stockcast_home):
     [res] = json.loads(out.stdout)  # always an array, one object per symbol
     assert set(res) >= TRAIN_KEYS and res["ticker"] == "MSFT" and res["device"].startswith("cpu")
     assert (stockcast_home / "models" / "MSFT" / res["model"] / "model.safetensors").is_file()
+    manifest = json.loads((stockcast_home / "models" / "MSFT" / res["model"] / "manifest.json")
+                          .read_text())  # fmt: skip
+    assert res["start_drift"] == manifest["series"]["MSFT"]["start_drift"]  # chosen, recorded
+    assert len(res["start_drift"]) == 5 and set(res["start_drift"]) <= {0.0, 0.5, 1.0}
     [ev] = json.loads(run("evaluate", "MSFT", "--json").stdout)
     assert ev["model"] == res["model"] and ev["ticker"] == "MSFT"
     assert {"start", "end", "n"} <= set(ev["test"]) and ev["test"]["n"] > 1000

@@ -391,9 +391,10 @@ def test_global_model_predicts_with_live_weights_trained_through_the_last_sessio
 
 @pytest.mark.slow
 def test_live_refit_of_zero_epochs_is_the_naive_start_over_every_stored_window(stockcast_home):
-    """best_epoch 0: the live network is the seeded untrained one, its output bias half the
-    mean h-session log return of every stored window of each series (own target scaler),
-    averaged over the series; computed here from the stored closes."""
+    """best_epoch 0: the live network is the seeded untrained one, its output bias each
+    series' drift share (chosen on validation, kept) times the mean h-session log return of
+    every stored window of the series (own target scaler), averaged over the series; computed
+    here from the stored closes."""
     import dataclasses
 
     from stockcast.training.globaljob import fit_global, refit_global
@@ -410,12 +411,12 @@ def test_live_refit_of_zero_epochs_is_the_naive_start_over_every_stored_window(s
     zero = dataclasses.replace(fitted, result=dataclasses.replace(fitted.result, best_epoch=0))
     live = refit_global(zero, model_cfg, "cpu")
     starts = []
-    for s, frame in prices.items():
+    for i, (s, frame) in enumerate(prices.items()):
         log_close = np.log(frame["adj_close"].to_numpy())[1:]  # after the warm-up session
         asof = np.arange(10 - 1, len(log_close) - 3)  # every window whose targets are stored
         y = np.stack([log_close[asof + h] - log_close[asof] for h in (1, 2, 3)], axis=1)
         ts = zero.dataset.get(s).target_scaler
-        starts.append((0.5 * y.mean(axis=0) - ts.mean) / ts.std)
+        starts.append((zero.start_drift[i] * y.mean(axis=0) - ts.mean) / ts.std)
     expected = build_model(model_cfg, cfg.seed)
     expected.init_output_bias(np.mean(starts, axis=0))
     for (k, a), b in zip(live.state_dict().items(), expected.state_dict().values(), strict=True):

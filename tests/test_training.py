@@ -153,23 +153,26 @@ def test_same_seed_and_k_give_identical_ensembles():
         assert torch.equal(v, a.model.members[0].state_dict()[k]), k
 
 
-def test_the_untrained_model_forecasts_the_average_of_persistence_and_drift():
-    """Epoch 0 (what every member keeps when no epoch beats it on validation) forecasts half the
-    training part's drift: h * m / 2, m the mean daily log return of the training closes."""
+def test_the_untrained_model_forecasts_its_naive_start():
+    """Epoch 0 (what every member keeps when no epoch beats it on validation) forecasts the
+    naive start: ``share[h] * h * m``, m the mean daily log return of the training closes and
+    share the drift share of each horizon (0 persistence, 0.5 half the drift, 1 drift)."""
     prices = synthetic_prices(600, seed=3, drift=0.002)
     data = DataConfig(lookback=20, horizon=5, features=("log_return",))
     ds = build_dataset("SYN", prices, data)
     y1 = ds.y[ds.window_slice("train")][:, 0]  # (N,) one-step log returns of training windows
     m = float(np.mean(y1))
     assert m == pytest.approx(0.002, abs=0.002)  # the synthetic drift, roughly
-    want = 0.5 * m * np.arange(1, 6)
-    net = initial_member(ModelConfig(n_features=1, hidden=8), TrainConfig(seed=0), naive_start(ds))
+    share = np.array([0.0, 0.5, 1.0, 1.0, 0.5])
+    want = share * m * np.arange(1, 6)
+    start = naive_start(ds, share)
+    net = initial_member(ModelConfig(n_features=1, hidden=8), TrainConfig(seed=0), start)
     x, _ = ds.arrays("test")
     with torch.no_grad():
         out = net.eval()(torch.as_tensor(x[:50])).numpy()  # (50, H) scaled
     got = ds.target_scaler.inverse(out)
     np.testing.assert_allclose(got, np.broadcast_to(want, got.shape), atol=2e-4)
-    # the live refit starts from the drift of every stored window instead
+    # the live refit keeps the shares and takes the drift of every stored window instead
     rows = slice(0, len(ds.x) - 1)
-    live = ds.target_scaler.inverse(naive_start(ds, rows)[None, :])[0]
-    np.testing.assert_allclose(live, 0.5 * float(np.mean(ds.y[rows][:, 0])) * np.arange(1, 6))
+    live = ds.target_scaler.inverse(naive_start(ds, share, rows)[None, :])[0]
+    np.testing.assert_allclose(live, share * float(np.mean(ds.y[rows][:, 0])) * np.arange(1, 6))

@@ -349,6 +349,7 @@ def render(con: Console, fc: Forecast) -> None:
 
     from stockcast.cli.tables import print_table
     from stockcast.forecasting.forecast import level_tag
+    from stockcast.forecasting.naivestart import describe
 
     con.print(
         f"[bold]{fc.ticker}[/]  last close {_price(fc.last_close)} on {fc.as_of}  ·  "
@@ -365,7 +366,8 @@ def render(con: Console, fc: Forecast) -> None:
                   markup=False)  # fmt: skip
     if fc.untrained:
         con.print("No training epoch beat the untrained model on validation: these forecasts are "
-                  "the average of persistence and drift (half the drift).")  # fmt: skip
+                  f"its naive start ({describe(fc.start_drift)}).",
+                  markup=False)  # fmt: skip
     if sk.verdict_h1 is not None and sk.verdict_h1 != "better":
         con.print(
             f"[yellow]At h=1 the model is not better than {sk.best_baseline} on its test split: "

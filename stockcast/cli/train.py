@@ -145,6 +145,9 @@ def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, 
         f"{result['device']}; best epoch {result['best_epoch']} of {result['epochs']}, "
         f"val loss {result['val_loss']:.4f}, {result['windows_per_s']:,.0f} windows/s"
     )
+    if result["best_epoch"] == 0:
+        con.print(f"No epoch beat the untrained model: it forecasts the naive start chosen on "
+                  f"validation ({result['start']})", markup=False)  # fmt: skip
     live = result.get("live")
     con.print(
         f"Live weights (predict, run): refit on {live['windows']:,} windows through "
@@ -205,12 +208,21 @@ def training_table(results: list[dict[str, Any]]):
     table.caption = f"on {results[0]['device']}" + (
         "; ! = interrupted, best epoch so far kept" if any(r.get("interrupted") for r in results)
         else ""
-    ) + (  # H9a: epoch 0 (the untrained model) won
-        "; * = no epoch beat the untrained model: it forecasts the average of persistence "
-        "and drift"
-        if any(m["best_epoch"] == 0 for r in results for m in r.get("members") or [r]) else ""
-    )  # fmt: skip
+    ) + _start_caption(results)  # fmt: skip
     return table
+
+
+def _start_caption(results: list[dict[str, Any]]) -> str:
+    """The caption's "* = ..." part: the naive start of each model with a member kept at
+    epoch 0 (H9a); empty when no member was."""
+    kept = [r for r in results
+            if any(m["best_epoch"] == 0 for m in r.get("members") or [r])]  # fmt: skip
+    if not kept:
+        return ""
+    starts = {r["ticker"]: r.get("start") or "half the drift" for r in kept}
+    said = (next(iter(starts.values())) if len(set(starts.values())) == 1
+            else "; ".join(f"{sym}: {s}" for sym, s in starts.items()))  # fmt: skip
+    return f"; * = no epoch beat the untrained model: it forecasts the naive start ({said})"
 
 
 EvalSymbolsArg = Annotated[

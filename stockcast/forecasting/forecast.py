@@ -24,7 +24,7 @@ from stockcast.data import calendar as cal
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import ModelError, UsageError
-from stockcast.forecasting import intervals
+from stockcast.forecasting import intervals, naivestart
 from stockcast.forecasting.history import check_history
 from stockcast.forecasting.latest import latest_window
 from stockcast.forecasting.shrink import Shrink
@@ -95,7 +95,8 @@ class Forecast:
     made_at: str  # ISO timestamp (UTC) when the forecast was made
     history: tuple[tuple[dt.date, float], ...] = field(default=(), repr=False)  # for the chart
     interrupted: bool = False  # the model's training was interrupted (manifest `interrupted`)
-    untrained: bool = False  # no member beat its untrained start: the naive average is forecast
+    untrained: bool = False  # no member beat its untrained start: the naive start is forecast
+    start_drift: tuple[float, ...] = ()  # (H,) drift share of that start (0: persistence)
 
     def to_dict(self) -> dict:
         """The `predict --json` object (bounds of the first level also at the top of each row)."""
@@ -112,6 +113,8 @@ class Forecast:
             "volatility": self.vol,
             "made_at": self.made_at,
             "untrained": self.untrained,
+            "start_drift": list(self.start_drift),
+            "start": naivestart.describe(self.start_drift),
             "skill": {
                 "h1": self.skill.h1,
                 "overall": self.skill.overall,
@@ -352,6 +355,7 @@ def build_forecast(
         history=tuple((d.date(), float(v)) for d, v in hist.items()),
         interrupted=manifest.get("interrupted") is True,
         untrained=untrained(manifest),
+        start_drift=series_view(manifest, symbol).start_drift,
     )
 
 
@@ -402,6 +406,6 @@ def forecast_symbol(
 
 def untrained(manifest: dict) -> bool:
     """No member of the model beat its untrained start on validation (best epoch 0 for all),
-    so the model forecasts the naive average of persistence and drift."""
+    so the model forecasts its naive start (``Forecast.start_drift``)."""
     members = manifest.get("members") or [{"best_epoch": manifest.get("best_epoch")}]
     return all(m.get("best_epoch") == 0 for m in members)

@@ -53,6 +53,7 @@ CALIB_PARTS = ("y", "mu", "vol")  # calibration arrays per symbol: calib.<SYMBOL
 SERIES_KEYS = ("scalers", "split", "trained_through", "data_end")  # per symbol, under `series`
 LIVE = "live."  # prefix of the live weights and calibration
 WEIGHT_SETS = ("evaluated", "live")  # load_model(weights=...)
+LEGACY_START_DRIFT = 0.5  # models saved without `start_drift` started at half the drift
 _ID_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
@@ -65,6 +66,7 @@ class SeriesView:
     split: dict  # per part (train, val, test): as-of start/end/n and target start/end
     trained_through: str | None  # last date whose price shaped the weights (validation end)
     data_end: str | None  # last stored session of the symbol when the model was trained
+    start_drift: tuple[float, ...] = ()  # (H,) drift share of the naive start (0: persistence)
 
 
 def models_dir(root: Path, name: str) -> Path:
@@ -126,7 +128,9 @@ def series_view(manifest: Mapping, symbol: str | None = None) -> SeriesView:
     ``pick_symbol``); ModelError when the model was not trained on it."""
     sym = pick_symbol(manifest, symbol)
     s = _series(manifest)[sym]
-    return SeriesView(sym, s["scalers"], s["split"], s.get("trained_through"), s.get("data_end"))
+    start = s.get("start_drift") or [LEGACY_START_DRIFT] * int(manifest.get("horizon") or 0)
+    return SeriesView(sym, s["scalers"], s["split"], s.get("trained_through"), s.get("data_end"),
+                      tuple(float(v) for v in start))  # fmt: skip
 
 
 def pick_symbol(manifest: Mapping, symbol: str | None = None) -> str:

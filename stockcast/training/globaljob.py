@@ -10,9 +10,10 @@ split; the pooled and cross-sectional figures over all of them (``forecasting.cr
 are stored in the manifest as ``pooled`` and ``cross_section``. A global model has one member.
 
 The live weights (what `predict` and `run` use) are the same recipe refit after evaluation, as a
-per-symbol model's are (``recipe.refit_live``): the same seed, the naive start of every stored
-window, trained for the evaluated ``best_epoch`` epochs on every window whose targets are stored,
-in one process (rank 0 under torchrun, while the other ranks have finished); each series'
+per-symbol model's are (``recipe.refit_live``): the same seed, the naive start with the drift of
+every stored window and each series' drift shares chosen on validation, trained for the
+evaluated ``best_epoch`` epochs on every window whose targets are stored, in one process
+(rank 0 under torchrun, while the other ranks have finished); each series'
 ``trained_through`` is then its last stored session, and the live bands are calibrated on the
 evaluated weights' test-split predictions. ``fit_global`` is the fitting part alone, which the
 global walk-forward backtest (``globalbacktest``) reuses per fold.
@@ -39,7 +40,7 @@ from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.device import describe, resolve_device, threads_for
 from stockcast.errors import UsageError
-from stockcast.forecasting import evaluation
+from stockcast.forecasting import choosestart, evaluation, naivestart
 from stockcast.models import store as modelstore
 from stockcast.prep import features
 from stockcast.prep.dataset import MultiDataset, build_multi
@@ -91,6 +92,7 @@ class GlobalFit:
     split_dates: tuple[str, str]  # (validation start, test start), ISO dates, every series
     cfg: TrainConfig  # the member's config (one member: ensemble 1)
     device: str  # what training used, e.g. "cpu (1 thread)"
+    start_drift: np.ndarray  # (S, H) each series' drift share of the start (choose_starts)
 
 
 def fit_global(
@@ -116,7 +118,8 @@ def fit_global(
     ds = build_multi(prices, dataclasses.replace(data, test_start=None), split_dates)
     member = dataclasses.replace(cfg, ensemble=1)
     # each series' naive start, its drift the mean target of its training windows
-    start = scaled_start(ds.target_mean, ds.target_mean, ds.target_std)  # (S, H)
+    shares = choose_starts(ds)  # (S, H) chosen on each series' validation windows
+    start = scaled_start(ds.target_mean, shares, ds.target_mean, ds.target_std)  # (S, H)
     net = initial_member(model_cfg, member, np.mean(start, axis=0))
     dev = resolve_device(device)
     train, val = Gathered(ds.gather, ds.index("train")), Gathered(ds.gather, ds.index("val"))
@@ -125,7 +128,19 @@ def fit_global(
         trained_on = describe(dev)
     if result.state is None:
         raise KeyboardInterrupt
-    return GlobalFit(combine([net]), ds, result, split_dates, member, trained_on)
+    return GlobalFit(combine([net]), ds, result, split_dates, member, trained_on, shares)
+
+
+def choose_starts(ds: MultiDataset) -> np.ndarray:
+    """(S, H) each series' drift share of the naive start, chosen on its own validation
+    windows (``choosestart.choose``, as ``recipe.choose_start`` for one series), its drift the
+    mean h-session target of its training windows (its target scaler's mean)."""
+    out = []
+    for sid, s in enumerate(ds.series):
+        rows = ds.index("val", s.symbol)  # (Nv,) global as-of rows
+        y, close = ds.targets(rows), s.close[ds.local(rows)]  # (Nv, H), (Nv,)
+        out.append(choosestart.choose(y, close, ds.target_mean[sid]))
+    return np.array(out, dtype=float).reshape(len(ds.series), ds.config.horizon)
 
 
 def stored_rows(ds: MultiDataset) -> np.ndarray:
@@ -136,18 +151,18 @@ def stored_rows(ds: MultiDataset) -> np.ndarray:
     return np.concatenate(ranges).astype(np.int64)
 
 
-def live_start(ds: MultiDataset, rows: np.ndarray) -> np.ndarray:
-    """(H,) scaled output bias of the live refit's untrained member: per series
-    ``START_DRIFT x`` the mean h-session log return of its windows among ``rows`` (the evaluated
-    start uses the training windows' mean, the target scaler's), scaled by the series' own
-    target scaler, averaged over the series."""
+def live_start(ds: MultiDataset, rows: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """(H,) scaled output bias of the live refit's untrained member: per series its drift
+    ``shares`` (S, H), kept as chosen on validation, times the mean h-session log return of its
+    windows among ``rows`` (the evaluated start uses the training windows' mean, the target
+    scaler's), scaled by the series' own target scaler, averaged over the series."""
     sid = ds.series_id(rows)  # (N,)
     y = ds.targets(rows)  # (N, H) all finite: every target of these rows is stored
     counts = np.bincount(sid, minlength=len(ds.series)).astype(float)  # (S,)
     sums = np.stack([np.bincount(sid, weights=y[:, c], minlength=len(ds.series))
                      for c in range(y.shape[1])], axis=1)  # fmt: skip  # (S, H)
     mean = sums / np.maximum(counts, 1.0)[:, None]  # (S, H)
-    return np.mean(scaled_start(mean, ds.target_mean, ds.target_std), axis=0)  # (H,)
+    return np.mean(scaled_start(mean, shares, ds.target_mean, ds.target_std), axis=0)  # (H,)
 
 
 def refit_global(fitted: GlobalFit, model_cfg: Any, device: str = "auto") -> nn.Module:
@@ -159,7 +174,7 @@ def refit_global(fitted: GlobalFit, model_cfg: Any, device: str = "auto") -> nn.
     """
     ds, cfg = fitted.dataset, fitted.cfg
     rows = stored_rows(ds)
-    net = initial_member(model_cfg, cfg, live_start(ds, rows))
+    net = initial_member(model_cfg, cfg, live_start(ds, rows, fitted.start_drift))
     dev = resolve_device(device)
     with threads_for(dev):
         fit_epochs(net, Gathered(ds.gather, rows), cfg, fitted.result.best_epoch, dev)
@@ -242,6 +257,8 @@ def train_global(
         "windows_per_s": round(result.windows_per_s * world, 1),
         "interrupted": interrupted,
         "note": manifest["note"],
+        "start_drift": {sym: b["start_drift"] for sym, b in manifest["series"].items()},
+        "start": global_start(fitted),
         "live": manifest["live"],
         "evaluation": {sym: {"ticker": sym, "model": model_id, **r} for sym, r in reports.items()},
         **across,
@@ -269,12 +286,13 @@ def _manifest(fitted: GlobalFit, data: DataConfig, model_cfg: Any, live: bool,
                 "targets": s.target_scaler.to_dict(),
             },
             "split": split,
+            "start_drift": fitted.start_drift[ds.symbols.index(s.symbol)].tolist(),
             # the last date whose price shaped the weights predict uses (job._manifest)
             "trained_through": data_end if live else split["val"]["target_end"],
             "evaluated_trained_through": split["val"]["target_end"],
             "data_end": data_end,
         }
-    note = job.notes(one, interrupted, live=live)
+    note = job.notes(one, interrupted, live=live, start=global_start(fitted))
     return {
         "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "kind": "global",
@@ -318,6 +336,15 @@ def _manifest(fitted: GlobalFit, data: DataConfig, model_cfg: Any, live: bool,
             "python": platform.python_version(),
         },
     }
+
+
+def global_start(fitted: GlobalFit) -> str:
+    """A global model's naive start in words: the one start when every series has it, else
+    each symbol's."""
+    words = [naivestart.describe(row) for row in fitted.start_drift]
+    if len(set(words)) == 1:
+        return words[0]
+    return " / ".join(f"{sym}: {w}" for sym, w in zip(fitted.dataset.symbols, words, strict=True))
 
 
 def _live_block(fitted: GlobalFit) -> dict:

@@ -23,7 +23,7 @@ from stockcast import models, options
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import UsageError
-from stockcast.forecasting import evaluation, shrink
+from stockcast.forecasting import evaluation, naivestart, shrink
 from stockcast.models import store as modelstore
 from stockcast.prep import features
 from stockcast.prep.windows import DataConfig
@@ -33,8 +33,8 @@ from stockcast.training.recipe import Fitted, all_stored_rows, fit_recipe, refit
 __all__ = ["Fitted", "configs_from_options", "fit_recipe", "model_config", "train_symbol"]
 
 NAIVE_START_NOTE = (
-    "no epoch beat the untrained model, which forecasts the average of persistence and drift "
-    "(half the training drift); the saved model is that naive average"
+    "no epoch beat the untrained model, which forecasts the naive start chosen on validation "
+    "({start}); the saved model is that naive forecast"
 )
 
 
@@ -141,6 +141,8 @@ def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: dict,
         "gflops_per_s": round(gflops, 2),
         "interrupted": manifest["interrupted"],
         "note": manifest["note"],
+        "start_drift": manifest["series"][sym]["start_drift"],
+        "start": naivestart.describe(manifest["series"][sym]["start_drift"]),
         "ensemble": len(fits),
         "members": manifest["members"],
         "workers": fitted.workers,
@@ -148,6 +150,15 @@ def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: dict,
         "live": manifest["live"],
         "evaluation": {"ticker": sym, "model": model_id, **report},
     }
+
+
+def start_drift(fitted: Fitted) -> list[float]:
+    """(H,) the drift share of the members' naive start at each horizon (the manifest's
+    ``series.<SYM>.start_drift``)."""
+    shares = fitted.start_drift
+    if shares is None:
+        return naivestart.legacy(fitted.dataset.config.horizon)
+    return [float(v) for v in shares]
 
 
 def ensemble_val_loss(fitted: Fitted) -> float:
@@ -162,16 +173,20 @@ def ensemble_val_loss(fitted: Fitted) -> float:
     )
 
 
-def notes(fitted: Fitted, interrupted: bool, live: bool) -> str:
-    """The manifest's ``note``: what a reader of the model must know, in words."""
+def notes(fitted: Fitted, interrupted: bool, live: bool,
+          start: str | None = None) -> str:  # fmt: skip
+    """The manifest's ``note``: what a reader of the model must know, in words; ``start``: the
+    naive start in words (default: ``fitted.start_drift`` described)."""
     out = []
+    if start is None:
+        start = naivestart.describe(start_drift(fitted))
     zero = [f.seed for f in fitted.fits if f.best_epoch == 0]
     if len(zero) == len(fitted.fits):
-        out.append(NAIVE_START_NOTE)
+        out.append(NAIVE_START_NOTE.format(start=start))
     elif zero:
         out.append(
             f"{len(zero)} of {len(fitted.fits)} members (seeds {', '.join(map(str, zero))}) did "
-            "not beat the untrained model; they forecast the average of persistence and drift"
+            f"not beat the untrained model; they forecast the naive start ({start})"
         )
     if interrupted:
         out.append("training was interrupted (Ctrl-C); best epoch so far")
@@ -210,6 +225,7 @@ def _manifest(sym: str, fitted: Fitted, report: dict, live: bool, interrupted: b
                     "targets": ds.target_scaler.to_dict(),
                 },
                 "split": split,
+                "start_drift": start_drift(fitted),  # (H,) 0: persistence .. 1: drift
                 # the last date whose price shaped the weights predict uses: the live ones saw
                 # every stored session; the evaluated ones the validation targets (early stopping)
                 "trained_through": data_end if live else split["val"]["target_end"],

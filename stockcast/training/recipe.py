@@ -30,15 +30,13 @@ from torch import nn
 
 from stockcast.data.paths import normalize_symbol
 from stockcast.device import describe, resolve_device, threads_for
-from stockcast.forecasting import shrink
+from stockcast.forecasting import choosestart, shrink
 from stockcast.forecasting.evaluation import PartPredictions, part_predictions
 from stockcast.models.ensemble import Ensemble
 from stockcast.options import DataConfig, TrainConfig
 from stockcast.prep import features
 from stockcast.prep.windows import Dataset, build_dataset
 from stockcast.training.loop import Callback, FitResult, build_model, fit, fit_epochs
-
-START_DRIFT = 0.5  # the untrained model forecasts this share of drift (0: persistence, 1: drift)
 
 
 @dataclass
@@ -59,6 +57,7 @@ class Fitted:
     workers: int = 1  # members trained at the same time
     model_cfg: Any = None  # the members' architecture Config
     cfg: TrainConfig | None = None  # the recipe's TrainConfig (member i used seed cfg.seed + i)
+    start_drift: np.ndarray | None = None  # (H,) drift share of the start (choosestart.choose)
 
     @property
     def interrupted(self) -> bool:
@@ -97,7 +96,8 @@ def fit_recipe(
     features.require_inputs(prices, data.features, sym, "the chosen features include")
     ds = build_dataset(sym, prices, data)
     dev = resolve_device(device)
-    bias = naive_start(ds)  # epoch 0 forecasts halfway between persistence and drift
+    start = choose_start(ds)  # (H,) per horizon: persistence, half the drift or drift
+    bias = naive_start(ds, start)  # epoch 0 forecasts the naive start validation prefers
     cfgs = member_configs(cfg, k)
     nets = [initial_member(model_cfg, c, bias) for c in cfgs]
     train, val = ds.arrays("train"), ds.arrays("val")
@@ -124,13 +124,16 @@ def fit_recipe(
         workers=workers,
         model_cfg=model_cfg,
         cfg=cfg,
+        start_drift=start,
     )
 
 
 def refit_live(fitted: Fitted, device: str = "auto") -> nn.Module:
     """The same recipe (members, seeds, scalers) refit on every window whose targets are stored
     (train, validation and test, and the windows between them), each member for its evaluated
-    epoch count (``best_epoch``; 0 keeps the untrained member, the naive start). Eval mode, CPU.
+    epoch count (``best_epoch``; 0 keeps the untrained member, the naive start). The start
+    keeps the drift shares chosen on validation (``Fitted.start_drift``; nothing is chosen
+    again on data the evaluation scored), with the drift of every stored window. Eval mode, CPU.
 
     Ctrl-C propagates (the caller keeps the evaluated model); ``TrainingError`` on divergence.
     """
@@ -138,7 +141,8 @@ def refit_live(fitted: Fitted, device: str = "auto") -> nn.Module:
     if cfg is None:
         raise ValueError("refit_live needs the Fitted's TrainConfig")
     rows = all_stored_rows(ds)
-    bias = naive_start(ds, rows)  # drift of every stored window, as the live drift baseline
+    start = fitted.start_drift if fitted.start_drift is not None else choose_start(ds)
+    bias = naive_start(ds, start, rows)  # drift of every stored window, shares of validation
     train = ds.x[rows], ds.target_scaler.forward(ds.y[rows]).astype(np.float32)
     dev = resolve_device(device)
     cfgs = [dataclasses.replace(cfg, seed=f.seed) for f in fitted.fits]
@@ -162,27 +166,42 @@ def member_configs(cfg: TrainConfig, k: int) -> list[TrainConfig]:
     return [dataclasses.replace(cfg, seed=cfg.seed + i) for i in range(k)]
 
 
-def naive_start(ds: Dataset, rows: slice | None = None) -> np.ndarray:
-    """(H,) the scaled output of the untrained model: the log returns ``START_DRIFT * h * m``,
-    with ``m`` the mean daily log return of the training part (of the window ``rows`` when
-    given: the live refit's), i.e. the equal-weight average of persistence (0) and drift
-    (``h * m``).
+def choose_start(ds: Dataset) -> np.ndarray:
+    """(H,) drift share of the naive start at each horizon, chosen on the validation part only
+    (``choosestart.choose``: drift unless validation prefers persistence or half the drift
+    significantly), with the drift of the training part."""
+    val = ds.parts["val"]
+    asof = np.arange(val.start, val.stop)
+    return choosestart.choose(ds.y[ds.window_slice("val")], ds.close[asof], drift_returns(ds))
 
-    Why not persistence alone: early stopping keeps epoch 0 whenever no epoch beats it on
-    validation, and a member kept at persistence loses to drift wherever the test period trends
-    (MSFT 2013-17: -2.2% at h=5). The average of the two naive forecasts is never worse than the
-    worse of them and close to the better one on every bundled series (``bench/naive_start.py``).
-    """
+
+def drift_returns(ds: Dataset, rows: slice | None = None) -> np.ndarray:
+    """(H,) the h-session drift ``h * m``, ``m`` the mean daily log return of the training part
+    (of the window ``rows`` when given: the live refit's)."""
     m = shrink.train_drift(ds.y[ds.window_slice("train") if rows is None else rows][:, 0])
-    drift = m * np.arange(1, ds.config.horizon + 1, dtype=float)  # (H,) h-session drift
-    return scaled_start(drift, ds.target_scaler.mean, ds.target_scaler.std)
+    return m * np.arange(1, ds.config.horizon + 1, dtype=float)
 
 
-def scaled_start(drift: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """``START_DRIFT x drift`` (log returns, (..., H)) in the units of a target scaler with
-    ``mean`` and ``std`` (..., H): the output bias of an untrained member. The one formula of
-    the naive start, for one series (``naive_start``) and per series of a global model."""
-    return np.asarray((START_DRIFT * np.asarray(drift) - mean) / std, dtype=np.float64)
+def naive_start(ds: Dataset, share: np.ndarray, rows: slice | None = None) -> np.ndarray:
+    """(H,) the scaled output of the untrained model: the log returns ``share[h] * h * m``,
+    with ``m`` the mean daily log return of the training part (of the window ``rows`` when
+    given: the live refit's); ``share`` 0 is persistence, 1 drift (``choose_start``).
+
+    Why a naive forecast at all: early stopping keeps epoch 0 whenever no epoch beats it on
+    validation, so the start is the floor of the model; which one is ``naivestart``'s choice
+    (``bench/naive_start.py``).
+    """
+    return scaled_start(drift_returns(ds, rows), share, ds.target_scaler.mean, ds.target_scaler.std)
+
+
+def scaled_start(
+    drift: np.ndarray, share: np.ndarray, mean: np.ndarray, std: np.ndarray
+) -> np.ndarray:
+    """``share x drift`` (log returns, (..., H)) in the units of a target scaler with ``mean``
+    and ``std`` (..., H): the output bias of an untrained member. The one formula of the naive
+    start, for one series (``naive_start``) and per series of a global model."""
+    start = np.asarray(share, dtype=np.float64) * np.asarray(drift, dtype=np.float64)
+    return np.asarray((start - mean) / std, dtype=np.float64)
 
 
 def initial_member(model_cfg: Any, cfg: TrainConfig, bias: np.ndarray) -> nn.Module:
