@@ -183,17 +183,16 @@ def _why(exc: BaseException) -> str:
 
 
 def _refresh(root: Path, sym: str) -> str:
-    """The command that brings a symbol's stored prices up to date: its CSV file read again
-    for an imported symbol (asking Yahoo would replace it with another source)."""
+    """The command that brings a symbol's stored prices up to date from its own source (its
+    CSV file read again for an imported symbol: asking Yahoo would replace it)."""
+    from stockcast.data.sources.base import fetch_command
     from stockcast.data.store import PriceStore
 
     try:
         info = PriceStore(root).info(sym)
     except Exception:  # unreadable: `list` says so; Yahoo is the default source
         return f"stockcast fetch {sym}"
-    if info.source == "csv":
-        return f"stockcast fetch {sym} --csv {info.source_ref or 'FILE'}"
-    return f"stockcast fetch {sym}"
+    return fetch_command(info.source, sym, info.source_ref)
 
 
 PLOT_FORMATS = ("png", "svg", "pdf")  # --plot formats, chosen by the file's extension
