@@ -129,6 +129,23 @@ def series_view(manifest: Mapping, symbol: str | None = None) -> SeriesView:
     return SeriesView(sym, s["scalers"], s["split"], s.get("trained_through"), s.get("data_end"))
 
 
+def evaluation_report(manifest: Mapping, symbol: str | None = None) -> Mapping | None:
+    """``symbol``'s saved test evaluation (the `evaluate --json` report: horizons, baselines,
+    verdicts), whatever the model's kind: a one-symbol model's ``test_metrics``, a global
+    model's ``series_metrics`` entry of the symbol; None when the model has none."""
+    own = manifest.get("test_metrics")
+    if own:
+        return own
+    per_series = manifest.get("series_metrics") or {}
+    return per_series.get(pick_symbol(manifest, symbol)) if per_series else None
+
+
+def pooled_report(manifest: Mapping) -> Mapping | None:
+    """A global model's pooled test figures over all its symbols (``forecasting/crosssection``:
+    per horizon ``skill_vs_best`` {value, low, high}, ...); None for other models."""
+    return manifest.get("pooled") or None
+
+
 def pick_symbol(manifest: Mapping, symbol: str | None = None) -> str:
     """``symbol`` checked against the model's symbols; None: the only one, or the model's name."""
     syms = model_symbols(manifest)
