@@ -165,6 +165,11 @@ def test_model_ref_tells_names_from_ids():
         "20261129T153000-ab12cd",
     )
 
+    from stockcast.models.schema import is_model_id  # the one definition of an id's shape
+
+    assert is_model_id("20261129T153000-ab12cd")
+    assert not any(map(is_model_id, ["global", "20261129T153000-ab12cd\n", "20261129-ab12cd"]))
+
 
 def test_rank_ic_by_hand():
     # ranks (1, 3, 2, 4) vs (1, 2, 3, 4): d = (0, 1, -1, 0), 1 - 6 * 2 / (4 * 15) = 0.8

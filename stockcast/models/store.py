@@ -27,7 +27,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import time
@@ -53,7 +52,6 @@ CALIB_PARTS = ("y", "mu", "vol")  # calibration arrays per symbol: calib.<SYMBOL
 SERIES_KEYS = ("scalers", "split", "trained_through", "data_end")  # per symbol, under `series`
 LIVE = "live."  # prefix of the live weights and calibration
 WEIGHT_SETS = ("evaluated", "live")  # load_model(weights=...)
-_ID_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def list_models(root: Path, name: str) -> list[str]:
     folder = models_dir(root, name)
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and _ID_RE.match(p.name))
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and schema.is_model_id(p.name))
 
 
 def new_model_id(existing: list[str], now: dt.datetime | None = None) -> str:
@@ -100,10 +98,10 @@ def model_ref(symbol: str, ref: str | None) -> tuple[str, str | None]:
     if ref is None or not ref.strip():
         return normalize_symbol(symbol), None
     ref = ref.strip()
-    if _ID_RE.match(ref):
+    if schema.is_model_id(ref):
         return normalize_symbol(symbol), ref
     name, _, model_id = ref.partition(":")
-    if model_id and not _ID_RE.match(model_id):
+    if model_id and not schema.is_model_id(model_id):
         raise UsageError(
             f"--model {ref}: {model_id!r} is not a model id (like 20261129T153000-ab12cd); "
             "give an id, a model name, or NAME:ID"
