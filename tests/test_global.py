@@ -355,8 +355,7 @@ def test_global_model_predicts_with_live_weights_trained_through_the_last_sessio
     stockcast_home,
 ):
     import torch
-
-    from stockcast.forecasting.evaluation import predict_latest
+    from helpers import predict_latest
 
     _store_three(stockcast_home)
     trained = _train_trio()
