@@ -407,11 +407,11 @@ def test_live_refit_of_zero_epochs_is_the_naive_start_over_every_stored_window(s
     _store_three(stockcast_home)
     store = PriceStore(stockcast_home)
     prices = {s: store.read(s) for s in SYMS}
-    options = dict(epochs=1, hidden=4, lookback=10, horizon=3, batch_size=64,
+    options = dict(epochs=1, hidden=4, lookback=10, horizon=3, batch_size=64, ensemble=1,
                    features="log_return,hl_pct")  # fmt: skip
     data, model_cfg, cfg, _ = configs_from_options(options)
     fitted = fit_global(prices, data, model_cfg, cfg, "cpu")
-    zero = dataclasses.replace(fitted, result=dataclasses.replace(fitted.result, best_epoch=0))
+    zero = dataclasses.replace(fitted, results=[dataclasses.replace(fitted.result, best_epoch=0)])
     live = refit_global(zero, model_cfg, "cpu")
     starts = []
     for s, frame in prices.items():
