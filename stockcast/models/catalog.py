@@ -39,7 +39,7 @@ class Entry:
     epochs: int | None  # epochs run (the first member's, for an ensemble)
     members: int  # ensemble size (1: a single network)
     interrupted: bool  # training was stopped by Ctrl-C; the best epoch so far was kept
-    skill_vs_best: float | None  # test skill at h=1 against the best naive forecast
+    skill_vs_best: float | None  # test skill at h=1 against the best naive forecast (pooled)
     default: bool  # the model `predict NAME` uses without --model
     size_bytes: int  # bytes on disk
     error: str | None = None  # set when the manifest cannot be read
