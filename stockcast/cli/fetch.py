@@ -269,7 +269,8 @@ def _run(
     def one(sym: str) -> FetchResult:
         spinner = con.status(f"Fetching {sym} from {where}...") if show_progress else None
         with spinner if spinner and con.is_terminal else contextlib.nullcontext():
-            return ingest.ingest_source(store, sym, name, start, end, full=full, replace=replace)
+            source = ingest.open_named(store, sym, name)
+            return ingest.refresh(store, sym, source, start, end, full=full, replace=replace)
 
     return ingest.run_all(syms, one, source=name, pace=pace_of(source_class(name)))
 

@@ -338,28 +338,17 @@ def open_stored(store: PriceStore, symbol: str) -> Source:
     )
 
 
-def ingest_source(
-    store: PriceStore,
-    symbol: str,
-    name: str,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    *,
-    full: bool = False,
-    replace: bool = False,
-    now: dt.datetime | None = None,
-) -> FetchResult:
-    """Fetch ``symbol`` from the source registered as ``name`` (see ``refresh``); what the
-    store recorded for the symbol from the same source (a reference, options) is reused."""
-    symbol = normalize_symbol(symbol)
+def open_named(store: PriceStore, symbol: str, name: str) -> Source:
+    """The source registered as ``name``, ready to read ``symbol`` (`fetch --source NAME`);
+    what the store recorded for the symbol from the same source (a reference, options) is
+    reused. ``refresh`` with it fetches the symbol."""
     ref, options = None, None
     if store.exists(symbol):
         with contextlib.suppress(Exception):  # unreadable: the fetch replaces it
             info = store.info(symbol)
             if info.source == name:
                 ref, options = info.source_ref, info.source_options
-    source = open_source(name, symbol, ref, options, cache=cache_folder(store))
-    return refresh(store, symbol, source, start, end, full=full, replace=replace, now=now)
+    return open_source(name, symbol, ref, options, cache=cache_folder(store))
 
 
 def ingest_csv(
