@@ -2,11 +2,13 @@
 
     nice python bench/global_vs_local.py [--csv stockcast/sample/sp500_10.csv] [--only AAPL,AMD]
                                          [--set epochs=1 --set ensemble=1] [--out FILE.md]
+                                         [--global-ensemble K]
 
 The tickers of the wide close-only CSV are imported as ``bench/backtest_all.py`` does (OHLC
 filled from the close, no volume) and every model trains on the default features those data
 allow (``backtest_all.allowed_features``, the same for every ticker) with train's defaults plus
-``--set``. First ``train_global`` over all the tickers (one member, common date split); then, per
+``--set``. First ``train_global`` over all the tickers (``--global-ensemble`` members, default 1
+as measured in docs/models.md; common date split); then, per
 ticker, the default per-symbol recipe (``fit_recipe``: ``ensemble`` members, shrinkage when
 ``shrink`` is set; no live refit, nothing saved) with ``test_start`` = the global model's test
 split date, so both are scored on the same test windows (checked per ticker: ``same_test``).
@@ -131,6 +133,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "global_vs_local.md")
     ap.add_argument("--only", default="", help="comma-separated tickers (default: all)")
     ap.add_argument("--set", action="append", default=[], help="option=value, e.g. epochs=2")
+    ap.add_argument("--global-ensemble", type=int, default=1, help="members of the global model")
     args = ap.parse_args()
     given = {k: v for k, v in (s.split("=", 1) for s in args.set)}
     given = {k: type(options.SPECS[k].default)(v) for k, v in given.items()}
@@ -145,7 +148,8 @@ def main() -> None:
         opts = {"features": ",".join(feats.pop()), **given}
         data, model_cfg, cfg, dev = configs_from_options(opts)
         t0 = time.perf_counter()
-        glob = train_global(root, "global", syms, data, model_cfg, cfg, dev)
+        one = dataclasses.replace(cfg, ensemble=args.global_ensemble, shrink=False)
+        glob = train_global(root, "global", syms, data, model_cfg, one, dev)
         assert glob is not None  # one process: rank 0
         global_s = time.perf_counter() - t0
         print(f"global: {global_s:.0f}s, test from {glob['split']['test_start']}",

@@ -57,6 +57,11 @@ class SourceDown(SourceError):
     would fail the same way, so a batch stops asking it."""
 
 
+class UnknownSource(SourceError):
+    """A symbol was stored from a price source that is not installed here: it is never read
+    from another source in its place (`run` fails the symbol)."""
+
+
 class HistoryRefused(DataError):
     """New prices would remove stored sessions or rewrite stored closes; nothing was stored
     (``stockcast fetch --replace`` accepts it)."""

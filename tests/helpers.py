@@ -97,3 +97,17 @@ def linear_prices(n: int, start: str = "2000-01-03", level: float = 100.0) -> pd
         index=idx,
     )
     return df[COLUMNS]
+
+
+def predict_latest(symbol: str, prices: pd.DataFrame, manifest: dict, model) -> dict:
+    """Predicted log returns (H,) from the latest stored window, with its as-of context: the
+    torch route, a reference for `predict` (which runs the same window through
+    ``models.numpy_infer``)."""
+    import torch
+
+    from stockcast.forecasting.latest import latest_window
+    from stockcast.models.base import predict_scaled
+
+    w = latest_window(symbol, prices, manifest)
+    mu = w.log_returns(predict_scaled(model, w.x, torch.device("cpu")))
+    return {"as_of": w.as_of, "last_close": w.last_close, "log_returns": mu, "vol": w.vol}

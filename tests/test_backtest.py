@@ -172,3 +172,13 @@ def test_evaluation_says_better_only_when_the_interval_says_so(stockcast_home):
     if not any(h["verdict"] == "better" for h in ev["horizons"]):
         assert "not better than the best naive forecast at any horizon" in ev["summary"]
         assert ev["beats_baselines"] is False
+
+
+def test_seeds_is_the_old_name_of_ensemble(stockcast_home) -> None:
+    """One name for the members: `--ensemble` (as train); `--seeds` still works, unlisted."""
+    res = run("backtest", "MSFT", "--seeds", "2", "--ensemble", "3")
+    assert res.exit_code == 2
+    assert "--seeds is the old name of --ensemble" in res.stderr
+    assert run("backtest", "MSFT", "--seeds", "2", "--ensemble", "2").exit_code == 1  # no prices
+    shown = run("backtest", "--help").stdout
+    assert "--ensemble" in shown and "--seeds" not in shown

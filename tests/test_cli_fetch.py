@@ -33,7 +33,7 @@ def fake_yahoo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Script:
     reset_yfinance(tmp_path / "yf-cache")
     script = Script(bars={"AAPL": make_bars(DAYS), "MSFT": make_bars(DAYS, start=300.0)})
     monkeypatch.setattr(yahoo, "SESSION_FACTORY", lambda: FakeYahoo(script))
-    monkeypatch.setattr(yahoo, "PACE_SECONDS", 0.0)
+    monkeypatch.setattr(yahoo.YahooSource, "pace", 0.0)
     yield script
     reset_yfinance(tmp_path / "yf-cache")
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import predict_latest
 
 from stockcast.data.sources.sample import load_sample
 from stockcast.data.store import PriceStore
@@ -76,7 +77,7 @@ def test_new_sessions_do_not_move_the_test_period(stockcast_home):
     assert ev["test"] == res["evaluation"]["test"]
     assert ev["horizons"] == res["evaluation"]["horizons"]
     manifest, model, calib = modelstore.load_model(stockcast_home, "MSFT")
-    latest = evaluation.predict_latest("MSFT", frame, manifest, model)
+    latest = predict_latest("MSFT", frame, manifest, model)
     assert latest["as_of"] == frame.index[-1] and latest["log_returns"].shape == (5,)
     assert latest["last_close"] == frame["adj_close"].iloc[-1] and latest["vol"] > 0
     assert calib["y"].shape == calib["mu"].shape == (manifest["split"]["val"]["n"], 5)

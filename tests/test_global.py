@@ -26,7 +26,7 @@ from stockcast.forecasting import stats
 from stockcast.models import store as modelstore
 
 SYMS = ["AAA", "BBB", "CCC"]
-GLOBAL = ["--epochs", "3", "--hidden", "4", "--lookback", "10", "--horizon", "3",
+GLOBAL = ["--epochs", "3", "--hidden", "4", "--lookback", "10", "--horizon", "3", "--ensemble", "1",
           "--batch-size", "64", "--features", "log_return,hl_pct", "--quiet", "--json"]  # fmt: skip
 DDP_TOL = 1e-5  # relative: 2 gloo ranks vs 1 process (measured 3e-8: sums in another order)
 
@@ -164,6 +164,11 @@ def test_model_ref_tells_names_from_ids():
         "G",
         "20261129T153000-ab12cd",
     )
+
+    from stockcast.models.schema import is_model_id  # the one definition of an id's shape
+
+    assert is_model_id("20261129T153000-ab12cd")
+    assert not any(map(is_model_id, ["global", "20261129T153000-ab12cd\n", "20261129-ab12cd"]))
 
 
 def test_rank_ic_by_hand():
@@ -350,8 +355,7 @@ def test_global_model_predicts_with_live_weights_trained_through_the_last_sessio
     stockcast_home,
 ):
     import torch
-
-    from stockcast.forecasting.evaluation import predict_latest
+    from helpers import predict_latest
 
     _store_three(stockcast_home)
     trained = _train_trio()
@@ -404,11 +408,11 @@ def test_live_refit_of_zero_epochs_is_the_naive_start_over_every_stored_window(s
     _store_three(stockcast_home)
     store = PriceStore(stockcast_home)
     prices = {s: store.read(s) for s in SYMS}
-    options = dict(epochs=1, hidden=4, lookback=10, horizon=3, batch_size=64,
+    options = dict(epochs=1, hidden=4, lookback=10, horizon=3, batch_size=64, ensemble=1,
                    features="log_return,hl_pct")  # fmt: skip
     data, model_cfg, cfg, _ = configs_from_options(options)
     fitted = fit_global(prices, data, model_cfg, cfg, "cpu")
-    zero = dataclasses.replace(fitted, result=dataclasses.replace(fitted.result, best_epoch=0))
+    zero = dataclasses.replace(fitted, results=[dataclasses.replace(fitted.result, best_epoch=0)])
     live = refit_global(zero, model_cfg, "cpu")
     starts = []
     for i, (s, frame) in enumerate(prices.items()):
@@ -440,3 +444,48 @@ def test_build_multi_refuses_a_feature_that_reads_zero_in_training():
         assert "\n" not in line and "hl_pct reads zero" in line and "FLAT" in line
         assert line.endswith("`--features log_return`")
     assert build_multi({"GOOD": good}, cfg).symbols == ("GOOD",)
+
+
+@pytest.mark.slow
+def test_a_global_ensemble_is_listed_and_predicts_like_any_model(stockcast_home):
+    """`train A B C --global --ensemble 2` saves a model of 2 members (seeds 0 and 1, both
+    refit live); `models --json` lists its pooled skill; `predict B --model NAME --json` has
+    B's own test skill and verdict from the global model's per-symbol test metrics."""
+    from stockcast.models.ensemble import Ensemble
+
+    _store_three(stockcast_home)
+    two = [
+        ("2" if prev == "--ensemble" else o)
+        for prev, o in zip(["", *GLOBAL[:-1]], GLOBAL, strict=True)
+    ]
+    res = run("train", *SYMS, "--global", "--name", "duet", *two)
+    assert res.exit_code == 0, res.output
+    trained = json.loads(res.output)
+    assert trained["ensemble"] == 2 and [m["seed"] for m in trained["members"]] == [0, 1]
+    manifest = modelstore.read_manifest(stockcast_home, "duet")
+    assert manifest["ensemble"] == 2 and len(manifest["members"]) == 2
+    assert manifest["live"]["epochs"] == [m["best_epoch"] for m in trained["members"]]
+    for weights in ("evaluated", "live"):
+        net = modelstore.load_model(stockcast_home, "duet", symbol="BBB", weights=weights)[1]
+        assert isinstance(net, Ensemble) and len(net.members) == 2
+
+    [row] = [r for r in json.loads(run("models", "--json").stdout) if r["name"] == "DUET"]
+    pooled = trained["pooled"]["horizons"][0]["skill_vs_best"]["value"]
+    assert row["members"] == 2 and row["skill_vs_best"] == pytest.approx(pooled)
+
+    res = run("predict", "BBB", "--model", "duet", "--json")
+    assert res.exit_code == 0, res.output
+    [fc] = json.loads(res.stdout)
+    own = trained["evaluation"]["BBB"]["horizons"][0]
+    h1 = 1 - own["mae"] / own["baselines"]["persistence"]["mae"]
+    assert fc["skill"]["h1"] == pytest.approx(h1)
+    assert fc["skill"]["verdict_h1"] == own["verdict"] and fc["skill"]["headline"]
+
+
+def test_train_global_refuses_shrink_with_one_line(stockcast_home):
+    res = run("train", *SYMS, "--global", "--shrink", "--quiet")
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        "error: --shrink learns one symbol's weight toward its naive forecast and does not "
+        "apply to a --global model; leave --shrink out"
+    ]

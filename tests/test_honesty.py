@@ -135,7 +135,7 @@ def test_bands_are_calibrated_on_validation(trained):
 
 @pytest.mark.slow
 def test_predict_uses_the_live_weights_on_the_last_window(trained):
-    """(c) and (f), planted: predict_latest's window ends one session early; load_model ignores
+    """(c) and (f), planted: the latest window ends one session early; load_model ignores
     weights="live"."""
     manifest, live, _, dates, rows, _ = loaded(trained["home"], "live")
     _, evaluated, _, *_ = loaded(trained["home"], "evaluated")

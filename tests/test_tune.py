@@ -19,7 +19,7 @@ from stockcast.training import tune as tuning
 
 FIXED = ["--hidden", "4", "--lookback", "10", "--epochs", "1", "--batch-size", "512",
          "--horizon", "2"]  # fmt: skip
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow
 
 
 @pytest.fixture
@@ -57,6 +57,7 @@ def finished_trials(db: Path) -> int:
     return int(n)
 
 
+@slow
 def test_kill_9_then_the_same_command_continues_the_study(home: Path) -> None:
     db = home / "tune" / "SYN.db"
     proc = subprocess.Popen(tune_cmd(home, 4), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -77,6 +78,7 @@ def test_kill_9_then_the_same_command_continues_the_study(home: Path) -> None:
     assert res["command"].startswith("stockcast train SYN")
 
 
+@slow
 def test_two_processes_search_one_study(home: Path) -> None:
     env = {**os.environ, "STOCKCAST_THREADS": "1"}
     procs = [subprocess.Popen(tune_cmd(home, 4), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -90,6 +92,7 @@ def test_two_processes_search_one_study(home: Path) -> None:
     assert max(r["trials_completed"] for r in results) == finished or finished == 4
 
 
+@slow
 def test_the_search_space_never_reaches_the_test_split(home: Path) -> None:
     prices = PriceStore(home).read("SYN")
     cut = tuning.tuning_prices(home, "SYN")
@@ -97,12 +100,14 @@ def test_the_search_space_never_reaches_the_test_split(home: Path) -> None:
     assert cut.index[-1] < prices.index[int(0.85 * len(prices))]
 
 
+@slow
 def test_train_command_has_the_chosen_flags() -> None:
     cmd = tuning.train_command("MSFT", {"hidden": 32, "lr": 0.00123, "features": ("log_return",),
                                         "seed": 0})  # fmt: skip
     assert cmd == "stockcast train MSFT --hidden 32 --lr 0.00123 --features log_return"
 
 
+@slow
 def test_a_storage_being_created_by_another_process_is_retried(tmp_path, monkeypatch):
     """Two `tune` processes creating a new study database at once race on Optuna's schema (the
     loser gets an IntegrityError on the version row, seen in CI): the loser tries again."""
@@ -121,3 +126,30 @@ def test_a_storage_being_created_by_another_process_is_retried(tmp_path, monkeyp
     monkeypatch.setattr(tune, "_rdb_storage", racing)
     study = tune.open_study(f"sqlite:///{tmp_path / 'race.db'}", "RACE-lstm", seed=0)
     assert study.study_name == "RACE-lstm" and len(calls) == 2
+
+
+def test_tune_device_cpu_backtests_the_best_parameters_on_the_cpu(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The device given to `tune` reaches the backtest of the best parameters (it once read
+    a result key that was never written, and backtested on the default device)."""
+    from typer.testing import CliRunner
+
+    from stockcast.cli import app
+
+    def searched(root, sym, **kw):
+        assert kw["device"] == "cpu"
+        return {"ticker": sym, "arch": "lstm", "best": {"params": {"hidden": 4}}}
+
+    asked: list[str] = []
+
+    def backtested(root, sym, data, model_cfg, cfg, seeds=None, device="auto", **kw):
+        asked.append(device)
+        return {"folds": [], "horizons": []}
+
+    monkeypatch.setattr(tuning, "tune_symbol", searched)
+    monkeypatch.setattr(tuning.backtest, "backtest_symbol", backtested)
+    result = CliRunner().invoke(app, ["tune", "SYN", "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    assert asked == ["cpu"]
+    assert json.loads(result.stdout)["backtest"]["horizons"] == []

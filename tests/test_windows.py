@@ -20,7 +20,6 @@ from stockcast.prep.windows import (
     make_targets,
     make_windows,
     min_sessions,
-    n_windows,
     part_ranges,
     split_bounds,
 )
@@ -37,7 +36,7 @@ def test_window_count_and_alignment(n, lookback, horizon):
     assert x.shape == (n - lookback + 1, lookback, 2) and x.dtype == np.float32
     assert x.flags.c_contiguous
     complete = np.isfinite(y).all(axis=1)
-    assert complete.sum() == n_windows(n, lookback, horizon) == max(0, n - lookback - horizon + 1)
+    assert complete.sum() == max(0, n - lookback - horizon + 1)
     for i in range(len(x)):
         t = i + lookback - 1  # as-of index: the last row inside the window
         np.testing.assert_array_equal(x[i], rows[t - lookback + 1 : t + 1])

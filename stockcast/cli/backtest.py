@@ -42,8 +42,8 @@ FoldsOpt = Annotated[
 ]
 SeedsOpt = Annotated[
     int | None,
-    typer.Option("--seeds", min=1, max=64, show_default=False,
-                 help="Ensemble members per fold (default: --ensemble, as train)."),
+    typer.Option("--seeds", min=1, max=64, show_default=False, hidden=True,
+                 help="The old name of --ensemble (members per fold)."),
 ]  # fmt: skip
 
 BacktestModelOpt = Annotated[
@@ -90,9 +90,9 @@ def backtest(
     cut from its symbols' common calendar, each retrains one network over all its symbols, and
     the cross-section across them (rank IC, spread) is shown per fold.
 
-    Example: [bold]stockcast backtest MSFT --folds 5 --seeds 3[/] · [bold]stockcast backtest
-    MSFT --arch lstm,gru,transformer --seeds 1[/] · [bold]stockcast backtest AAPL KO --model
-    big[/]
+    Example: [bold]stockcast backtest MSFT --folds 5 --ensemble 3[/] · [bold]stockcast
+    backtest MSFT --arch lstm,gru,transformer --ensemble 1[/] · [bold]stockcast backtest AAPL
+    KO --model big[/]
     """
     from stockcast.data.paths import normalize_symbol
 
@@ -100,6 +100,10 @@ def backtest(
     if model is not None:
         _saved_recipe(syms, model.strip(), folds, seeds, as_json, quiet, options)
         return
+    if seeds is not None:  # --seeds K, the old name of --ensemble K: one name for the members
+        if options.get("ensemble") not in (None, seeds):
+            raise UsageError("--seeds is the old name of --ensemble; give --ensemble alone")
+        options, seeds = {**options, "ensemble": seeds}, None
     archs = arch_list(options.get("arch"))  # --arch lstm,gru: the leaderboard
     if archs is not None and len(archs) > 1:
         _leaderboard(syms, list(archs), folds, seeds, as_json, quiet, options)

@@ -66,11 +66,20 @@ def fetch(
             "(refused otherwise: a cut or shortened file must not shrink the history).",
         ),
     ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Where the prices come from: yahoo (the default), csv (with --csv FILE), "
+            "sample, or a source an installed plugin registers (see `stockcast info`).",
+            show_default=False,
+        ),
+    ] = None,
     csv: Annotated[
         Path | None,
         typer.Option(
             "--csv",
-            help="Import this CSV file instead of asking Yahoo; it replaces the "
+            help="Import this CSV file instead of asking Yahoo (--source csv); it replaces the "
             "symbol's stored history. A wide table (Date, then one close column per "
             "ticker) or a long one (Date, Symbol, prices) imports every symbol in it "
             "(or those given).",
@@ -87,7 +96,10 @@ def fetch(
         ),
     ] = None,
     sample: Annotated[
-        bool, typer.Option("--sample", help="Store the bundled MSFT sample (no network).")
+        bool,
+        typer.Option(
+            "--sample", help="Store the bundled MSFT sample (no network; --source sample)."
+        ),
     ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON array for machines.")
@@ -96,7 +108,8 @@ def fetch(
         bool, typer.Option("--quiet", "-q", help="Print nothing on success; errors still show.")
     ] = False,
 ) -> None:
-    """Fetch daily prices into the local store: from Yahoo, a CSV file, or the bundled sample.
+    """Fetch daily prices into the local store: from Yahoo, a CSV file, the bundled sample, or
+    a source an installed plugin adds (--source NAME).
 
     A repeat fetch asks Yahoo only for the latest sessions (and re-fetches everything when a
     dividend or split has rewritten the adjusted history). New data that would remove stored
@@ -107,17 +120,22 @@ def fetch(
     [bold]stockcast fetch AAPL --csv ~/Downloads/AAPL.csv[/], [bold]stockcast fetch --csv
     closes.csv[/] (a table of many symbols)
     """
+    name = _source_name(source, csv, sample)
+    sample = name == "sample"
     syms = _symbols(symbols or [], csv, sample)
     d0, d1 = _date_range(start, end)
-    if (csv or sample) and (d0 or d1 or full):
-        raise UsageError("--start, --end and --full apply to Yahoo fetches, not --csv or --sample")
+    if (d0 or d1 or full) and not _incremental(name):
+        flag = {"csv": "--csv", "sample": "--sample"}.get(name, f"--source {name}")
+        raise UsageError(
+            f"--start, --end and --full apply to sources read by date such as Yahoo, not {flag}"
+        )
     if date_format and not csv:
         raise UsageError("--date-format applies to --csv imports only")
     results = _run(
         syms,
+        name,
         csv,
         date_format,
-        sample,
         (d0, d1),
         full,
         replace,
@@ -125,6 +143,31 @@ def fetch(
     )
     _report(results, as_json=as_json, quiet=quiet)
     raise typer.Exit(_exit_code(results))
+
+
+def _source_name(source: str | None, csv: Path | None, sample: bool) -> str:
+    """The registry name of the source asked for; --csv and --sample name theirs."""
+    from stockcast.data.sources.base import DEFAULT_SOURCE, source_class
+
+    implied = [n for n, given in (("csv", csv is not None), ("sample", sample)) if given]
+    if len(implied) > 1:
+        raise UsageError("--sample stores MSFT only; give no symbols and no --csv with it")
+    if source is not None:
+        source_class(source)  # UsageError naming the installed sources
+        if implied and implied[0] != source:
+            flag = "--csv" if implied[0] == "csv" else "--sample"
+            raise UsageError(f"{flag} reads the {implied[0]} source, not {source}; give one")
+        if source == "csv" and csv is None:
+            raise UsageError("--source csv reads a file; give it with --csv FILE")
+        return source
+    return implied[0] if implied else DEFAULT_SOURCE
+
+
+def _incremental(name: str) -> bool:
+    """Whether the ``name`` source is asked for a range of dates (--start, --end, --full)."""
+    from stockcast.data.sources.base import source_class
+
+    return bool(source_class(name).incremental)
 
 
 def _symbols(raw: list[str], csv: Path | None, sample: bool) -> list[str]:
@@ -193,21 +236,21 @@ def _date_range(
 
 def _run(
     syms: list[str],
+    name: str,
     csv: Path | None,
     date_format: str | None,
-    sample: bool,
     dates: tuple[dt.date | None, dt.date | None],
     full: bool,
     replace: bool,
     show_progress: bool,
 ) -> list[FetchResult]:
     from stockcast.data import ingest
-    from stockcast.data.sources import yahoo
+    from stockcast.data.sources.base import pace_of, source_class
     from stockcast.data.store import PriceStore
 
     store = PriceStore(STATE.data_dir)
     start, end = dates
-    if sample:
+    if name == "sample":
         return ingest.run_all(
             syms, lambda s: ingest.ingest_sample(store, replace=replace), source="sample"
         )
@@ -221,13 +264,15 @@ def _run(
             source="csv",
         )
     con = stdout()
+    where = "Yahoo" if name == "yahoo" else name
 
     def one(sym: str) -> FetchResult:
-        spinner = con.status(f"Fetching {sym} from Yahoo...") if show_progress else None
+        spinner = con.status(f"Fetching {sym} from {where}...") if show_progress else None
         with spinner if spinner and con.is_terminal else contextlib.nullcontext():
-            return ingest.ingest_yahoo(store, sym, start, end, full=full, replace=replace)
+            source = ingest.open_named(store, sym, name)
+            return ingest.refresh(store, sym, source, start, end, full=full, replace=replace)
 
-    return ingest.run_all(syms, one, source="yahoo", pace=yahoo.PACE_SECONDS)
+    return ingest.run_all(syms, one, source=name, pace=pace_of(source_class(name)))
 
 
 def _report(results: list[FetchResult], *, as_json: bool, quiet: bool) -> None:

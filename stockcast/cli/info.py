@@ -32,6 +32,7 @@ def info(as_json: JsonOpt = False) -> None:
         ("python", facts["versions"]["python"]),
         ("torch", facts["versions"]["torch"]),
         ("devices", ", ".join(facts["devices"])),
+        ("price sources", ", ".join(src["name"] for src in facts["sources"])),
     ]
     for key, value in rows:
         con.print(f"{key:>15}  {value}", markup=False)
@@ -49,6 +50,7 @@ def gather() -> dict[str, Any]:
 
     import stockcast
     from stockcast.data.paths import symbols_in
+    from stockcast.data.sources.base import source_names
     from stockcast.models import catalog
     from stockcast.schedule.config import config_path
 
@@ -79,6 +81,7 @@ def gather() -> dict[str, Any]:
         "models": n_models,
         "model_names": len(names),
         "devices": devices,
+        "sources": [{"name": name} for name in source_names()],  # built-in and plugins'
         "versions": {
             "stockcast": stockcast.__version__,
             "python": platform.python_version(),

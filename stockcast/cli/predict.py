@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -93,6 +92,7 @@ def predict(
     from stockcast.data.paths import normalize_symbol
     from stockcast.forecasting.forecast import forecast_symbol
     from stockcast.forecasting.intervals import parse_levels
+    from stockcast.models.schema import is_model_id
 
     levels = parse_levels(level)
     if horizon is not None and horizon < 1:
@@ -101,7 +101,7 @@ def predict(
             "horizon H (`stockcast models` shows it), or leave it out for all H"
         )
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
-    if model and len(syms) > 1 and re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", model):  # an id
+    if model and len(syms) > 1 and is_model_id(model):  # an id
         raise UsageError("--model names one model; give a single symbol with it")
     check_model_option(syms[0], model)
     if calendar:  # a bad code is one usage error, not one failure per symbol
@@ -183,17 +183,16 @@ def _why(exc: BaseException) -> str:
 
 
 def _refresh(root: Path, sym: str) -> str:
-    """The command that brings a symbol's stored prices up to date: its CSV file read again
-    for an imported symbol (asking Yahoo would replace it with another source)."""
+    """The command that brings a symbol's stored prices up to date from its own source (its
+    CSV file read again for an imported symbol: asking Yahoo would replace it)."""
+    from stockcast.data.sources.base import fetch_command
     from stockcast.data.store import PriceStore
 
     try:
         info = PriceStore(root).info(sym)
     except Exception:  # unreadable: `list` says so; Yahoo is the default source
         return f"stockcast fetch {sym}"
-    if info.source == "csv":
-        return f"stockcast fetch {sym} --csv {info.source_ref or 'FILE'}"
-    return f"stockcast fetch {sym}"
+    return fetch_command(info.source, sym, info.source_ref)
 
 
 PLOT_FORMATS = ("png", "svg", "pdf")  # --plot formats, chosen by the file's extension

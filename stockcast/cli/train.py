@@ -256,10 +256,9 @@ def evaluate(
     Examples: [bold]stockcast evaluate MSFT AAPL --json[/],
     [bold]stockcast evaluate --model big3[/]
     """
-    import re
-
     from stockcast.data.paths import normalize_symbol
     from stockcast.forecasting.evaluation import evaluate_saved
+    from stockcast.models.schema import is_model_id
 
     if not symbols:
         if not model:
@@ -270,7 +269,7 @@ def evaluate(
         _evaluate_global(model, as_json)
         return
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
-    if model and len(syms) > 1 and re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", model):  # an id
+    if model and len(syms) > 1 and is_model_id(model):  # an id
         raise UsageError("--model with an id names one model; give a single symbol with it")
     check_model_option(syms[0], model)
 

@@ -58,16 +58,16 @@ def tune(
 
     sym = normalize_symbol(symbol)
     progress = None if (quiet or as_json) else _trial_line
+    device = str(options.get("device") or "auto")  # the trials' and the backtest's
     res = tuning.tune_symbol(STATE.data_dir, sym, fixed=options, trials=trials, jobs=jobs,
-                             timeout=timeout, storage=storage, folds=folds,
-                             device=str(options.get("device") or "auto"),
+                             timeout=timeout, storage=storage, folds=folds, device=device,
                              on_trial=progress)  # fmt: skip
     if run_backtest and res["best"] is not None:
         if progress is not None:
             stderr().print(f"{sym}: backtesting the best parameters ...", markup=False)
         best = {k: tuple(v) if isinstance(v, list) else v
                 for k, v in res["best"]["params"].items()}  # fmt: skip
-        bt = tuning.backtest_best(STATE.data_dir, sym, best, device=res.get("device", "auto"))
+        bt = tuning.backtest_best(STATE.data_dir, sym, best, device=device)
         res["backtest"] = {
             "searched_through": bt["searched_through"],
             "folds": [{k: f[k] for k in ("origin", "end", "test_start", "test_end", "n")}

@@ -10,6 +10,7 @@ prints.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable
@@ -24,12 +25,19 @@ from stockcast.batch import Outcome, run_batch
 from stockcast.data.calendar import calendar_code_for, last_completed_session
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.sources import yahoo
-from stockcast.data.sources.base import Source
+from stockcast.data.sources.base import (
+    DEFAULT_SOURCE,
+    Source,
+    fetch_command,
+    open_source,
+    registry,
+    source_names,
+)
 from stockcast.data.sources.csvfile import CsvSource, table_shape
 from stockcast.data.sources.sample import SAMPLE_SYMBOL, SampleSource
 from stockcast.data.store import COLUMNS, PriceStore, SymbolInfo
 from stockcast.data.validate import ValidationReport, validate
-from stockcast.errors import DataError, HistoryRefused, StoreUnwritable, UsageError
+from stockcast.errors import DataError, HistoryRefused, StoreUnwritable, UnknownSource, UsageError
 
 OVERLAP_SESSIONS = 5  # an incremental fetch re-asks this many stored sessions
 RTOL = 1e-4  # relative tolerance when comparing stored and fetched prices
@@ -43,7 +51,7 @@ class FetchResult:
 
     ticker: str
     status: str  # new, updated, unchanged, rewritten or failed
-    source: str  # yahoo, csv or sample
+    source: str  # the source's registry name: yahoo, csv, sample or a plugin's
     rows: int = 0  # rows stored after the fetch
     rows_added: int = 0  # sessions that were not stored before
     rows_removed: int = 0  # stored sessions that the new data no longer has (rewrites only)
@@ -144,11 +152,8 @@ def refuse_losses(
 
 def accept_command(sym: str, source: Source) -> str:
     """The command that accepts a refused replacement from ``source``."""
-    if source.name == "csv" and source.ref:
-        return f"stockcast fetch {sym} --csv {source.ref} --replace"
-    if source.name == "sample":
-        return "stockcast fetch --sample --replace"
-    return f"stockcast fetch {sym} --full --replace"
+    again = fetch_command(source.name, sym, source.ref)
+    return f"{again}{' --full' if source.incremental else ''} --replace"
 
 
 # storing -----------------------------------------------------------------------------------
@@ -309,6 +314,43 @@ def _update(
 
 
 # sources -----------------------------------------------------------------------------------
+def cache_folder(store: PriceStore) -> Path:
+    """The data directory's cache folder, given to every source it opens."""
+    return store.root / "cache"
+
+
+def open_stored(store: PriceStore, symbol: str) -> Source:
+    """The source ``symbol`` was stored from, opened as recorded (its file, its options), to
+    read it again; ``DEFAULT_SOURCE`` when nothing is stored. UnknownSource when that source
+    is not installed: the symbol is never read from another source in its place."""
+    if not store.exists(symbol):
+        return open_source(DEFAULT_SOURCE, symbol, cache=cache_folder(store))
+    info = store.info(symbol)
+    if info.source not in registry():
+        raise UnknownSource(
+            f"{symbol} was stored from the price source {info.source!r}, which is not "
+            f"installed (installed: {', '.join(source_names())}); install the package that "
+            f"provides it, or store {symbol} from another source with `stockcast fetch "
+            f"{symbol} --source NAME --replace`"
+        )
+    return open_source(
+        info.source, symbol, info.source_ref, info.source_options, cache=cache_folder(store)
+    )
+
+
+def open_named(store: PriceStore, symbol: str, name: str) -> Source:
+    """The source registered as ``name``, ready to read ``symbol`` (`fetch --source NAME`);
+    what the store recorded for the symbol from the same source (a reference, options) is
+    reused. ``refresh`` with it fetches the symbol."""
+    ref, options = None, None
+    if store.exists(symbol):
+        with contextlib.suppress(Exception):  # unreadable: the fetch replaces it
+            info = store.info(symbol)
+            if info.source == name:
+                ref, options = info.source_ref, info.source_options
+    return open_source(name, symbol, ref, options, cache=cache_folder(store))
+
+
 def ingest_csv(
     store: PriceStore,
     symbol: str,

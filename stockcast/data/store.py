@@ -48,7 +48,7 @@ class SymbolInfo:
     rows: int
     first: str | None  # ISO date of the first session
     last: str | None  # ISO date of the last session
-    source: str  # "yahoo", "csv" or "sample"
+    source: str  # a source's registry name: "yahoo", "csv", "sample" or a plugin's
     source_ref: str | None  # the CSV path for "csv", else None
     updated: str  # ISO timestamp (UTC) of the last write
     schema_version: int

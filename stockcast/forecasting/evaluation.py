@@ -21,7 +21,7 @@ from stockcast.errors import UsageError
 from stockcast.forecasting import crosssection, metrics, stats
 from stockcast.forecasting.history import parts_from_split
 from stockcast.forecasting.intervals import DEFAULT_LEVELS, evaluate_intervals
-from stockcast.forecasting.latest import data_config, latest_window, scalers
+from stockcast.forecasting.latest import data_config, scalers
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.base import predict_scaled
@@ -224,14 +224,6 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict
     ds = rebuild_dataset(sym, PriceStore(root).read(sym), manifest)
     shrink = Shrink.from_dict(manifest.get("shrink"))
     return {"ticker": sym, "model": manifest["id"], **evaluate_dataset(model, ds, shrink=shrink)}
-
-
-def predict_latest(symbol: str, prices: pd.DataFrame, manifest: dict, model: nn.Module) -> dict:
-    """Predicted log returns (H,) from the latest stored window, with its as-of context (the
-    torch route; `predict` runs the same window through ``models.numpy_infer``)."""
-    w = latest_window(symbol, prices, manifest)
-    mu = w.log_returns(predict_scaled(model, w.x, torch.device("cpu")))
-    return {"as_of": w.as_of, "last_close": w.last_close, "log_returns": mu, "vol": w.vol}
 
 
 def symbol_test(symbol: str, ds: Dataset, p: PartPredictions) -> crosssection.SymbolTest:

@@ -30,7 +30,13 @@ from stockcast.forecasting.latest import latest_window
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.numpy_infer import Predict
-from stockcast.models.store import load_model, load_numpy, model_ref, series_view
+from stockcast.models.store import (
+    evaluation_report,
+    load_model,
+    load_numpy,
+    model_ref,
+    series_view,
+)
 from stockcast.prep import features
 
 if TYPE_CHECKING:
@@ -192,9 +198,10 @@ def _iso(d: dt.date | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def skill_from_manifest(manifest: dict) -> Skill:
-    """Test skill against persistence at h=1 and over all horizons, from the saved metrics."""
-    report = manifest.get("test_metrics") or {}
+def skill_from_manifest(manifest: dict, symbol: str | None = None) -> Skill:
+    """Test skill against persistence at h=1 and over all horizons, from the saved metrics
+    (of ``symbol``, for a global model: its own test windows)."""
+    report = evaluation_report(manifest, symbol) or {}
     hs = report.get("horizons") or []
     if not hs:
         return Skill(None, None, None, None, "this model has no test metrics")
@@ -349,7 +356,7 @@ def build_forecast(
         stale=last_completed is not None and as_of < last_completed,
         last_completed=last_completed,
         vol=vol,
-        skill=skill_from_manifest(manifest),
+        skill=skill_from_manifest(manifest, symbol),
         steps=steps,
         made_at=made.isoformat(timespec="seconds"),
         history=tuple((d.date(), float(v)) for d, v in hist.items()),

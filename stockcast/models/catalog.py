@@ -39,7 +39,7 @@ class Entry:
     epochs: int | None  # epochs run (the first member's, for an ensemble)
     members: int  # ensemble size (1: a single network)
     interrupted: bool  # training was stopped by Ctrl-C; the best epoch so far was kept
-    skill_vs_best: float | None  # test skill at h=1 against the best naive forecast
+    skill_vs_best: float | None  # test skill at h=1 against the best naive forecast (pooled)
     default: bool  # the model `predict NAME` uses without --model
     size_bytes: int  # bytes on disk
     error: str | None = None  # set when the manifest cannot be read
@@ -94,7 +94,7 @@ def _entry(root: Path, label: str, model_id: str, default: bool) -> Entry:
         epochs=m.get("epochs"),
         members=len(members) if isinstance(members, list) and members else 1,
         interrupted=bool(m.get("interrupted")),
-        skill_vs_best=skill_vs_best(m.get("test_metrics")),
+        skill_vs_best=model_skill(m),
         default=default,
         size_bytes=size,
     )
@@ -106,6 +106,25 @@ def skill_vs_best(report: Any) -> float | None:
         h = report["horizons"][0]
         best = min(float(b["mae"]) for b in h["baselines"].values())
         return 1.0 - float(h["mae"]) / best if best > 0 else None
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def model_skill(manifest: Mapping) -> float | None:
+    """The skill `stockcast models` lists: a one-symbol model's test skill at h=1, a global
+    model's pooled one over all its symbols."""
+    pooled = store.pooled_report(manifest)
+    if pooled is not None:
+        return pooled_skill_vs_best(pooled)
+    return skill_vs_best(manifest.get("test_metrics"))
+
+
+def pooled_skill_vs_best(pooled: Any) -> float | None:
+    """A global model's pooled test skill at h=1 against the best naive forecast of each
+    symbol, over all its symbols (the `evaluate --model NAME` "Pooled" figure)."""
+    try:
+        value = pooled["horizons"][0]["skill_vs_best"]["value"]
+        return None if value is None else float(value)
     except (KeyError, TypeError, ValueError, IndexError):
         return None
 

@@ -21,8 +21,14 @@ from stockcast.errors import ModelError
 MAX_HORIZON = 1_000  # sessions; far beyond any sensible model, far below an overflow
 MAX_LOOKBACK = 100_000
 MAX_WIDTH = 1_000_000  # any integer in a model config (hidden size, layers, heads)
-_ID_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
+MODEL_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{6}")  # a model id: creation time, random suffix
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-^=]*$")
+
+
+def is_model_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a model id (``20261129T153000-ab12cd``); a model name
+    never has it."""
+    return MODEL_ID.fullmatch(text) is not None
 
 
 class _Bad(Exception):
@@ -60,7 +66,7 @@ def _manifest(m: Mapping) -> None:
         raise _Bad("not a JSON object")
     horizon = _int(m, "horizon", 1, MAX_HORIZON) if "horizon" in m else None
     lookback = _int(m, "lookback", 1, MAX_LOOKBACK) if "lookback" in m else None
-    if "id" in m and not (isinstance(m["id"], str) and _ID_RE.match(m["id"])):
+    if "id" in m and not (isinstance(m["id"], str) and is_model_id(m["id"])):
         raise _Bad("id: not a model id")
     for key in ("name", "ticker", "arch"):
         if m.get(key) is not None and not (isinstance(m[key], str) and _NAME_RE.match(m[key])):

@@ -27,7 +27,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import time
@@ -54,7 +53,6 @@ SERIES_KEYS = ("scalers", "split", "trained_through", "data_end")  # per symbol,
 LIVE = "live."  # prefix of the live weights and calibration
 WEIGHT_SETS = ("evaluated", "live")  # load_model(weights=...)
 LEGACY_START_DRIFT = 0.5  # models saved without `start_drift` started at half the drift
-_ID_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def list_models(root: Path, name: str) -> list[str]:
     folder = models_dir(root, name)
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and _ID_RE.match(p.name))
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and schema.is_model_id(p.name))
 
 
 def new_model_id(existing: list[str], now: dt.datetime | None = None) -> str:
@@ -102,10 +100,10 @@ def model_ref(symbol: str, ref: str | None) -> tuple[str, str | None]:
     if ref is None or not ref.strip():
         return normalize_symbol(symbol), None
     ref = ref.strip()
-    if _ID_RE.match(ref):
+    if schema.is_model_id(ref):
         return normalize_symbol(symbol), ref
     name, _, model_id = ref.partition(":")
-    if model_id and not _ID_RE.match(model_id):
+    if model_id and not schema.is_model_id(model_id):
         raise UsageError(
             f"--model {ref}: {model_id!r} is not a model id (like 20261129T153000-ab12cd); "
             "give an id, a model name, or NAME:ID"
@@ -131,6 +129,23 @@ def series_view(manifest: Mapping, symbol: str | None = None) -> SeriesView:
     start = s.get("start_drift") or [LEGACY_START_DRIFT] * int(manifest.get("horizon") or 0)
     return SeriesView(sym, s["scalers"], s["split"], s.get("trained_through"), s.get("data_end"),
                       tuple(float(v) for v in start))  # fmt: skip
+
+
+def evaluation_report(manifest: Mapping, symbol: str | None = None) -> Mapping | None:
+    """``symbol``'s saved test evaluation (the `evaluate --json` report: horizons, baselines,
+    verdicts), whatever the model's kind: a one-symbol model's ``test_metrics``, a global
+    model's ``series_metrics`` entry of the symbol; None when the model has none."""
+    own = manifest.get("test_metrics")
+    if own:
+        return own
+    per_series = manifest.get("series_metrics") or {}
+    return per_series.get(pick_symbol(manifest, symbol)) if per_series else None
+
+
+def pooled_report(manifest: Mapping) -> Mapping | None:
+    """A global model's pooled test figures over all its symbols (``forecasting/crosssection``:
+    per horizon ``skill_vs_best`` {value, low, high}, ...); None for other models."""
+    return manifest.get("pooled") or None
 
 
 def pick_symbol(manifest: Mapping, symbol: str | None = None) -> str:

@@ -128,11 +128,6 @@ class MultiDataset:
         future = self.log_close[np.where(inside, ahead, rows[:, None])]  # (B, H)
         return np.where(inside, future - self.log_close[rows][:, None], np.nan)
 
-    def unscale(self, rows: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """(B, H) scaled predictions for windows ``rows`` -> log returns, per-series scalers."""
-        sid = self.series_id(rows)  # (B,)
-        return np.asarray(z, np.float64) * self.target_std[sid] + self.target_mean[sid]
-
     def split_summary(self, symbol: str) -> dict:
         """Per part of ``symbol``: as-of start/end/n and the target date range."""
         s = self.get(symbol)

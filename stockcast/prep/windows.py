@@ -55,10 +55,6 @@ class Scaler:
         return cls(mean=np.asarray(d["mean"], float), std=np.asarray(d["std"], float))
 
 
-def n_windows(n: int, lookback: int, horizon: int) -> int:
-    return max(0, n - lookback - horizon + 1)
-
-
 def split_bounds(
     dates: pd.DatetimeIndex, val_frac: float, test_frac: float, test_start: str | None
 ) -> tuple[int, int]:

@@ -3,7 +3,8 @@
 One lock for the whole run (``<data>/locks/_run.lock``, not waited for): a second run that overlaps
 raises ``BusyError`` at once and does nothing. One symbol's failure never stops the others; when a
 refresh fails for any reason the forecast is still made from stored prices and marked stale (a
-refresh refused because it would lose stored history also fails the symbol). Prices lacking more
+refresh refused because it would lose stored history, or a symbol stored from a price source that
+is not installed, also fails the symbol). Prices lacking more
 than ``stale_sessions`` completed sessions are stale too. The result is a ``RunReport``: what
 happened per symbol, and the exit code.
 
@@ -35,6 +36,7 @@ from stockcast.errors import (
     LockTimeout,
     SourceError,
     StockcastError,
+    UnknownSource,
 )
 from stockcast.schedule import forecastlog
 from stockcast.schedule.config import NO_MODEL
@@ -222,7 +224,7 @@ def _refresh(
         if not _stored(root, sym):  # nothing to forecast from: the refresh error is the story
             raise
         res.stale = True
-        if isinstance(exc, HistoryRefused):
+        if isinstance(exc, HistoryRefused | UnknownSource):  # the user must act: it fails
             log.error("%s: %s; forecasting from stored prices", sym, exc)
             return str(exc)
         _warn(res, log, f"refresh failed: {_why(exc)}; forecasting from stored prices")

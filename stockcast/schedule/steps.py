@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stockcast.data.ingest import ingest_csv, ingest_yahoo
-from stockcast.data.sources.yahoo import PACE_SECONDS
+from stockcast.data import ingest
+from stockcast.data.sources.base import DEFAULT_SOURCE, is_static, pace_of
 from stockcast.data.store import PriceStore
-from stockcast.errors import DataError, ModelError
+from stockcast.errors import ModelError
 from stockcast.forecasting.forecast import forecast_symbol
 from stockcast.models import store as modelstore
 from stockcast.schedule.config import NO_MODEL
@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 
 def default_steps() -> Steps:
-    """The steps that touch the real sources, models and store (Yahoo requests paced)."""
-    pacer = Pacer(PACE_SECONDS)
+    """The steps that touch the real sources, models and store (each source's requests paced
+    as it asks: Yahoo one symbol a second)."""
+    pacer = Pacer()
 
     def paced_refresh(root: Path, symbol: str) -> Refresh:
         return refresh(root, symbol, pacer)
@@ -40,51 +41,44 @@ def default_steps() -> Steps:
 
 
 class Pacer:
-    """Keeps calls at least ``seconds`` apart (Yahoo is asked one symbol at a time, politely)."""
+    """Keeps paced calls at least ``seconds`` apart (a source that asks for it is asked one
+    symbol at a time, politely)."""
 
-    def __init__(self, seconds: float, clock=time.monotonic, sleep=time.sleep) -> None:
+    def __init__(self, seconds: float = 0.0, clock=time.monotonic, sleep=time.sleep) -> None:
         self.seconds, self.clock, self.sleep = seconds, clock, sleep
         self.last: float | None = None
 
-    def wait(self) -> None:
+    def wait(self, seconds: float | None = None) -> None:
+        """Sleep until ``seconds`` (default: the pacer's own) have passed since the last paced
+        call; a call with no pace neither waits nor counts."""
+        gap = self.seconds if seconds is None else seconds
+        if gap <= 0:
+            return
         if self.last is not None:
-            self.sleep(max(0.0, self.seconds - (self.clock() - self.last)))
+            self.sleep(max(0.0, gap - (self.clock() - self.last)))
         self.last = self.clock()
 
 
 def source_of(root: Path, symbol: str) -> str:
-    """Where a symbol's prices come from: its stored source; "yahoo" when nothing is stored."""
+    """Where a symbol's prices come from: its stored source; Yahoo when nothing is stored."""
     store = PriceStore(root)
-    return store.info(symbol).source if store.exists(symbol) else "yahoo"
+    return store.info(symbol).source if store.exists(symbol) else DEFAULT_SOURCE
 
 
 def refresh(root: Path, symbol: str, pacer: Pacer | None = None) -> Refresh:
-    """Refresh from the symbol's own source: Yahoo incrementally, its CSV file read again.
+    """Refresh from the symbol's own source, through its registry entry: Yahoo incrementally,
+    its CSV file read again, a plugin's source as it reads.
 
-    The bundled sample has nothing to refresh. A symbol not stored yet is fetched from Yahoo.
+    The bundled sample has nothing to refresh. A symbol not stored yet is fetched from Yahoo;
+    one stored from a source that is not installed raises UnknownSource (never Yahoo instead).
     """
     store = PriceStore(root)
-    info = store.info(symbol) if store.exists(symbol) else None
-    source = info.source if info else "yahoo"
-    if source == "sample":
-        return Refresh(source, 0, fetched=False)
-    if source == "csv" and info is not None:  # only a stored symbol has another source
-        path = info.source_ref
-        if not path:
-            raise DataError(
-                f"{symbol} was imported from a CSV file that was not recorded; "
-                f"import it again with `stockcast fetch {symbol} --csv FILE`"
-            )
-        if not Path(path).is_file():  # say it in `run`'s words: run has no --csv option
-            raise DataError(
-                f"{symbol} was imported from {path}, which is no longer there; put the file "
-                f"back, or import it again with `stockcast fetch {symbol} --csv FILE`"
-            )
-        result = ingest_csv(store, symbol, path)
-    else:
-        if pacer is not None:
-            pacer.wait()
-        result = ingest_yahoo(store, symbol)
+    source = ingest.open_stored(store, symbol)
+    if is_static(source):
+        return Refresh(source.name, 0, fetched=False)
+    if pacer is not None:
+        pacer.wait(pace_of(source))
+    result = ingest.refresh(store, symbol, source)
     return Refresh(result.source, result.rows_added, notes=list(result.notes))
 
 

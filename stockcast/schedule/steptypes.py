@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class Refresh:
     """What refreshing one symbol from its source did."""
 
-    source: str  # "yahoo", "csv", "sample"
+    source: str  # the source's registry name ("yahoo", "csv", "sample", a plugin's)
     added: int = 0  # sessions stored that were not there before
     fetched: bool = True  # the source answered (False: nothing to refresh, e.g. the sample)
     notes: list[str] = field(default_factory=list)  # rows repaired or dropped, bars left out

@@ -203,7 +203,7 @@ def backtest_global(
         "symbols": syms,
         "folds": len(blocks),
         "share": walkforward.DEFAULT_SHARE,
-        "seeds": 1,  # a global model has one member
+        "seeds": cfg.ensemble,  # members per fold, as the model was trained
         "data_config": {**asdict(data), "features": list(data.features), "test_start": None},
         "train_config": cfg.to_dict(),
         "model_config": model_cfg.to_dict(),

@@ -7,16 +7,19 @@ gathered by index at batch time (``loop.Gathered``) through the same ``fit`` loo
 sharded over torchrun ranks (``loop.Shard``). Each symbol is then evaluated exactly as
 ``evaluate --model NAME`` will: its dataset rebuilt from the manifest's per-symbol scalers and
 split; the pooled and cross-sectional figures over all of them (``forecasting.crosssection``)
-are stored in the manifest as ``pooled`` and ``cross_section``. A global model has one member.
+are stored in the manifest as ``pooled`` and ``cross_section``. An ensemble (``--ensemble K``)
+is K members with seeds seed..seed+K-1 on the same windows and scalers, averaged on their scaled
+outputs, trained as ``recipe.run_members`` trains a per-symbol model's members (one at a time
+under torchrun). ``--shrink`` (one symbol's weight toward its naive forecast) is refused.
 
 The live weights (what `predict` and `run` use) are the same recipe refit after evaluation, as a
-per-symbol model's are (``recipe.refit_live``): the same seed, the naive start with the drift of
-every stored window and each series' drift shares chosen on validation, trained for the
-evaluated ``best_epoch`` epochs on every window whose targets are stored, in one process
-(rank 0 under torchrun, while the other ranks have finished); each series'
-``trained_through`` is then its last stored session, and the live bands are calibrated on the
-evaluated weights' test-split predictions. ``fit_global`` is the fitting part alone, which the
-global walk-forward backtest (``globalbacktest``) reuses per fold.
+per-symbol model's are (``recipe.refit_live``): the same seeds, the naive start with the drift of
+every stored window and each series' drift shares chosen on validation, each member trained for
+its evaluated ``best_epoch`` epochs on every window whose targets are stored, in one process
+(rank 0 under torchrun, while the other ranks have finished); each
+series' ``trained_through`` is then its last stored session, and the live bands are calibrated on
+the evaluated weights' test-split predictions. ``fit_global`` is the fitting part alone, which
+the global walk-forward backtest (``globalbacktest``) reuses per fold.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from stockcast.device import describe, resolve_device, threads_for
 from stockcast.errors import UsageError
 from stockcast.forecasting import choosestart, evaluation, naivestart
 from stockcast.models import store as modelstore
+from stockcast.models.base import EVAL_BATCH
 from stockcast.prep import features
 from stockcast.prep.dataset import MultiDataset, build_multi
 from stockcast.prep.windows import DataConfig, fraction_bounds
@@ -54,8 +58,17 @@ from stockcast.training.loop import (
     TrainConfig,
     fit,
     fit_epochs,
+    make_loss,
 )
-from stockcast.training.recipe import Fitted, combine, initial_member, scaled_start
+from stockcast.training.recipe import (
+    Fitted,
+    combine,
+    initial_member,
+    member_configs,
+    member_workers,
+    run_members,
+    scaled_start,
+)
 
 GLOBAL_NAME = "global"  # the default name of a global model
 GLOBAL_NOTE = "a global model: one network over all its symbols"
@@ -86,13 +99,26 @@ def common_split(prices: Mapping[str, pd.DataFrame], data: DataConfig) -> tuple[
 class GlobalFit:
     """One global network fitted over several series (``fit_global``)."""
 
-    model: nn.Module  # eval mode, on the CPU; scaled windows (B, L, F) -> (B, H)
+    model: nn.Module  # eval mode, on the CPU; scaled windows (B, L, F) -> (B, H); an ensemble
+    # averages its members
     dataset: MultiDataset  # the packed series, split at ``split_dates``, with their scalers
-    result: FitResult  # the early-stopping run (best epoch, losses, seed)
+    results: list[FitResult]  # one early-stopping run per member (best epoch, losses, seed), in
+    # seed order; members Ctrl-C stopped before epoch 1 left out
     split_dates: tuple[str, str]  # (validation start, test start), ISO dates, every series
-    cfg: TrainConfig  # the member's config (one member: ensemble 1)
+    cfg: TrainConfig  # the recipe's config (member i used seed cfg.seed + i)
     device: str  # what training used, e.g. "cpu (1 thread)"
     start_drift: np.ndarray  # (S, H) each series' drift share of the start (choose_starts)
+    seconds: float = 0.0  # wall time of fitting all the members
+
+    @property
+    def result(self) -> FitResult:
+        """The first member's run (the only one of a model of one member)."""
+        return self.results[0]
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C stopped some member before its patience ran out."""
+        return any(r.interrupted for r in self.results)
 
 
 def fit_global(
@@ -105,9 +131,10 @@ def fit_global(
     shard: Shard | None = None,
 ) -> GlobalFit:
     """Pack ``prices`` (symbol -> stored frame) at the common split of ``data`` (its
-    ``test_start`` when set, else its fractions of the union calendar), start one member at the
-    naive start and fit it with early stopping: the fitting part of `train --global`, also
-    each fold of a global backtest. Every rank of a torchrun launch returns the fit.
+    ``test_start`` when set, else its fractions of the union calendar), start ``cfg.ensemble``
+    members at the naive start and fit each with early stopping: the fitting part of `train
+    --global`, also each fold of a global backtest. Every rank of a torchrun launch returns the
+    fit. ``callback`` receives the first member's epochs.
 
     KeyboardInterrupt when Ctrl-C came before epoch 1 finished; ``TrainingError`` on a
     non-finite loss; DataError when a series is too short for the common split.
@@ -116,19 +143,29 @@ def fit_global(
         features.require_inputs(frame, data.features, sym, "the chosen features include")
     split_dates = common_split(prices, data)
     ds = build_multi(prices, dataclasses.replace(data, test_start=None), split_dates)
-    member = dataclasses.replace(cfg, ensemble=1)
     # each series' naive start, its drift the mean target of its training windows
     shares = choose_starts(ds)  # (S, H) chosen on each series' validation windows
     start = scaled_start(ds.target_mean, shares, ds.target_mean, ds.target_std)  # (S, H)
-    net = initial_member(model_cfg, member, np.mean(start, axis=0))
+    cfgs = member_configs(cfg, cfg.ensemble)
+    nets = [initial_member(model_cfg, c, np.mean(start, axis=0)) for c in cfgs]
     dev = resolve_device(device)
     train, val = Gathered(ds.gather, ds.index("train")), Gathered(ds.gather, ds.index("val"))
+    # under torchrun every rank must run the same members in the same order (collectives)
+    workers = 1 if shard is not None else member_workers(len(cfgs), dev, model_cfg)
+    wall = time.perf_counter()
     with threads_for(dev):
-        result = fit(net, train, val, member, dev, callback, shard)
+        jobs = [
+            _early_stopping_job(n, c, train, val, dev, shard)
+            for n, c in zip(nets, cfgs, strict=True)
+        ]
+        results = run_members(jobs, workers, callback)
         trained_on = describe(dev)
-    if result.state is None:
+    kept = [(n, r) for n, r in zip(nets, results, strict=True)
+            if r is not None and r.state is not None]  # fmt: skip
+    if not kept:
         raise KeyboardInterrupt
-    return GlobalFit(combine([net]), ds, result, split_dates, member, trained_on, shares)
+    return GlobalFit(combine([n for n, _ in kept]), ds, [r for _, r in kept], split_dates, cfg,
+                     trained_on, shares, time.perf_counter() - wall)  # fmt: skip
 
 
 def choose_starts(ds: MultiDataset) -> np.ndarray:
@@ -141,6 +178,11 @@ def choose_starts(ds: MultiDataset) -> np.ndarray:
         y, close = ds.targets(rows), s.close[ds.local(rows)]  # (Nv, H), (Nv,)
         out.append(choosestart.choose(y, close, ds.target_mean[sid]))
     return np.array(out, dtype=float).reshape(len(ds.series), ds.config.horizon)
+
+
+def _early_stopping_job(net: nn.Module, cfg: TrainConfig, train: Gathered, val: Gathered,
+                        dev: torch.device, shard: Shard | None) -> Any:  # fmt: skip
+    return lambda on_epoch: fit(net, train, val, cfg, dev, on_epoch, shard)
 
 
 def stored_rows(ds: MultiDataset) -> np.ndarray:
@@ -166,19 +208,45 @@ def live_start(ds: MultiDataset, rows: np.ndarray, shares: np.ndarray) -> np.nda
 
 
 def refit_global(fitted: GlobalFit, model_cfg: Any, device: str = "auto") -> nn.Module:
-    """The live network: the same recipe (seed, scalers) refit in one process on every window
-    whose targets are stored (``stored_rows``) for the evaluated ``best_epoch`` epochs (0 keeps
-    the untrained member at ``live_start``). Eval mode, on the CPU.
+    """The live network: the same recipe (seeds, scalers) refit in one process on every window
+    whose targets are stored (``stored_rows``), each member for its evaluated ``best_epoch``
+    epochs (0 keeps the untrained member at ``live_start``). Eval mode, on the CPU.
 
     Ctrl-C propagates (the caller keeps the evaluated weights); ``TrainingError`` on divergence.
     """
     ds, cfg = fitted.dataset, fitted.cfg
     rows = stored_rows(ds)
-    net = initial_member(model_cfg, cfg, live_start(ds, rows, fitted.start_drift))
+    bias = live_start(ds, rows, fitted.start_drift)
+    cfgs = [dataclasses.replace(cfg, seed=r.seed) for r in fitted.results]
+    nets = [initial_member(model_cfg, c, bias) for c in cfgs]
     dev = resolve_device(device)
+    windows = Gathered(ds.gather, rows)
     with threads_for(dev):
-        fit_epochs(net, Gathered(ds.gather, rows), cfg, fitted.result.best_epoch, dev)
-    return combine([net])
+        jobs = [_fixed_job(n, c, windows, r.best_epoch, dev)
+                for n, c, r in zip(nets, cfgs, fitted.results, strict=True)]  # fmt: skip
+        run_members(jobs, member_workers(len(jobs), dev, model_cfg), None)
+    return combine(nets)
+
+
+def _fixed_job(net: nn.Module, cfg: TrainConfig, windows: Gathered, epochs: int,
+               dev: torch.device) -> Any:  # fmt: skip
+    return lambda on_epoch: fit_epochs(net, windows, cfg, epochs, dev, on_epoch)
+
+
+def ensemble_val_loss(fitted: GlobalFit) -> float:
+    """The training loss of the (averaged) model on the scaled validation windows (a member's
+    own best when there is one member)."""
+    if len(fitted.results) == 1:
+        return fitted.results[0].best_val_loss
+    cfg, ds = fitted.cfg, fitted.dataset
+    loss_fn, rows = make_loss(cfg.loss, cfg.huber_delta), ds.index("val")
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(rows), EVAL_BATCH):
+            x, y = ds.gather(rows[i : i + EVAL_BATCH])  # (B, L, F), (B, H)
+            pred = fitted.model(torch.from_numpy(x)).float()
+            total += float(loss_fn(pred, torch.from_numpy(y))) * len(x)
+    return total / max(1, len(rows))
 
 
 def train_global(
@@ -199,8 +267,13 @@ def train_global(
     KeyboardInterrupt when Ctrl-C came before epoch 1 finished; after that, the best epoch so
     far is saved with ``interrupted: true`` and no live weights (Ctrl-C during the refit too).
     ``TrainingError`` (nothing saved) on a non-finite loss; DataError when a symbol is too
-    short for the common split.
+    short for the common split; UsageError for ``cfg.shrink`` (a per-symbol weight).
     """
+    if cfg.shrink:
+        raise UsageError(
+            "--shrink learns one symbol's weight toward its naive forecast and does not apply "
+            "to a --global model; leave --shrink out"
+        )
     t_start = time.perf_counter()
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     store = PriceStore(root)
@@ -208,11 +281,11 @@ def train_global(
     fitted = fit_global(prices, data, model_cfg, cfg, device, callback, shard)
     if shard is not None and shard.rank != 0:
         return None
-    model, ds, result = fitted.model, fitted.dataset, fitted.result
-    manifest = _manifest(fitted, data, model_cfg, live=False, interrupted=result.interrupted)
+    model, ds = fitted.model, fitted.dataset
+    manifest = _manifest(fitted, data, model_cfg, live=False, interrupted=fitted.interrupted)
     # exactly what `evaluate --model NAME` computes, per symbol and across them
     members = {sym: evaluation.evaluate_member(model, sym, prices[sym], manifest) for sym in syms}
-    live, live_seconds, interrupted = None, 0.0, result.interrupted
+    live, live_seconds, interrupted = None, 0.0, fitted.interrupted
     if not interrupted:
         t_live = time.perf_counter()
         try:
@@ -239,10 +312,10 @@ def train_global(
         "path": str(path),
         "symbols": syms,
         "processes": world,
-        "epochs": result.epochs,
-        "best_epoch": result.best_epoch,
-        "val_loss": result.best_val_loss,
-        "initial_val_loss": result.initial_val_loss,
+        "epochs": manifest["epochs"],
+        "best_epoch": manifest["best_epoch"],
+        "val_loss": manifest["best_val_loss"],
+        "initial_val_loss": manifest["initial_val_loss"],
         "train_windows": len(ds.index("train")),
         "val_windows": len(ds.index("val")),
         "test_windows": len(ds.index("test")),
@@ -250,13 +323,15 @@ def train_global(
             "val_start": manifest["split_dates"][0],
             "test_start": manifest["split_dates"][1],
         },
-        "seconds": round(result.seconds, 3),
+        "seconds": manifest["seconds"],
         "live_seconds": round(live_seconds, 3),
         "total_seconds": round(time.perf_counter() - t_start, 3),
         "device": fitted.device,
-        "windows_per_s": round(result.windows_per_s * world, 1),
+        "windows_per_s": round(manifest["windows_per_s"] * world, 1),
         "interrupted": interrupted,
         "note": manifest["note"],
+        "ensemble": manifest["ensemble"],
+        "members": manifest["members"],
         "start_drift": {sym: b["start_drift"] for sym, b in manifest["series"].items()},
         "start": global_start(fitted),
         "live": manifest["live"],
@@ -273,8 +348,8 @@ def _manifest(fitted: GlobalFit, data: DataConfig, model_cfg: Any, live: bool,
               interrupted: bool) -> dict:  # fmt: skip
     """The per-symbol series blocks and the recipe (``job._manifest``'s keys for one member);
     ``live``: live weights are saved (each series trained through its last stored session)."""
-    ds, result, cfg = fitted.dataset, fitted.result, fitted.cfg
-    one = Fitted(model=None, dataset=None, val=None, fits=[result], seconds=result.seconds,  # type: ignore[arg-type]
+    ds, fits, cfg = fitted.dataset, fitted.results, fitted.cfg
+    one = Fitted(model=None, dataset=None, val=None, fits=fits, seconds=fitted.seconds,  # type: ignore[arg-type]
                  device=fitted.device, model_cfg=model_cfg, cfg=cfg)  # fmt: skip
     series = {}
     for s in ds.series:
@@ -306,28 +381,29 @@ def _manifest(fitted: GlobalFit, data: DataConfig, model_cfg: Any, live: bool,
         "train_config": cfg.to_dict(),
         "split_dates": list(fitted.split_dates),  # every series splits at these sessions
         "series": series,
-        "best_val_loss": result.best_val_loss,
-        "initial_val_loss": result.initial_val_loss,
-        "epochs": result.epochs,
-        "best_epoch": result.best_epoch,
-        "ensemble": 1,
+        "best_val_loss": ensemble_val_loss(fitted),
+        "initial_val_loss": min(f.initial_val_loss for f in fits),
+        "epochs": max(f.epochs for f in fits),
+        "best_epoch": max(f.best_epoch for f in fits),  # 0: every member is the naive start
+        "ensemble": len(fits),
         "members": [
             {
-                "seed": result.seed,
-                "best_epoch": result.best_epoch,
-                "best_val_loss": result.best_val_loss,
-                "initial_val_loss": result.initial_val_loss,
-                "epochs": result.epochs,
-                "interrupted": result.interrupted,
+                "seed": f.seed,
+                "best_epoch": f.best_epoch,
+                "best_val_loss": f.best_val_loss,
+                "initial_val_loss": f.initial_val_loss,
+                "epochs": f.epochs,
+                "interrupted": f.interrupted,
             }
+            for f in fits
         ],
         "interrupted": interrupted,
         "note": "; ".join(n for n in (GLOBAL_NOTE, note) if n),
         "live": _live_block(fitted) if live else None,
         "seed": cfg.seed,
         "device": fitted.device,
-        "seconds": round(result.seconds, 3),
-        "windows_per_s": round(result.windows_per_s, 1),
+        "seconds": round(fitted.seconds, 3),
+        "windows_per_s": round(sum(f.windows_per_s for f in fits), 1),
         "versions": {
             "stockcast": stockcast.__version__,
             "torch": torch.__version__,
@@ -355,7 +431,7 @@ def _live_block(fitted: GlobalFit) -> dict:
         "trained_through": max(s.dates[-1] for s in ds.series).date().isoformat(),
         "as_of_end": max(s.dates[-1 - horizon] for s in ds.series).date().isoformat(),
         "windows": len(stored_rows(ds)),
-        "epochs": [fitted.result.best_epoch],
+        "epochs": [f.best_epoch for f in fitted.results],
         "processes": 1,  # refit in one process (rank 0 under torchrun)
         "calibration": "test-split predictions of the evaluated model",
         "calibration_start": fitted.split_dates[1],

@@ -553,6 +553,29 @@ class CsvSource:
         recorded = {"date_format": date_format, "column": column}
         self.options = {k: v for k, v in recorded.items() if v} or None  # recorded
 
+    @classmethod
+    def from_record(
+        cls, symbol: str, ref: str | None, options: dict | None, cache: object = None
+    ) -> CsvSource:
+        """The recorded file with its recorded options, as `run` reads it again; DataError
+        in `run`'s words (it has no --csv option) when the file was not recorded or is gone."""
+        if not ref:
+            raise DataError(
+                f"{symbol} was imported from a CSV file that was not recorded; "
+                f"import it again with `stockcast fetch {symbol} --csv FILE`"
+            )
+        if not Path(ref).is_file():
+            raise DataError(
+                f"{symbol} was imported from {ref}, which is no longer there; put the file "
+                f"back, or import it again with `stockcast fetch {symbol} --csv FILE`"
+            )
+        recorded = options or {}
+        return cls(ref, recorded.get("date_format"), recorded.get("column"))
+
+    @classmethod
+    def fetch_command(cls, symbol: str, ref: str | None) -> str:
+        return f"stockcast fetch {symbol} --csv {ref or 'FILE'}"
+
     def history(self, symbol: str, start: object = None, end: object = None) -> pd.DataFrame:
         """Every row of the file, or of its ``column`` (a CSV import has no date range)."""
         if self.column is None:

@@ -36,8 +36,13 @@ class SampleSource:
 
     name = "sample"
     incremental = False
+    static = True  # always the same rows: `run` has nothing to refresh
     ref = None
     options = None
+
+    @classmethod
+    def fetch_command(cls, symbol: str, ref: str | None) -> str:
+        return "stockcast fetch --sample"
 
     def history(self, symbol: str, start: object = None, end: object = None) -> pd.DataFrame:
         """The whole sample; it holds ``SAMPLE_SYMBOL`` only."""

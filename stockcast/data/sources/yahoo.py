@@ -250,6 +250,19 @@ class YahooSource:
     incremental = True
     ref = None
     options = None
+    pace = PACE_SECONDS  # one symbol at a time, politely
+
+    @classmethod
+    def from_record(
+        cls, symbol: str, ref: str | None, options: dict[str, Any] | None, cache: Path
+    ) -> YahooSource:
+        """A fresh instance, yfinance's caches under ``cache`` (the registry's opener)."""
+        configure(cache / "yfinance")
+        return cls()
+
+    @classmethod
+    def fetch_command(cls, symbol: str, ref: str | None) -> str:
+        return f"stockcast fetch {symbol}"
 
     def __init__(
         self,
