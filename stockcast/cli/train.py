@@ -229,6 +229,7 @@ def evaluate(
     symbols: EvalSymbolsArg = None,
     model: ModelIdOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Evaluate saved models on their test split against persistence, drift and SMA5.
 
@@ -255,7 +256,7 @@ def evaluate(
                 "give one or more symbols, or --model NAME of a global model to evaluate all "
                 "its symbols together"
             )
-        _evaluate_global(model, as_json)
+        _evaluate_global(model, as_json, quiet)
         return
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     if model and len(syms) > 1 and re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{6}", model):  # an id
@@ -272,7 +273,7 @@ def evaluate(
     if as_json:
         done = [o for o in batch.outcomes if o.value is not None or o.error is not None]
         print_json([o.value or error_object(o.symbol, o.error) for o in done])
-    else:
+    elif not quiet:
         con = stdout()
         for i, ev in enumerate(batch.values):
             if i:
@@ -282,7 +283,7 @@ def evaluate(
         raise typer.Exit(batch.exit_code)
 
 
-def _evaluate_global(ref: str, as_json: bool) -> None:
+def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
     """`evaluate --model NAME` of a global model: every symbol, then the pooled and
     cross-sectional figures over the symbols that could be evaluated."""
     from stockcast.data.store import PriceStore
@@ -316,7 +317,7 @@ def _evaluate_global(ref: str, as_json: bool) -> None:
     }
     if as_json:
         print_json(result)
-    else:
+    elif not quiet:
         con = stdout()
         for ev in result["symbols"]:
             if "error" not in ev:
@@ -329,7 +330,7 @@ def _evaluate_global(ref: str, as_json: bool) -> None:
 
 @app.command("features")
 @handles_errors
-def features_(as_json: JsonOpt = False) -> None:
+def features_(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List the features a model can use (default ones marked).
 
     Example: [bold]stockcast train MSFT --features log_return,hl_pct,rsi[/]
@@ -345,6 +346,8 @@ def features_(as_json: JsonOpt = False) -> None:
     ]
     if as_json:
         print_json(rows)
+        return
+    if quiet:
         return
     table = Table("Name", "Default", "Window", "Formula")
     for f in REGISTRY.values():
