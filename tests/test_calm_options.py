@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from helpers import run, run_in
+from helpers import run
 
 from stockcast.cli import app
 
@@ -54,3 +54,28 @@ def test_counts_agree_with_their_nouns(sample: Path) -> None:
     from stockcast.cli.app import counted
 
     assert counted(1, "model") == "1 model" and counted(2, "name") == "2 names"
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_long_epoch_stops_at_once(sample: Path) -> None:
+    """SIGINT while `train --lookback 2000` is inside its first epoch (a batch takes seconds
+    there): exit 130 with one line, long before the epoch could end (minutes on a CPU)."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "stockcast", "train", "MSFT", "--lookback", "2000"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)  # fmt: skip
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the start line: the command runs, its imports are done
+    assert "training, at most" in first, first
+    with contextlib.suppress(subprocess.TimeoutExpired):  # into epoch 0's validation or 1
+        proc.wait(timeout=8)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)  # generous: an epoch here takes minutes
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err and err.count("\n") == 1, err
