@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,65 @@ def test_ctrl_c_during_a_long_epoch_stops_at_once(sample: Path) -> None:
     _, err = proc.communicate(timeout=60)  # generous: an epoch here takes minutes
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err and err.count("\n") == 1, err
+
+
+# option values checked before work starts ----------------------------------------------------
+def one_line(res, code: int, *parts: str) -> None:
+    assert res.exit_code == code, res.output
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.output, res.stderr
+    for part in parts:
+        assert part in res.stderr, res.stderr
+
+
+def test_a_lookback_that_leaves_too_few_windows_is_refused_with_the_longest_that_fits(
+    sample: Path,
+) -> None:
+    one_line(run("train", "MSFT", "--lookback", "5000"), 2, "--lookback 5000", "or less")
+    one_line(run("tune", "MSFT", "--lookback", "5000"), 2, "lookback 5000", "or less")
+    assert not (sample / "models").exists() and not (sample / "tune").exists()
+
+
+def test_architecture_settings_and_size_are_checked_against_the_machine(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stockcast.training import preflight
+
+    one_line(run("train", "MSFT", "--arch", "transformer", "--hidden", "3"), 2,
+             "--hidden 3", "multiple of 4")  # fmt: skip
+    monkeypatch.setattr(preflight, "free_bytes", lambda device: 8 * preflight.GiB)
+    one_line(run("train", "MSFT", "--hidden", "4096", "--layers", "16"), 2,
+             "GiB to train", "8.0 GiB is free", "lower --hidden")  # fmt: skip
+    one_line(run("tune", "MSFT", "--jobs", "500"), 2, "--jobs 500", "cores")
+
+
+def test_the_parameter_estimate_is_close_for_every_architecture() -> None:
+    from stockcast import models
+    from stockcast.options import ARCHS
+    from stockcast.training import preflight
+    from stockcast.training.job import configs_from_options
+
+    for arch in ARCHS:
+        for hidden, layers in ((16, 1), (64, 2)):
+            _, cfg, _, _ = configs_from_options({"arch": arch, "hidden": hidden, "layers": layers})
+            real = sum(p.numel() for p in models.build(cfg).parameters())
+            assert 0.5 * real <= preflight.parameters(cfg) <= 2 * real, (arch, hidden, layers)
+
+
+def test_a_symbol_too_short_to_tune_is_refused_before_any_trial(stockcast_home: Path) -> None:
+    from helpers import synthetic_prices
+
+    from stockcast.data.store import PriceStore
+
+    PriceStore(stockcast_home).write("TINY", synthetic_prices(30), source="csv")
+    one_line(run("tune", "TINY"), 2, "TINY is too short to tune")
+    assert not (stockcast_home / "tune").exists()  # no database left behind
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_data_directory_is_found_before_training(sample: Path) -> None:
+    sample.chmod(0o555)
+    try:
+        res = run("train", "MSFT")
+    finally:
+        sample.chmod(0o755)
+    one_line(res, 1, "is not writable", "--data-dir")

@@ -69,7 +69,7 @@ def train(
     """
     from stockcast.data.paths import normalize_symbol
     from stockcast.training import dist
-    from stockcast.training.job import configs_from_options, train_symbol
+    from stockcast.training.job import check_symbol, configs_from_options, train_symbol
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     data, model_cfg, cfg, dev = configs_from_options(options)
@@ -82,6 +82,7 @@ def train(
     quiet = quiet or not me.main
 
     def one(sym: str) -> dict[str, Any]:
+        check_symbol(STATE.data_dir, sym, data)  # before the progress line: one line if not
         with EpochProgress(sym, cfg.epochs, quiet) as callback:
             return train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
 

@@ -110,6 +110,8 @@ def run_fold(
     day = prices.index[origin].date().isoformat()
     fitted = fit_recipe(sym, prices, replace(data, test_start=day), model_cfg, cfg,
                         ensemble=members, device=device, callback=callback)  # fmt: skip
+    if fitted.interrupted:  # a fold cut short is no fair fold: Ctrl-C ends the backtest
+        raise KeyboardInterrupt
     return fold_predictions(sym, fitted.model, fitted.dataset, fitted.val, prices, day, t0)
 
 
