@@ -142,3 +142,134 @@ def test_a_read_only_data_directory_is_found_before_training(sample: Path) -> No
     finally:
         sample.chmod(0o755)
     one_line(res, 1, "is not writable", "--data-dir")
+
+
+# tune: storage, study shape, failures, the recommended command --------------------------------
+@pytest.fixture
+def syn(stockcast_home: Path) -> Path:
+    from helpers import synthetic_prices
+
+    from stockcast.data.store import PriceStore
+
+    PriceStore(stockcast_home).write("SYN", synthetic_prices(1200, seed=3), source="csv")
+    return stockcast_home
+
+
+@pytest.fixture
+def fast_folds(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Trials that train nothing: each fold "scores" by the options it ran (recorded)."""
+    from stockcast.training import backtest
+    from stockcast.training import tune as tuning
+
+    ran: list[dict] = []
+
+    def fold(sym, prices, origin, data, model_cfg, cfg, members, device, callback):
+        ran.append({"hidden": model_cfg.hidden, "lookback": data.lookback})
+        return (model_cfg.hidden, data.lookback)
+
+    monkeypatch.setattr(backtest, "run_fold", fold)
+    monkeypatch.setattr(tuning.walkforward, "report", lambda preds: preds[-1])
+    monkeypatch.setattr(tuning, "objective_value", lambda r: r[0] / 100 + r[1] / 1000)
+    return ran
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite://", "in-memory"),
+        ("sqlite:///:memory:", "in-memory"),
+        ("postgresql://u@localhost/db", "driver"),
+        ("nosuchdb://x", "unknown database kind"),
+        (" ", "not a database URL"),
+        ("sqlite:////tmp/a%00b.db", "NUL"),
+    ],
+)
+def test_a_storage_url_is_checked_before_optuna_sees_it(syn: Path, url: str, says: str) -> None:
+    if url.startswith("postgresql"):
+        pytest.importorskip("sqlalchemy")
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") or importlib.util.find_spec("psycopg2"):
+            pytest.skip("a PostgreSQL driver is installed here")
+    one_line(run("tune", "SYN", "--storage", url), 2, says)
+
+
+def test_a_storage_that_is_a_folder_or_not_sqlite_is_refused(syn: Path, tmp_path: Path) -> None:
+    one_line(run("tune", "SYN", "--storage", f"sqlite:///{tmp_path}"), 2, "is a folder")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all, just text")
+    one_line(run("tune", "SYN", "--storage", f"sqlite:///{junk}"), 2, "not an SQLite database")
+    assert junk.read_bytes() == b"not a database at all, just text"
+
+
+def test_a_study_of_another_shape_is_refused_by_name(syn: Path, tmp_path: Path) -> None:
+    import optuna
+
+    db = f"sqlite:///{tmp_path / 'other.db'}"
+    optuna.create_study(storage=db, study_name="SYN-lstm", directions=["minimize", "minimize"])
+    one_line(run("tune", "SYN", "--storage", db), 2, "SYN-lstm", "2 objectives")
+    db = f"sqlite:///{tmp_path / 'max.db'}"
+    optuna.create_study(storage=db, study_name="SYN-lstm", direction="maximize")
+    one_line(run("tune", "SYN", "--storage", db), 2, "SYN-lstm", "maximizes")
+    db = f"sqlite:///{tmp_path / 'space.db'}"
+    study = optuna.create_study(storage=db, study_name="SYN-lstm")
+    study.enqueue_trial({"hidden": "wide"})
+    study.optimize(lambda t: float(len(t.suggest_categorical("hidden", ["wide", "narrow"]))),
+                   n_trials=1)  # fmt: skip
+    one_line(run("tune", "SYN", "--storage", db), 2, "SYN-lstm", "another space")
+
+
+def test_the_recommended_command_is_what_the_best_trial_ran_and_fixed_options_stay(
+    syn: Path, fast_folds: list[dict]
+) -> None:
+    import json
+
+    res = run("tune", "SYN", "--hidden", "4", "--trials", "3", "--no-backtest", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {r["hidden"] for r in fast_folds} == {4}
+    assert out["best"]["params"]["hidden"] == 4 and " --hidden 4 " in out["command"] + " "
+    assert f"--lookback {out['best']['params']['lookback']}" in out["command"] or (
+        out["best"]["params"]["lookback"] == 60
+    )
+    again = run("tune", "SYN", "--hidden", "32", "--trials", "4", "--no-backtest")
+    one_line(again, 2, "SYN-lstm", "--hidden 4", "--hidden 32", "same options")
+
+
+def test_tune_stops_after_failed_trials_in_a_row_and_keeps_no_empty_database(
+    syn: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stockcast.errors import DataError
+    from stockcast.training import backtest
+    from stockcast.training import tune as tuning
+
+    calls: list[int] = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        raise DataError("SYN: something in the data went wrong; fetch it again")
+
+    monkeypatch.setattr(backtest, "run_fold", failing)
+    one_line(run("tune", "SYN", "--trials", "20", "-q"), 1, "5 failed trials in a row",
+             "something in the data went wrong", "nothing was kept")  # fmt: skip
+    assert len(calls) == tuning.MAX_FAILED_IN_A_ROW
+    assert not (syn / "tune").exists()
+
+
+def test_ctrl_c_in_tune_is_one_line_saying_what_was_kept(
+    syn: Path, monkeypatch: pytest.MonkeyPatch, fast_folds: list[dict]
+) -> None:
+    from stockcast.training import backtest
+
+    real, count = backtest.run_fold, []
+
+    def interrupted(*args, **kwargs):
+        count.append(1)
+        if len(count) > 4:  # two trials of two folds finished first
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backtest, "run_fold", interrupted)
+    one_line(run("tune", "SYN", "--trials", "9", "-q"), 130, "interrupted",
+             "2 finished trials kept")  # fmt: skip
+    assert (syn / "tune" / "SYN.db").exists()

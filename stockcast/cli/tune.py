@@ -78,7 +78,8 @@ def tune(
 
 
 def _trial_line(study: Any, trial: Any) -> None:
-    value = trial.state.name.lower() if trial.value is None else f"{trial.value:.4f}"
+    state = {"FAIL": "failed"}.get(trial.state.name, trial.state.name.lower())
+    value = state if trial.value is None else f"{trial.value:.4f}"
     best = study.best_value if any(t.value is not None for t in study.trials) else None
     best_text = "" if best is None else f"  best {best:.4f}"
     stderr().print(f"trial {trial.number}: {value}{best_text}", markup=False)

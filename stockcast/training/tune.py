@@ -403,6 +403,8 @@ def _kept(study: optuna.Study, url: str) -> str:
         n = finished(study)
     except Exception:  # the storage itself is what failed
         return f"the trials finished before are kept in {url}"
+    if n == 0:
+        return "no trial had finished, so nothing was kept"
     return f"{n} finished trial{'s' if n != 1 else ''} kept in {url}; the same command continues"
 
 
