@@ -273,3 +273,24 @@ def test_ctrl_c_in_tune_is_one_line_saying_what_was_kept(
     one_line(run("tune", "SYN", "--trials", "9", "-q"), 130, "interrupted",
              "2 finished trials kept")  # fmt: skip
     assert (syn / "tune" / "SYN.db").exists()
+
+
+def test_a_backtest_where_the_naive_forecast_makes_no_error_reports_instead_of_failing() -> None:
+    """A flat stretch (every close equal) makes persistence exact: skill is undefined there, and
+    the pooled report says so instead of raising."""
+    import numpy as np
+
+    from stockcast.forecasting import walkforward
+
+    n, h = 120, 2
+    close = np.full(n, 50.0)
+    asof = np.arange(60, n - h)
+    y = np.zeros((len(asof), h))
+    fold = walkforward.FoldPredictions(
+        origin="2020-01-01", end="2020-06-01", dates=[f"d{i}" for i in range(n)], close=close,
+        asof=asof, y=y, mu=y + 0.001, mu_shrunk=y + 0.001, vol=np.full(len(asof), 0.01),
+        val=(y[:20], y[:20] + 0.001, np.full(20, 0.01)), scale=0.01, shrink={}, seconds=0.0,
+    )  # fmt: skip
+    rep = walkforward.horizon_report([fold], 1)
+    assert rep["skill_vs_best"] is None and rep["verdict"] == "worse"
+    assert "made no error" in rep["summary"]

@@ -105,9 +105,11 @@ def render(res: dict[str, Any]) -> None:
         con.print(f"  {k} = {', '.join(v) if isinstance(v, list) else v}", markup=False)
     for h in (res.get("backtest") or {}).get("horizons", []):
         s = h["skill_vs_best"]
-        con.print(
-            f"  backtest h={h['h']}: skill vs best naive {s['value']:+.2%} "
-            f"(95% CI {s['low']:+.2%}..{s['high']:+.2%}), {h['verdict']}",
-            markup=False,
+        skill = (
+            f"{s['value']:+.2%} (95% CI {s['low']:+.2%}..{s['high']:+.2%})"
+            if s
+            else "undefined (the naive forecast made no error)"
         )
+        con.print(f"  backtest h={h['h']}: skill vs best naive {skill}, {h['verdict']}",
+                  markup=False)  # fmt: skip
     con.print(f"train them: {res['command']}", markup=False)
