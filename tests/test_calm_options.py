@@ -294,3 +294,27 @@ def test_a_backtest_where_the_naive_forecast_makes_no_error_reports_instead_of_f
     rep = walkforward.horizon_report([fold], 1)
     assert rep["skill_vs_best"] is None and rep["verdict"] == "worse"
     assert "made no error" in rep["summary"]
+
+
+# the rough edges a new user hits ----------------------------------------------------------------
+def test_backtest_refusing_a_feature_suggests_backtest(stockcast_home: Path) -> None:
+    from helpers import nyse_prices
+
+    from stockcast.data.store import PriceStore
+
+    PriceStore(stockcast_home).write("NOVOL", nyse_prices(n=600, volume=False), source="csv")
+    res = run("backtest", "NOVOL", "--features", "log_return,log_volume_change", "-q")
+    one_line(res, 1, "`stockcast backtest NOVOL --features log_return`")
+
+
+def test_predict_of_an_unknown_symbol_says_fetch_first_and_creates_nothing(
+    stockcast_home: Path, tmp_path: Path
+) -> None:
+    from helpers import run_in
+
+    res = run("predict", "NOPE")
+    one_line(res, 1, "no prices stored for NOPE", "stockcast fetch NOPE", "then")
+    typo = tmp_path / "no-such-home"
+    res = run_in(typo, "predict", "MSFT")
+    one_line(res, 1, "stockcast fetch MSFT", str(typo))
+    assert not typo.exists()

@@ -52,7 +52,8 @@ def backtest_symbol(
     sym = normalize_symbol(symbol)
     t0 = time.perf_counter()
     prices = PriceStore(root).read(sym)
-    features.require_inputs(prices, data.features, sym, "the chosen features include")
+    features.require_inputs(prices, data.features, sym, "the chosen features include",
+                            command="backtest")  # fmt: skip
     blocks = walkforward.fold_blocks(len(prices), folds)
     check_blocks(sym, blocks, data)
     members = seeds if seeds is not None else getattr(cfg, "ensemble", 1)
