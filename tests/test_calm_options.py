@@ -318,3 +318,24 @@ def test_predict_of_an_unknown_symbol_says_fetch_first_and_creates_nothing(
     res = run_in(typo, "predict", "MSFT")
     one_line(res, 1, "stockcast fetch MSFT", str(typo))
     assert not typo.exists()
+
+
+def test_an_overlapping_run_exits_4_before_the_heavy_imports(stockcast_home: Path) -> None:
+    import subprocess
+    import sys
+
+    from stockcast.schedule.runlock import run_lock
+
+    (stockcast_home / "stockcast.toml").write_text('symbols = ["MSFT"]\n')
+    code = (
+        "import sys\nfrom stockcast.cli import main\n"
+        f"sys.argv = ['stockcast', '--data-dir', {str(stockcast_home)!r}, 'run']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n"
+        "    print(e.code, sorted(m for m in ('torch', 'pandas') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    with run_lock(stockcast_home):  # another run is in progress
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120, env=env)  # fmt: skip
+    assert out.stdout.strip() == "4 []", out.stdout + out.stderr
+    assert "another `stockcast run` is running" in out.stderr

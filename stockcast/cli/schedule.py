@@ -71,10 +71,13 @@ def run(
     """
     from stockcast.schedule.config import config_path, load
     from stockcast.schedule.logsetup import logging_to
-    from stockcast.schedule.runner import run as run_all
+    from stockcast.schedule.runlock import check_free
 
     cfg = load(config_path(STATE.data_dir, config))
     with logging_to(STATE.data_dir, quiet=quiet):
+        check_free(STATE.data_dir)  # exit 4 at once, before the runner's heavy imports
+        from stockcast.schedule.runner import run as run_all
+
         report = run_all(STATE.data_dir, cfg)
     if not (quiet and report.clean):
         if as_json:
