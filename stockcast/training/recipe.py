@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,6 +210,29 @@ def member_workers(k: int, device: torch.device, model_cfg: Any) -> int:
 
 
 GRACE_S = 1.0  # after Ctrl-C, how long a member in the middle of a batch may take to stop
+STOP_ALL = threading.Event()  # set: every member of every fit stops (Ctrl-C seen elsewhere)
+
+
+@contextmanager
+def stop_all_on_ctrl_c() -> Iterator[None]:
+    """Within the block, Ctrl-C also stops members that run under other threads' fits (`tune
+    --jobs N`: trials in Optuna's threads, which Ctrl-C never reaches), before it raises
+    KeyboardInterrupt in the main thread as usual. Outside the main thread: nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        STOP_ALL.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        STOP_ALL.clear()
 
 
 def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> list[Any]:
@@ -223,6 +248,10 @@ def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> lis
     others and is raised.
     """
     stop = threading.Event()
+
+    def stopped() -> bool:
+        return stop.is_set() or STOP_ALL.is_set()
+
     results: list[Any] = [None] * len(jobs)
     errors: list[BaseException | None] = [None] * len(jobs)
     pending = list(range(len(jobs)))[::-1]  # popped from the end: job 0 first
@@ -232,19 +261,19 @@ def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> lis
         def on_epoch(report: Any) -> None:
             if report_to is not None:
                 report_to(report)
-            if stop.is_set():
+            if stopped():
                 raise KeyboardInterrupt
 
         return on_epoch
 
     def worker() -> None:
-        while not stop.is_set():
+        while not stopped():
             with lock:
                 if not pending:
                     return
                 i = pending.pop()
             try:
-                results[i] = jobs[i](watch(callback if i == 0 else None), stop.is_set)
+                results[i] = jobs[i](watch(callback if i == 0 else None), stopped)
             except BaseException as exc:  # handed to the calling thread
                 errors[i] = exc
                 stop.set()

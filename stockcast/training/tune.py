@@ -46,7 +46,7 @@ from stockcast.data.store import PriceStore
 from stockcast.errors import DataError, Interrupted, StockcastError, TrainingError, UsageError
 from stockcast.forecasting import walkforward
 from stockcast.prep import windows
-from stockcast.training import backtest, preflight
+from stockcast.training import backtest, preflight, recipe
 from stockcast.training.job import configs_from_options
 
 INNER_FOLDS = 2  # walk-forward folds of the objective
@@ -384,8 +384,10 @@ def _optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], t
         return
     done = MaxTrialsCallback(trials, states=(TrialState.COMPLETE, TrialState.PRUNED))
     try:
-        study.optimize(objective, n_jobs=jobs, timeout=timeout, callbacks=[done, *callbacks],
-                       gc_after_trial=True, catch=(DataError, TrainingError))  # fmt: skip
+        with recipe.stop_all_on_ctrl_c():  # trials in Optuna's threads stop too (--jobs N)
+            study.optimize(objective, n_jobs=jobs, timeout=timeout,
+                           callbacks=[done, *callbacks], gc_after_trial=True,
+                           catch=(DataError, TrainingError))  # fmt: skip
     except KeyboardInterrupt:
         raise Interrupted(f"{study.study_name}: interrupted; {_kept(study, url)}") from None
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
