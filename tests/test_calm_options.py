@@ -339,3 +339,34 @@ def test_an_overlapping_run_exits_4_before_the_heavy_imports(stockcast_home: Pat
                              timeout=120, env=env)  # fmt: skip
     assert out.stdout.strip() == "4 []", out.stdout + out.stderr
     assert "another `stockcast run` is running" in out.stderr
+
+
+@pytest.mark.parametrize("failure", ["disk", "assert"])
+def test_a_storage_failure_during_tune_is_one_line_saying_what_was_kept(
+    syn: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    import optuna
+    import sqlalchemy.exc
+
+    def broken(self, *args, **kwargs):
+        if failure == "disk":
+            raise sqlalchemy.exc.OperationalError(
+                "INSERT", {}, Exception("database or disk is full")
+            )
+        raise AssertionError("Should not reach.")
+
+    monkeypatch.setattr(optuna.Study, "optimize", broken)
+    res = run("tune", "SYN", "-q")
+    one_line(res, 1, "the tune database", "run the same command again")
+    if failure == "disk":
+        assert "disk is full" in res.stderr
+
+
+def test_tune_help_has_no_hard_line_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    res = run("tune", "--help")
+    assert res.exit_code == 0
+    para = [line for line in res.stdout.splitlines() if "Search hyper-parameters" in line]
+    # the docstring's own line ends ("... options given" / "here are fixed") are not kept
+    assert para and "training options given here are fixed" in para[0], res.stdout
+    assert "A stored symbol (no trained model needed)" in res.stdout
