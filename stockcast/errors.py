@@ -97,3 +97,9 @@ class NoPrices(DataError):
 
 class NoModel(ModelError):
     """No saved model for a name in the data directory in use (the CLI adds which directory)."""
+
+
+class Interrupted(StockcastError):
+    """Ctrl-C stopped a command; the message says what was kept."""
+
+    exit_code = EXIT_INTERRUPTED

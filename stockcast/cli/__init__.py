@@ -52,7 +52,22 @@ def main() -> None:
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         error_line(f"{exc.format_message()}{hint}")  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-    sys.exit(code if isinstance(code, int) else 0)
+    _exit(code if isinstance(code, int) else 0)
+
+
+def _exit(code: int) -> None:
+    """``sys.exit(code)``; ``os._exit`` after flushing when Ctrl-C left a training member inside
+    a long batch (``training.recipe.run_members``): the interpreter's teardown would wait for
+    its kernel, then abort."""
+    import os
+    import sys
+    import threading
+
+    if any(t.daemon and t.name.startswith("member-") for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _is_usage_problem(exc: BaseException) -> bool:

@@ -183,6 +183,11 @@ def error_object(symbol: str, exc: BaseException | None) -> dict[str, str]:
     return {"ticker": symbol, "error": str(exc)}
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 model``, ``2 models``: a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def wrote(path: Path | str) -> None:
     """Confirm a written output file on stderr: ``wrote msft.png``."""
     stderr().print(f"wrote {path}", markup=False)

@@ -11,6 +11,7 @@ import typer
 
 from stockcast.batch import exit_code
 from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stdout, warn
+from stockcast.cli.options import QuietOpt
 from stockcast.errors import UsageError
 
 if TYPE_CHECKING:
@@ -319,6 +320,7 @@ def _exit_code(results: list[FetchResult]) -> int:
 @handles_errors
 def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """List stored symbols: rows, first and last session, source, last update, default model.
 
@@ -337,6 +339,8 @@ def list_(
     models = {i.ticker: default_model_id(STATE.data_dir, i.ticker) for i in infos}
     if as_json:
         print_json([{**i.to_dict(), "default_model": models[i.ticker]} for i in infos])
+        return
+    if quiet:  # warnings about unreadable files (above) still show
         return
     if not infos:
         stdout().print(

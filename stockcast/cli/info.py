@@ -5,13 +5,13 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from stockcast.cli.app import STATE, app, handles_errors, print_json, stdout
-from stockcast.cli.options import JsonOpt
+from stockcast.cli.app import STATE, app, counted, handles_errors, print_json, stdout
+from stockcast.cli.options import JsonOpt, QuietOpt
 
 
 @app.command()
 @handles_errors
-def info(as_json: JsonOpt = False) -> None:
+def info(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Show the data directory (and how it was chosen), the config file, what is stored, and
     the versions and devices in use.
 
@@ -21,13 +21,15 @@ def info(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(facts)
         return
+    if quiet:
+        return
     con = stdout()
     rows = [
         ("data directory", f"{facts['data_dir']} (from {facts['data_dir_from']})"),
         ("exists", "yes" if facts["data_dir_exists"] else "no (created by the first fetch)"),
         ("config", f"{facts['config']} ({'present' if facts['config_exists'] else 'absent'})"),
         ("symbols stored", str(facts["symbols"])),
-        ("models saved", f"{facts['models']} ({facts['model_names']} names)"),
+        ("models saved", f"{facts['models']} ({counted(facts['model_names'], 'name')})"),
         ("stockcast", facts["versions"]["stockcast"]),
         ("python", facts["versions"]["python"]),
         ("torch", facts["versions"]["torch"]),

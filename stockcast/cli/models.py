@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stockcast.cli.app import STATE, app, handles_errors, print_json, stderr, stdout
-from stockcast.cli.options import JsonOpt
+from stockcast.cli.app import STATE, app, counted, handles_errors, print_json, stderr, stdout
+from stockcast.cli.options import JsonOpt, QuietOpt
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -32,7 +32,7 @@ IdArg = Annotated[str, typer.Argument(help="A model id, or a unique start of one
 
 @models_app.callback()
 @handles_errors
-def models_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def models_list(ctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List saved models: name, id, data, epochs, members, test skill, the default (*).
 
     Example: [bold]stockcast models[/] · [bold]stockcast models prune MSFT --keep 3[/]
@@ -45,6 +45,8 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([e.to_dict() for e in items])
         return
+    if quiet:
+        return
     if not items:
         stdout().print(
             f"no saved models in {STATE.data_dir}; run `stockcast train SYMBOL`", markup=False
@@ -54,7 +56,8 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     con.print(models_table(items))
     s = catalog.summary(items)
     con.print(
-        f"{s['models']} models of {s['names']} names, {s['bytes'] / 2**20:.1f} MiB in "
+        f"{counted(s['models'], 'model')} of {counted(s['names'], 'name')}, "
+        f"{s['bytes'] / 2**20:.1f} MiB in "
         f"{STATE.data_dir}; * = default (used without --model)",
         markup=False,
     )
@@ -82,7 +85,7 @@ def models_table(items: list[Entry]) -> Table:
 
 @models_app.command("show")
 @handles_errors
-def models_show(model_id: IdArg, as_json: JsonOpt = False) -> None:
+def models_show(model_id: IdArg, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Show one model's manifest: architecture, options, data, split, test metrics.
 
     Example: [bold]stockcast models show 20261129T160758[/]
@@ -92,6 +95,8 @@ def models_show(model_id: IdArg, as_json: JsonOpt = False) -> None:
     manifest = catalog.show(STATE.data_dir, model_id)
     if as_json:
         print_json(manifest)
+        return
+    if quiet:
         return
     con = stdout()
     for key in ("id", "name", "symbols", "arch", "created", "trained_through", "data_end",
@@ -115,7 +120,7 @@ def _plain(value: Any) -> str:
 
 @models_app.command("rm")
 @handles_errors
-def models_rm(model_id: IdArg, as_json: JsonOpt = False) -> None:
+def models_rm(model_id: IdArg, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Remove one saved model (by id or a unique start of it).
 
     Example: [bold]stockcast models rm 20261129T160758-859215[/]
@@ -125,7 +130,7 @@ def models_rm(model_id: IdArg, as_json: JsonOpt = False) -> None:
     name, mid = catalog.remove(STATE.data_dir, model_id)
     if as_json:
         print_json({"removed": [{"name": name, "id": mid}]})
-    else:
+    elif not quiet:
         stderr().print(f"removed model {mid} of {name}", markup=False)
 
 
@@ -135,6 +140,7 @@ def models_prune(
     name: Annotated[str, typer.Argument(help="A model name (a symbol for per-symbol models).")],
     keep: Annotated[int, typer.Option("--keep", help="Newest models to keep (at least 1).")] = 3,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Remove all but the newest --keep models of NAME; the default model is always kept.
 
@@ -145,6 +151,6 @@ def models_prune(
     gone = catalog.prune(STATE.data_dir, name, keep)
     if as_json:
         print_json({"removed": [{"name": name.upper(), "id": i} for i in gone]})
-    else:
+    elif not quiet:
         what = f"removed {len(gone)} model{'s' if len(gone) != 1 else ''} of {name.upper()}"
         stderr().print(what if gone else f"nothing to prune for {name.upper()}", markup=False)

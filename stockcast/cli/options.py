@@ -23,7 +23,7 @@ SymbolsArg = Annotated[
     list[str], typer.Argument(help="One or more stored symbols.", show_default=False)
 ]
 SymbolArg = Annotated[
-    str, typer.Argument(help="A symbol with a trained model.", show_default=False)
+    str, typer.Argument(help="A stored symbol (no trained model needed).", show_default=False)
 ]
 ModelIdOpt = Annotated[
     str | None,

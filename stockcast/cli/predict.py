@@ -22,7 +22,7 @@ from stockcast.cli.app import (
     where_hint,
     wrote,
 )
-from stockcast.errors import StockcastError, UsageError
+from stockcast.errors import NoPrices, StockcastError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -103,6 +103,11 @@ def predict(
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     if model and len(syms) > 1 and is_model_id(model):  # an id
         raise UsageError("--model names one model; give a single symbol with it")
+    if not STATE.data_dir.is_dir():  # a mistyped STOCKCAST_HOME: say so, create nothing there
+        raise NoPrices(
+            f"no prices stored for {syms[0]}; run `stockcast fetch {syms[0]}`, then "
+            f"`stockcast train {syms[0]}`"
+        )
     check_model_option(syms[0], model)
     if calendar:  # a bad code is one usage error, not one failure per symbol
         from stockcast.data.calendar import check_calendar

@@ -31,6 +31,8 @@ class StepProgress:
             return None
         con = stderr()
         if not con.is_terminal:
+            if self.start():  # a log shows that the work began, long before its first step
+                con.print(self.start(), markup=False)
             return lambda *step: con.print(self.line(*step), markup=False)
         from rich.progress import (
             BarColumn,
@@ -57,6 +59,10 @@ class StepProgress:
     def first(self) -> str:
         raise NotImplementedError
 
+    def start(self) -> str:
+        """The plain line printed before the first step ("" for none)."""
+        return ""
+
     def line(self, *step: Any) -> str:
         raise NotImplementedError
 
@@ -72,6 +78,9 @@ class EpochProgress(StepProgress):
     def first(self) -> str:
         return f"{self.label} epoch 0/{self.total}"
 
+    def start(self) -> str:
+        return f"{self.label}: training, at most {self.total} epochs (Ctrl-C keeps the best so far)"
+
     def line(self, r: EpochReport) -> str:
         return (
             f"{self.label} epoch {r.epoch}/{r.max_epochs}  train {r.train_loss:.4f}  "
@@ -80,7 +89,7 @@ class EpochProgress(StepProgress):
         )
 
     def bar(self, r: EpochReport) -> dict[str, Any]:
-        info = f"train {r.train_loss:.4f} val {r.val_loss:.4f} best {r.best_epoch}"
+        info = f"train {r.train_loss:.4f} val {r.val_loss:.4f} best epoch {r.best_epoch}"
         return {"completed": r.epoch, "info": info,
                 "description": f"{self.label} epoch {r.epoch}/{r.max_epochs}"}  # fmt: skip
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stockcast.cli.app import STATE, app, handles_errors, print_json, stdout
+from stockcast.cli.options import QuietOpt
 from stockcast.errors import UsageError
 
 FEW = 30  # below this many realised forecasts, `score` says the figures are mostly luck
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 @handles_errors
 def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write a commented example stockcast.toml into the data directory.
 
@@ -31,6 +33,8 @@ def init(
     from stockcast.schedule.config import config_path, write_example
 
     path = write_example(config_path(STATE.data_dir), force=force)
+    if quiet:
+        return
     stdout().print(f"wrote {path}; edit `symbols`, then try `stockcast run`", markup=False)
 
 
@@ -67,10 +71,13 @@ def run(
     """
     from stockcast.schedule.config import config_path, load
     from stockcast.schedule.logsetup import logging_to
-    from stockcast.schedule.runner import run as run_all
+    from stockcast.schedule.runlock import check_free
 
     cfg = load(config_path(STATE.data_dir, config))
     with logging_to(STATE.data_dir, quiet=quiet):
+        check_free(STATE.data_dir)  # exit 4 at once, before the runner's heavy imports
+        from stockcast.schedule.runner import run as run_all
+
         report = run_all(STATE.data_dir, cfg)
     if not (quiet and report.clean):
         if as_json:
@@ -126,6 +133,7 @@ def score(
         typer.Argument(help="Symbols to score (default: every symbol with logged forecasts)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """How past forecasts turned out: per horizon, MAE against "no change", and band coverage.
 
@@ -158,6 +166,8 @@ def score(
         results.append((sym, scores, note))
     if as_json:
         print_json([_score_json(sym, scores, note) for sym, scores, note in results])
+        return
+    if quiet:
         return
     if not results:
         stdout().print("no forecasts logged yet; `stockcast predict` and `stockcast run` log them")

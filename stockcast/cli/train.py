@@ -69,7 +69,7 @@ def train(
     """
     from stockcast.data.paths import normalize_symbol
     from stockcast.training import dist
-    from stockcast.training.job import configs_from_options, train_symbol
+    from stockcast.training.job import check_symbol, configs_from_options, train_symbol
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     data, model_cfg, cfg, dev = configs_from_options(options)
@@ -82,6 +82,7 @@ def train(
     quiet = quiet or not me.main
 
     def one(sym: str) -> dict[str, Any]:
+        check_symbol(STATE.data_dir, sym, data)  # before the progress line: one line if not
         with EpochProgress(sym, cfg.epochs, quiet) as callback:
             return train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
 
@@ -241,6 +242,7 @@ def evaluate(
     symbols: EvalSymbolsArg = None,
     model: ModelIdOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Evaluate saved models on their test split against persistence, drift and SMA5.
 
@@ -266,7 +268,7 @@ def evaluate(
                 "give one or more symbols, or --model NAME of a global model to evaluate all "
                 "its symbols together"
             )
-        _evaluate_global(model, as_json)
+        _evaluate_global(model, as_json, quiet)
         return
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     if model and len(syms) > 1 and is_model_id(model):  # an id
@@ -283,7 +285,7 @@ def evaluate(
     if as_json:
         done = [o for o in batch.outcomes if o.value is not None or o.error is not None]
         print_json([o.value or error_object(o.symbol, o.error) for o in done])
-    else:
+    elif not quiet:
         con = stdout()
         for i, ev in enumerate(batch.values):
             if i:
@@ -293,7 +295,7 @@ def evaluate(
         raise typer.Exit(batch.exit_code)
 
 
-def _evaluate_global(ref: str, as_json: bool) -> None:
+def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
     """`evaluate --model NAME` of a global model: every symbol, then the pooled and
     cross-sectional figures over the symbols that could be evaluated."""
     from stockcast.data.store import PriceStore
@@ -327,7 +329,7 @@ def _evaluate_global(ref: str, as_json: bool) -> None:
     }
     if as_json:
         print_json(result)
-    else:
+    elif not quiet:
         con = stdout()
         for ev in result["symbols"]:
             if "error" not in ev:
@@ -340,7 +342,7 @@ def _evaluate_global(ref: str, as_json: bool) -> None:
 
 @app.command("features")
 @handles_errors
-def features_(as_json: JsonOpt = False) -> None:
+def features_(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List the features a model can use (default ones marked).
 
     Example: [bold]stockcast train MSFT --features log_return,hl_pct,rsi[/]
@@ -356,6 +358,8 @@ def features_(as_json: JsonOpt = False) -> None:
     ]
     if as_json:
         print_json(rows)
+        return
+    if quiet:
         return
     table = Table("Name", "Default", "Window", "Formula")
     for f in REGISTRY.values():

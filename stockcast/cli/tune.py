@@ -84,7 +84,8 @@ def tune(
 
 
 def _trial_line(study: Any, trial: Any) -> None:
-    value = "pruned" if trial.value is None else f"{trial.value:.4f}"
+    state = {"FAIL": "failed"}.get(trial.state.name, trial.state.name.lower())
+    value = state if trial.value is None else f"{trial.value:.4f}"
     best = study.best_value if any(t.value is not None for t in study.trials) else None
     best_text = "" if best is None else f"  best {best:.4f}"
     stderr().print(f"trial {trial.number}: {value}{best_text}", markup=False)
@@ -117,9 +118,11 @@ def render(res: dict[str, Any]) -> None:
         )
     for h in bt.get("horizons", []):
         s = h["skill_vs_best"]
-        con.print(
-            f"  backtest h={h['h']}: skill vs best naive {s['value']:+.2%} "
-            f"(95% CI {s['low']:+.2%}..{s['high']:+.2%}), {h['verdict']}",
-            markup=False,
+        skill = (
+            f"{s['value']:+.2%} (95% CI {s['low']:+.2%}..{s['high']:+.2%})"
+            if s
+            else "undefined (the naive forecast made no error)"
         )
+        con.print(f"  backtest h={h['h']}: skill vs best naive {skill}, {h['verdict']}",
+                  markup=False)  # fmt: skip
     con.print(f"train them: {res['command']}", markup=False)

@@ -23,7 +23,7 @@ import numpy as np
 from stockcast.data import calendar as cal
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
-from stockcast.errors import ModelError, UsageError
+from stockcast.errors import ModelError, NoModel, NoPrices, UsageError
 from stockcast.forecasting import intervals, naivestart
 from stockcast.forecasting.history import check_history
 from stockcast.forecasting.latest import latest_window
@@ -389,7 +389,15 @@ def forecast_symbol(
     name, model_id = model_ref(sym, model_id)  # an id, a model name (global) or NAME:ID
     # an unknown --calendar fails before any heavy work (the cached session table is cheap)
     code = cal.check_calendar(cal.calendar_code_for(sym, calendar), root)
-    manifest, predict, calib = load_live(root, name, model_id, sym, inference)
+    try:
+        manifest, predict, calib = load_live(root, name, model_id, sym, inference)
+    except NoModel:
+        if name == sym and not PriceStore(root).exists(sym):  # fetching is the first step
+            raise NoPrices(
+                f"no prices stored for {sym}; run `stockcast fetch {sym}`, then "
+                f"`stockcast train {sym}`"
+            ) from None
+        raise
     check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     prices = PriceStore(root).read(sym)
     try:

@@ -93,6 +93,21 @@ def _ci(value_low_high: tuple[float, float, float]) -> dict:
     return {"value": value, "low": low, "high": high, "verdict": stats.verdict(low, high)}
 
 
+def _skill(model_err: np.ndarray, naive_err: np.ndarray, lags: int) -> dict | None:
+    """``_ci`` of the skill of ``model_err`` against ``naive_err``; None when the naive
+    forecast made no error at all (a flat series): skill is undefined there."""
+    try:
+        return _ci(stats.skill_ci(model_err, naive_err, lags))
+    except ValueError:
+        return None
+
+
+def _undefined(model_err: np.ndarray) -> str:
+    """The verdict against a naive forecast that made no error: any error of the model's is
+    worse, none is a tie."""
+    return "worse" if float(np.mean(model_err)) > 0 else "indistinguishable"
+
+
 def _pooled(folds: Sequence[FoldPredictions], c: int) -> dict[str, np.ndarray]:
     """Concatenated price arrays of every fold at horizon index c (h = c + 1)."""
     horizon = folds[0].y.shape[1]
@@ -139,11 +154,19 @@ def horizon_report(folds: Sequence[FoldPredictions], h: int,
     err = {k: metrics.log_errors(p[k], actual) for k in ("model", "shrunk", *NAIVE)}
     base = {k: _errors(p[k], actual, last) for k in NAIVE}
     best = metrics.chosen_comparator(_val_naive(folds), h)  # without the test outcomes
-    skill = {k: _ci(stats.skill_ci(err["model"], err[k], h - 1)) for k in NAIVE}
-    vs_best = _ci(stats.skill_ci(err["model"], err[best], h - 1))
+    skill = {k: _skill(err["model"], err[k], h - 1) for k in NAIVE}
+    vs_best = _skill(err["model"], err[best], h - 1)  # None: the best naive made no error
     dm = stats.diebold_mariano(err["model"], err[best], h)
-    shrunk_best = _ci(stats.skill_ci(err["shrunk"], err[best], h - 1))
+    shrunk_best = _skill(err["shrunk"], err[best], h - 1)
     shrunk_dm = stats.diebold_mariano(err["shrunk"], err[best], h)
+    verdict = vs_best["verdict"] if vs_best else _undefined(err["model"])
+    summary = (
+        stats.describe_skill(best, vs_best["value"], vs_best["low"], vs_best["high"])
+        if vs_best
+        else f"{verdict} than {best}, which made no error here (skill undefined)"
+        if verdict == "worse"
+        else f"as exact as {best}, which made no error here (skill undefined)"
+    )
     return {
         "h": h,
         "n": int(actual.size),
@@ -157,14 +180,14 @@ def horizon_report(folds: Sequence[FoldPredictions], h: int,
         "skill_vs_best": vs_best,
         "dm_stat": dm.stat,
         "dm_pvalue": dm.pvalue,
-        "verdict": vs_best["verdict"],
-        "summary": stats.describe_skill(best, vs_best["value"], vs_best["low"], vs_best["high"]),
+        "verdict": verdict,
+        "summary": summary,
         "shrunk": {
             "mae": metrics.mae(p["shrunk"], actual),
             "mae_bps": float(np.mean(err["shrunk"])) * metrics.BPS,
             "skill_vs_best": shrunk_best,
             "dm_pvalue": shrunk_dm.pvalue,
-            "verdict": shrunk_best["verdict"],
+            "verdict": shrunk_best["verdict"] if shrunk_best else _undefined(err["shrunk"]),
         },
         "intervals": interval_rows(folds, h, levels),
     }
@@ -228,7 +251,7 @@ def interval_rows(folds: Sequence[FoldPredictions], h: int,
             **{f"{k}_interval_score_rel": float(np.mean(rel[k])) for k in ("constant", "ewma")},
             # 1 - score / EWMA band's score (units of the origin's close), 95% HAC CI over the
             # pooled windows (as skill)
-            "ewma_skill": _ci(stats.skill_ci(rel["model"], rel["ewma"], h - 1)),
+            "ewma_skill": _skill(rel["model"], rel["ewma"], h - 1),
         })  # fmt: skip
     return rows
 

@@ -145,12 +145,18 @@ def missing_inputs(prices: pd.DataFrame, names: Iterable[str]) -> dict[str, list
 
 
 def require_inputs(
-    prices: pd.DataFrame, names: Iterable[str], symbol: str, who: str, last: int | None = None
+    prices: pd.DataFrame,
+    names: Iterable[str],
+    symbol: str,
+    who: str,
+    last: int | None = None,
+    command: str = "train",
 ) -> None:
     """DataError (one line naming the `--features` fix) when a feature among ``names`` reads a
     column that ``prices`` (its ``last`` rows, when given) lacks entirely; ``who`` starts the
-    message, e.g. "model X uses". The fix offers no feature that is zero on every stored session
-    (``flat_features``), so following it does not meet a second refusal."""
+    message, e.g. "model X uses"; ``command`` is the one to run again ("backtest"). The fix
+    offers no feature that is zero on every stored session (``flat_features``), so following it
+    does not meet a second refusal."""
     names = list(names)
     rows = prices if last is None else prices.iloc[-last:]
     missing = missing_inputs(rows, names)
@@ -166,7 +172,8 @@ def require_inputs(
     them = "them" if len(missing) + len(flat) > 1 else "it"
     raise DataError(
         f"{who} {', '.join(missing)}, but the stored prices of {symbol} have no {cols}{where}"
-        f"{also}; train without {them}: `stockcast train {symbol} --features {','.join(keep)}`"
+        f"{also}; {command} without {them}: "
+        f"`stockcast {command} {symbol} --features {','.join(keep)}`"
     )
 
 

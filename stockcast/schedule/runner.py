@@ -18,22 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stockcast.batch import exit_code, run_batch, stops_batch
 from stockcast.data.calendar import calendar_code_for, last_completed_session, sessions_after
-from stockcast.data.fsutil import locked
 from stockcast.data.store import PriceStore
 from stockcast.errors import (
     EXIT_ERROR,
     EXIT_STALE,
-    BusyError,
     HistoryRefused,
-    LockTimeout,
     SourceError,
     StockcastError,
     UnknownSource,
@@ -41,6 +36,7 @@ from stockcast.errors import (
 from stockcast.schedule import forecastlog
 from stockcast.schedule.config import NO_MODEL
 from stockcast.schedule.logsetup import FILE_ONLY
+from stockcast.schedule.runlock import run_lock
 from stockcast.schedule.steps import default_steps, source_of
 from stockcast.schedule.steptypes import Forecast, Refresh, Steps
 
@@ -49,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Forecast", "Refresh", "RunReport", "Steps", "SymbolResult", "run", "run_lock"]
 
-RUN_LOCK = Path("locks") / "_run.lock"  # "_" never occurs in a symbol: no clash with theirs
 LOGGER = "stockcast.run"
 
 
@@ -115,22 +110,6 @@ class RunReport:
             "seconds": round(self.seconds, 3),
             "symbols": [r.to_dict() for r in self.results],
         }
-
-
-@contextmanager
-def run_lock(root: Path) -> Iterator[None]:
-    """Hold the lock of a whole run, or raise BusyError at once if another run holds it."""
-    path = Path(root) / RUN_LOCK
-    try:
-        with locked(path, "stockcast run", timeout=0):
-            yield
-    except LockTimeout:
-        busy = BusyError(
-            f"another `stockcast run` is running on {root} (lock {path}); this one did nothing; "
-            "let that one finish"
-        )
-        logging.getLogger(LOGGER).error("%s", busy, extra=FILE_ONLY)  # the CLI prints it
-        raise busy from None
 
 
 def run(

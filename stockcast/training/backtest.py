@@ -54,7 +54,8 @@ def backtest_symbol(
     sym = normalize_symbol(symbol)
     t0 = time.perf_counter()
     prices = PriceStore(root).read(sym)
-    features.require_inputs(prices, data.features, sym, "the chosen features include")
+    features.require_inputs(prices, data.features, sym, "the chosen features include",
+                            command="backtest")  # fmt: skip
     blocks = walkforward.fold_blocks(len(prices), folds, share)
     check_blocks(sym, blocks, data)
     members = seeds if seeds is not None else getattr(cfg, "ensemble", 1)
@@ -112,6 +113,8 @@ def run_fold(
     day = prices.index[origin].date().isoformat()
     fitted = fit_recipe(sym, prices, replace(data, test_start=day), model_cfg, cfg,
                         ensemble=members, device=device, callback=callback)  # fmt: skip
+    if fitted.interrupted:  # a fold cut short is no fair fold: Ctrl-C ends the backtest
+        raise KeyboardInterrupt
     return fold_predictions(sym, fitted.model, fitted.dataset, fitted.val, prices, day, t0)
 
 

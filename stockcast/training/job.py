@@ -8,6 +8,7 @@ module wires them to the store, the evaluation and the model store, and returns 
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from dataclasses import asdict, fields
@@ -22,11 +23,12 @@ import stockcast
 from stockcast import models, options
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
-from stockcast.errors import UsageError
+from stockcast.errors import StoreUnwritable, UsageError
 from stockcast.forecasting import evaluation, naivestart, shrink
 from stockcast.models import store as modelstore
 from stockcast.prep import features
 from stockcast.prep.windows import DataConfig
+from stockcast.training import preflight
 from stockcast.training.loop import Callback, TrainConfig, make_loss
 from stockcast.training.recipe import Fitted, all_stored_rows, fit_recipe, refit_live
 
@@ -43,14 +45,17 @@ def configs_from_options(given: dict) -> tuple[DataConfig, Any, TrainConfig, str
     of the chosen architecture (``arch``, default lstm), train config and device spec.
 
     Keys left out or None take the defaults; an unknown key, a bad value (``options.check``),
-    an unknown feature or architecture is a UsageError.
+    an unknown feature or architecture, settings the architecture cannot take or a model too
+    large for the memory free on the device (``preflight.check_model``) is a UsageError.
     """
     opts = options.check(given)
     if "features" in opts:
         opts["features"] = features.parse_names(opts["features"])
     data, model, train, run = options.split(opts)
     chosen = {k: opts[k] for k in opts.keys() & {f.name for f in fields(model)} - {"arch"}}
-    return data, model_config(model.arch, data, chosen), train, run.device
+    model_cfg = model_config(model.arch, data, chosen)
+    preflight.check_model(model_cfg, data, train, run.device)
+    return data, model_cfg, train, run.device
 
 
 def model_config(arch: str, data: DataConfig, chosen: dict) -> Any:
@@ -62,6 +67,22 @@ def model_config(arch: str, data: DataConfig, chosen: dict) -> Any:
     for key in sorted(set(chosen) - accepted):
         raise UsageError(f"--{key} does not apply to architecture {arch}; leave it out")
     return config_cls(n_features=len(data.features), horizon=data.horizon, **chosen)
+
+
+def check_symbol(root: Path, symbol: str, data: DataConfig) -> None:
+    """What `train` can refuse before it shows or trains anything, in milliseconds: no prices
+    stored, a chosen lookback or horizon too long for the stored sessions (the Parquet footer's
+    row count), a models folder that could not take the trained model."""
+    sym = normalize_symbol(symbol)
+    preflight.check_lookback(sym, PriceStore(root).info(sym).rows, data)
+    place = Path(root) / "models" / sym
+    while not place.exists() and place != place.parent:
+        place = place.parent  # the nearest folder that exists: where saving would create one
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise StoreUnwritable(
+            f"{place} is not writable, so a trained {sym} model could not be saved; fix its "
+            "permissions or choose another data directory (--data-dir, STOCKCAST_HOME)"
+        )
 
 
 def train_symbol(
@@ -85,6 +106,7 @@ def train_symbol(
     sym = normalize_symbol(symbol)
     t_start = time.perf_counter()
     prices = PriceStore(root).read(sym)
+    preflight.check_lookback(sym, len(prices), data)
     fitted = fit_recipe(sym, prices, data, model_cfg, cfg, device=device, callback=callback)
     ds, model = fitted.dataset, fitted.model
     learned = shrink.learn(ds, fitted.val) if cfg.shrink else None  # toward a naive forecast

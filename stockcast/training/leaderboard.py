@@ -210,9 +210,10 @@ def horizon_rows(k: int, runs: Sequence[ArchRun]) -> dict:
 
 
 def mean_skill(result: dict) -> float:
-    """Mean over horizons of the point skill against the best naive forecast."""
-    values = [h["skill_vs_best"]["value"] for h in result["horizons"]]
-    return float(sum(values) / len(values))
+    """Mean over horizons of the point skill against the best naive forecast (horizons where
+    that forecast made no error, so skill is undefined, left out; 0 when all are)."""
+    values = [h["skill_vs_best"]["value"] for h in result["horizons"] if h["skill_vs_best"]]
+    return float(sum(values) / len(values)) if values else 0.0
 
 
 def ranking(runs: Sequence[ArchRun]) -> list[str]:

@@ -47,6 +47,14 @@ class EpochReport:
 
 
 Callback = Callable[[EpochReport], None]
+Stop = Callable[[], bool]  # asked between batches: True ends training as Ctrl-C does
+
+
+def _check(stop: Stop | None) -> None:
+    """KeyboardInterrupt when ``stop`` says so: a member in a worker thread sees Ctrl-C
+    between two batches instead of at the end of its epoch."""
+    if stop is not None and stop():
+        raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
@@ -136,10 +144,12 @@ def train_step(
 
 
 @torch.inference_mode()
-def _val_loss(model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+def _val_loss(model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor,
+              stop: Stop | None = None) -> float:  # fmt: skip
     model.eval()
     total = torch.zeros((), device=x.device)
     for i in range(0, len(x), EVAL_BATCH):
+        _check(stop)
         with amp_context(x.device):
             pred = model(x[i : i + EVAL_BATCH]).float()
         total += loss_fn(pred, y[i : i + EVAL_BATCH]) * len(pred)
@@ -176,13 +186,14 @@ def _schedule(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
     return factor
 
 
-def _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg: TrainConfig) -> float:
+def _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg: TrainConfig, stop=None) -> float:
     """One pass over the training windows in ``perm`` order; the mean loss (one device sync)."""
     model.train()
     n, bs = len(perm), cfg.batch_size
     device = next(model.parameters()).device
     total = torch.zeros((), device=device)
     for i in range(0, n, bs):
+        _check(stop)
         idx = perm[i : i + bs]
         xb, yb = xt[idx].to(device, non_blocking=True), yt[idx].to(device, non_blocking=True)
         total += train_step(model, opt, loss_fn, xb, yb, cfg.clip_norm) * len(idx)
@@ -201,13 +212,15 @@ def _shard_rows(batch: torch.Tensor, shard: Shard) -> tuple[torch.Tensor, float]
     return mine, len(mine) * shard.world / len(batch)
 
 
-def _gathered_epoch(model, net, opt, sched, loss_fn, train: Gathered, perm, cfg, shard) -> float:
+def _gathered_epoch(model, net, opt, sched, loss_fn, train: Gathered, perm, cfg, shard,
+                    stop=None) -> float:  # fmt: skip
     """One pass over gathered windows in ``perm`` order, each global batch split over the
     ranks; the mean loss over all ranks' windows."""
     model.train()
     device = next(model.parameters()).device
     total = torch.zeros((), device=device)
     for i in range(0, len(perm), cfg.batch_size):
+        _check(stop)
         idx, weight = _shard_rows(perm[i : i + cfg.batch_size], shard)
         xb, yb = train.batch(idx.numpy(), device)  # (b, L, F), (b, H)
         opt.zero_grad(set_to_none=True)
@@ -247,6 +260,7 @@ def fit(
     device: torch.device,
     callback: Callback | None = None,
     shard: Shard | None = None,
+    stop: Stop | None = None,
 ) -> FitResult:
     """Train on scaled (x, y) with early stopping on ``val``; returns the best weights, where
     the untrained model (epoch 0) is a candidate too.
@@ -256,8 +270,9 @@ def fit(
     ranks, so N processes follow the one-process run (same permutation, steps and schedule).
 
     Ctrl-C ends training at once and returns the best finished epoch (``interrupted=True``;
-    ``state`` None when no epoch finished). A non-finite training or validation loss raises
-    ``TrainingError`` naming the learning rate.
+    ``state`` None when no epoch finished); so does ``stop()`` turning true, which is asked
+    before every batch (how a member in a worker thread hears of Ctrl-C). A non-finite
+    training or validation loss raises ``TrainingError`` naming the learning rate.
     """
     seed_everything(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -268,7 +283,8 @@ def fit(
         net = shard.wrap(model)  # DDP under torchrun; the model itself in one process
 
         def run_epoch(perm: torch.Tensor) -> float:
-            return _gathered_epoch(model, net, opt, sched, loss_fn, train, perm, cfg, shard)
+            return _gathered_epoch(model, net, opt, sched, loss_fn, train, perm, cfg, shard,
+                                   stop)  # fmt: skip
 
         def run_val() -> float:
             return _gathered_val_loss(model, loss_fn, val, shard)
@@ -279,10 +295,10 @@ def fit(
         xv, yv = _place(val[0], device), _place(val[1], device)
 
         def run_epoch(perm: torch.Tensor) -> float:
-            return _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg)
+            return _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg, stop)
 
         def run_val() -> float:
-            return _val_loss(model, loss_fn, xv, yv)
+            return _val_loss(model, loss_fn, xv, yv, stop)
 
         n, perm_device = len(xt), xt.device
     else:
@@ -339,12 +355,14 @@ def fit_epochs(
     epochs: int,
     device: torch.device,
     callback: Callable[[int], None] | None = None,
+    stop: Stop | None = None,
 ) -> dict[str, torch.Tensor]:
     """Train exactly ``epochs`` epochs (no validation, no early stopping) with ``cfg``'s seed,
     optimiser and learning-rate schedule, and return the final weights on the CPU: the refit of
     an evaluated recipe on more windows. ``train``: scaled (x, y) arrays, or ``Gathered``
     windows (a global model's, in one process). ``epochs`` 0 returns the weights as given.
-    ``callback(epoch)`` runs after each epoch (it may raise KeyboardInterrupt to stop).
+    ``callback(epoch)`` runs after each epoch (it may raise KeyboardInterrupt to stop);
+    ``stop()`` is asked before every batch (True raises KeyboardInterrupt).
 
     Ctrl-C propagates; a non-finite loss raises ``TrainingError``.
     """
@@ -355,14 +373,15 @@ def fit_epochs(
     if isinstance(train, Gathered):
 
         def run_epoch(perm: torch.Tensor) -> float:
-            return _gathered_epoch(model, model, opt, sched, loss_fn, train, perm, cfg, SINGLE)
+            return _gathered_epoch(model, model, opt, sched, loss_fn, train, perm, cfg, SINGLE,
+                                   stop)  # fmt: skip
 
         n, perm_device = len(train), torch.device("cpu")
     else:
         xt, yt = _place(train[0], device), _place(train[1], device)
 
         def run_epoch(perm: torch.Tensor) -> float:
-            return _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg)
+            return _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg, stop)
 
         n, perm_device = len(xt), xt.device
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)

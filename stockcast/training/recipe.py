@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,7 +153,9 @@ def refit_live(fitted: Fitted, device: str = "auto") -> nn.Module:
             _fixed_job(n, c, train, f.best_epoch, dev)
             for n, c, f in zip(nets, cfgs, fitted.fits, strict=True)
         ]
-        run_members(jobs, member_workers(len(jobs), dev, fitted.model_cfg), None)
+        done = run_members(jobs, member_workers(len(jobs), dev, fitted.model_cfg), None)
+    if any(d is None for d in done):  # Ctrl-C left a member unfinished
+        raise KeyboardInterrupt
     return combine(nets)
 
 
@@ -225,56 +228,105 @@ def member_workers(k: int, device: torch.device, model_cfg: Any) -> int:
     return max(1, min(k, os.cpu_count() or 1))
 
 
+GRACE_S = 1.0  # after Ctrl-C, how long a member in the middle of a batch may take to stop
+STOP_ALL = threading.Event()  # set: every member of every fit stops (Ctrl-C seen elsewhere)
+
+
+@contextmanager
+def stop_all_on_ctrl_c() -> Iterator[None]:
+    """Within the block, Ctrl-C also stops members that run under other threads' fits (`tune
+    --jobs N`: trials in Optuna's threads, which Ctrl-C never reaches), before it raises
+    KeyboardInterrupt in the main thread as usual. Outside the main thread: nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        STOP_ALL.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        STOP_ALL.clear()
+
+
 def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> list[Any]:
     """Run each job on ``workers`` threads; job 0 reports its epochs to ``callback``. A job
     never started (Ctrl-C came first) gives None.
 
-    Ctrl-C asks every running member to stop at its next epoch end and waits for them: an
-    early-stopping member returns its best epoch so far (see ``fit``), a refit member raises
-    KeyboardInterrupt, which propagates.
+    Ctrl-C asks every running member to stop before its next batch and waits ``GRACE_S`` for
+    them: an early-stopping member returns its best epoch so far (see ``fit``), a refit member
+    raises KeyboardInterrupt, which propagates. A member still inside one long batch after that
+    (a lookback of thousands) is left behind and gives None: its daemon thread stops at its
+    next batch, or with the process. The calling thread only waits, so Ctrl-C reaches it at
+    once even while a batch runs in a kernel. A member's error (a non-finite loss) stops the
+    others and is raised.
     """
     stop = threading.Event()
+
+    def stopped() -> bool:
+        return stop.is_set() or STOP_ALL.is_set()
+
+    results: list[Any] = [None] * len(jobs)
+    errors: list[BaseException | None] = [None] * len(jobs)
+    pending = list(range(len(jobs)))[::-1]  # popped from the end: job 0 first
+    lock = threading.Lock()
 
     def watch(report_to: Callback | None) -> Callable[[Any], None]:
         def on_epoch(report: Any) -> None:
             if report_to is not None:
                 report_to(report)
-            if stop.is_set():
+            if stopped():
                 raise KeyboardInterrupt
 
         return on_epoch
 
-    if workers <= 1:
-        out: list[Any] = []
-        for i, job in enumerate(jobs):
-            out.append(None if stop.is_set() else job(watch(callback if i == 0 else None)))
-            if getattr(out[-1], "interrupted", False):
-                stop.set()  # Ctrl-C reached this member: leave the others unstarted
-        return out
+    def worker() -> None:
+        while not stopped():
+            with lock:
+                if not pending:
+                    return
+                i = pending.pop()
+            try:
+                results[i] = jobs[i](watch(callback if i == 0 else None), stopped)
+            except BaseException as exc:  # handed to the calling thread
+                errors[i] = exc
+                stop.set()
+            if getattr(results[i], "interrupted", False):
+                stop.set()  # Ctrl-C reached this member (e.g. through its callback): stop all
 
-    def run(i: int, job: Job) -> Any:
-        out = job(watch(callback if i == 0 else None))
-        if getattr(out, "interrupted", False):
-            stop.set()  # Ctrl-C reached this member (e.g. through its callback): stop them all
-        return out
+    threads = [threading.Thread(target=worker, name=f"member-{w}", daemon=True)
+               for w in range(max(1, min(workers, len(jobs))))]  # fmt: skip
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.1)
+    except KeyboardInterrupt:
+        stop.set()
+        deadline = time.monotonic() + GRACE_S
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+    results, errors = list(results), list(errors)  # a member left behind stays None
+    for exc in errors:
+        if exc is not None and not isinstance(exc, KeyboardInterrupt):
+            raise exc
+    if any(isinstance(exc, KeyboardInterrupt) for exc in errors):
+        raise KeyboardInterrupt
+    return results
 
-    with ThreadPoolExecutor(workers, thread_name_prefix="member") as pool:
-        futures = [pool.submit(run, i, job) for i, job in enumerate(jobs)]
-        try:
-            return [f.result() for f in futures]
-        except KeyboardInterrupt:
-            stop.set()
-            for f in futures:
-                f.cancel()
-            return [None if f.cancelled() else f.result() for f in futures]
 
-
-Job = Callable[[Callable[[Any], None]], Any]  # runs one member, given its epoch callback
+Job = Callable[[Callable[[Any], None], Callable[[], bool]], Any]  # (on_epoch, stop) -> result
 
 
 def _early_stopping_job(net, cfg, train, val, dev) -> Job:
-    return lambda on_epoch: fit(net, train, val, cfg, dev, on_epoch)
+    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, stop=stop)
 
 
 def _fixed_job(net, cfg, train, epochs, dev) -> Job:
-    return lambda on_epoch: fit_epochs(net, train, cfg, epochs, dev, on_epoch)
+    return lambda on_epoch, stop: fit_epochs(net, train, cfg, epochs, dev, on_epoch, stop)

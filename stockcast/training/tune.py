@@ -22,27 +22,36 @@ Trials of a killed process are marked failed by the heartbeat and retried.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
 import sqlalchemy.exc
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.study import MaxTrialsCallback
+from optuna.study import MaxTrialsCallback, StudyDirection
 from optuna.trial import TrialState
 
 from stockcast import options
 from stockcast.data.paths import normalize_symbol, symbol_file
 from stockcast.data.store import PriceStore
-from stockcast.errors import DataError, UsageError
+from stockcast.errors import DataError, Interrupted, StockcastError, TrainingError, UsageError
 from stockcast.forecasting import walkforward
 from stockcast.prep import windows
-from stockcast.training import backtest
+from stockcast.training import backtest, preflight, recipe
 from stockcast.training.job import configs_from_options
 
 INNER_FOLDS = 2  # walk-forward folds of the objective
@@ -58,18 +67,40 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
-def space(trial: optuna.Trial, arch: str) -> dict[str, Any]:
-    """The search space of ``arch`` as flat training options."""
+LOOKBACKS = [20, 40, 60, 120]
+
+
+def distributions(arch: str) -> dict[str, BaseDistribution]:
+    """The search space of ``arch``: option name -> Optuna distribution."""
     widths = [16, 32, 64] if arch == "transformer" else [16, 32, 64, 128]  # divisible by heads
     return {
-        "hidden": trial.suggest_categorical("hidden", widths),
-        "layers": trial.suggest_int("layers", 1, 2),
-        "dropout": trial.suggest_float("dropout", 0.0, 0.3),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-4, 0.2, log=True),
-        "lr": trial.suggest_float("lr", 3e-4, 1e-2, log=True),
-        "lookback": trial.suggest_categorical("lookback", [20, 40, 60, 120]),
-        "features": FEATURE_SETS[trial.suggest_categorical("features", list(FEATURE_SETS))],
+        "hidden": CategoricalDistribution(widths),
+        "layers": IntDistribution(1, 2),
+        "dropout": FloatDistribution(0.0, 0.3),
+        "weight_decay": FloatDistribution(1e-4, 0.2, log=True),
+        "lr": FloatDistribution(3e-4, 1e-2, log=True),
+        "lookback": CategoricalDistribution(LOOKBACKS),
+        "features": CategoricalDistribution(list(FEATURE_SETS)),
     }
+
+
+def space(trial: optuna.Trial, arch: str, fixed: Mapping[str, Any] = {}) -> dict[str, Any]:
+    """The searched options of ``arch`` as flat training options: every name of
+    ``distributions`` not ``fixed`` (a fixed option is not suggested, so a trial's parameters
+    are what it ran)."""
+    out: dict[str, Any] = {}
+    for name, dist in distributions(arch).items():
+        if name in fixed:
+            continue
+        if isinstance(dist, CategoricalDistribution):
+            out[name] = trial.suggest_categorical(name, list(dist.choices))
+        elif isinstance(dist, IntDistribution):
+            out[name] = trial.suggest_int(name, dist.low, dist.high, log=dist.log)
+        elif isinstance(dist, FloatDistribution):
+            out[name] = trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+    if "features" in out:
+        out["features"] = FEATURE_SETS[out["features"]]
+    return out
 
 
 def default_storage(root: Path, symbol: str) -> str:
@@ -79,9 +110,66 @@ def default_storage(root: Path, symbol: str) -> str:
     return f"sqlite:///{path}"
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_storage(url: str) -> None:
+    """UsageError (one line naming the fix) unless ``url`` is a database URL that Optuna can
+    keep a study in: it parses, its kind and driver are installed, and an SQLite file is a
+    regular, writable SQLite file or can be created (in-memory SQLite keeps nothing)."""
+    fix = "give a URL such as sqlite:///PATH/tune.db or postgresql://USER@HOST/DB"
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+        dialect = parsed.get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError:
+        kind = url.split(":", 1)[0]
+        raise UsageError(f"--storage {url!r}: unknown database kind {kind!r}; {fix}") from None
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        raise UsageError(f"--storage {url!r} is not a database URL; {fix}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise UsageError(
+            f"--storage {parsed.drivername}: its Python driver ({exc.name}) is not installed; "
+            "install it, or use sqlite:///PATH/tune.db"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_file(url, parsed.database, dict(parsed.query))
+
+
+def _check_sqlite_file(url: str, database: str | None, query: dict) -> None:
+    if not database or ":memory:" in database or query.get("mode") == "memory":
+        raise UsageError(
+            f"--storage {url!r} is an in-memory database, which keeps no trial after the "
+            "command; give a file: sqlite:///PATH/tune.db"
+        )
+    if "\x00" in database:
+        raise UsageError(f"--storage {url!r}: a path cannot hold a NUL (%00); give another path")
+    path = Path(database)
+    fix = "give another file (sqlite:///PATH/tune.db)"
+    if not path.exists():
+        if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+            raise UsageError(f"--storage: cannot create {path}: its folder is missing or "
+                             f"read-only; {fix}")  # fmt: skip
+        return
+    if path.is_dir():
+        raise UsageError(f"--storage: {path} is a folder, not a database file; {fix}")
+    if not path.is_file():
+        raise UsageError(f"--storage: {path} is not a regular file; {fix}")
+    if not os.access(path, os.R_OK | os.W_OK) or not os.access(path.parent, os.W_OK):
+        raise UsageError(f"--storage: {path} or its folder is not writable; {fix}")
+    with path.open("rb") as f:
+        head = f.read(len(SQLITE_HEADER))
+    if head and head != SQLITE_HEADER:
+        raise UsageError(
+            f"--storage: {path} is not an SQLite database (damaged, or another kind of file); "
+            f"move it away or {fix.split('; ')[-1]}"
+        )
+
+
 def open_study(storage: str, name: str, seed: int | None = None) -> optuna.Study:
     """The study ``name`` in ``storage``, created on first use (TPE sampler, median pruner)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials: our own one line
     for attempt in range(CREATE_TRIES):
         try:
             rdb = _rdb_storage(storage)
@@ -135,28 +223,106 @@ def tuning_prices(root: Path, symbol: str) -> Any:
     return prices.iloc[:b2]
 
 
+MAX_FAILED_IN_A_ROW = 5  # trials that fail one after another before the search stops
+
+
 def make_objective(symbol: str, prices: Any, fixed: Mapping[str, Any], folds: int,
-                   device: str) -> Callable[[optuna.Trial], float]:  # fmt: skip
-    """The trial function: options = the search space overridden by the ``fixed`` options."""
+                   device: str, failures: list[str] | None = None,
+                   ) -> Callable[[optuna.Trial], float]:  # fmt: skip
+    """The trial function: options = the search space overridden by the ``fixed`` options.
+    The options a trial ran are kept in its user attribute ``options``; why a trial failed is
+    appended to ``failures``."""
     blocks = walkforward.fold_blocks(len(prices), folds)
 
     def objective(trial: optuna.Trial) -> float:
         arch = str(fixed.get("arch", options.ModelOptions().arch))
-        opts = {**space(trial, arch), **fixed, "ensemble": fixed.get("ensemble", 1)}
-        data, model_cfg, cfg, _ = configs_from_options(opts)
-        backtest.check_blocks(symbol, blocks, data)
-        preds = []
-        for k, (origin, end) in enumerate(blocks):
-            fp = backtest.run_fold(symbol, prices.iloc[: end + 1], origin, data, model_cfg, cfg,
-                                   cfg.ensemble, device, None)  # fmt: skip
-            preds.append(fp)
-            value = objective_value(walkforward.report(preds))
-            trial.report(value, k)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
+        opts = {**space(trial, arch, fixed), **fixed, "ensemble": fixed.get("ensemble", 1)}
+        trial.set_user_attr("options", _plain(opts))
+        try:
+            data, model_cfg, cfg, _ = configs_from_options(opts)
+            backtest.check_blocks(symbol, blocks, data)
+            preds = []
+            for k, (origin, end) in enumerate(blocks):
+                fp = backtest.run_fold(symbol, prices.iloc[: end + 1], origin, data, model_cfg,
+                                       cfg, cfg.ensemble, device, None)  # fmt: skip
+                preds.append(fp)
+                value = objective_value(walkforward.report(preds))
+                trial.report(value, k)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        except (DataError, TrainingError) as exc:
+            if failures is not None:
+                failures.append(str(exc))
+            raise
         return value
 
     return objective
+
+
+def _plain(opts: Mapping[str, Any]) -> dict[str, Any]:
+    """Options as JSON values (a tuple of features as a list), without the device."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in opts.items() if k != "device"}
+
+
+def check_tunable(sym: str, prices: Any, data: Any, fixed: Mapping[str, Any], folds: int) -> None:
+    """UsageError before any trial when no trial could run: the history before the test split
+    cannot hold the folds, or the first fold too few windows at the (shortest) lookback."""
+    try:
+        blocks = walkforward.fold_blocks(len(prices), folds)
+        backtest.check_blocks(sym, blocks, data)
+    except DataError as exc:
+        raise UsageError(f"{sym} is too short to tune ({len(prices)} sessions before its "
+                         f"test split): {exc}") from None  # fmt: skip
+    lookback = data.lookback if "lookback" in fixed else min(LOOKBACKS)
+    origin, end = blocks[0]
+    preflight.fold_lookback(sym, end, origin, replace(data, lookback=lookback), "tune")
+
+
+def check_study(study: optuna.Study, url: str, arch: str, fixed: Mapping[str, Any]) -> None:
+    """UsageError unless ``study`` is one this search can continue: one objective, minimised,
+    run with the same fixed options (kept in its user attribute ``fixed``) and searched over
+    the same space; a new study records the fixed options."""
+    where = f"the study {study.study_name} in {url}"
+    fix = "give another --storage, or remove the study's database"
+    if len(study.directions) != 1:
+        raise UsageError(f"{where} has {len(study.directions)} objectives, tune keeps one; {fix}")
+    if study.direction != StudyDirection.MINIMIZE:
+        raise UsageError(f"{where} maximizes its objective, tune minimizes MAE ratios; {fix}")
+    mine, kept = _plain(fixed), study.user_attrs.get("fixed")
+    if kept is not None and kept != mine:
+        raise UsageError(
+            f"{where} was searched with fixed options {_flags(kept)}, not {_flags(mine)}; "
+            f"give the same options, or another --storage"
+        )
+    expected = distributions(arch)
+    for t in study.get_trials(deepcopy=False):
+        for name, dist in t.distributions.items():
+            if name in fixed or expected.get(name) != dist:
+                raise UsageError(
+                    f"{where} searched another space (trial {t.number}: {name}); give the "
+                    f"options it was searched with, or another --storage"
+                )
+    if kept is None:
+        study.set_user_attr("fixed", mine)
+
+
+def _flags(opts: Mapping[str, Any]) -> str:
+    text = train_command("", opts).removeprefix("stockcast train").strip()
+    return f"({text})" if text else "(none)"
+
+
+class _FailureLimit:
+    """Stops the study after MAX_FAILED_IN_A_ROW trials of this run failed one after another."""
+
+    def __init__(self) -> None:
+        self.in_a_row = 0
+        self.hit = False
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self.in_a_row = self.in_a_row + 1 if trial.state == TrialState.FAIL else 0
+        if self.in_a_row >= MAX_FAILED_IN_A_ROW:
+            self.hit = True
+            study.stop()
 
 
 def tune_symbol(
@@ -173,34 +339,118 @@ def tune_symbol(
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
 ) -> dict[str, Any]:
     """Run the search until the study holds ``trials`` finished trials (or ``timeout`` s);
-    returns the `tune --json` object without the backtest of the best parameters."""
+    returns the `tune --json` object without the backtest of the best parameters.
+
+    Everything that can be checked is checked before the study is opened (options, ``jobs``,
+    the storage URL, the history's length); a study of another shape or other fixed options is
+    refused by name. The search stops after MAX_FAILED_IN_A_ROW failed trials in a row
+    (DataError naming the last cause); Ctrl-C raises ``Interrupted`` and a storage failure
+    ``StockcastError``, each saying what the study kept. A database this run created is
+    removed again when it ends without a finished trial."""
     sym = normalize_symbol(symbol)
     if trials < 1 or jobs < 1:
         raise UsageError("--trials and --jobs must be at least 1")
+    preflight.check_jobs(jobs)
     fixed = {k: v for k, v in fixed.items() if v is not None}
-    configs_from_options(fixed)  # bad fixed options fail before any trial runs
+    # bad fixed options (or a model too large) fail before any trial runs; trials train one
+    # member unless --ensemble is fixed
+    data, _, _, _ = configs_from_options({**fixed, "ensemble": fixed.get("ensemble", 1)})
     arch = str(fixed.get("arch", options.ModelOptions().arch))
-    url = storage or default_storage(root, sym)
-    study = open_study(url, f"{sym}-{arch}")
+    if storage is not None:
+        check_storage(storage)
     prices = tuning_prices(root, sym)
-    callbacks: list[Any] = [MaxTrialsCallback(trials, states=(TrialState.COMPLETE,
-                                                               TrialState.PRUNED))]  # fmt: skip
-    if on_trial is not None:
-        callbacks.append(on_trial)
-    if finished(study) < trials:
-        study.optimize(make_objective(sym, prices, fixed, folds, device), n_jobs=jobs,
-                       timeout=timeout, callbacks=callbacks, gc_after_trial=True,
-                       catch=(DataError,))  # fmt: skip
-    return {**result(study, url, sym, arch, fixed),
-            "searched_through": prices.index[-1].date().isoformat()}  # fmt: skip
+    check_tunable(sym, prices, data, fixed, folds)
+    url = storage or default_storage(root, sym)
+    created = _new_sqlite_file(url)
+    study = None
+    try:
+        study = open_study(url, f"{sym}-{arch}")
+        check_study(study, url, arch, fixed)
+        limit, failures = _FailureLimit(), list[str]()
+        objective = make_objective(sym, prices, fixed, folds, device, failures)
+        callbacks = [limit] + ([on_trial] if on_trial else [])
+        _optimize(study, objective, trials, jobs, timeout, callbacks, url)
+        if limit.hit:
+            raise DataError(
+                f"{sym}: tune stopped after {MAX_FAILED_IN_A_ROW} failed trials in a row; the "
+                f"last: {failures[-1] if failures else 'no reason given'}; {_kept(study, url)}"
+            )
+        return {**result(study, url, sym, arch, fixed),
+                "searched_through": prices.index[-1].date().isoformat()}  # fmt: skip
+    finally:
+        _remove_if_empty(created, study)
+
+
+def _optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials: int,
+              jobs: int, timeout: float | None, callbacks: list[Any],
+              url: str) -> None:  # fmt: skip
+    """``study.optimize`` until it holds ``trials`` finished trials; Ctrl-C and storage
+    failures become one line that says what the study kept."""
+    if finished(study) >= trials:
+        return
+    done = MaxTrialsCallback(trials, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    try:
+        with recipe.stop_all_on_ctrl_c():  # trials in Optuna's threads stop too (--jobs N)
+            study.optimize(objective, n_jobs=jobs, timeout=timeout,
+                           callbacks=[done, *callbacks], gc_after_trial=True,
+                           catch=(DataError, TrainingError))  # fmt: skip
+    except KeyboardInterrupt:
+        raise Interrupted(f"{study.study_name}: interrupted; {_kept(study, url)}") from None
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
+            AssertionError) as exc:  # fmt: skip  # Optuna's "Should not reach." on a full disk
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:120]
+        raise StockcastError(
+            f"the tune database {url} failed ({reason}); {_kept(study, url)}; free space or "
+            "release the database, then run the same command again"
+        ) from None
+
+
+def _kept(study: optuna.Study, url: str) -> str:
+    """What the study holds, for a line that ends a search early."""
+    try:
+        n = finished(study)
+    except Exception:  # the storage itself is what failed
+        return f"the trials finished before are kept in {url}"
+    if n == 0:
+        return "no trial had finished, so nothing was kept"
+    return f"{n} finished trial{'s' if n != 1 else ''} kept in {url}; the same command continues"
+
+
+def _new_sqlite_file(url: str) -> Path | None:
+    """The SQLite file of ``url`` when it does not exist yet (this run will create it)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(sqlalchemy.engine.make_url(url).database or "")
+    return None if path.exists() else path
+
+
+def _remove_if_empty(created: Path | None, study: optuna.Study | None) -> None:
+    """Remove a database this run created when it holds no finished trial (a failed or refused
+    run leaves nothing behind)."""
+    if created is None or not created.exists():
+        return
+    try:
+        if study is not None and finished(study) > 0:
+            return
+    except Exception:
+        pass  # unreadable: nothing finished is in it
+    created.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        created.parent.rmdir()  # the tune/ folder, when nothing else is in it
 
 
 def best_options(study: optuna.Study, fixed: Mapping[str, Any]) -> dict[str, Any]:
-    """The best trial's parameters as flat training options (features as a tuple of names)."""
-    params = dict(study.best_trial.params)
-    if "features" in params:
-        params["features"] = FEATURE_SETS[params["features"]]
-    return {**params, **fixed}
+    """The options the best trial ran, as flat training options (features as a tuple of
+    names): its ``options`` attribute, or for a trial of an older study its parameters with the
+    fixed options."""
+    best = study.best_trial
+    ran = best.user_attrs.get("options")
+    if ran is None:
+        params = dict(best.params)
+        if "features" in params:
+            params["features"] = FEATURE_SETS[params["features"]]
+        ran = {**params, **fixed}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in ran.items()}
 
 
 def result(study: optuna.Study, url: str, sym: str, arch: str,
