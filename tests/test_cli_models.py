@@ -56,7 +56,8 @@ def test_models_rm_removes_one_folder(three_models: Path) -> None:
 
 def test_prune_keeps_the_newest_and_never_the_default(three_models: Path) -> None:
     res = run("models", "prune", "MSFT", "--keep", "1", "--json")
-    assert json.loads(res.stdout)["removed"] == [{"name": "MSFT", "id": i} for i in IDS[:2]]
+    removed = json.loads(res.stdout)["removed"]
+    assert removed == [{"name": "MSFT", "id": i, "damaged": False} for i in IDS[:2]]
     assert [p.name for p in (three_models / "models" / "MSFT").iterdir()] == [IDS[2]]
     assert run("models", "prune", "MSFT", "--keep", "0").exit_code == 2
 
@@ -67,7 +68,7 @@ def test_prune_keeps_the_default_even_when_it_is_not_the_newest(
     from stockcast.models import catalog
 
     monkeypatch.setattr(catalog, "default_id", lambda root, name: IDS[0])
-    assert catalog.prune(three_models, "MSFT", keep=1) == [IDS[1]]
+    assert catalog.prune(three_models, "MSFT", keep=1) == [("MSFT", IDS[1], False)]
     assert sorted(p.name for p in (three_models / "models" / "MSFT").iterdir()) == [IDS[0], IDS[2]]
 
 
