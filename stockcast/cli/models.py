@@ -75,7 +75,8 @@ def models_table(items: list[Entry]) -> Table:
     for e in items:
         skill = "n/a" if e.skill_vs_best is None else f"{e.skill_vs_best:+.2%}"
         epochs = "?" if e.epochs is None else str(e.epochs) + ("!" if e.interrupted else "")
-        name = e.name if e.symbols in ((), (e.name,)) else f"{e.name} ({', '.join(e.symbols)})"
+        shown = e.display_name or e.name
+        name = shown if e.symbols in ((), (e.name,)) else f"{shown} ({', '.join(e.symbols)})"
         table.add_row("*" if e.default else "", name, e.id, e.arch, (e.created or "?")[:10],
                       e.data_end or "?", epochs, str(e.members),
                       skill if e.error is None else "damaged")  # fmt: skip
@@ -105,8 +106,8 @@ def models_show(model_id: RefArg, as_json: JsonOpt = False) -> None:
         print_json(manifest)
         return
     con = stdout()
-    for key in ("id", "name", "symbols", "arch", "created", "trained_through", "data_end",
-                "epochs", "best_epoch", "interrupted", "seed", "device"):  # fmt: skip
+    for key in ("id", "name", "display_name", "symbols", "arch", "created", "trained_through",
+                "data_end", "epochs", "best_epoch", "interrupted", "seed", "device"):  # fmt: skip
         if key in manifest:
             con.print(f"{key:>16}  {_plain(manifest[key])}", markup=False)
     for key in ("model_config", "data_config", "train_config"):

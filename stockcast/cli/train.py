@@ -140,7 +140,8 @@ def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, 
         return
     con = stdout()
     con.print(
-        f"[bold]{result['name']}[/] model {result['model']}: {len(syms)} symbols, "
+        f"[bold]{result.get('display_name') or result['name']}[/] model {result['model']}: "
+        f"{len(syms)} symbols, "
         f"{result['train_windows']:,} training windows, {result['processes']} process(es) on "
         f"{result['device']}; best epoch {result['best_epoch']} of {result['epochs']}, "
         f"val loss {result['val_loss']:.4f}, {result['windows_per_s']:,.0f} windows/s"

@@ -48,7 +48,8 @@ class Entry:
     skill_vs_best: float | None  # test skill at h=1 against the best naive forecast
     default: bool  # the model `predict NAME` uses without --model
     size_bytes: int  # bytes on disk
-    error: str | None = None  # set when the manifest cannot be read
+    error: str | None = None  # why the model cannot be used (``store.damage``); None: whole
+    display_name: str | None = None  # the name as the user typed it (``--name big3``)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -108,6 +109,7 @@ def _entry(root: Path, label: str, model_id: str, default: bool) -> Entry:
         default=default and damage is None,
         size_bytes=size,
         error=damage,
+        display_name=m.get("display_name"),
     )
 
 
@@ -150,7 +152,7 @@ def resolve(root: Path, ref: str) -> tuple[str, str]:
     if by_id:
         return _find_id(root, ref)
     ids = store.list_models(root, label) if label is not None else []
-    if not ids:
+    if label is None or not ids:
         raise UsageError(f"no model {ref!r}; `stockcast models` lists the ids and names")
     return label, default_id(root, label) or ids[-1]
 

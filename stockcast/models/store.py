@@ -86,6 +86,45 @@ def list_models(root: Path, name: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and _ID_RE.match(p.name))
 
 
+def check_name(root: Path, name: str, symbols: list[str]) -> None:
+    """UsageError (before any training) when a model of ``symbols`` named ``name`` would share
+    its name with another kind of model: a global model (of several symbols, or of one that is
+    not its name) may not take the name of a stored symbol or of a symbol's own models, and a
+    symbol's own model may not join a global model's name."""
+    label = normalize_symbol(name)
+    syms = [normalize_symbol(s) for s in symbols]
+    own = syms == [label]
+    others = [k for k in _kinds(root, label) if (k == (label,)) != own]
+    if not own and (
+        others or os.path.lexists(symbol_file(Path(root), label, "prices", ".parquet"))
+    ):
+        raise UsageError(
+            f"--name {name}: {label} is a stored symbol, and a global model may not take its "
+            f"name (`predict {label}` would be ambiguous); choose another --name"
+        )
+    if own and others:
+        raise UsageError(
+            f"{label} is the name of a global model (of {', '.join(others[0])}); a symbol's own "
+            f"model cannot share it: remove that model (`stockcast models rm {label} --yes`) "
+            f"to train {label}"
+        )
+
+
+def _kinds(root: Path, label: str) -> list[tuple[str, ...]]:
+    """The symbols of each readable saved model of ``label``."""
+    out = []
+    for model_id in list_models(root, label):
+        try:
+            out.append(
+                tuple(
+                    model_symbols(_read_manifest(root, models_dir(root, label) / model_id, label))
+                )
+            )
+        except ModelError:
+            continue
+    return out
+
+
 def new_model_id(existing: list[str], now: dt.datetime | None = None) -> str:
     """A fresh id that sorts after every id in ``existing``."""
     now = now or dt.datetime.now(dt.UTC)
@@ -200,6 +239,7 @@ def save_model(
         "format_version": FORMAT_VERSION,
         "id": model_id,
         "name": label,
+        **({"display_name": name.strip()} if name.strip() != label else {}),  # as typed
         "symbols": symbols,
         "series": series,
         **(_one_symbol_keys(symbols[0], series[symbols[0]]) if len(symbols) == 1 else {}),
