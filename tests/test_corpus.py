@@ -366,6 +366,143 @@ def test_special_config_is_refused_without_blocking(store: Path, kind: str) -> N
     assert "stockcast.toml" in line
 
 
+# --- special files inside the data directory ------------------------------------------------
+# A case (special/*.json) plants something at ``at`` (a glob under the data directory; "" is
+# the directory itself): a FIFO, a socket, a link (``to``), a symbolic link loop, a sparse
+# file of ``size`` bytes, an empty folder. Every command of ``exit`` ends with that code, one
+# error line (or none), no traceback, in well under 10 s, and leaves every stored file as it
+# was; each command of ``changing`` (which may repair or replace) runs on a fresh copy.
+
+# One process runs the commands of a case in turn (heavy imports paid once, before timing);
+# a command that blocks makes the process time out, so a regression fails instead of hanging.
+DRIVER = """
+import json, sys, time
+from typer.testing import CliRunner
+import stockcast.cli.train, stockcast.training.job, stockcast.forecasting.forecast  # imports
+from stockcast.cli import app
+out = []
+for args in json.loads(sys.argv[1]):
+    t = time.monotonic()
+    res = CliRunner().invoke(app, args)
+    crash = res.exception is not None and not isinstance(res.exception, SystemExit)
+    out.append({"code": res.exit_code, "stderr": res.stderr, "s": time.monotonic() - t,
+                "crash": repr(res.exception) if crash else None})
+print(json.dumps(out))
+"""
+COMMAND_SECONDS = 10.0
+
+
+@pytest.fixture(scope="module")
+def lived(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained directory after a `run`: a config, a log file, a forecast log, a calendar
+    cache."""
+    root = tmp_path_factory.mktemp("lived") / "store"
+    shutil.copytree(trained, root)
+    (root / "stockcast.toml").write_text(
+        'symbols = ["MSFT"]\nstale_sessions = 100000\n[retrain]\nevery_days = 0\n'
+        "new_sessions = 0\n[train]\nepochs = 1\nhidden = 4\nlookback = 10\nensemble = 1\n"
+    )
+    code, out, err = cli(root, "run", "--quiet")
+    assert code == 0, out + err
+    for path in ("logs/stockcast.log", "forecasts/MSFT.parquet", "cache/calendars/XNYS.json"):
+        assert (root / path).is_file()
+    return root
+
+
+def plant(root: Path, case: dict) -> None:
+    """Put the case's special file at its place under ``root``."""
+    hits = sorted(root.glob(case["at"])) if case["at"] else [root]
+    target = hits[0] if hits else root / case["at"]
+    if target.is_dir() and not target.is_symlink() and case["make"] != "dir":
+        shutil.rmtree(target)
+    elif os.path.lexists(target):
+        target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    make = case["make"]
+    if make == "fifo":
+        os.mkfifo(target)
+    elif make == "link":
+        target.symlink_to(case["to"])
+    elif make == "loop":
+        target.symlink_to(target.name)
+    elif make == "big":
+        with open(target, "wb") as fh:
+            fh.truncate(case["size"])
+    elif make == "dir":
+        target.mkdir()
+    elif make == "socket":
+        import socket
+
+        here = os.getcwd()
+        os.chdir(target.parent)  # a relative name: AF_UNIX paths are short (108 bytes)
+        try:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.bind(target.name)
+            sock.close()
+        finally:
+            os.chdir(here)
+    else:
+        raise AssertionError(f"unknown make: {make}")
+
+
+def drive(root: Path, commands: list[str]) -> list[dict]:
+    """Run ``commands`` (strings, split on spaces) in one process against ``root``."""
+    sample = str(Path(__file__).parents[1] / "stockcast" / "sample" / "MSFT.csv")
+    argv = [["--data-dir", str(root), *c.replace("{sample}", sample).split()] for c in commands]
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        timeout=60 + COMMAND_SECONDS * len(commands),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def check_outcome(command: str, want: int, got: dict) -> None:
+    where = f"{command}: {got['stderr']}"
+    assert got["crash"] is None, f"{command}: {got['crash']}"
+    assert got["code"] == want, where
+    assert "Traceback" not in got["stderr"], where
+    assert got["s"] < COMMAND_SECONDS, f"{command} took {got['s']:.1f} s"
+    errors = [line for line in got["stderr"].splitlines() if line.startswith("error: ")]
+    assert len(errors) == (1 if want else 0) or (command.startswith("run") and errors), where
+
+
+SPECIAL = corpus("special")
+
+
+@pytest.mark.parametrize("path", SPECIAL, ids=lambda p: p.stem)
+def test_special_file_in_the_data_directory(lived: Path, tmp_path: Path, path: Path) -> None:
+    case = json.loads(path.read_text())
+    root = tmp_path / "store"
+    shutil.copytree(lived, root, symlinks=True)
+    plant(root, case)
+    looped = case["make"] == "loop" and not case["at"]
+    before = None if looped else snapshot(root)
+    commands = list(case["exit"])
+    for command, got in zip(commands, drive(root, commands), strict=True):
+        check_outcome(command, case["exit"][command], got)
+    if before is not None:
+        assert snapshot(root) == before
+    for command, want in case.get("changing", {}).items():
+        fresh = tmp_path / f"fresh-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(lived, fresh, symlinks=True)
+        plant(fresh, case)
+        [got] = drive(fresh, [command])
+        check_outcome(command, want, got)
+
+
+def test_special_cases_cover_the_classes_of_issue_23() -> None:
+    """Every class of the hostile campaign has a case: a FIFO at each stored file, a link out,
+    /dev/zero, symbolic link loops at the data directory and at models/."""
+    cases = {p.stem: json.loads(p.read_text()) for p in SPECIAL}
+    fifos = {c["at"].split("/")[0] for c in cases.values() if c["make"] == "fifo"}
+    assert fifos >= {"models", "logs", "cache", "forecasts", "prices", "tune"}
+    assert {"", "models"} <= {c["at"] for c in cases.values() if c["make"] == "loop"}
+    assert {"/dev/zero", "/etc/passwd"} <= {c.get("to") for c in cases.values()}
+
+
 # --- hostile option values and symbols ---------------------------------------------------
 
 BIG = "1" + "0" * 20

@@ -59,7 +59,7 @@ def check_inside(path: Path, root: Path | None, fix: str = MOVE_ASIDE) -> None:
     (``root`` None: no check, for a file the user named) and has no symbolic link loop."""
     loop = loop_in(Path(path))
     if loop is not None:
-        raise UnsafeFile(f"{loop} is a symbolic link loop; {fix}")
+        raise UnsafeFile(f"{loop} is a symbolic link loop; remove that link or replace it")
     if root is None:
         return
     real, base = os.path.realpath(path), os.path.realpath(root)
