@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -107,7 +108,7 @@ def manifest_path(root: Path) -> Path:
 
 @pytest.mark.parametrize("path", corpus("csv"), ids=lambda p: p.name)
 def test_hostile_csv_is_refused(store: Path, path: Path) -> None:
-    expect_refusal(store, "fetch", "BAD", "--csv", str(path))
+    expect_refusal(store, "fetch", "BAD", "--csv", str(path), codes=(CLASS_EXIT["csv"],))
 
 
 def generated_csvs(tmp: Path) -> dict[str, Path]:
@@ -159,7 +160,7 @@ def test_damaged_manifest_is_refused(store: Path, path: Path, command: str) -> N
         target.write_text(json.dumps(manifest))
     else:
         target.write_bytes(path.read_bytes())
-    line = expect_refusal(store, command, "MSFT")
+    line = expect_refusal(store, command, "MSFT", codes=(CLASS_EXIT["manifest"],))
     if path.name.startswith("patch-"):  # the schema names the key, never prints a NaN forecast
         assert "manifest.json" in line
 
@@ -314,7 +315,7 @@ def test_damaged_forecast_log_is_refused(store: Path, path: Path, command: str) 
     else:
         target.write_bytes(path.read_bytes())
     if command == "score":
-        expect_refusal(store, "score", "MSFT")
+        expect_refusal(store, "score", "MSFT", codes=(CLASS_EXIT["log"],))
         return
     # predict prints its forecast; a log it cannot append to costs a warning, not the forecast
     before = snapshot(store)
@@ -331,7 +332,7 @@ def test_damaged_forecast_log_is_refused(store: Path, path: Path, command: str) 
 
 @pytest.mark.parametrize("path", corpus("config"), ids=lambda p: p.name)
 def test_hostile_config_is_refused(store: Path, path: Path) -> None:
-    line = expect_refusal(store, "run", "--config", str(path))
+    line = expect_refusal(store, "run", "--config", str(path), codes=(CLASS_EXIT["config"],))
     assert str(path) in line or path.name in line
 
 
@@ -501,6 +502,43 @@ def test_special_cases_cover_the_classes_of_issue_23() -> None:
     assert fifos >= {"models", "logs", "cache", "forecasts", "prices", "tune"}
     assert {"", "models"} <= {c["at"] for c in cases.values() if c["make"] == "loop"}
     assert {"/dev/zero", "/etc/passwd"} <= {c.get("to") for c in cases.values()}
+
+
+# --- model references and names ----------------------------------------------------------
+# model_refs/*.json: a `models` reference (empty, blank, pattern-like, too short, unknown, a
+# default model without --yes) or a model name (a global model named after a stored symbol)
+# that is refused with its exit code, before anything is removed or trained.
+
+
+@pytest.mark.parametrize("path", corpus("model_refs"), ids=lambda p: p.stem)
+def test_model_reference_is_refused(store: Path, path: Path) -> None:
+    case = json.loads(path.read_text())
+    expect_refusal(store, *case["args"], codes=(case["exit"],))
+    assert len(list((store / "models" / "MSFT").iterdir())) == 1  # the only model is kept
+
+
+# --- the exit code of every class --------------------------------------------------------
+# README "Exit codes": 1 an error (a file stockcast cannot use), 2 bad usage (an option, a
+# config, a model reference). The classes whose cases carry their own code are None here.
+CLASS_EXIT = {"csv": 1, "manifest": 1, "log": 1, "config": 2, "special": None, "model_refs": None}
+DOCUMENTED = {0, 1, 2, 3, 4, 5, 130}
+
+
+def test_every_corpus_class_has_its_documented_exit_code() -> None:
+    """Walk the corpus: every folder is a class with an exit code from the README's table, and
+    every case that carries its own codes uses documented ones."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    assert {int(c) for c in re.findall(r"^\| (\d+) \|", table, re.M)} == DOCUMENTED
+    assert {p.name for p in CORPUS.iterdir() if p.is_dir()} == set(CLASS_EXIT)
+    for kind, code in CLASS_EXIT.items():
+        assert code is None or code in DOCUMENTED, kind
+        for path in corpus(kind):
+            if path.suffix == ".json" and kind in ("special", "model_refs"):
+                case = json.loads(path.read_text())
+                codes = [case["exit"]] if kind == "model_refs" else [
+                    *case["exit"].values(), *case.get("changing", {}).values()]  # fmt: skip
+                assert set(codes) <= DOCUMENTED and case["what"], path.name
 
 
 # --- hostile option values and symbols ---------------------------------------------------
