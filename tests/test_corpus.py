@@ -707,3 +707,40 @@ def test_kill_9_during_run(store: Path, delay: float) -> None:
     _still_loads(store)
     code, out, err = cli(store, "score", "MSFT")
     assert code == 0, out + err
+
+
+def _three_models(root: Path) -> list[str]:
+    """Two older copies of the trained model under new ids (oldest first, the trained one last)."""
+    folder = root / "models" / "MSFT"
+    [newest] = [p.name for p in folder.iterdir()]
+    older = ["20000101T000000-aaaaaa", "20000102T000000-bbbbbb"]
+    for mid in older:
+        shutil.copytree(folder / newest, folder / mid)
+    return [*older, newest]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["start", "trash", 0.6, 1.2])
+def test_kill_9_during_models_prune(store: Path, moment: str | float) -> None:
+    """kill -9 at any moment of `models prune` leaves every model whole or gone (never half
+    deleted in sight) and the default predicting the same."""
+    ids = _three_models(store)
+    code, before, err = cli(store, "predict", "MSFT", "--json")
+    assert code == 0, err
+    when = re.compile(r"\d{4}-\d\d-\d\dT[\d:.+]+")  # when the forecast was made
+    trash = store / "models" / ".trash"
+    start = time.monotonic()
+    ready = {
+        "start": lambda: True,
+        "trash": lambda: trash.is_dir() and any(trash.iterdir()),
+    }.get(str(moment), lambda: time.monotonic() - start > float(moment))
+    _kill_when([*STOCKCAST, "--data-dir", str(store), "models", "prune", "MSFT", "--keep", "1"],
+               ready, limit=30)  # fmt: skip
+    left = sorted(p.name for p in (store / "models" / "MSFT").iterdir())
+    assert ids[-1] in left and set(left) <= set(ids)
+    code, out, err = cli(store, "models", "--json")
+    assert code == 0 and not [e for e in json.loads(out) if e["error"]], out + err
+    assert when.sub("", cli(store, "predict", "MSFT", "--json")[1]) == when.sub("", before)
+    code, _, err = cli(store, "models", "prune", "MSFT", "--keep", "1")  # finishes the job
+    assert code == 0 and not (trash.exists() and any(trash.iterdir())), err
+    assert sorted(p.name for p in (store / "models" / "MSFT").iterdir()) == [ids[-1]]
