@@ -744,3 +744,48 @@ def test_kill_9_during_models_prune(store: Path, moment: str | float) -> None:
     code, _, err = cli(store, "models", "prune", "MSFT", "--keep", "1")  # finishes the job
     assert code == 0 and not (trash.exists() and any(trash.iterdir())), err
     assert sorted(p.name for p in (store / "models" / "MSFT").iterdir()) == [ids[-1]]
+
+
+def _forecast(root: Path, ref: str | None = None) -> str:
+    """`predict MSFT --json` without the moment it was made: what an earlier model predicts."""
+    code, out, err = cli(root, "predict", "MSFT", "--json", *(["--model", ref] if ref else []))
+    assert code == 0, out + err
+    return re.sub(r"\d{4}-\d\d-\d\dT[\d:.+]+", "", out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["tmp", 2.0])
+def test_kill_9_during_train_global(store: Path, moment: str | float) -> None:
+    """A global model killed while training or saving leaves the earlier models as they were."""
+    before = _forecast(store)
+    folder = store / "models" / "G1"
+    start = time.monotonic()
+
+    def ready() -> bool:
+        if moment != "tmp":
+            return time.monotonic() - start > float(moment)
+        return folder.is_dir() and any(p.name.startswith(".tmp-") for p in folder.iterdir())
+
+    cmd = ["train", "MSFT", "--global", "--name", "g1", *TINY, "--ensemble", "1"]
+    _kill_when([*STOCKCAST, "--data-dir", str(store), *cmd], ready)
+    _still_loads(store)
+    assert _forecast(store) == before
+    assert all(d is None for d in _damages(store, "G1"))  # a model of G1 is whole, or none
+
+
+def _damages(root: Path, name: str) -> list[str | None]:
+    from stockcast.models import store as modelstore
+
+    return [modelstore.damage(root, name, i) for i in modelstore.list_models(root, name)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [1.5, 4.0])
+def test_kill_9_during_backtest(store: Path, delay: float) -> None:
+    before = _forecast(store)
+    start = time.monotonic()
+    cmd = ["backtest", "MSFT", "--folds", "2", "--seeds", "1", *TINY]
+    _kill_when([*STOCKCAST, "--data-dir", str(store), *cmd],
+               lambda: time.monotonic() - start > delay)  # fmt: skip
+    _still_loads(store)
+    assert _forecast(store) == before
