@@ -48,9 +48,9 @@ def _size(n: int) -> str:
 
 def _what(mode: int) -> str:
     """A file type in words: "a FIFO", "a folder", ..."""
-    kinds = [(stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISDIR, "a folder"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISSOCK, "a socket")]  # fmt: skip
+    kinds = [(stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]  # fmt: skip
     return next((word for test, word in kinds if test(mode)), "not a regular file")
 
 
@@ -101,7 +101,8 @@ def open_stored(
         if exc.errno == errno.ELOOP:
             raise UnsafeFile(f"{path} is a symbolic link loop; {fix}") from None
         if exc.errno == errno.ENXIO:  # a socket, or a device with nothing behind it
-            raise UnsafeFile(f"{path} is not a regular file (a socket or a device); {fix}") from None
+            what = "is not a regular file (a socket or a device)"
+            raise UnsafeFile(f"{path} {what}; {fix}") from None
         raise
     try:
         st = os.fstat(fd)

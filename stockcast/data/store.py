@@ -158,7 +158,8 @@ class PriceStore:
         try:
             return open_stored(self.path(sym), self.root, PRICES_LIMIT, fix)
         except FileNotFoundError:
-            raise NoPrices(f"no prices stored for {sym}; run `stockcast fetch {sym}` first") from None
+            missing = f"no prices stored for {sym}; run `stockcast fetch {sym}` first"
+            raise NoPrices(missing) from None
 
     # writing ---------------------------------------------------------------------------
     def write(
