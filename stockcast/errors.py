@@ -67,6 +67,12 @@ class HistoryRefused(DataError):
     (``stockcast fetch --replace`` accepts it)."""
 
 
+class UnsafeFile(DataError):
+    """A path inside the data directory is not a regular file stockcast can read at once: a
+    FIFO, a device, a socket, a folder, a link that leads out of the data directory, a symbolic
+    link loop, or a file larger than any stockcast writes (``fsutil.open_stored``)."""
+
+
 class StoreUnwritable(DataError):
     """The data directory cannot be written: a batch stops, the next symbol would fail too."""
 

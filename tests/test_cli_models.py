@@ -56,7 +56,8 @@ def test_models_rm_removes_one_folder(three_models: Path) -> None:
 
 def test_prune_keeps_the_newest_and_never_the_default(three_models: Path) -> None:
     res = run("models", "prune", "MSFT", "--keep", "1", "--json")
-    assert json.loads(res.stdout)["removed"] == [{"name": "MSFT", "id": i} for i in IDS[:2]]
+    removed = json.loads(res.stdout)["removed"]
+    assert removed == [{"name": "MSFT", "id": i, "damaged": False} for i in IDS[:2]]
     assert [p.name for p in (three_models / "models" / "MSFT").iterdir()] == [IDS[2]]
     assert run("models", "prune", "MSFT", "--keep", "0").exit_code == 2
 
@@ -67,7 +68,7 @@ def test_prune_keeps_the_default_even_when_it_is_not_the_newest(
     from stockcast.models import catalog
 
     monkeypatch.setattr(catalog, "default_id", lambda root, name: IDS[0])
-    assert catalog.prune(three_models, "MSFT", keep=1) == [IDS[1]]
+    assert catalog.prune(three_models, "MSFT", keep=1) == [("MSFT", IDS[1], False)]
     assert sorted(p.name for p in (three_models / "models" / "MSFT").iterdir()) == [IDS[0], IDS[2]]
 
 
@@ -87,3 +88,23 @@ def test_list_shows_each_symbols_default_model(three_models: Path) -> None:
     (row,) = json.loads(run("list", "--json").stdout)
     assert row["ticker"] == "MSFT" and row["default_model"] == IDS[-1]
     assert IDS[-1] in CliRunner().invoke(app, ["list"], env={"COLUMNS": "200"}).stdout
+
+
+def test_removing_the_default_model_needs_yes(three_models: Path) -> None:
+    res = run("models", "rm", "msft")  # a name: its default model; no terminal to ask
+    assert res.exit_code == 2 and "--yes" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert len(list((three_models / "models" / "MSFT").iterdir())) == 3
+    res = run("models", "rm", f"MSFT:{IDS[2]}", "--yes", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout) == {"removed": [{"name": "MSFT", "id": IDS[2]}]}
+    assert sorted(p.name for p in (three_models / "models" / "MSFT").iterdir()) == IDS[:2]
+    assert not any((three_models / "models" / ".trash").iterdir())  # emptied after the rename
+
+
+def test_prune_without_a_name_prunes_every_name(three_models: Path) -> None:
+    src = three_models / "models" / "MSFT"
+    shutil.copytree(src, three_models / "models" / "AAPL")
+    res = run("models", "prune", "--keep", "1", "--json")
+    assert res.exit_code == 0, res.stderr
+    removed = {(r["name"], r["id"]) for r in json.loads(res.stdout)["removed"]}
+    assert removed == {(n, i) for n in ("AAPL", "MSFT") for i in IDS[:2]}

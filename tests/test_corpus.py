@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -107,7 +108,7 @@ def manifest_path(root: Path) -> Path:
 
 @pytest.mark.parametrize("path", corpus("csv"), ids=lambda p: p.name)
 def test_hostile_csv_is_refused(store: Path, path: Path) -> None:
-    expect_refusal(store, "fetch", "BAD", "--csv", str(path))
+    expect_refusal(store, "fetch", "BAD", "--csv", str(path), codes=(CLASS_EXIT["csv"],))
 
 
 def generated_csvs(tmp: Path) -> dict[str, Path]:
@@ -159,7 +160,7 @@ def test_damaged_manifest_is_refused(store: Path, path: Path, command: str) -> N
         target.write_text(json.dumps(manifest))
     else:
         target.write_bytes(path.read_bytes())
-    line = expect_refusal(store, command, "MSFT")
+    line = expect_refusal(store, command, "MSFT", codes=(CLASS_EXIT["manifest"],))
     if path.name.startswith("patch-"):  # the schema names the key, never prints a NaN forecast
         assert "manifest.json" in line
 
@@ -314,7 +315,7 @@ def test_damaged_forecast_log_is_refused(store: Path, path: Path, command: str) 
     else:
         target.write_bytes(path.read_bytes())
     if command == "score":
-        expect_refusal(store, "score", "MSFT")
+        expect_refusal(store, "score", "MSFT", codes=(CLASS_EXIT["log"],))
         return
     # predict prints its forecast; a log it cannot append to costs a warning, not the forecast
     before = snapshot(store)
@@ -331,7 +332,7 @@ def test_damaged_forecast_log_is_refused(store: Path, path: Path, command: str) 
 
 @pytest.mark.parametrize("path", corpus("config"), ids=lambda p: p.name)
 def test_hostile_config_is_refused(store: Path, path: Path) -> None:
-    line = expect_refusal(store, "run", "--config", str(path))
+    line = expect_refusal(store, "run", "--config", str(path), codes=(CLASS_EXIT["config"],))
     assert str(path) in line or path.name in line
 
 
@@ -364,6 +365,180 @@ def test_special_config_is_refused_without_blocking(store: Path, kind: str) -> N
     )
     line = one_error_line(proc.returncode, proc.stderr)
     assert "stockcast.toml" in line
+
+
+# --- special files inside the data directory ------------------------------------------------
+# A case (special/*.json) plants something at ``at`` (a glob under the data directory; "" is
+# the directory itself): a FIFO, a socket, a link (``to``), a symbolic link loop, a sparse
+# file of ``size`` bytes, an empty folder. Every command of ``exit`` ends with that code, one
+# error line (or none), no traceback, in well under 10 s, and leaves every stored file as it
+# was; each command of ``changing`` (which may repair or replace) runs on a fresh copy.
+
+# One process runs the commands of a case in turn (heavy imports paid once, before timing);
+# a command that blocks makes the process time out, so a regression fails instead of hanging.
+DRIVER = """
+import json, sys, time
+from typer.testing import CliRunner
+import stockcast.cli.train, stockcast.training.job, stockcast.forecasting.forecast  # imports
+from stockcast.cli import app
+out = []
+for args in json.loads(sys.argv[1]):
+    t = time.monotonic()
+    res = CliRunner().invoke(app, args)
+    crash = res.exception is not None and not isinstance(res.exception, SystemExit)
+    out.append({"code": res.exit_code, "stderr": res.stderr, "s": time.monotonic() - t,
+                "crash": repr(res.exception) if crash else None})
+print(json.dumps(out))
+"""
+COMMAND_SECONDS = 10.0
+
+
+@pytest.fixture(scope="module")
+def lived(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained directory after a `run`: a config, a log file, a forecast log, a calendar
+    cache."""
+    root = tmp_path_factory.mktemp("lived") / "store"
+    shutil.copytree(trained, root)
+    (root / "stockcast.toml").write_text(
+        'symbols = ["MSFT"]\nstale_sessions = 100000\n[retrain]\nevery_days = 0\n'
+        "new_sessions = 0\n[train]\nepochs = 1\nhidden = 4\nlookback = 10\nensemble = 1\n"
+    )
+    code, out, err = cli(root, "run", "--quiet")
+    assert code == 0, out + err
+    for path in ("logs/stockcast.log", "forecasts/MSFT.parquet", "cache/calendars/XNYS.json"):
+        assert (root / path).is_file()
+    return root
+
+
+def plant(root: Path, case: dict) -> None:
+    """Put the case's special file at its place under ``root``."""
+    hits = sorted(root.glob(case["at"])) if case["at"] else [root]
+    target = hits[0] if hits else root / case["at"]
+    if target.is_dir() and not target.is_symlink() and case["make"] != "dir":
+        shutil.rmtree(target)
+    elif os.path.lexists(target):
+        target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    make = case["make"]
+    if make == "fifo":
+        os.mkfifo(target)
+    elif make == "link":
+        target.symlink_to(case["to"])
+    elif make == "loop":
+        target.symlink_to(target.name)
+    elif make == "big":
+        with open(target, "wb") as fh:
+            fh.truncate(case["size"])
+    elif make == "dir":
+        target.mkdir()
+    elif make == "socket":
+        import socket
+
+        here = os.getcwd()
+        os.chdir(target.parent)  # a relative name: AF_UNIX paths are short (108 bytes)
+        try:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.bind(target.name)
+            sock.close()
+        finally:
+            os.chdir(here)
+    else:
+        raise AssertionError(f"unknown make: {make}")
+
+
+def drive(root: Path, commands: list[str]) -> list[dict]:
+    """Run ``commands`` (strings, split on spaces) in one process against ``root``."""
+    sample = str(Path(__file__).parents[1] / "stockcast" / "sample" / "MSFT.csv")
+    argv = [["--data-dir", str(root), *c.replace("{sample}", sample).split()] for c in commands]
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        timeout=60 + COMMAND_SECONDS * len(commands),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def check_outcome(command: str, want: int, got: dict) -> None:
+    where = f"{command}: {got['stderr']}"
+    assert got["crash"] is None, f"{command}: {got['crash']}"
+    assert got["code"] == want, where
+    assert "Traceback" not in got["stderr"], where
+    assert got["s"] < COMMAND_SECONDS, f"{command} took {got['s']:.1f} s"
+    errors = [line for line in got["stderr"].splitlines() if line.startswith("error: ")]
+    assert len(errors) == (1 if want else 0) or (command.startswith("run") and errors), where
+
+
+SPECIAL = corpus("special")
+
+
+@pytest.mark.parametrize("path", SPECIAL, ids=lambda p: p.stem)
+def test_special_file_in_the_data_directory(lived: Path, tmp_path: Path, path: Path) -> None:
+    case = json.loads(path.read_text())
+    root = tmp_path / "store"
+    shutil.copytree(lived, root, symlinks=True)
+    plant(root, case)
+    looped = case["make"] == "loop" and not case["at"]
+    before = None if looped else snapshot(root)
+    commands = list(case["exit"])
+    for command, got in zip(commands, drive(root, commands), strict=True):
+        check_outcome(command, case["exit"][command], got)
+    if before is not None:
+        assert snapshot(root) == before
+    for command, want in case.get("changing", {}).items():
+        fresh = tmp_path / f"fresh-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(lived, fresh, symlinks=True)
+        plant(fresh, case)
+        [got] = drive(fresh, [command])
+        check_outcome(command, want, got)
+
+
+def test_special_cases_cover_the_classes_of_issue_23() -> None:
+    """Every class of the hostile campaign has a case: a FIFO at each stored file, a link out,
+    /dev/zero, symbolic link loops at the data directory and at models/."""
+    cases = {p.stem: json.loads(p.read_text()) for p in SPECIAL}
+    fifos = {c["at"].split("/")[0] for c in cases.values() if c["make"] == "fifo"}
+    assert fifos >= {"models", "logs", "cache", "forecasts", "prices", "tune"}
+    assert {"", "models"} <= {c["at"] for c in cases.values() if c["make"] == "loop"}
+    assert {"/dev/zero", "/etc/passwd"} <= {c.get("to") for c in cases.values()}
+
+
+# --- model references and names ----------------------------------------------------------
+# model_refs/*.json: a `models` reference (empty, blank, pattern-like, too short, unknown, a
+# default model without --yes) or a model name (a global model named after a stored symbol)
+# that is refused with its exit code, before anything is removed or trained.
+
+
+@pytest.mark.parametrize("path", corpus("model_refs"), ids=lambda p: p.stem)
+def test_model_reference_is_refused(store: Path, path: Path) -> None:
+    case = json.loads(path.read_text())
+    expect_refusal(store, *case["args"], codes=(case["exit"],))
+    assert len(list((store / "models" / "MSFT").iterdir())) == 1  # the only model is kept
+
+
+# --- the exit code of every class --------------------------------------------------------
+# README "Exit codes": 1 an error (a file stockcast cannot use), 2 bad usage (an option, a
+# config, a model reference). The classes whose cases carry their own code are None here.
+CLASS_EXIT = {"csv": 1, "manifest": 1, "log": 1, "config": 2, "special": None, "model_refs": None}
+DOCUMENTED = {0, 1, 2, 3, 4, 5, 130}
+
+
+def test_every_corpus_class_has_its_documented_exit_code() -> None:
+    """Walk the corpus: every folder is a class with an exit code from the README's table, and
+    every case that carries its own codes uses documented ones."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    assert {int(c) for c in re.findall(r"^\| (\d+) \|", table, re.M)} == DOCUMENTED
+    assert {p.name for p in CORPUS.iterdir() if p.is_dir()} == set(CLASS_EXIT)
+    for kind, code in CLASS_EXIT.items():
+        assert code is None or code in DOCUMENTED, kind
+        for path in corpus(kind):
+            if path.suffix == ".json" and kind in ("special", "model_refs"):
+                case = json.loads(path.read_text())
+                codes = [case["exit"]] if kind == "model_refs" else [
+                    *case["exit"].values(), *case.get("changing", {}).values()]  # fmt: skip
+                assert set(codes) <= DOCUMENTED and case["what"], path.name
 
 
 # --- hostile option values and symbols ---------------------------------------------------
@@ -532,3 +707,85 @@ def test_kill_9_during_run(store: Path, delay: float) -> None:
     _still_loads(store)
     code, out, err = cli(store, "score", "MSFT")
     assert code == 0, out + err
+
+
+def _three_models(root: Path) -> list[str]:
+    """Two older copies of the trained model under new ids (oldest first, the trained one last)."""
+    folder = root / "models" / "MSFT"
+    [newest] = [p.name for p in folder.iterdir()]
+    older = ["20000101T000000-aaaaaa", "20000102T000000-bbbbbb"]
+    for mid in older:
+        shutil.copytree(folder / newest, folder / mid)
+    return [*older, newest]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["start", "trash", 0.6, 1.2])
+def test_kill_9_during_models_prune(store: Path, moment: str | float) -> None:
+    """kill -9 at any moment of `models prune` leaves every model whole or gone (never half
+    deleted in sight) and the default predicting the same."""
+    ids = _three_models(store)
+    code, before, err = cli(store, "predict", "MSFT", "--json")
+    assert code == 0, err
+    when = re.compile(r"\d{4}-\d\d-\d\dT[\d:.+]+")  # when the forecast was made
+    trash = store / "models" / ".trash"
+    start = time.monotonic()
+    ready = {
+        "start": lambda: True,
+        "trash": lambda: trash.is_dir() and any(trash.iterdir()),
+    }.get(str(moment), lambda: time.monotonic() - start > float(moment))
+    _kill_when([*STOCKCAST, "--data-dir", str(store), "models", "prune", "MSFT", "--keep", "1"],
+               ready, limit=30)  # fmt: skip
+    left = sorted(p.name for p in (store / "models" / "MSFT").iterdir())
+    assert ids[-1] in left and set(left) <= set(ids)
+    code, out, err = cli(store, "models", "--json")
+    assert code == 0 and not [e for e in json.loads(out) if e["error"]], out + err
+    assert when.sub("", cli(store, "predict", "MSFT", "--json")[1]) == when.sub("", before)
+    code, _, err = cli(store, "models", "prune", "MSFT", "--keep", "1")  # finishes the job
+    assert code == 0 and not (trash.exists() and any(trash.iterdir())), err
+    assert sorted(p.name for p in (store / "models" / "MSFT").iterdir()) == [ids[-1]]
+
+
+def _forecast(root: Path, ref: str | None = None) -> str:
+    """`predict MSFT --json` without the moment it was made: what an earlier model predicts."""
+    code, out, err = cli(root, "predict", "MSFT", "--json", *(["--model", ref] if ref else []))
+    assert code == 0, out + err
+    return re.sub(r"\d{4}-\d\d-\d\dT[\d:.+]+", "", out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["tmp", 2.0])
+def test_kill_9_during_train_global(store: Path, moment: str | float) -> None:
+    """A global model killed while training or saving leaves the earlier models as they were."""
+    before = _forecast(store)
+    folder = store / "models" / "G1"
+    start = time.monotonic()
+
+    def ready() -> bool:
+        if moment != "tmp":
+            return time.monotonic() - start > float(moment)
+        return folder.is_dir() and any(p.name.startswith(".tmp-") for p in folder.iterdir())
+
+    cmd = ["train", "MSFT", "--global", "--name", "g1", *TINY, "--ensemble", "1"]
+    _kill_when([*STOCKCAST, "--data-dir", str(store), *cmd], ready)
+    _still_loads(store)
+    assert _forecast(store) == before
+    assert all(d is None for d in _damages(store, "G1"))  # a model of G1 is whole, or none
+
+
+def _damages(root: Path, name: str) -> list[str | None]:
+    from stockcast.models import store as modelstore
+
+    return [modelstore.damage(root, name, i) for i in modelstore.list_models(root, name)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [1.5, 4.0])
+def test_kill_9_during_backtest(store: Path, delay: float) -> None:
+    before = _forecast(store)
+    start = time.monotonic()
+    cmd = ["backtest", "MSFT", "--folds", "2", "--seeds", "1", *TINY]
+    _kill_when([*STOCKCAST, "--data-dir", str(store), *cmd],
+               lambda: time.monotonic() - start > delay)  # fmt: skip
+    _still_loads(store)
+    assert _forecast(store) == before

@@ -248,7 +248,7 @@ def did_you_mean(exc: NoPrices | NoModel) -> str:
         else:
             root = STATE.data_dir / "models"  # one folder per model name
             known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    except OSError:
+    except (OSError, StockcastError):  # an unreadable or unsafe store: no suggestion
         return ""
     close = difflib.get_close_matches(asked.group(1), known, n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close and close[0] != asked.group(1) else ""

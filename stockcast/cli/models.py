@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from stockcast.cli.app import STATE, app, counted, handles_errors, print_json, stderr, stdout
 from stockcast.cli.options import JsonOpt, QuietOpt
+from stockcast.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -27,7 +29,9 @@ NameOpt = Annotated[
     typer.Argument(help="A model name (a symbol for per-symbol models); default: all.",
                    show_default=False),
 ]  # fmt: skip
-IdArg = Annotated[str, typer.Argument(help="A model id, or a unique start of one.")]
+RefArg = Annotated[
+    str, typer.Argument(help="A model id (or a unique start of one), NAME or NAME:ID.")
+]
 
 
 @models_app.callback()
@@ -74,19 +78,27 @@ def models_table(items: list[Entry]) -> Table:
     for e in items:
         skill = "n/a" if e.skill_vs_best is None else f"{e.skill_vs_best:+.2%}"
         epochs = "?" if e.epochs is None else str(e.epochs) + ("!" if e.interrupted else "")
-        name = e.name if e.symbols in ((), (e.name,)) else f"{e.name} ({', '.join(e.symbols)})"
+        shown = e.display_name or e.name
+        name = shown if e.symbols in ((), (e.name,)) else f"{shown} ({', '.join(e.symbols)})"
         table.add_row("*" if e.default else "", name, e.id, e.arch, (e.created or "?")[:10],
                       e.data_end or "?", epochs, str(e.members),
-                      skill if e.error is None else "unreadable")  # fmt: skip
+                      skill if e.error is None else "damaged")  # fmt: skip
+    notes = []
     if any(e.interrupted for e in items):
-        table.caption = "! = training was interrupted; the best epoch so far was kept"
+        notes.append("! = training was interrupted; the best epoch so far was kept")
+    if any(e.error is not None for e in items):
+        notes.append("damaged = cannot be used (never the default); `stockcast models prune` "
+                     "removes it")  # fmt: skip
+    if notes:
+        table.caption = "\n".join(notes)
     return table
 
 
 @models_app.command("show")
 @handles_errors
-def models_show(model_id: IdArg, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
-    """Show one model's manifest: architecture, options, data, split, test metrics.
+def models_show(model_id: RefArg, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Show one model's manifest (an id, a unique start of one, NAME for its default model,
+    or NAME:ID): architecture, options, data, split, test metrics.
 
     Example: [bold]stockcast models show 20261129T160758[/]
     """
@@ -99,8 +111,8 @@ def models_show(model_id: IdArg, as_json: JsonOpt = False, quiet: QuietOpt = Fal
     if quiet:
         return
     con = stdout()
-    for key in ("id", "name", "symbols", "arch", "created", "trained_through", "data_end",
-                "epochs", "best_epoch", "interrupted", "seed", "device"):  # fmt: skip
+    for key in ("id", "name", "display_name", "symbols", "arch", "created", "trained_through",
+                "data_end", "epochs", "best_epoch", "interrupted", "seed", "device"):  # fmt: skip
         if key in manifest:
             con.print(f"{key:>16}  {_plain(manifest[key])}", markup=False)
     for key in ("model_config", "data_config", "train_config"):
@@ -120,14 +132,28 @@ def _plain(value: Any) -> str:
 
 @models_app.command("rm")
 @handles_errors
-def models_rm(model_id: IdArg, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
-    """Remove one saved model (by id or a unique start of it).
+def models_rm(
+    ref: RefArg,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Remove it even when it is a default model.")
+    ] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Remove one saved model: an id (or a unique start of it), NAME (its default model) or
+    NAME:ID. Removing a default model (the one `predict` uses) asks first, or needs --yes.
 
     Example: [bold]stockcast models rm 20261129T160758-859215[/]
     """
     from stockcast.models import catalog
 
-    name, mid = catalog.remove(STATE.data_dir, model_id)
+    name, mid = catalog.resolve(STATE.data_dir, ref)
+    if catalog.is_default(STATE.data_dir, name, mid) and not yes:
+        what = f"model {mid} is the default model of {name} (the one `predict {name}` uses)"
+        if not sys.stdin.isatty():
+            raise UsageError(f"{what}; add --yes to remove it")
+        typer.confirm(f"{what}; remove it?", abort=True, err=True)
+    catalog.remove(STATE.data_dir, name, mid)
     if as_json:
         print_json({"removed": [{"name": name, "id": mid}]})
     elif not quiet:
@@ -137,12 +163,20 @@ def models_rm(model_id: IdArg, as_json: JsonOpt = False, quiet: QuietOpt = False
 @models_app.command("prune")
 @handles_errors
 def models_prune(
-    name: Annotated[str, typer.Argument(help="A model name (a symbol for per-symbol models).")],
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="A model name (a symbol for per-symbol models), or one of its "
+            "model ids; default: every name.",
+            show_default=False,
+        ),
+    ] = None,
     keep: Annotated[int, typer.Option("--keep", help="Newest models to keep (at least 1).")] = 3,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Remove all but the newest --keep models of NAME; the default model is always kept.
+    """Remove all but the newest --keep whole models of NAME (of every name without one);
+    damaged models go first, and the default model is always kept.
 
     Example: [bold]stockcast models prune MSFT --keep 1[/]
     """
@@ -150,7 +184,15 @@ def models_prune(
 
     gone = catalog.prune(STATE.data_dir, name, keep)
     if as_json:
-        print_json({"removed": [{"name": name.upper(), "id": i} for i in gone]})
-    elif not quiet:
-        what = f"removed {len(gone)} model{'s' if len(gone) != 1 else ''} of {name.upper()}"
-        stderr().print(what if gone else f"nothing to prune for {name.upper()}", markup=False)
+        print_json({"removed": [{"name": n, "id": i, "damaged": d} for n, i, d in gone]})
+        return
+    if quiet:
+        return
+    labels = sorted({n for n, _, _ in gone})
+    for label in labels:
+        mine = [d for n, _, d in gone if n == label]
+        damaged = f" ({sum(mine)} damaged)" if any(mine) else ""
+        stderr().print(f"removed {len(mine)} model{'s' if len(mine) != 1 else ''} of {label}"
+                       f"{damaged}", markup=False)  # fmt: skip
+    if not gone:
+        stderr().print(f"nothing to prune{f' for {name.strip()}' if name else ''}", markup=False)

@@ -120,10 +120,13 @@ def train(
 def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, cfg: Any,
                   dev: str, as_json: bool, quiet: bool) -> None:  # fmt: skip
     """`train --global`: one model over ``syms``; DDP over the ranks under torchrun."""
+    from stockcast.data.paths import normalize_symbol
+    from stockcast.models.store import check_name
     from stockcast.training import dist
     from stockcast.training.globaljob import GLOBAL_NAME, train_global
 
     label = name or GLOBAL_NAME
+    check_name(STATE.data_dir, normalize_symbol(label), syms)  # before the progress line
     shard, device, me = None, dev, dist.from_env()
     if me.world > 1:
         me, torch_dev, shard = dist.start(dev)
@@ -141,7 +144,8 @@ def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, 
         return
     con = stdout()
     con.print(
-        f"[bold]{result['name']}[/] model {result['model']}: {len(syms)} symbols, "
+        f"[bold]{result.get('display_name') or result['name']}[/] model {result['model']}: "
+        f"{len(syms)} symbols, "
         f"{result['train_windows']:,} training windows, {result['processes']} process(es) on "
         f"{result['device']}; best epoch {result['best_epoch']} of {result['epochs']}, "
         f"val loss {result['val_loss']:.4f}, {result['windows_per_s']:,.0f} windows/s"

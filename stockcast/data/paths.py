@@ -10,7 +10,8 @@ import os
 import re
 from pathlib import Path
 
-from stockcast.errors import UsageError
+from stockcast.data.fsutil import loop_in, stored_dir
+from stockcast.errors import UnsafeFile, UsageError
 
 ENV_HOME = "STOCKCAST_HOME"
 DEFAULT_HOME = Path("data")
@@ -63,8 +64,14 @@ def normalize_symbol(raw: str) -> str:
 def symbol_file(root: Path, symbol: str, folder: str, suffix: str) -> Path:
     """``root/folder/SYMBOL+suffix`` for a validated symbol, checked to stay inside ``root``."""
     sym = normalize_symbol(symbol)
-    base = (root / folder).resolve()
-    path = (base / f"{sym}{suffix}").resolve()
+    try:
+        base = (root / folder).resolve()
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError on a loop
+        loop = loop_in(root / folder) or root / folder
+        raise UnsafeFile(
+            f"{loop} is a symbolic link loop; remove the link, or point --data-dir elsewhere"
+        ) from None
+    path = base / f"{sym}{suffix}"  # a link here is followed, and checked, by its reader
     if path.parent != base:
         raise UsageError(f"invalid symbol {symbol!r}")
     return path
@@ -73,6 +80,6 @@ def symbol_file(root: Path, symbol: str, folder: str, suffix: str) -> Path:
 def symbols_in(root: Path, folder: str) -> list[str]:
     """Sorted symbols with a ``root/folder/SYMBOL.parquet`` file (temporary ``.`` files aside)."""
     base = Path(root) / folder
-    if not base.is_dir():
+    if not stored_dir(base, root, "remove the link, or point --data-dir elsewhere"):
         return []
     return sorted(p.stem for p in base.glob("*.parquet") if not p.name.startswith("."))

@@ -19,16 +19,23 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stockcast.data.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
+from stockcast.data.fsutil import (
+    DEFAULT_LOCK_TIMEOUT,
+    PRICES_LIMIT,
+    atomic_write,
+    locked,
+    open_stored,
+)
 from stockcast.data.paths import normalize_symbol, symbol_file, symbols_in
 from stockcast.errors import DataError, NoPrices
 
@@ -80,7 +87,9 @@ class PriceStore:
 
     # reading ---------------------------------------------------------------------------
     def exists(self, symbol: str) -> bool:
-        return self.path(symbol).is_file()
+        """Something is stored for ``symbol`` (reading it may still refuse it: a FIFO, a link
+        out of the data directory)."""
+        return os.path.lexists(self.path(symbol))
 
     def symbols(self) -> list[str]:
         return symbols_in(self.root, "prices")
@@ -100,9 +109,12 @@ class PriceStore:
         """The stored frame of ``symbol`` and its metadata, from one read of the file."""
 
         sym = normalize_symbol(symbol)
-        path = self._existing(sym)
+        path = self.path(sym)
         try:
-            table = pq.read_table(path)
+            with self._open(sym) as fh:
+                table = pq.read_table(fh)
+        except DataError:
+            raise
         except Exception as exc:  # corrupt file: never expected, since writes are atomic
             raise _unreadable(sym, exc) from None
         meta = _decode_meta(table.schema.metadata)
@@ -131,18 +143,23 @@ class PriceStore:
         """Metadata of a stored symbol, read from the Parquet footer only (fast)."""
 
         sym = normalize_symbol(symbol)
-        path = self._existing(sym)
         try:
-            md = pq.read_metadata(path)
+            with self._open(sym) as fh:
+                md = pq.read_metadata(fh)
+        except DataError:
+            raise
         except Exception as exc:
             raise _unreadable(sym, exc) from None
         return _symbol_info(sym, _decode_meta(md.metadata), md.num_rows)
 
-    def _existing(self, sym: str) -> Path:
-        path = self.path(sym)
-        if not path.is_file():
-            raise NoPrices(f"no prices stored for {sym}; run `stockcast fetch {sym}` first")
-        return path
+    def _open(self, sym: str) -> BinaryIO:
+        """The stored file of ``sym``, opened (``fsutil.open_stored``); NoPrices when none."""
+        fix = f"move it aside and run `stockcast fetch {sym} --full` to rebuild it"
+        try:
+            return open_stored(self.path(sym), self.root, PRICES_LIMIT, fix)
+        except FileNotFoundError:
+            missing = f"no prices stored for {sym}; run `stockcast fetch {sym}` first"
+            raise NoPrices(missing) from None
 
     # writing ---------------------------------------------------------------------------
     def write(

@@ -68,7 +68,7 @@ def _manifest(m: Mapping) -> None:
     lookback = _int(m, "lookback", 1, MAX_LOOKBACK) if "lookback" in m else None
     if "id" in m and not (isinstance(m["id"], str) and is_model_id(m["id"])):
         raise _Bad("id: not a model id")
-    for key in ("name", "ticker", "arch"):
+    for key in ("name", "ticker", "arch", "display_name"):
         if m.get(key) is not None and not (isinstance(m[key], str) and _NAME_RE.match(m[key])):
             raise _Bad(f"{key}: not a name")
     if "interrupted" in m and not isinstance(m["interrupted"], bool):

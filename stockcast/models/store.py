@@ -39,9 +39,15 @@ import numpy as np
 from safetensors.numpy import load as load_arrays
 
 from stockcast import models
-from stockcast.data.fsutil import fsync_dir
+from stockcast.data.fsutil import (
+    MANIFEST_LIMIT,
+    WEIGHTS_LIMIT,
+    fsync_dir,
+    read_stored,
+    stored_dir,
+)
 from stockcast.data.paths import normalize_symbol, symbol_file
-from stockcast.errors import EXIT_USAGE, ModelError, NoModel, UsageError
+from stockcast.errors import EXIT_USAGE, ModelError, NoModel, UnsafeFile, UsageError
 from stockcast.models import numpy_infer, schema
 
 FORMAT_VERSION = 2  # written; READABLE_VERSIONS are read
@@ -75,9 +81,48 @@ def models_dir(root: Path, name: str) -> Path:
 def list_models(root: Path, name: str) -> list[str]:
     """Published model ids of ``name``, oldest first."""
     folder = models_dir(root, name)
-    if not folder.is_dir():
+    if not stored_dir(folder, root, "move it aside or remove it"):
         return []
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and schema.is_model_id(p.name))
+
+
+def check_name(root: Path, name: str, symbols: list[str]) -> None:
+    """UsageError (before any training) when a model of ``symbols`` named ``name`` would share
+    its name with another kind of model: a global model (of several symbols, or of one that is
+    not its name) may not take the name of a stored symbol or of a symbol's own models, and a
+    symbol's own model may not join a global model's name."""
+    label = normalize_symbol(name)
+    syms = [normalize_symbol(s) for s in symbols]
+    own = syms == [label]
+    others = [k for k in _kinds(root, label) if (k == (label,)) != own]
+    if not own and (
+        others or os.path.lexists(symbol_file(Path(root), label, "prices", ".parquet"))
+    ):
+        raise UsageError(
+            f"--name {name}: {label} is a stored symbol, and a global model may not take its "
+            f"name (`predict {label}` would be ambiguous); choose another --name"
+        )
+    if own and others:
+        raise UsageError(
+            f"{label} is the name of a global model (of {', '.join(others[0])}); a symbol's own "
+            f"model cannot share it: remove that model (`stockcast models rm {label} --yes`) "
+            f"to train {label}"
+        )
+
+
+def _kinds(root: Path, label: str) -> list[tuple[str, ...]]:
+    """The symbols of each readable saved model of ``label``."""
+    out = []
+    for model_id in list_models(root, label):
+        try:
+            out.append(
+                tuple(
+                    model_symbols(_read_manifest(root, models_dir(root, label) / model_id, label))
+                )
+            )
+        except ModelError:
+            continue
+    return out
 
 
 def new_model_id(existing: list[str], now: dt.datetime | None = None) -> str:
@@ -213,6 +258,7 @@ def save_model(
         "format_version": FORMAT_VERSION,
         "id": model_id,
         "name": label,
+        **({"display_name": name.strip()} if name.strip() != label else {}),  # as typed
         "symbols": symbols,
         "series": series,
         **(_one_symbol_keys(symbols[0], series[symbols[0]]) if len(symbols) == 1 else {}),
@@ -275,7 +321,7 @@ def read_manifest(root: Path, name: str, model_id: str | None = None) -> dict:
     """The manifest of a model (newest by default) without loading weights."""
     label = normalize_symbol(name)
     folder = _resolve(root, label, model_id)
-    return _read_manifest(folder, label)
+    return _read_manifest(root, folder, label)
 
 
 def _resolve(root: Path, label: str, model_id: str | None) -> Path:
@@ -294,26 +340,44 @@ def _resolve(root: Path, label: str, model_id: str | None) -> Path:
 
 
 def _default_id(root: Path, label: str, ids: list[str]) -> str:
-    """The newest id whose training was not interrupted; the newest of all when every model
-    was (its manifest's ``note`` says so, and predict shows it)."""
+    """The newest whole model (see ``damage``) whose training was not interrupted; else the
+    newest whole one (its manifest's ``note`` says it was interrupted, and predict shows it);
+    the newest of all when none is whole (loading it names the damage)."""
+    whole = None
     for model_id in reversed(ids):
         try:
-            text = (models_dir(root, label) / model_id / MANIFEST).read_text()
-            interrupted = json.loads(text).get("interrupted") is True
-        except (OSError, ValueError, AttributeError, RecursionError):
-            interrupted = False  # unreadable: let loading name the problem
-        if not interrupted:
+            manifest = _read_manifest(root, models_dir(root, label) / model_id, label)
+            _read_weights(root, models_dir(root, label) / model_id, label, manifest)
+        except ModelError:
+            continue
+        if manifest.get("interrupted") is not True:
             return model_id
-    return ids[-1]
+        whole = whole or model_id
+    return whole or ids[-1]
 
 
-def _read_manifest(folder: Path, label: str) -> dict:
+def damage(root: Path, name: str, model_id: str) -> str | None:
+    """Why a saved model cannot be used (the one line loading it would raise), or None: its
+    manifest reads and passes the schema, and its weights file is whole (digest) and finite.
+    A damaged model is never the default, nor one that `models prune` keeps."""
+    label = normalize_symbol(name)
+    folder = models_dir(root, label) / model_id
+    try:
+        _read_weights(root, folder, label, _read_manifest(root, folder, label))
+    except ModelError as exc:
+        return str(exc)
+    return None
+
+
+def _read_manifest(root: Path, folder: Path, label: str) -> dict:
     fix = f"run `stockcast train {label}` to replace it"
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
+        manifest = json.loads(read_stored(folder / MANIFEST, root, MANIFEST_LIMIT, fix))
     except FileNotFoundError:
         raise ModelError(f"model {folder.name} of {label} has no {MANIFEST}; {fix}") from None
-    except (OSError, ValueError, RecursionError):
+    except UnsafeFile as exc:
+        raise ModelError(str(exc)) from None
+    except (OSError, ValueError, RecursionError, MemoryError):
         manifest = None
     if not isinstance(manifest, dict):
         raise ModelError(f"model {folder.name} of {label} has an unreadable {MANIFEST}; {fix}")
@@ -422,8 +486,17 @@ def _open_weights(
     """Resolve, read and check a model (format, architecture, symbol, weights digest)."""
     label = normalize_symbol(name)
     folder = _resolve(root, label, model_id)
-    manifest = _read_manifest(folder, label)
+    manifest = _read_manifest(root, folder, label)
     sym = pick_symbol(manifest, symbol)
+    blob = _read_weights(root, folder, label, manifest)
+    if weights not in WEIGHT_SETS:
+        raise ValueError(f"weights must be one of {WEIGHT_SETS}")
+    return _Opened(folder, label, manifest, sym, blob)
+
+
+def _read_weights(root: Path, folder: Path, label: str, manifest: Mapping) -> bytes:
+    """The weights file of a model whose manifest was read, checked: a known architecture, the
+    manifest's digest, finite arrays."""
     fix = f"run `stockcast train {label}` to replace it"
     if _arch_key(manifest) not in models.REGISTRY:
         raise ModelError(
@@ -431,15 +504,20 @@ def _open_weights(
             f"this stockcast does not have; {fix}"
         )
     try:
-        blob = (folder / WEIGHTS).read_bytes()
+        blob = read_stored(folder / WEIGHTS, root, WEIGHTS_LIMIT, fix)
     except FileNotFoundError:
         raise ModelError(f"model {folder.name} of {label} has no {WEIGHTS}; {fix}") from None
+    except UnsafeFile as exc:
+        raise ModelError(str(exc)) from None
+    except OSError as exc:
+        why = exc.strerror or exc.__class__.__name__
+        raise ModelError(
+            f"weights of model {folder.name} of {label} cannot be read ({why}); {fix}"
+        ) from None
     if hashlib.sha256(blob).hexdigest() != manifest.get("weights_sha256"):
         raise ModelError(f"weights of model {folder.name} of {label} are corrupt; {fix}")
     schema.check_weights(blob, f"model {folder.name} of {label}", fix)
-    if weights not in WEIGHT_SETS:
-        raise ValueError(f"weights must be one of {WEIGHT_SETS}")
-    return _Opened(folder, label, manifest, sym, blob)
+    return blob
 
 
 def _arch_key(manifest: Mapping) -> str:

@@ -26,7 +26,6 @@ that names the key and the file.
 from __future__ import annotations
 
 import math
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,9 +34,9 @@ from types import MappingProxyType
 from typing import Any
 
 from stockcast import options
-from stockcast.data.fsutil import atomic_write_bytes
+from stockcast.data.fsutil import CONFIG_LIMIT, atomic_write_bytes, read_stored
 from stockcast.data.paths import normalize_symbol
-from stockcast.errors import UsageError
+from stockcast.errors import UnsafeFile, UsageError
 
 CONFIG_NAME = "stockcast.toml"
 DEFAULT_LEVELS = (0.8, 0.9)
@@ -172,23 +171,18 @@ def load(path: Path) -> Config:
 
 
 MAX_INT = 1_000_000  # days, sessions, counts: any larger value is a typo
-MAX_BYTES = 1 << 20  # a config is a few hundred bytes; a bigger file is not one
+MAX_BYTES = CONFIG_LIMIT  # a config is a few hundred bytes; a bigger file is not one
 MAX_DEPTH = 16  # [ and { nested deeper than this: not a stockcast config
 
 
 def _read_bounded(path: Path) -> str:
-    """The text of a regular file of at most ``MAX_BYTES``; a FIFO or a device is refused
-    before it is opened (opening a FIFO blocks until a writer comes, reading /dev/zero never
-    ends)."""
-    st = path.stat()  # follows a link: what would be opened
-    if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"{path} is not a regular file; point --config at a stockcast.toml")
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise ConfigError(
-            f"{path} is larger than {MAX_BYTES >> 20} MiB, not a stockcast config; fix the file"
-        )
+    """The text of a regular file of at most ``MAX_BYTES`` (``fsutil.read_stored``: a FIFO or
+    a device is refused without blocking; opening a FIFO would wait for a writer, reading
+    /dev/zero would never end). The file may lie anywhere: --config names it."""
+    try:
+        data = read_stored(path, None, MAX_BYTES, "point --config at a stockcast.toml")
+    except UnsafeFile as exc:
+        raise ConfigError(str(exc)) from None
     return data.decode("utf-8")
 
 

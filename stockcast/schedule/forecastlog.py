@@ -29,7 +29,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stockcast.data.fsutil import DEFAULT_LOCK_TIMEOUT, atomic_write, locked
+from stockcast.data.fsutil import (
+    DEFAULT_LOCK_TIMEOUT,
+    FORECAST_LOG_LIMIT,
+    atomic_write,
+    locked,
+    open_stored,
+)
 from stockcast.data.paths import normalize_symbol, symbol_file, symbols_in
 from stockcast.errors import DataError
 
@@ -95,10 +101,14 @@ def read(root: Path, symbol: str) -> pd.DataFrame:
     """The log of ``symbol`` (empty when nothing was logged yet)."""
 
     path = log_path(root, symbol)
-    if not path.is_file():
-        return empty()
+    fix = "move it aside (new forecasts start a fresh log)"
     try:
-        log = normalize(pd.read_parquet(path))
+        with open_stored(path, root, FORECAST_LOG_LIMIT, fix) as fh:
+            log = normalize(pd.read_parquet(fh))
+    except FileNotFoundError:
+        return empty()
+    except DataError:
+        raise
     except Exception as exc:  # damaged, foreign or unreadable: never expected, writes are atomic
         raise DataError(
             f"forecast log {path} is unreadable ({exc.__class__.__name__}); "

@@ -8,9 +8,11 @@ the terminal shows; cron users read it when the mail says something went wrong. 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import logging.handlers
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,9 +45,21 @@ class _Unbuffered:
     at once, inside ``emit``, and leaves no buffer behind to fail again at close or exit."""
 
     def __init__(self, path: str) -> None:
-        # O_NOFOLLOW: a symlink planted at the log's path is refused (ELOOP), never followed
+        # O_NOFOLLOW: a symlink planted at the log's path is refused (ELOOP), never followed;
+        # O_NONBLOCK: a FIFO there is refused at once (ENXIO) instead of waiting for a reader
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        self.raw = os.fdopen(os.open(path, flags, 0o644), "ab", buffering=0)
+        flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        not_regular = "not a regular file; move it aside"
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            if exc.errno in (errno.ENXIO, errno.ELOOP):  # a FIFO or a socket; a link
+                raise OSError(exc.errno, not_regular, path) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO with a reader, a device
+            os.close(fd)
+            raise OSError(errno.EINVAL, not_regular, path)
+        self.raw = os.fdopen(fd, "ab", buffering=0)
 
     def write(self, text: str) -> int:
         return self.raw.write(text.encode("utf-8"))

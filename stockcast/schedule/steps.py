@@ -99,6 +99,10 @@ def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> 
         return None
     if not modelstore.list_models(root, symbol):
         return NO_MODEL
+    model_id = modelstore.default_model_id(root, symbol)
+    damage = modelstore.damage(root, symbol, model_id) if model_id else None
+    if damage is not None:  # its manifest or weights: every whole model is damaged
+        return f"the newest model is unusable: {damage}"
     try:
         manifest = modelstore.read_manifest(root, symbol)
         view = modelstore.series_view(manifest, symbol)

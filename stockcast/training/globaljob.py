@@ -276,6 +276,7 @@ def train_global(
         )
     t_start = time.perf_counter()
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    modelstore.check_name(root, name, syms)
     store = PriceStore(root)
     prices = {s: store.read(s) for s in syms}
     fitted = fit_global(prices, data, model_cfg, cfg, device, callback, shard)
@@ -308,6 +309,7 @@ def train_global(
     world = 1 if shard is None else shard.world
     return {
         "name": normalize_symbol(name),
+        "display_name": name.strip(),  # as typed: the name in messages
         "model": model_id,
         "path": str(path),
         "symbols": syms,

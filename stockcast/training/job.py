@@ -105,6 +105,7 @@ def train_symbol(
     """
     sym = normalize_symbol(symbol)
     t_start = time.perf_counter()
+    modelstore.check_name(root, sym, [sym])
     prices = PriceStore(root).read(sym)
     preflight.check_lookback(sym, len(prices), data)
     fitted = fit_recipe(sym, prices, data, model_cfg, cfg, device=device, callback=callback)

@@ -46,6 +46,7 @@ from optuna.study import MaxTrialsCallback, StudyDirection
 from optuna.trial import TrialState
 
 from stockcast import options
+from stockcast.data.fsutil import check_stored
 from stockcast.data.paths import normalize_symbol, symbol_file
 from stockcast.data.store import PriceStore
 from stockcast.errors import DataError, Interrupted, StockcastError, TrainingError, UsageError
@@ -104,8 +105,12 @@ def space(trial: optuna.Trial, arch: str, fixed: Mapping[str, Any] = {}) -> dict
 
 
 def default_storage(root: Path, symbol: str) -> str:
-    """``sqlite:///<root>/tune/<SYMBOL>.db`` (the folder is created)."""
+    """``sqlite:///<root>/tune/<SYMBOL>.db`` (the folder is created); UnsafeFile when the
+    database or its journal is not a regular file inside the data directory (SQLite would
+    block on a FIFO there)."""
     path = symbol_file(Path(root), symbol, "tune", ".db")
+    for part in (path, *(path.with_name(path.name + s) for s in ("-journal", "-wal", "-shm"))):
+        check_stored(part, Path(root), "move it aside (a new study starts empty)")
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
