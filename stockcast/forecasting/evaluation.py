@@ -25,6 +25,7 @@ from stockcast.forecasting.latest import data_config, latest_window, scalers
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.base import predict_scaled
+from stockcast.models.scale import ScaleHead
 from stockcast.models.store import (
     list_models,
     load_model,
@@ -67,17 +68,41 @@ class PartPredictions:
     y: np.ndarray  # (N, H) realised log returns
     mu: np.ndarray  # (N, H) predicted log returns
     vol: np.ndarray  # (N,) EWMA volatility at each as-of session
+    sigma: np.ndarray | None = None  # (N, H) the band's scale (None: the EWMA vol * sqrt(h))
+
+    @property
+    def band_scale(self) -> np.ndarray:
+        """What the model's band is calibrated and built with: ``sigma`` (N, H) or ``vol``."""
+        return self.vol if self.sigma is None else self.sigma
+
+
+ScaleNet = tuple["nn.Module", ScaleHead]  # a scale network and how its outputs are used
 
 
 def part_predictions(
-    model: nn.Module, ds: Dataset, part: str, device: torch.device | str = "cpu"
+    model: nn.Module,
+    ds: Dataset,
+    part: str,
+    device: torch.device | str = "cpu",
+    scale: ScaleNet | None = None,
 ) -> PartPredictions:
+    """The model's predictions of one part of ``ds``, with the band scale of ``scale``."""
     rows = ds.window_slice(part)
     r = ds.parts[part]
     asof = np.arange(r.start, r.stop)
-    return PartPredictions(
-        asof, ds.y[rows], predict_log_returns(model, ds, rows, device), ds.vol[asof]
-    )
+    mu = predict_log_returns(model, ds, rows, device)
+    return PartPredictions(asof, ds.y[rows], mu, ds.vol[asof], band_scales(ds, rows, scale))
+
+
+def band_scales(ds: Dataset, rows: slice, scale: ScaleNet | None) -> np.ndarray | None:
+    """(N, H) band scales of window ``rows`` from a scale network (None: no network)."""
+    if scale is None:
+        return None
+    net, head = scale
+    first = ds.config.lookback - 1
+    vol = ds.vol[rows.start + first : rows.stop + first]
+    out = predict_scaled(net, ds.x[rows], torch.device("cpu")) if any(head.use) else None
+    return head.scales(out, vol, ds.target_scaler.std)
 
 
 def evaluate_dataset(
@@ -160,7 +185,7 @@ def _iso(ts: pd.Timestamp) -> str:
 
 
 def _shrunk(p: PartPredictions, shrink: Shrink) -> PartPredictions:
-    return PartPredictions(p.asof, p.y, apply_shrink(p.mu, shrink), p.vol)
+    return PartPredictions(p.asof, p.y, apply_shrink(p.mu, shrink), p.vol, p.sigma)
 
 
 def _significance(pred: np.ndarray, naive: np.ndarray, actual: np.ndarray, h: int) -> dict:

@@ -82,9 +82,18 @@ def min_windows(level: float) -> int:
 
 
 def scale(vol: np.ndarray, horizon: int) -> np.ndarray:
-    """``s[t, h] = max(vol[t], VOL_FLOOR) * sqrt(h)``: (N,) -> (N, H)."""
+    """``s[t, h] = max(vol[t], VOL_FLOOR) * sqrt(h)``: (N,) -> (N, H). A (N, H) array is already
+    a scale per horizon (a scale network's or GARCH's standard deviations of the h-session
+    return): it is floored and returned."""
     v = np.maximum(np.asarray(vol, dtype=float), VOL_FLOOR)
+    if v.ndim == 2:
+        return v[:, :horizon]
     return v[:, None] * np.sqrt(np.arange(1, horizon + 1))[None, :]
+
+
+def ewma_scale(vol: np.ndarray, horizon: int) -> np.ndarray:
+    """(N, H) the EWMA band's scale ``vol * sqrt(h)`` (``scale`` of a (N,) vol)."""
+    return scale(np.asarray(vol, float).reshape(-1), horizon)
 
 
 def calibrate(
@@ -102,10 +111,12 @@ def calibrate(
     1.0
     """
     y, mu = np.atleast_2d(np.asarray(y, float)), np.atleast_2d(np.asarray(mu, float))
-    vol = np.asarray(vol, float).reshape(-1)
+    vol = np.asarray(vol, float)
+    vol = vol if vol.ndim == 2 else vol.reshape(-1)  # (N,) EWMA vol or (N, H) scales
     if y.shape != mu.shape or y.shape[0] != vol.shape[0]:
         raise ValueError(f"shapes differ: y {y.shape}, mu {mu.shape}, vol {vol.shape}")
-    ok = np.isfinite(y).all(1) & np.isfinite(mu).all(1) & np.isfinite(vol)
+    finite = np.isfinite(vol) if vol.ndim == 1 else np.isfinite(vol).all(1)
+    ok = np.isfinite(y).all(1) & np.isfinite(mu).all(1) & finite
     r = (y[ok] - mu[ok]) / scale(vol[ok], y.shape[1])  # -> (n, H) signed scores
     n = r.shape[0]
     for level in levels:
@@ -125,6 +136,8 @@ def calibrate(
                 tail = 1 - (1 - level) / 2
                 hi[i, h] = conformal_quantile(r[:, h], tail)
                 lo[i, h] = conformal_quantile(-r[:, h], tail)
+    if vol.ndim == 2:  # explicit scales: their own growth with h, no sqrt(h) widening
+        return Calibration(tuple(float(x) for x in levels), lo, hi, n, symmetric)
     return Calibration(tuple(float(x) for x in levels), _widening(lo), _widening(hi), n, symmetric)
 
 
@@ -151,7 +164,8 @@ def log_bounds(mu: np.ndarray, vol: np.ndarray, cal: Calibration) -> tuple[np.nd
     """Lower and upper log-return bounds, each (N, L, H), from mu (N, H) and vol (N,)."""
     mu = np.atleast_2d(np.asarray(mu, float))  # -> (N, H)
     h = mu.shape[1]
-    s = scale(np.asarray(vol, float).reshape(-1), h)  # -> (N, H)
+    v = np.asarray(vol, float)
+    s = scale(v if v.ndim == 2 else v.reshape(-1), h)  # -> (N, H)
     lo = mu[:, None, :] - cal.lower_q[None, :, :h] * s[:, None, :]  # -> (N, L, H)
     hi = mu[:, None, :] + cal.upper_q[None, :, :h] * s[:, None, :]
     return lo, hi
@@ -162,8 +176,40 @@ def price_bounds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Price bounds ``close * exp(log bounds)``, each (N, L, H); close, vol: (N,) or scalars."""
     c = np.asarray(close, float).reshape(-1)
-    lo, hi = log_bounds(mu, np.asarray(vol, float).reshape(-1), cal)
+    v = np.asarray(vol, float)
+    lo, hi = log_bounds(mu, v if v.ndim == 2 else v.reshape(-1), cal)
     return c[:, None, None] * np.exp(lo), c[:, None, None] * np.exp(hi)
+
+
+def relative_scores(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, alpha: float) -> np.ndarray:
+    """Interval scores in units of the as-of close (scale-free): log-return outcome ``y`` and
+    log bounds ``lo``/``hi`` of the same shape, the score of the prices ``exp(.)`` (close 1).
+    Decades of price growth do not weight the late years."""
+    py, plo, phi = np.exp(y), np.exp(lo), np.exp(hi)
+    return (phi - plo) + (2 / alpha) * (np.maximum(plo - py, 0) + np.maximum(py - phi, 0))
+
+
+def prefer_model_scale(
+    y: np.ndarray,
+    mu: np.ndarray,
+    model_scale: np.ndarray,
+    vol: np.ndarray,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+) -> np.ndarray:
+    """(H,) bool: at which horizons the conformal band with the network's scale ``model_scale``
+    (N, H) has a lower mean interval score on these (validation) windows than the band with the
+    EWMA scale ``vol`` (N,), both around ``mu`` and calibrated on the same windows, summed over
+    ``levels``. Where it does not, the band falls back to the EWMA scale, as the point forecast
+    falls back to its naive start."""
+    y, mu = np.atleast_2d(np.asarray(y, float)), np.atleast_2d(np.asarray(mu, float))
+    totals = []
+    for s in (np.asarray(model_scale, float), np.asarray(vol, float).reshape(-1)):
+        lo, hi = log_bounds(mu, s, calibrate(y, mu, s, levels))  # (N, L, H)
+        alpha = 1 - np.asarray(levels, float)[None, :, None]
+        py, plo, phi = np.exp(y[:, None, :]), np.exp(lo), np.exp(hi)
+        score = (phi - plo) + (2 / alpha) * (np.maximum(plo - py, 0) + np.maximum(py - phi, 0))
+        totals.append(np.nanmean(score, axis=0).sum(axis=0))  # -> (H,)
+    return np.asarray(totals[0] < totals[1])
 
 
 def coverage_and_width(
