@@ -220,3 +220,46 @@ def report(folds: Sequence[FoldPredictions],
         "horizons": [horizon_report(folds, h, levels) for h in range(1, horizon + 1)],
         "garch": garch_summary(folds),
     }
+
+
+def forecast_rows(
+    symbol: str,
+    folds: Sequence[FoldPredictions],
+    levels: Sequence[float] = intervals.DEFAULT_LEVELS,
+) -> dict[str, list]:
+    """Every test window and horizon of a backtest as columns (`backtest --forecasts`):
+    ``symbol, fold, origin, date, h, close, actual, forecast`` and, per band B in model, ewma,
+    garch and level L in percent, ``B_lo_L, B_hi_L`` (prices). ``origin`` is the as-of session
+    of the forecast, ``fold`` the first session of its block, ``close`` the as-of close; from
+    these a reader recomputes coverage and interval scores (in units of ``close``)."""
+    cols: dict[str, list] = {k: [] for k in
+                             ("symbol", "fold", "origin", "date", "h", "close", "actual",
+                              "forecast")}  # fmt: skip
+    names = ("model", "ewma", "garch")
+    tags = [f"{round(level * 100):d}" for level in levels]
+    for b in names:
+        for t in tags:
+            cols[f"{b}_lo_{t}"], cols[f"{b}_hi_{t}"] = [], []
+    for f in folds:
+        bounds = fold_bounds(f, levels)
+        close = f.close[f.asof]  # (N,)
+        for c in range(f.y.shape[1]):
+            n = len(f.asof)
+            cols["symbol"] += [symbol] * n
+            cols["fold"] += [f.origin] * n
+            cols["origin"] += [f.dates[int(a)] for a in f.asof]
+            cols["date"] += [f.dates[int(a) + c + 1] for a in f.asof]
+            cols["h"] += [c + 1] * n
+            cols["close"] += close.tolist()
+            cols["actual"] += (close * np.exp(f.y[:, c])).tolist()
+            cols["forecast"] += (close * np.exp(f.mu[:, c])).tolist()
+            for b in names:
+                lo, hi = bounds.get(b, (None, None))
+                for i, t in enumerate(tags):
+                    if lo is None or hi is None:
+                        cols[f"{b}_lo_{t}"] += [float("nan")] * n
+                        cols[f"{b}_hi_{t}"] += [float("nan")] * n
+                        continue
+                    cols[f"{b}_lo_{t}"] += (close * np.exp(lo[:, i, c])).tolist()
+                    cols[f"{b}_hi_{t}"] += (close * np.exp(hi[:, i, c])).tolist()
+    return cols

@@ -22,7 +22,7 @@ from torch import nn
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import DataError
-from stockcast.forecasting import evaluation, shrink, walkforward
+from stockcast.forecasting import evaluation, garch, shrink, walkforward
 from stockcast.prep import features
 from stockcast.prep.windows import MIN_PART_WINDOWS, DataConfig, Dataset
 from stockcast.training.loop import Callback, TrainConfig
@@ -44,10 +44,12 @@ def backtest_symbol(
     device: str = "auto",
     callback: Callback | None = None,
     on_fold: FoldCallback | None = None,
+    on_folds: Callable[[list[walkforward.FoldPredictions]], None] | None = None,
 ) -> dict:
     """Walk-forward backtest of one stored symbol; returns the `backtest --json` object.
 
-    ``seeds``: ensemble members per fold (default: ``cfg.ensemble``, train's default).
+    ``seeds``: ensemble members per fold (default: ``cfg.ensemble``, train's default);
+    ``on_folds`` receives every fold's predictions at the end (`backtest --forecasts`).
     """
     sym = normalize_symbol(symbol)
     t0 = time.perf_counter()
@@ -67,6 +69,8 @@ def backtest_symbol(
         if on_fold is not None:
             on_fold(k, len(blocks), day, walkforward.fold_row(fp))
     rep = walkforward.report(preds)
+    if on_folds is not None:
+        on_folds(preds)
     return {
         "ticker": sym,
         "sessions": len(prices),
@@ -110,7 +114,9 @@ def run_fold(
     day = prices.index[origin].date().isoformat()
     fitted = fit_recipe(sym, prices, replace(data, test_start=day), model_cfg, cfg,
                         ensemble=members, device=device, callback=callback)  # fmt: skip
-    return fold_predictions(sym, fitted.model, fitted.dataset, fitted.val, prices, day, t0)
+    scale = None if fitted.scale is None else fitted.scale.net
+    return fold_predictions(sym, fitted.model, fitted.dataset, fitted.val, prices, day, t0,
+                            scale=scale)  # fmt: skip
 
 
 def fold_predictions(
@@ -122,6 +128,7 @@ def fold_predictions(
     day: str,
     t0: float,
     test: evaluation.PartPredictions | None = None,
+    scale: evaluation.ScaleNet | None = None,
 ) -> walkforward.FoldPredictions:
     """One symbol's fold: ``model``'s test windows of ``ds`` (a model fitted on ``prices`` up
     to the block end, its test part from the origin ``day`` on; ``test`` when the caller has
@@ -137,6 +144,8 @@ def fold_predictions(
         raise DataError(f"{sym}: fold at {day} starts its test windows at the wrong session")
     learned = shrink.learn(ds, val)
     train_y1 = ds.y[ds.window_slice("train")][:, 0]
+    g = garch_baseline(ds, val.asof, test.asof)
+    nv = len(val.asof)
     return walkforward.FoldPredictions(
         origin=day,
         end=prices.index[-1].date().isoformat(),
@@ -151,4 +160,21 @@ def fold_predictions(
         scale=float(np.mean(np.abs(train_y1))),
         shrink=learned.to_dict(),
         seconds=time.perf_counter() - t0,
+        sigma=test.sigma,
+        val_sigma=val.sigma,
+        garch=g.scale[nv:],
+        val_garch=g.scale[:nv],
+        garch_converged=g.converged,
+        garch_reason=g.reason,
     )
+
+
+def garch_baseline(ds: Dataset, val_asof: np.ndarray, test_asof: np.ndarray) -> garch.GarchScales:
+    """GARCH(1,1)-t scales (Nv + N, H) at the validation then test as-of sessions of ``ds``
+    (indices after warm-up), fitted on the daily returns of the training part's sessions (the
+    information the network trained on), EWMA fallback when the fit fails."""
+    logc = np.log(ds.history_close)
+    r = np.concatenate([[np.nan], np.diff(logc)])  # (S,) r[t] = log(C[t] / C[t-1])
+    fit_end = ds.offset + ds.parts["train"].stop + ds.config.horizon  # b1: first val target
+    asof = np.concatenate([val_asof, test_asof])
+    return garch.garch_scales(r, fit_end, asof + ds.offset, ds.config.horizon, ds.vol[asof])
