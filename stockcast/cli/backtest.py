@@ -27,6 +27,7 @@ from stockcast.cli.report import (
     level_text,
     new_table,
     num_text,
+    render_bands,
     render_cross_section,
     skill_ci_text,
     verdict_text,
@@ -335,47 +336,8 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
 
 
 def _render_bands(horizons: list[dict[str, Any]], console: Console) -> None:
-    table = new_table("Bands pooled over folds: interval score in % of the as-of close",
-                      "h", "Level", "Coverage (95% CI)", "Width %", "Score", "EWMA", "GARCH",
-                      "vs EWMA (95% CI)", "vs GARCH (95% CI)")  # fmt: skip
-    for h in horizons:
-        for b in h["intervals"]:
-            cov = f"{b['coverage']:.1%} ({b['coverage_low']:.1%}..{b['coverage_high']:.1%})"
-            other = b.get("bands", {})
-            table.add_row(str(h["h"]), level_text(b["level"]), cov, f"{b['mean_width_pct']:.2f}",
-                          _pct(b["interval_score"]), _pct(other.get("ewma")),
-                          _pct(other.get("garch")), _vs(b.get("skill_vs_ewma")),
-                          _vs(b.get("skill_vs_garch")))  # fmt: skip
-    print_table(console, table, keys=2)
-    console.print(
-        "Score: interval score (width plus 2/alpha times any miss) in % of the as-of close; "
-        "lower is better. EWMA: persistence centre scaled by EWMA volatility; GARCH: "
-        "persistence centre scaled by GARCH(1,1)-t fitted on each fold's training part; all "
-        "calibrated on each fold's validation part. vs: 1 - score / that band's score (above "
-        "0: the model's band is better), 95% CI for overlapping windows.",
-        markup=False,
-    )
-    from stockcast.forecasting.bands import verdict_line
-
-    first = horizons[0]["intervals"] if horizons else []
-    for b in first:
-        if b.get("skill_vs_ewma"):
-            console.print(verdict_line(b, horizons[0]["h"]), markup=False)
-
-
-def _pct(band: dict[str, Any] | float | None) -> str:
-    """A scale-free interval score (units of the close) as a percentage; "n/a" without one."""
-    if band is None:
-        return "n/a"
-    value = band["interval_score"] if isinstance(band, dict) else band
-    return f"{100 * value:.3f}"
-
-
-def _vs(s: dict[str, Any] | None) -> str:
-    """``+0.4% (-0.1..+0.9)``: the band's interval-score skill over another band's."""
-    if not s:
-        return "n/a"
-    return f"{s['value']:+.1%} ({s['low'] * 100:+.1f}..{s['high'] * 100:+.1f})"
+    render_bands(horizons, console, "Bands pooled over folds: interval score in % of the as-of "
+                 "close", "all calibrated on each fold's validation part")  # fmt: skip
 
 
 def render_leaderboard(r: dict[str, Any], console: Console) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 from arch import arch_model
 
 from stockcast.errors import UsageError
+from stockcast.prep.windows import Dataset
 
 MIN_FIT_RETURNS = 250  # fewer returns before fit_end (about a year) fall back: too few to fit
 _PERCENT = 100.0  # returns are fitted in percent, where arch's optimiser is well scaled
@@ -135,3 +136,14 @@ def _fallback(
     else:
         vol = np.asarray(fallback_vol, dtype=np.float64)
     return vol[:, None] * np.sqrt(np.arange(1, horizon + 1, dtype=np.float64))  # -> (N, H)
+
+
+def for_dataset(ds: Dataset, val_asof: np.ndarray, test_asof: np.ndarray) -> GarchScales:
+    """GARCH(1,1)-t scales (Nv + N, H) at the validation then test as-of sessions of ``ds``
+    (indices after warm-up), fitted on the daily returns of the training part's sessions (the
+    information the network trained on), the EWMA scale when the fit fails."""
+    logc = np.log(ds.history_close)
+    r = np.concatenate([[np.nan], np.diff(logc)])  # (S,) r[t] = log(C[t] / C[t-1])
+    fit_end = ds.offset + ds.parts["train"].stop + ds.config.horizon  # b1: first val target
+    asof = np.concatenate([val_asof, test_asof]).astype(int)
+    return garch_scales(r, fit_end, asof + ds.offset, ds.config.horizon, ds.vol[asof])

@@ -144,7 +144,7 @@ def fold_predictions(
         raise DataError(f"{sym}: fold at {day} starts its test windows at the wrong session")
     learned = shrink.learn(ds, val)
     train_y1 = ds.y[ds.window_slice("train")][:, 0]
-    g = garch_baseline(ds, val.asof, test.asof)
+    g = garch.for_dataset(ds, val.asof, test.asof)
     nv = len(val.asof)
     return walkforward.FoldPredictions(
         origin=day,
@@ -167,14 +167,3 @@ def fold_predictions(
         garch_converged=g.converged,
         garch_reason=g.reason,
     )
-
-
-def garch_baseline(ds: Dataset, val_asof: np.ndarray, test_asof: np.ndarray) -> garch.GarchScales:
-    """GARCH(1,1)-t scales (Nv + N, H) at the validation then test as-of sessions of ``ds``
-    (indices after warm-up), fitted on the daily returns of the training part's sessions (the
-    information the network trained on), EWMA fallback when the fit fails."""
-    logc = np.log(ds.history_close)
-    r = np.concatenate([[np.nan], np.diff(logc)])  # (S,) r[t] = log(C[t] / C[t-1])
-    fit_end = ds.offset + ds.parts["train"].stop + ds.config.horizon  # b1: first val target
-    asof = np.concatenate([val_asof, test_asof])
-    return garch.garch_scales(r, fit_end, asof + ds.offset, ds.config.horizon, ds.vol[asof])

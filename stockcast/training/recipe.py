@@ -61,7 +61,8 @@ class ScaleFit:
 
     @property
     def net(self) -> ScaleNet:
-        return (self.model, self.head)
+        model = self.model
+        return (lambda x: predict_scaled(model, x, torch.device("cpu")), self.head)
 
 
 @dataclass
