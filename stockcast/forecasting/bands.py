@@ -113,6 +113,7 @@ def band_rows(
             "coverage_high": cov_hi,
             "mean_width": float(np.mean(m["_width"])),
             "mean_width_pct": m["mean_width_pct"],
+            "max_width_pct": float(np.max(100 * (m["_width"] / close))) if len(close) else 0.0,
             "interval_score": m["interval_score"],
             "interval_score_price": float(np.mean(m["_price_score"])),
             "bands": {
@@ -139,3 +140,19 @@ def verdict_line(row: dict, h: int) -> str:
         parts.append(stats.describe_skill(names[base], s["value"], s["low"], s["high"]))
     level = f"{row['level'] * 100:g}%"
     return f"At h={h} the {level} band is " + "; ".join(parts) + " in interval score."
+
+
+MAX_WIDTH_PCT = 100.0  # a band wider than the price itself is not a forecast
+
+
+def unusable(horizons: Sequence[Sequence[Mapping]]) -> str | None:
+    """Why the model's bands (``band_rows`` per horizon) cannot be saved, or None: a width or
+    score that is not finite, or a band wider than ``MAX_WIDTH_PCT`` of the price."""
+    for h, rows in enumerate(horizons, start=1):
+        for r in rows:
+            values = [r["mean_width_pct"], r.get("max_width_pct", 0.0), r["interval_score"]]
+            if not all(np.isfinite(v) for v in values):
+                return f"its h={h} band is not a finite number"
+            if r.get("max_width_pct", 0.0) >= MAX_WIDTH_PCT:
+                return f"its h={h} band is wider than the price ({r['max_width_pct']:.0f}%)"
+    return None

@@ -166,9 +166,11 @@ def log_bounds(mu: np.ndarray, vol: np.ndarray, cal: Calibration) -> tuple[np.nd
     h = mu.shape[1]
     v = np.asarray(vol, float)
     s = scale(v if v.ndim == 2 else v.reshape(-1), h)  # -> (N, H)
-    lo = mu[:, None, :] - cal.lower_q[None, :, :h] * s[:, None, :]  # -> (N, L, H)
-    hi = mu[:, None, :] + cal.upper_q[None, :, :h] * s[:, None, :]
-    return lo, hi
+    # half-widths never shrink with the horizon (explicit scales may; raising one only adds
+    # coverage); for vol-scaled bands ``_widening`` made them non-decreasing already
+    down = np.maximum.accumulate(cal.lower_q[None, :, :h] * s[:, None, :], axis=2)  # (N, L, H)
+    up = np.maximum.accumulate(cal.upper_q[None, :, :h] * s[:, None, :], axis=2)
+    return mu[:, None, :] - down, mu[:, None, :] + up
 
 
 def price_bounds(

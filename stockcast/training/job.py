@@ -22,8 +22,8 @@ import stockcast
 from stockcast import models, options
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
-from stockcast.errors import UsageError
-from stockcast.forecasting import evaluation, shrink
+from stockcast.errors import TrainingError, UsageError
+from stockcast.forecasting import bands, evaluation, shrink
 from stockcast.models import store as modelstore
 from stockcast.prep import features
 from stockcast.prep.windows import DataConfig
@@ -97,6 +97,9 @@ def train_symbol(
     net = None if fitted.scale is None else fitted.scale.net
     test = evaluation.part_predictions(model, ds, "test", scale=net)
     report = evaluation.evaluate_dataset(model, ds, val=fitted.val, shrink=learned, predicted=test)
+    why = bands.unusable([h["intervals"] for h in report["horizons"]])
+    if why is not None:  # refused before anything is saved
+        raise TrainingError(f"{sym}: the model's band is unusable ({why}); train with --band ewma")
     live, live_scale, live_seconds, interrupted = None, None, 0.0, fitted.interrupted
     if not interrupted:
         t_live = time.perf_counter()
