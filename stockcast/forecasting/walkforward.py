@@ -51,6 +51,7 @@ class FoldPredictions:
     val_garch: np.ndarray | None = None  # (Nv, H) the same on validation
     garch_converged: bool = True  # False: GARCH fell back to the EWMA scale in this fold
     garch_reason: str = ""  # why it fell back
+    scale_use: tuple[bool, ...] | None = None  # per h: the network's scale (None: no network)
 
     def band_inputs(self) -> tuple[bands.BandInputs, bands.BandInputs]:
         """(validation, test) centres and scales of every band of this fold."""
@@ -96,6 +97,8 @@ def fold_row(f: FoldPredictions) -> dict:
         "n": len(f.asof),
         "mae_ratio": ratios,
         "shrink": f.shrink,
+        "scale_use": None if f.scale_use is None else list(f.scale_use),
+        "garch_converged": f.garch_converged,
         "seconds": round(f.seconds, 2),
     }
 

@@ -166,4 +166,5 @@ def fold_predictions(
         val_garch=g.scale[:nv],
         garch_converged=g.converged,
         garch_reason=g.reason,
+        scale_use=None if scale is None else scale[1].use,
     )
