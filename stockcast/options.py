@@ -26,6 +26,8 @@ from stockcast.errors import UsageError
 # `default=True` in its registry (a test keeps the two in step); kept here so that the flags'
 # help needs no pandas.
 DEFAULT_FEATURES: tuple[str, ...] = ("log_return", "hl_pct", "pct_change", "log_volume_change")
+# Band scales (`--band`): a scale network with a Gaussian or Student-t likelihood, or EWMA alone.
+BANDS: tuple[str, ...] = ("model", "model-t", "ewma")
 ARCHS: tuple[str, ...] = (
     "cnn-lstm",
     "gru",
@@ -141,6 +143,12 @@ class TrainConfig:
     shrink: bool = option(
         False, "Shrink forecasts toward the best naive one by a weight learned on validation."
     )  # forecasting/shrink.py; the weight is stored in the manifest's `shrink`
+    band: str = option(
+        "model",
+        "Band scale: model (a scale network per member, Gaussian likelihood), model-t "
+        "(Student-t likelihood) or ewma (EWMA volatility, no scale network).",
+        lambda v: v in BANDS, f"be one of {', '.join(BANDS)}",
+    )  # fmt: skip  # training/scale.py; bench/bands.py measured gaussian vs student-t
     huber_delta: float = 1.0  # Huber transition point, in target standard deviations
     clip_norm: float = 1.0  # gradient-norm clipping threshold
     warmup_epochs: float = 1.0  # linear LR warm-up length

@@ -41,9 +41,10 @@ LAZY: dict[str, tuple[frozenset[str], str]] = {
         "torch only when a model has no numpy forward",
     ),
     "stockcast/models/store.py": (
-        frozenset({"torch", "safetensors.torch"}),
+        frozenset({"torch", "safetensors.torch", "stockcast.models.base"}),
         # `predict` reads weights with safetensors' numpy loader (load_numpy); torch only when a
-        # model is saved or loaded as torch modules (train, evaluate, the torch route).
+        # model is saved or loaded as torch modules (train, evaluate, the torch route; scale
+        # networks of an architecture without a numpy forward).
         "torch only to save or load torch modules",
     ),
 }

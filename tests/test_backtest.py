@@ -108,7 +108,7 @@ def test_backtest_prints_tables_and_progress(backtest_json, stockcast_home):
     out = run("backtest", "MSFT", "--folds", "2", "--seeds", "1", *FAST)
     assert out.exit_code == 0, out.output
     assert "MSFT fold 1/2" in out.stderr and "Pooled over folds" in out.stdout
-    assert "EWMA score" in out.stdout
+    assert "vs EWMA (95% CI)" in out.stdout and "vs GARCH (95% CI)" in out.stdout
 
 
 def test_backtest_needs_stored_prices_and_enough_sessions():

@@ -23,6 +23,7 @@ from stockcast.models import store as modelstore
 from stockcast.models.base import predict_scaled
 from stockcast.models.ensemble import Ensemble
 from stockcast.models.lstm import Config as LSTMConfig
+from stockcast.models.store import load_scale
 from stockcast.prep.features import ewma_volatility
 from stockcast.training.loop import TrainConfig, build_model, fit
 
@@ -126,7 +127,15 @@ def test_bands_are_calibrated_on_validation(trained):
     y = np.log(close[test[:, None] + np.arange(1, H + 1)] / close[test][:, None])
     prices = PriceStore(trained["home"]).read("MSFT")
     v = ewma_volatility(prices["adj_close"]).to_numpy()[1:][test]
-    want = evaluate_intervals((calib["y"], calib["mu"], calib["vol"]), (y, mu, v, close[test]))
+    scale_now = v  # the EWMA band, or the scale networks' (N, H) standard deviations
+    loaded_scale = load_scale(trained["home"], "MSFT", manifest["id"], symbol="MSFT")
+    if loaded_scale is not None:  # the model's own band: the scale networks on these windows
+        head, net = loaded_scale
+        out = None if net is None else net(x)
+        scale_now = head.scales(out, v, np.asarray(s["scalers"]["targets"]["std"]))
+    calib_scale = calib.get("sigma", calib["vol"])
+    want = evaluate_intervals((calib["y"], calib["mu"], calib_scale), (y, mu, scale_now,
+                                                                       close[test]))  # fmt: skip
     for h, bands in zip(trained["evaluate"]["horizons"], want, strict=True):
         for got, exp in zip(h["intervals"], bands, strict=True):
             assert got["coverage"] == pytest.approx(exp["coverage"])

@@ -5,6 +5,7 @@ symbols, with the cross-section per fold)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,6 +27,7 @@ from stockcast.cli.report import (
     level_text,
     new_table,
     num_text,
+    render_bands,
     render_cross_section,
     skill_ci_text,
     verdict_text,
@@ -58,6 +60,17 @@ BacktestModelOpt = Annotated[
     ),
 ]
 
+ForecastsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--forecasts",
+        help="Write every test window's forecast and bands (model, EWMA, GARCH; prices) to "
+        "this CSV file, one row per window and horizon.",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+
 
 ARCH_HELP = (
     f"Model architecture: {' or '.join(ARCHS)}; or several, comma-separated (lstm,gru,"
@@ -73,6 +86,7 @@ def backtest(
     folds: FoldsOpt = 5,
     seeds: SeedsOpt = None,
     model: BacktestModelOpt = None,
+    forecasts: ForecastsOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     *,
@@ -97,6 +111,11 @@ def backtest(
     from stockcast.data.paths import normalize_symbol
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
+    archs = arch_list(options.get("arch"))  # --arch lstm,gru: the leaderboard
+    if forecasts is not None and (model is not None or (archs is not None and len(archs) > 1)):
+        raise UsageError(
+            "--forecasts writes one backtest's forecasts; leave out --model and a list of --arch"
+        )
     if model is not None:
         _saved_recipe(syms, model.strip(), folds, seeds, as_json, quiet, options)
         return
@@ -104,7 +123,6 @@ def backtest(
         if options.get("ensemble") not in (None, seeds):
             raise UsageError("--seeds is the old name of --ensemble; give --ensemble alone")
         options, seeds = {**options, "ensemble": seeds}, None
-    archs = arch_list(options.get("arch"))  # --arch lstm,gru: the leaderboard
     if archs is not None and len(archs) > 1:
         _leaderboard(syms, list(archs), folds, seeds, as_json, quiet, options)
         return
@@ -115,13 +133,42 @@ def backtest(
 
     data, model_cfg, cfg, dev = configs_from_options(options)
     silent = quiet or as_json
+    table: dict[str, list] = {}
+
+    def keep(sym: str) -> Callable[[list[Any]], None]:
+        from stockcast.forecasting.walkforward import forecast_rows
+
+        def add(folds_: list[Any]) -> None:
+            for k, v in forecast_rows(sym, folds_).items():
+                table.setdefault(k, []).extend(v)
+
+        return add
 
     def one(sym: str) -> dict[str, Any]:
         with FoldProgress(sym, folds, silent) as on_fold:
             return backtest_symbol(STATE.data_dir, sym, data, model_cfg, cfg, folds=folds,
-                                   seeds=seeds, device=dev, on_fold=on_fold)  # fmt: skip
+                                   seeds=seeds, device=dev, on_fold=on_fold,
+                                   on_folds=None if forecasts is None else keep(sym))  # fmt: skip
 
-    _report(syms, one, as_json, quiet, render_backtest)
+    try:
+        _report(syms, one, as_json, quiet, render_backtest)
+    finally:
+        if forecasts is not None and table:
+            _write_forecasts(forecasts, table)
+
+
+def _write_forecasts(path: Path, table: dict[str, list]) -> None:
+    """The backtests' forecast rows as CSV (full float precision), replaced atomically."""
+    import pandas as pd
+
+    from stockcast.data.fsutil import write_output
+
+    try:
+        write_output(path, pd.DataFrame(table).to_csv(index=False, float_format="%.17g").encode())
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write --forecasts {path}: {exc.strerror}; give a writable path"
+        ) from None
 
 
 def _saved_recipe(syms: list[str], ref: str, folds: int, seeds: int | None, as_json: bool,
@@ -295,24 +342,8 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
 
 
 def _render_bands(horizons: list[dict[str, Any]], console: Console) -> None:
-    table = new_table("Intervals pooled over folds", "h", "Level", "Coverage (95% CI)",
-                   "Indep. p", "Width %", "Score", "Const. score", "EWMA score",
-                   "vs EWMA (95% CI)")  # fmt: skip
-    for h in horizons:
-        for b in h["intervals"]:
-            cov = f"{b['coverage']:.1%} ({b['coverage_low']:.1%}..{b['coverage_high']:.1%})"
-            table.add_row(str(h["h"]), level_text(b["level"]), cov,
-                          f"{b['independence_pvalue']:.2f}", f"{b['mean_width_pct']:.2f}",
-                          f"{b['interval_score']:.4f}", f"{b['constant_interval_score']:.4f}",
-                          f"{b['ewma_interval_score']:.4f}", _vs_ewma(b))  # fmt: skip
-    print_table(console, table, keys=2)
-    console.print(
-        "Score: interval score in prices (width plus 2/alpha times any miss; lower is better). "
-        "Const.: same centre without volatility scaling; EWMA: persistence centre scaled by "
-        "EWMA volatility; all calibrated on each fold's validation part. vs EWMA: 1 - score / "
-        "EWMA score (above 0: the model's band is better), 95% CI for overlapping windows.",
-        markup=False,
-    )
+    render_bands(horizons, console, "Bands pooled over folds: interval score in % of the as-of "
+                 "close", "all calibrated on each fold's validation part")  # fmt: skip
 
 
 def render_leaderboard(r: dict[str, Any], console: Console) -> None:
@@ -377,11 +408,3 @@ def _horizons_by_arch(said: list[dict[str, Any]]) -> dict[str, str]:
     for e in said:
         out.setdefault(e["arch"], []).append(str(e["h"]))
     return {a: ",".join(hs) for a, hs in out.items()}
-
-
-def _vs_ewma(b: dict[str, Any]) -> str:
-    """``+0.4% (-0.1..+0.9)``: the band's interval-score skill over the EWMA band's."""
-    e = b.get("ewma_skill")
-    if not e:
-        return "n/a"
-    return f"{e['value']:+.1%} ({e['low'] * 100:+.1f}..{e['high'] * 100:+.1f})"

@@ -384,6 +384,15 @@ def render(con: Console, fc: Forecast) -> None:
         )
     if sk.beats_baselines is False and sk.summary:
         con.print(f"[yellow]{sk.summary}[/]")
+    moves = ", ".join(f"{level_tag(lvl)}% of days within ±{pct:.1f}%"
+                      for lvl, pct in fc.expected_move())  # fmt: skip
+    if moves:
+        con.print(f"Expected move next session: {moves}.", markup=False)
+    if fc.band is not None:
+        con.print(f"Band: {fc.band.scale}.", markup=False)
+        if fc.band.headline:
+            con.print(fc.band.headline.replace("At h=1 the", "On the test split, at h=1 the"),
+                      markup=False)  # fmt: skip
     table = Table(title=None, show_edge=False, pad_edge=False)
     table.add_column("Date")
     table.add_column("h", justify="right")

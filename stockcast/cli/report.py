@@ -65,33 +65,61 @@ def verdict_text(h: dict[str, Any]) -> str:
 
 
 def render_intervals(horizons: list[dict[str, Any]], console: Console) -> None:
-    """Coverage and mean width of the conformal bands next to the constant-width band."""
+    """The model's bands on test next to the EWMA and GARCH bands (``render_bands``)."""
+    render_bands(horizons, console, "Bands on test: interval score in % of the as-of close",
+                 "each calibrated on the validation part")  # fmt: skip
+
+
+def render_bands(horizons: list[dict[str, Any]], console: Console, title: str, where: str
+                 ) -> None:  # fmt: skip
+    """Coverage (CI), width and scale-free interval score of the model's band per horizon and
+    level, the EWMA and GARCH bands' scores, the skill against each, and the h=1 verdicts."""
+    from stockcast.forecasting.verdicts import verdict_line
+
     if not horizons or not horizons[0].get("intervals"):
         return
-    cols = ("h", "Level", "Coverage (95% CI)", "Indep. p", "Width", "Width %", "Const. cov.",
-            "Const. width", "Const. %")  # fmt: skip
-    table = new_table("Intervals on test: coverage / mean width (price, % of close)", *cols)
+    table = new_table(title, "h", "Level", "Coverage (95% CI)", "Indep. p", "Width %", "Score",
+                      "EWMA", "GARCH", "vs EWMA (95% CI)", "vs GARCH (95% CI)")  # fmt: skip
     for h in horizons:
         for b in h["intervals"]:
             cov = f"{b['coverage']:.1%}"
             if b.get("coverage_low") is not None:
                 cov += f" ({b['coverage_low']:.1%}..{b['coverage_high']:.1%})"
+            other = b.get("bands", {})
             indep = b.get("independence_pvalue")
-            table.add_row(
-                str(h["h"]), level_text(b["level"]), cov,
-                "n/a" if indep is None else f"{indep:.2f}",
-                f"{b['mean_width']:.4f}", f"{b['mean_width_pct']:.2f}",
-                f"{b['baseline_coverage']:.1%}", f"{b['baseline_mean_width']:.4f}",
-                f"{b['baseline_mean_width_pct']:.2f}",
-            )  # fmt: skip
+            table.add_row(str(h["h"]), level_text(b["level"]), cov,
+                          "n/a" if indep is None else f"{indep:.2f}", f"{b['mean_width_pct']:.2f}",
+                          _score(b["interval_score"]), _score(other.get("ewma")),
+                          _score(other.get("garch")), _vs(b.get("skill_vs_ewma")),
+                          _vs(b.get("skill_vs_garch")))  # fmt: skip
     print_table(console, table, keys=2)
     console.print(
-        "Bands: conformal, volatility-scaled, calibrated on validation; Const.: same centre and "
-        "calibration without volatility scaling. A calibrated band covers about its level; the "
-        "CI allows for overlapping windows and clustered misses; Indep. p: Christoffersen's test "
-        "that misses do not come in runs (small: they do).",
+        "Score: interval score (width plus 2/alpha times any miss) in % of the as-of close; "
+        "lower is better. EWMA: last close, EWMA volatility; GARCH: last close, GARCH(1,1)-t "
+        f"fitted on the training part; {where}. vs: 1 - score / that band's score (above 0: "
+        "the model's band is better), 95% CI for overlapping windows. The coverage CI allows "
+        "for overlapping windows and clustered misses; Indep. p: Christoffersen's test that "
+        "misses do not come in runs (small: they do).",
         markup=False,
     )
+    for b in horizons[0]["intervals"]:
+        if b.get("skill_vs_ewma"):
+            console.print(verdict_line(b, horizons[0]["h"]), markup=False)
+
+
+def _score(band: dict[str, Any] | float | None) -> str:
+    """A scale-free interval score (units of the close) as a percentage; "n/a" without one."""
+    if band is None:
+        return "n/a"
+    value = band["interval_score"] if isinstance(band, dict) else band
+    return f"{100 * value:.3f}"
+
+
+def _vs(s: dict[str, Any] | None) -> str:
+    """``+0.4% (-0.1..+0.9)``: the band's interval-score skill over another band's."""
+    if not s:
+        return "n/a"
+    return f"{s['value']:+.1%} ({s['low'] * 100:+.1f}..{s['high'] * 100:+.1f})"
 
 
 def _bps(h: dict[str, Any]) -> str:

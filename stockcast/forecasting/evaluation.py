@@ -8,6 +8,7 @@ was given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,16 +19,18 @@ import torch
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import UsageError
-from stockcast.forecasting import crosssection, metrics, stats
+from stockcast.forecasting import bands, crosssection, garch, metrics, stats
 from stockcast.forecasting.history import parts_from_split
-from stockcast.forecasting.intervals import DEFAULT_LEVELS, evaluate_intervals
+from stockcast.forecasting.intervals import DEFAULT_LEVELS
 from stockcast.forecasting.latest import data_config, scalers
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.base import predict_scaled
+from stockcast.models.scale import ScaleHead
 from stockcast.models.store import (
     list_models,
     load_model,
+    load_scale,
     model_ref,
     model_symbols,
     read_manifest,
@@ -67,17 +70,42 @@ class PartPredictions:
     y: np.ndarray  # (N, H) realised log returns
     mu: np.ndarray  # (N, H) predicted log returns
     vol: np.ndarray  # (N,) EWMA volatility at each as-of session
+    sigma: np.ndarray | None = None  # (N, H) the band's scale (None: the EWMA vol * sqrt(h))
+
+    @property
+    def band_scale(self) -> np.ndarray:
+        """What the model's band is calibrated and built with: ``sigma`` (N, H) or ``vol``."""
+        return self.vol if self.sigma is None else self.sigma
+
+
+# a scale network's forward (scaled windows (B, L, F) -> log scales (B, H)) and how it is used
+ScaleNet = tuple[Callable[[np.ndarray], np.ndarray], ScaleHead]
 
 
 def part_predictions(
-    model: nn.Module, ds: Dataset, part: str, device: torch.device | str = "cpu"
+    model: nn.Module,
+    ds: Dataset,
+    part: str,
+    device: torch.device | str = "cpu",
+    scale: ScaleNet | None = None,
 ) -> PartPredictions:
+    """The model's predictions of one part of ``ds``, with the band scale of ``scale``."""
     rows = ds.window_slice(part)
     r = ds.parts[part]
     asof = np.arange(r.start, r.stop)
-    return PartPredictions(
-        asof, ds.y[rows], predict_log_returns(model, ds, rows, device), ds.vol[asof]
-    )
+    mu = predict_log_returns(model, ds, rows, device)
+    return PartPredictions(asof, ds.y[rows], mu, ds.vol[asof], band_scales(ds, rows, scale))
+
+
+def band_scales(ds: Dataset, rows: slice, scale: ScaleNet | None) -> np.ndarray | None:
+    """(N, H) band scales of window ``rows`` from a scale network (None: no network)."""
+    if scale is None:
+        return None
+    net, head = scale
+    first = ds.config.lookback - 1
+    vol = ds.vol[rows.start + first : rows.stop + first]
+    out = np.asarray(net(ds.x[rows]), float) if any(head.use) else None
+    return head.scales(out, vol, ds.target_scaler.std)
 
 
 def evaluate_dataset(
@@ -88,6 +116,7 @@ def evaluate_dataset(
     val: PartPredictions | None = None,
     shrink: Shrink | None = None,
     predicted: PartPredictions | None = None,
+    scale: ScaleNet | None = None,
 ) -> dict:
     """Per-horizon errors of the model and the baselines on one part of ``ds``; ``val`` and
     ``predicted``: the model's raw validation and ``part`` predictions when the caller has them
@@ -96,10 +125,12 @@ def evaluate_dataset(
     both. The comparator is the naive forecast (persistence or drift) with the lower MAE on
     the validation windows, chosen without the test outcomes; SMA5 is reported, not compared.
     Skill against it comes with a 95% HAC confidence interval and a
-    Diebold-Mariano p-value; the verdict is "better" only when the interval lies above zero."""
-    p = part_predictions(model, ds, part, device) if predicted is None else predicted
+    Diebold-Mariano p-value; the verdict is "better" only when the interval lies above zero.
+    ``scale``: the band's scale network (``val`` and ``predicted``, when given, carry its
+    scales already)."""
+    p = part_predictions(model, ds, part, device, scale) if predicted is None else predicted
     if val is None:
-        val = part_predictions(model, ds, "val", device)
+        val = part_predictions(model, ds, "val", device, scale)
     if shrink is not None:
         p, val = _shrunk(p, shrink), _shrunk(val, shrink)
     H = ds.config.horizon
@@ -111,7 +142,7 @@ def evaluate_dataset(
     naive = {name: fn(close, asof, H) for name, fn in metrics.BASELINES.items()}
     val_err = metrics.naive_log_errors(close, val.asof + ds.offset, val.y)
     span = ds.split_summary()[part]
-    bands = interval_report(val, p, close[asof])  # intervals.py, per horizon
+    bands = interval_report(val, p, ds)  # the model's band and the baselines', per horizon
     horizons = []
     for h in range(1, H + 1):
         c = h - 1
@@ -148,14 +179,29 @@ def evaluate_dataset(
     }
 
 
-def interval_report(
-    v: PartPredictions, p: PartPredictions, asof_close: np.ndarray
-) -> list[list[dict]]:
-    """Per horizon, [{level, coverage, mean_width, baseline_coverage, baseline_mean_width, ...}]
-    of the conformal bands on ``p`` (levels 0.8, 0.9), calibrated on the validation predictions
-    ``v`` like the model file's calibration arrays, next to the constant-width band (see
-    intervals.py)."""
-    return evaluate_intervals((v.y, v.mu, v.vol), (p.y, p.mu, p.vol, asof_close), DEFAULT_LEVELS)
+def interval_report(v: PartPredictions, p: PartPredictions, ds: Dataset) -> list[list[dict]]:
+    """Per horizon, per level (0.8, 0.9): the model's band on ``p`` next to the EWMA, GARCH and
+    constant-width bands (``bands.band_rows``), all calibrated on the validation predictions
+    ``v`` like the model file's calibration arrays; the constant band also under today's
+    ``baseline_*`` keys."""
+    g = garch.for_dataset(ds, v.asof, p.asof)
+    nv = len(v.asof)
+    val = bands.BandInputs(v.y, v.mu, v.band_scale, v.vol, g.scale[:nv])
+    test = bands.BandInputs(p.y, p.mu, p.band_scale, p.vol, g.scale[nv:])
+    bounds = bands.log_bounds(val, test, DEFAULT_LEVELS)
+    close = ds.history_close[p.asof + ds.offset]
+    out = []
+    for h in range(1, p.y.shape[1] + 1):
+        rows = bands.band_rows(p.y, close, bounds, DEFAULT_LEVELS, h)
+        for row in rows:
+            const = row["bands"]["constant"]
+            row["n"] = len(p.y)
+            row["baseline_coverage"] = const["coverage"]
+            row["baseline_mean_width_pct"] = const["mean_width_pct"]
+            row["baseline_interval_score"] = const["interval_score"]
+            row["garch_converged"] = g.converged
+        out.append(rows)
+    return out
 
 
 def _iso(ts: pd.Timestamp) -> str:
@@ -163,7 +209,7 @@ def _iso(ts: pd.Timestamp) -> str:
 
 
 def _shrunk(p: PartPredictions, shrink: Shrink) -> PartPredictions:
-    return PartPredictions(p.asof, p.y, apply_shrink(p.mu, shrink), p.vol)
+    return PartPredictions(p.asof, p.y, apply_shrink(p.mu, shrink), p.vol, p.sigma)
 
 
 def _significance(pred: np.ndarray, naive: np.ndarray, actual: np.ndarray, h: int) -> dict:
@@ -223,7 +269,23 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict
     manifest, model, _ = load_model(root, name, model_id, symbol=sym)
     ds = rebuild_dataset(sym, PriceStore(root).read(sym), manifest)
     shrink = Shrink.from_dict(manifest.get("shrink"))
-    return {"ticker": sym, "model": manifest["id"], **evaluate_dataset(model, ds, shrink=shrink)}
+    scale = saved_scale(root, name, manifest["id"], sym)
+    report = evaluate_dataset(model, ds, shrink=shrink, scale=scale)
+    return {"ticker": sym, "model": manifest["id"], **report}
+
+
+def saved_scale(root: Path, name: str, model_id: str, symbol: str) -> ScaleNet | None:
+    """A saved model's evaluated scale networks as ``part_predictions`` takes them (None: the
+    EWMA band of a model without them)."""
+    loaded = load_scale(root, name, model_id, symbol=symbol)
+    if loaded is None:
+        return None
+    head, predict = loaded
+    return (predict if predict is not None else _no_net), head
+
+
+def _no_net(x: np.ndarray) -> np.ndarray:
+    raise ValueError("no horizon uses the scale network")
 
 
 def symbol_test(symbol: str, ds: Dataset, p: PartPredictions) -> crosssection.SymbolTest:

@@ -26,14 +26,17 @@ from stockcast.data.store import PriceStore
 from stockcast.errors import ModelError, NoModel, NoPrices, UsageError
 from stockcast.forecasting import intervals, naivestart
 from stockcast.forecasting.history import check_history
-from stockcast.forecasting.latest import latest_window
+from stockcast.forecasting.latest import LatestWindow, latest_window
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
+from stockcast.forecasting.verdicts import verdict_line
 from stockcast.models.numpy_infer import Predict
+from stockcast.models.scale import ScaleHead
 from stockcast.models.store import (
     evaluation_report,
     load_model,
     load_numpy,
+    load_scale,
     model_ref,
     series_view,
 )
@@ -83,6 +86,36 @@ class Skill:
 
 
 @dataclass(frozen=True)
+class BandInfo:
+    """The band's scale and its test-split record against the EWMA and GARCH bands."""
+
+    scale: str  # e.g. "network scale (gaussian likelihood) at every horizon"; "EWMA scale"
+    test: dict  # at h=1 per level (percent text): {"90": {"skill_vs_ewma": {...}, ...}}
+    headline: str  # e.g. "At h=1 the 90% band is better than the EWMA band (...)"
+
+    def to_dict(self) -> dict:
+        return {"scale": self.scale, "test_h1": self.test, "headline": self.headline}
+
+
+def band_from_manifest(manifest: dict) -> BandInfo:
+    """The band's scale and its h=1 test record, from the saved manifest and test metrics."""
+    scale = (manifest.get("scale") or {}).get("description") or (
+        "EWMA volatility scale (this model has no scale network)"
+    )
+    hs = (manifest.get("test_metrics") or {}).get("horizons") or []
+    rows = hs[0].get("intervals") or [] if hs else []
+    test: dict = {}
+    headline = ""
+    for row in rows:
+        if not isinstance(row, dict) or "skill_vs_ewma" not in row:
+            continue  # saved before the bands were tested against baselines
+        tag = level_tag(float(row["level"]))
+        test[tag] = {k: row.get(k) for k in ("coverage", "skill_vs_ewma", "skill_vs_garch")}
+        headline = verdict_line(row, 1)  # the last (highest) level
+    return BandInfo(scale, test, headline)
+
+
+@dataclass(frozen=True)
 class Forecast:
     """A dated forecast of one symbol; plain data that JSON, CSV, the chart and the log use."""
 
@@ -103,6 +136,15 @@ class Forecast:
     interrupted: bool = False  # the model's training was interrupted (manifest `interrupted`)
     untrained: bool = False  # no member beat its untrained start: the naive start is forecast
     start_drift: tuple[float, ...] = ()  # (H,) drift share of that start (0: persistence)
+    band: BandInfo | None = None  # what the band is and how it did on the test split
+
+    def expected_move(self) -> list[tuple[float, float]]:
+        """(level, half-width in % of the last close) of the next session's band: "90% of days:
+        within +/-1.4%"."""
+        if not self.steps:
+            return []
+        b = self.steps[0].bounds
+        return [(x.level, 50 * (x.upper - x.lower) / self.last_close) for x in b]
 
     def to_dict(self) -> dict:
         """The `predict --json` object (bounds of the first level also at the top of each row)."""
@@ -121,6 +163,10 @@ class Forecast:
             "untrained": self.untrained,
             "start_drift": list(self.start_drift),
             "start": naivestart.describe(self.start_drift),
+            "band": None if self.band is None else self.band.to_dict(),
+            "expected_move_h1": [
+                {"level": lvl, "within_pct": pct} for lvl, pct in self.expected_move()
+            ],
             "skill": {
                 "h1": self.skill.h1,
                 "overall": self.skill.overall,
@@ -315,10 +361,12 @@ def build_forecast(
     last_completed: dt.date | None = None,
     made_at: dt.datetime | None = None,
     root: Path | None = None,
+    scale: tuple[ScaleHead, Predict | None] | None = None,
 ) -> Forecast:
     """A forecast from loaded pieces: predict, calibrate, bound, date. ``predict`` maps the
     scaled window (1, L, F) to scaled outputs (1, H) (``load_live``); ``root``: the data
-    directory whose calendar cache dates the forecast (None: the calendar is built)."""
+    directory whose calendar cache dates the forecast (None: the calendar is built);
+    ``scale``: the band's scale networks (``models.store.load_scale``; None: EWMA band)."""
     n = check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     check_features(symbol, manifest, prices)
     check_history(symbol, prices, manifest)  # refused, like `evaluate`, after a rewrite
@@ -327,8 +375,9 @@ def build_forecast(
     mu = apply_shrink(latest.log_returns(predict(latest.x)), shrunk)[:n]  # -> (N,)
     close0, vol = latest.last_close, latest.vol
     as_of = latest.as_of.date()
-    c = intervals.calibrate(calib["y"], apply_shrink(calib["mu"], shrunk), calib["vol"], levels)
-    lo, hi = intervals.price_bounds(close0, mu[None, :], vol, c)  # -> (1, L, N)
+    s_cal, s_now = band_scale(latest, calib, scale)
+    c = intervals.calibrate(calib["y"], apply_shrink(calib["mu"], shrunk), s_cal, levels)
+    lo, hi = intervals.price_bounds(close0, mu[None, :], s_now, c)  # -> (1, L, N)
     dates = cal.next_sessions(as_of, n, calendar, root)
     steps = tuple(
         Step(
@@ -363,7 +412,21 @@ def build_forecast(
         interrupted=manifest.get("interrupted") is True,
         untrained=untrained(manifest),
         start_drift=series_view(manifest, symbol).start_drift,
+        band=band_from_manifest(manifest),
     )
+
+
+def band_scale(latest: LatestWindow, calib: dict[str, np.ndarray],
+               scale: tuple[ScaleHead, Predict | None] | None
+               ) -> tuple[np.ndarray, np.ndarray | float]:  # fmt: skip
+    """(the calibration windows' band scales, the newest window's): the scale networks' where
+    the model has them (``calib["sigma"]``, (1, H) from the network), else the EWMA vol."""
+    if scale is None or "sigma" not in calib:
+        return calib["vol"], latest.vol
+    head, predict = scale
+    out = None if predict is None else np.asarray(predict(latest.x), float)  # (1, H)
+    now = head.scales(out, np.array([latest.vol]), latest.target_scaler.std)
+    return calib["sigma"], now
 
 
 def forecast_symbol(
@@ -399,6 +462,7 @@ def forecast_symbol(
             ) from None
         raise
     check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
+    scale = load_scale(root, name, str(manifest["id"]), symbol=sym, weights="live")
     prices = PriceStore(root).read(sym)
     try:
         last_completed = cal.last_completed_session(now, code, root)
@@ -416,6 +480,7 @@ def forecast_symbol(
         last_completed=last_completed,
         made_at=now,
         root=root,
+        scale=scale,
     )
 
 

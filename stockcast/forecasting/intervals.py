@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from stockcast.errors import DataError, UsageError
-from stockcast.forecasting import stats
 
 DEFAULT_LEVELS: tuple[float, ...] = (0.8, 0.9)
 VOL_FLOOR = 1e-6  # daily log-return std below this is treated as this (flat prices)
@@ -83,9 +82,18 @@ def min_windows(level: float) -> int:
 
 
 def scale(vol: np.ndarray, horizon: int) -> np.ndarray:
-    """``s[t, h] = max(vol[t], VOL_FLOOR) * sqrt(h)``: (N,) -> (N, H)."""
+    """``s[t, h] = max(vol[t], VOL_FLOOR) * sqrt(h)``: (N,) -> (N, H). A (N, H) array is already
+    a scale per horizon (a scale network's or GARCH's standard deviations of the h-session
+    return): it is floored and returned."""
     v = np.maximum(np.asarray(vol, dtype=float), VOL_FLOOR)
+    if v.ndim == 2:
+        return v[:, :horizon]
     return v[:, None] * np.sqrt(np.arange(1, horizon + 1))[None, :]
+
+
+def ewma_scale(vol: np.ndarray, horizon: int) -> np.ndarray:
+    """(N, H) the EWMA band's scale ``vol * sqrt(h)`` (``scale`` of a (N,) vol)."""
+    return scale(np.asarray(vol, float).reshape(-1), horizon)
 
 
 def calibrate(
@@ -103,10 +111,12 @@ def calibrate(
     1.0
     """
     y, mu = np.atleast_2d(np.asarray(y, float)), np.atleast_2d(np.asarray(mu, float))
-    vol = np.asarray(vol, float).reshape(-1)
+    vol = np.asarray(vol, float)
+    vol = vol if vol.ndim == 2 else vol.reshape(-1)  # (N,) EWMA vol or (N, H) scales
     if y.shape != mu.shape or y.shape[0] != vol.shape[0]:
         raise ValueError(f"shapes differ: y {y.shape}, mu {mu.shape}, vol {vol.shape}")
-    ok = np.isfinite(y).all(1) & np.isfinite(mu).all(1) & np.isfinite(vol)
+    finite = np.isfinite(vol) if vol.ndim == 1 else np.isfinite(vol).all(1)
+    ok = np.isfinite(y).all(1) & np.isfinite(mu).all(1) & finite
     r = (y[ok] - mu[ok]) / scale(vol[ok], y.shape[1])  # -> (n, H) signed scores
     n = r.shape[0]
     for level in levels:
@@ -126,6 +136,8 @@ def calibrate(
                 tail = 1 - (1 - level) / 2
                 hi[i, h] = conformal_quantile(r[:, h], tail)
                 lo[i, h] = conformal_quantile(-r[:, h], tail)
+    if vol.ndim == 2:  # explicit scales: their own growth with h, no sqrt(h) widening
+        return Calibration(tuple(float(x) for x in levels), lo, hi, n, symmetric)
     return Calibration(tuple(float(x) for x in levels), _widening(lo), _widening(hi), n, symmetric)
 
 
@@ -152,10 +164,13 @@ def log_bounds(mu: np.ndarray, vol: np.ndarray, cal: Calibration) -> tuple[np.nd
     """Lower and upper log-return bounds, each (N, L, H), from mu (N, H) and vol (N,)."""
     mu = np.atleast_2d(np.asarray(mu, float))  # -> (N, H)
     h = mu.shape[1]
-    s = scale(np.asarray(vol, float).reshape(-1), h)  # -> (N, H)
-    lo = mu[:, None, :] - cal.lower_q[None, :, :h] * s[:, None, :]  # -> (N, L, H)
-    hi = mu[:, None, :] + cal.upper_q[None, :, :h] * s[:, None, :]
-    return lo, hi
+    v = np.asarray(vol, float)
+    s = scale(v if v.ndim == 2 else v.reshape(-1), h)  # -> (N, H)
+    # half-widths never shrink with the horizon (explicit scales may; raising one only adds
+    # coverage); for vol-scaled bands ``_widening`` made them non-decreasing already
+    down = np.maximum.accumulate(cal.lower_q[None, :, :h] * s[:, None, :], axis=2)  # (N, L, H)
+    up = np.maximum.accumulate(cal.upper_q[None, :, :h] * s[:, None, :], axis=2)
+    return mu[:, None, :] - down, mu[:, None, :] + up
 
 
 def price_bounds(
@@ -163,8 +178,40 @@ def price_bounds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Price bounds ``close * exp(log bounds)``, each (N, L, H); close, vol: (N,) or scalars."""
     c = np.asarray(close, float).reshape(-1)
-    lo, hi = log_bounds(mu, np.asarray(vol, float).reshape(-1), cal)
+    v = np.asarray(vol, float)
+    lo, hi = log_bounds(mu, v if v.ndim == 2 else v.reshape(-1), cal)
     return c[:, None, None] * np.exp(lo), c[:, None, None] * np.exp(hi)
+
+
+def relative_scores(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, alpha: float) -> np.ndarray:
+    """Interval scores in units of the as-of close (scale-free): log-return outcome ``y`` and
+    log bounds ``lo``/``hi`` of the same shape, the score of the prices ``exp(.)`` (close 1).
+    Decades of price growth do not weight the late years."""
+    py, plo, phi = np.exp(y), np.exp(lo), np.exp(hi)
+    return (phi - plo) + (2 / alpha) * (np.maximum(plo - py, 0) + np.maximum(py - phi, 0))
+
+
+def prefer_model_scale(
+    y: np.ndarray,
+    mu: np.ndarray,
+    model_scale: np.ndarray,
+    vol: np.ndarray,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+) -> np.ndarray:
+    """(H,) bool: at which horizons the conformal band with the network's scale ``model_scale``
+    (N, H) has a lower mean interval score on these (validation) windows than the band with the
+    EWMA scale ``vol`` (N,), both around ``mu`` and calibrated on the same windows, summed over
+    ``levels``. Where it does not, the band falls back to the EWMA scale, as the point forecast
+    falls back to its naive start."""
+    y, mu = np.atleast_2d(np.asarray(y, float)), np.atleast_2d(np.asarray(mu, float))
+    totals = []
+    for s in (np.asarray(model_scale, float), np.asarray(vol, float).reshape(-1)):
+        lo, hi = log_bounds(mu, s, calibrate(y, mu, s, levels))  # (N, L, H)
+        alpha = 1 - np.asarray(levels, float)[None, :, None]
+        py, plo, phi = np.exp(y[:, None, :]), np.exp(lo), np.exp(hi)
+        score = (phi - plo) + (2 / alpha) * (np.maximum(plo - py, 0) + np.maximum(py - phi, 0))
+        totals.append(np.nanmean(score, axis=0).sum(axis=0))  # -> (H,)
+    return np.asarray(totals[0] < totals[1])
 
 
 def coverage_and_width(
@@ -195,17 +242,6 @@ def coverage_and_width(
     }
 
 
-def _coverage_stats(hits: np.ndarray, h: int) -> dict[str, float | None]:
-    """``coverage_low``/``coverage_high`` (95% CI allowing for overlap and clustered misses) and
-    ``independence_pvalue`` (Christoffersen) of the hits (N,) at horizon ``h``; None when too
-    few windows."""
-    if hits.size < h + 1:
-        return {"coverage_low": None, "coverage_high": None, "independence_pvalue": None}
-    _, low, high = stats.coverage_ci(hits, h - 1)
-    return {"coverage_low": low, "coverage_high": high,
-            "independence_pvalue": stats.independence_test(hits, h)}  # fmt: skip
-
-
 def evaluate_intervals(
     calib: tuple[np.ndarray, np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -216,9 +252,10 @@ def evaluate_intervals(
 
     ``calib`` is (y, mu, vol) of the validation split; ``test`` is (y, mu, vol, close) of the
     test split (close: the as-of closes, for widths in price units). Result ``[h - 1][i]``
-    describes horizon h and ``levels[i]``: the volatility-scaled band (with the 95% CI of its
-    coverage and the independence p-value of its hits, ``stats``) and, as ``baseline_*``,
-    the constant-width band with the same centre, both calibrated on ``calib``.
+    describes horizon h and ``levels[i]``: the volatility-scaled band and, as ``baseline_*``,
+    the constant-width band with the same centre, both calibrated on ``calib`` (``vol`` may be
+    (N, H) scales, as a scale network's). `evaluate` reports more (``bands.band_rows``: the
+    coverage CI, the independence test, the EWMA and GARCH bands); this is the plain core.
     """
     y, mu, vol, close = (np.asarray(a, float) for a in test)
     y, mu = np.atleast_2d(y), np.atleast_2d(mu)
@@ -235,7 +272,6 @@ def evaluate_intervals(
                     "level": level,
                     "n": int(y.shape[0]),
                     "coverage": float(m["coverage"][i, h]),
-                    **_coverage_stats(m["covered"][:, i, h], h + 1),
                     "mean_width": float(m["mean_width"][i, h]),
                     "mean_width_pct": float(m["mean_width_pct"][i, h]),
                     "interval_score": float(m["interval_score"][i, h]),

@@ -37,7 +37,11 @@ from typing import Literal
 import numpy as np
 from scipy import stats as sps
 
-Verdict = Literal["better", "indistinguishable", "worse"]
+# the verdicts in words live in a light module (predict prints them); re-exported here
+from stockcast.forecasting.verdicts import Verdict as Verdict
+from stockcast.forecasting.verdicts import describe_skill as describe_skill
+from stockcast.forecasting.verdicts import verdict as verdict
+
 Kernel = Literal["bartlett", "truncated"]
 
 
@@ -297,29 +301,6 @@ def interval_scores(
     below = (2.0 / alpha) * np.maximum(lo - y, 0.0)
     above = (2.0 / alpha) * np.maximum(y - up, 0.0)
     return (up - lo) + below + above
-
-
-def verdict(low: float, high: float) -> Verdict:
-    """'better' when the skill CI lies above 0, 'worse' when below, else 'indistinguishable'."""
-    if low > 0.0:
-        return "better"
-    if high < 0.0:
-        return "worse"
-    return "indistinguishable"
-
-
-def _pct(x: float) -> str:
-    """Signed percentage with one decimal, never '-0.0'."""
-    return f"{round(100.0 * x, 1) + 0.0:+.1f}"
-
-
-def describe_skill(name: str, value: float, low: float, high: float, level: float = 0.95) -> str:
-    """E.g. 'better than drift (skill +1.3%, 95% CI +0.4..+2.2)'."""
-    label = {"better": "better than", "worse": "worse than"}.get(
-        verdict(low, high), "indistinguishable from"
-    )
-    ci = f"{round(100 * level):d}% CI {_pct(low)}..{_pct(high)}"
-    return f"{label} {name} (skill {_pct(value)}%, {ci})"
 
 
 def rank_ic(pred: np.ndarray, realised: np.ndarray) -> float:

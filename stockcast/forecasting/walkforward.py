@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stockcast.errors import DataError
-from stockcast.forecasting import intervals, metrics, stats
+from stockcast.forecasting import bands, intervals, metrics, stats
 
 DEFAULT_FOLDS = 5
 DEFAULT_SHARE = 0.3  # share of the stored sessions that the folds' test blocks cover
@@ -48,6 +48,24 @@ class FoldPredictions:
     # per name in NAIVE, (Nv, H) absolute log errors on the validation windows: they choose
     # the comparator (``metrics.chosen_comparator``); empty: persistence
     val_naive: Mapping[str, np.ndarray] = field(default_factory=dict)
+    sigma: np.ndarray | None = None  # (N, H) the model's band scale (None: the EWMA vol)
+    val_sigma: np.ndarray | None = None  # (Nv, H) the same on validation
+    garch: np.ndarray | None = None  # (N, H) GARCH(1,1)-t std of the h-session return
+    val_garch: np.ndarray | None = None  # (Nv, H) the same on validation
+    garch_converged: bool = True  # False: GARCH fell back to the EWMA scale in this fold
+    garch_reason: str = ""  # why it fell back
+    scale_use: tuple[bool, ...] | None = None  # per h: the network's scale (None: no network)
+
+    def band_inputs(self) -> tuple[bands.BandInputs, bands.BandInputs]:
+        """(validation, test) centres and scales of every band of this fold."""
+        vy, vmu, vvol = self.val
+        val = bands.BandInputs(vy, vmu, _or(self.val_sigma, vvol), vvol, self.val_garch)
+        test = bands.BandInputs(self.y, self.mu, _or(self.sigma, self.vol), self.vol, self.garch)
+        return val, test
+
+
+def _or(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
+    return b if a is None else a
 
 
 def fold_blocks(n: int, folds: int = DEFAULT_FOLDS, share: float = DEFAULT_SHARE
@@ -84,6 +102,8 @@ def fold_row(f: FoldPredictions) -> dict:
         "n": len(f.asof),
         "mae_ratio": ratios,
         "shrink": f.shrink,
+        "scale_use": None if f.scale_use is None else list(f.scale_use),
+        "garch_converged": f.garch_converged,
         "seconds": round(f.seconds, 2),
     }
 
@@ -193,67 +213,46 @@ def horizon_report(folds: Sequence[FoldPredictions], h: int,
     }
 
 
-def _band_arrays(folds: Sequence[FoldPredictions], h: int, levels: Sequence[float]
-                 ) -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:  # fmt: skip
-    """Per band name, per fold: (y (N,), lower (N, L), upper (N, L)) log bounds at horizon h."""
-    out: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-    for f in folds:
-        vy, vmu, vvol = f.val
-        n = len(f.asof)
-        bands = {
-            "model": (f.mu, f.vol, intervals.calibrate(vy, vmu, vvol, levels)),
-            "constant": (f.mu, np.ones(n), intervals.calibrate_constant(vy, vmu, levels)),
-            # persistence centre, EWMA-volatility scale, calibrated on the same validation part
-            "ewma": (np.zeros_like(f.mu), f.vol,
-                     intervals.calibrate(vy, np.zeros_like(vmu), vvol, levels)),
-        }  # fmt: skip
-        for name, (mu, vol, cal) in bands.items():
-            lo, hi = intervals.log_bounds(mu, vol, cal)  # -> (N, L, H)
-            out.setdefault(name, []).append((f.y[:, h - 1], lo[:, :, h - 1], hi[:, :, h - 1]))
-    return out
+def fold_bounds(f: FoldPredictions, levels: Sequence[float]
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """Per band, the fold's (lower, upper) log bounds (N, L, H), calibrated on its validation."""
+    val, test = f.band_inputs()
+    return bands.log_bounds(val, test, levels)
 
 
 def interval_rows(folds: Sequence[FoldPredictions], h: int,
                   levels: Sequence[float] = intervals.DEFAULT_LEVELS) -> list[dict]:  # fmt: skip
-    """Pooled coverage (HAC CI), mean width and interval score (prices) per level at h, with
-    the interval scores of the constant-width and the EWMA-volatility bands."""
-    bands = _band_arrays(folds, h, levels)
+    """Pooled coverage (HAC CI), mean width and scale-free interval score per level at h of the
+    model's band, next to the EWMA, GARCH and constant-width bands (``bands.band_rows``), each
+    fold's bands calibrated on that fold's validation part; with today's flat keys
+    (``ewma_interval_score``, ``ewma_skill``, ...) kept for `--json` readers."""
+    per_fold = [fold_bounds(f, levels) for f in folds]
+    names = [k for k in per_fold[0] if all(k in b for b in per_fold)]
+    bounds = {k: (np.concatenate([b[k][0] for b in per_fold]),
+                  np.concatenate([b[k][1] for b in per_fold])) for k in names}  # fmt: skip
+    y = np.concatenate([f.y for f in folds])
     last = np.concatenate([f.close[f.asof] for f in folds])
-    y = np.concatenate([b[0] for b in bands["model"]])
-    price = last * np.exp(y)
-    rows = []
-    for i, level in enumerate(levels):
-        pb = {}
-        for name, per_fold in bands.items():
-            lo = np.concatenate([b[1][:, i] for b in per_fold])
-            hi = np.concatenate([b[2][:, i] for b in per_fold])
-            pb[name] = (lo, hi, last * np.exp(lo), last * np.exp(hi))
-        lo, hi, plo, phi = pb["model"]
-        hits = (lo <= y) & (y <= hi)
-        cov, cov_lo, cov_hi = stats.coverage_ci(hits, h - 1)
-        alpha = 1.0 - level
-        # interval scores in units of the origin's close (scale-free, the headline) and in prices
-        rel = {k: stats.interval_scores(price, pb[k][2], pb[k][3], alpha) / last for k in pb}
-        rows.append({
-            "level": level,
-            "coverage": cov,
-            "coverage_low": cov_lo,
-            "coverage_high": cov_hi,
-            "independence_pvalue": stats.independence_test(hits, h),
-            "mean_width": float(np.mean(phi - plo)),
-            "mean_width_pct": float(np.mean(100 * (np.exp(hi) - np.exp(lo)))),
-            "interval_score": stats.interval_score(price, plo, phi, alpha),
-            **{f"{k}_coverage": float(np.mean((pb[k][0] <= y) & (y <= pb[k][1])))
-               for k in ("constant", "ewma")},
-            **{f"{k}_interval_score": stats.interval_score(price, pb[k][2], pb[k][3], alpha)
-               for k in ("constant", "ewma")},
-            "interval_score_rel": float(np.mean(rel["model"])),
-            **{f"{k}_interval_score_rel": float(np.mean(rel[k])) for k in ("constant", "ewma")},
-            # 1 - score / EWMA band's score (units of the origin's close), 95% HAC CI over the
-            # pooled windows (as skill)
-            "ewma_skill": _skill(rel["model"], rel["ewma"], h - 1),
-        })  # fmt: skip
+    rows = bands.band_rows(y, last, bounds, levels, h)
+    for row in rows:
+        for k in ("constant", "ewma"):
+            row[f"{k}_coverage"] = row["bands"][k]["coverage"]
+            row[f"{k}_interval_score"] = row["bands"][k]["interval_score"]
+            row[f"{k}_interval_score_rel"] = row["bands"][k]["interval_score"]
+        row["interval_score_rel"] = row["interval_score"]
+        e = row["skill_vs_ewma"]
+        row["ewma_skill"] = None if e is None else {k: e[k] for k in ("value", "low", "high",
+                                                                      "verdict")}  # fmt: skip
     return rows
+
+
+def garch_summary(folds: Sequence[FoldPredictions]) -> dict:
+    """How many folds' GARCH fits fell back to the EWMA scale, and why."""
+    failed = [f for f in folds if f.garch is not None and not f.garch_converged]
+    return {
+        "folds": sum(f.garch is not None for f in folds),
+        "fallbacks": len(failed),
+        "reasons": [f"{f.origin}: {f.garch_reason}" for f in failed],
+    }
 
 
 def report(folds: Sequence[FoldPredictions],
@@ -263,4 +262,48 @@ def report(folds: Sequence[FoldPredictions],
     return {
         "folds": [fold_row(f) for f in folds],
         "horizons": [horizon_report(folds, h, levels) for h in range(1, horizon + 1)],
+        "garch": garch_summary(folds),
     }
+
+
+def forecast_rows(
+    symbol: str,
+    folds: Sequence[FoldPredictions],
+    levels: Sequence[float] = intervals.DEFAULT_LEVELS,
+) -> dict[str, list]:
+    """Every test window and horizon of a backtest as columns (`backtest --forecasts`):
+    ``symbol, fold, origin, date, h, close, actual, forecast`` and, per band B in model, ewma,
+    garch and level L in percent, ``B_lo_L, B_hi_L`` (prices). ``origin`` is the as-of session
+    of the forecast, ``fold`` the first session of its block, ``close`` the as-of close; from
+    these a reader recomputes coverage and interval scores (in units of ``close``)."""
+    cols: dict[str, list] = {k: [] for k in
+                             ("symbol", "fold", "origin", "date", "h", "close", "actual",
+                              "forecast")}  # fmt: skip
+    names = ("model", "ewma", "garch")
+    tags = [f"{round(level * 100):d}" for level in levels]
+    for b in names:
+        for t in tags:
+            cols[f"{b}_lo_{t}"], cols[f"{b}_hi_{t}"] = [], []
+    for f in folds:
+        bounds = fold_bounds(f, levels)
+        close = f.close[f.asof]  # (N,)
+        for c in range(f.y.shape[1]):
+            n = len(f.asof)
+            cols["symbol"] += [symbol] * n
+            cols["fold"] += [f.origin] * n
+            cols["origin"] += [f.dates[int(a)] for a in f.asof]
+            cols["date"] += [f.dates[int(a) + c + 1] for a in f.asof]
+            cols["h"] += [c + 1] * n
+            cols["close"] += close.tolist()
+            cols["actual"] += (close * np.exp(f.y[:, c])).tolist()
+            cols["forecast"] += (close * np.exp(f.mu[:, c])).tolist()
+            for b in names:
+                lo, hi = bounds.get(b, (None, None))
+                for i, t in enumerate(tags):
+                    if lo is None or hi is None:
+                        cols[f"{b}_lo_{t}"] += [float("nan")] * n
+                        cols[f"{b}_hi_{t}"] += [float("nan")] * n
+                        continue
+                    cols[f"{b}_lo_{t}"] += (close * np.exp(lo[:, i, c])).tolist()
+                    cols[f"{b}_hi_{t}"] += (close * np.exp(hi[:, i, c])).tolist()
+    return cols

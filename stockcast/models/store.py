@@ -49,12 +49,15 @@ from stockcast.data.fsutil import (
 from stockcast.data.paths import normalize_symbol, symbol_file
 from stockcast.errors import EXIT_USAGE, ModelError, NoModel, UnsafeFile, UsageError
 from stockcast.models import numpy_infer, schema
+from stockcast.models.scale import ScaleHead
 
 FORMAT_VERSION = 2  # written; READABLE_VERSIONS are read
 READABLE_VERSIONS = (1, 2)
 WEIGHTS = "model.safetensors"
 MANIFEST = "manifest.json"
 CALIB_PARTS = ("y", "mu", "vol")  # calibration arrays per symbol: calib.<SYMBOL>.<part>
+SCALE_PART = "sigma"  # (N, H) the band's scale at the calibration windows (scale networks only)
+SCALE = "scale."  # prefix of the scale networks' weights (``live.scale.`` for the live ones)
 SERIES_KEYS = ("scalers", "split", "trained_through", "data_end")  # per symbol, under `series`
 LIVE = "live."  # prefix of the live weights and calibration
 WEIGHT_SETS = ("evaluated", "live")  # load_model(weights=...)
@@ -229,6 +232,8 @@ def save_model(
     *,
     live_weights: dict | None = None,
     live_calib: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    scale_weights: dict | None = None,
+    live_scale_weights: dict | None = None,
 ) -> tuple[str, Path]:
     """Publish a model atomically; returns (id, folder). ``weights`` is a torch state dict.
 
@@ -236,6 +241,9 @@ def save_model(
     ``calib`` the same symbols' ``{"y", "mu", "vol"}`` arrays; the store adds ``name``,
     ``symbols``, ``id``, the format version and the weights' digest. ``live_weights`` and
     ``live_calib`` (both or neither): the weights and calibration `predict` uses.
+    ``scale_weights`` / ``live_scale_weights``: the band's scale networks (``scale.*`` and
+    ``live.scale.*``), described by ``manifest["scale"]``; their calibration arrays carry a
+    ``sigma`` part.
     """
     from safetensors.torch import save
 
@@ -252,6 +260,10 @@ def save_model(
     tensors = _tensors("", weights, calib)
     if live_weights is not None and live_calib is not None:
         tensors.update(_tensors(LIVE, live_weights, live_calib))
+    for prefix, sw in (("", scale_weights), (LIVE, live_scale_weights)):
+        if sw is not None:
+            tensors.update({f"{prefix}{SCALE}{k}": v.detach().cpu().contiguous()
+                            for k, v in sw.items()})  # fmt: skip
     blob = save(tensors, metadata={"format_version": str(FORMAT_VERSION), "id": model_id})
     manifest = {
         **manifest,
@@ -285,7 +297,9 @@ def _tensors(prefix: str, weights: Mapping, calib: Mapping[str, Mapping[str, np.
 
     out = {f"{prefix}model.{k}": v.detach().cpu().contiguous() for k, v in weights.items()}
     for sym, arrays in calib.items():
-        for part in CALIB_PARTS:
+        for part in (*CALIB_PARTS, SCALE_PART):
+            if part not in arrays or arrays[part] is None:
+                continue  # no scale network: no sigma
             key = f"{prefix}calib.{normalize_symbol(sym)}.{part}"
             out[key] = torch.from_numpy(np.ascontiguousarray(arrays[part]))
     return out
@@ -533,7 +547,54 @@ def _weight_set(tensors: Mapping[str, Any], manifest: Mapping, sym: str, weights
     start = len(pre) + len("model.")
     state = {key[start:]: v for key, v in tensors.items() if key.startswith(pre + "model.")}
     prefix = "calib." if manifest["format_version"] == 1 else f"{pre}calib.{sym}."
-    return state, {part: tensors[prefix + part] for part in CALIB_PARTS}
+    parts = [*CALIB_PARTS, *([SCALE_PART] if prefix + SCALE_PART in tensors else [])]
+    return state, {part: tensors[prefix + part] for part in parts}
+
+
+def load_scale(
+    root: Path,
+    name: str,
+    model_id: str | None = None,
+    symbol: str | None = None,
+    weights: str = "evaluated",
+) -> tuple[ScaleHead, numpy_infer.Predict | None] | None:
+    """The band's scale networks of a model: (how they are used, a predict mapping scaled
+    windows (B, L, F) to log scales (B, H): numpy where the architecture has a numpy forward,
+    else torch), or None for a model without them (its band uses the EWMA scale). The predict
+    is None when no horizon uses the network's scale."""
+    f = _open_weights(root, name, model_id, symbol, weights)
+    head = ScaleHead.from_dict(f.manifest.get("scale"))
+    if head is None:
+        return None
+    if not any(head.use):
+        return head, None
+    try:
+        tensors = load_arrays(f.blob)
+        live = weights == "live" and f"{LIVE}{SCALE}" in "".join(tensors)
+        pre = (LIVE if live else "") + SCALE
+        state = {k[len(pre) :]: v for k, v in tensors.items() if k.startswith(pre)}
+        k = len(f.manifest["scale"].get("members") or [None])
+        arch, cfg = _arch_key(f.manifest), f.manifest["model_config"]
+        predict = numpy_infer.predictor(arch, cfg, state, k) or _torch_scale(f.manifest, state, k)
+    except Exception as exc:
+        raise f.unloadable(exc) from None
+    return head, predict
+
+
+def _torch_scale(manifest: Mapping, state: Mapping[str, np.ndarray], k: int) -> numpy_infer.Predict:
+    """The torch forward of scale networks whose architecture has no numpy forward."""
+    import torch
+
+    from stockcast.models.base import predict_scaled
+
+    config_cls, model_cls = models.lookup(model_arch(manifest))
+    cfg = config_cls(**manifest["model_config"])
+    net = model_cls(cfg, init=False)
+    if k > 1:
+        net = models.make_ensemble([model_cls(cfg, init=False) for _ in range(k)])
+    net.load_state_dict({key: torch.from_numpy(np.array(v)) for key, v in state.items()})
+    net.eval()
+    return lambda x: predict_scaled(net, x, torch.device("cpu"))
 
 
 def default_model_id(root: Path, name: str) -> str | None:

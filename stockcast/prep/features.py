@@ -19,6 +19,8 @@ VOL_WINDOW = 20  # sessions in the rolling volatility
 MA_WINDOW = 20  # sessions in the moving average of ma_distance
 RSI_WINDOW = 14  # Wilder's smoothing length of rsi
 VOLUME_CLIP = 5.0  # |log volume change| is clipped here (a zero-volume day is not infinite news)
+HAR_WINDOWS = (5, 22)  # sessions in the weekly and monthly HAR averages (Corsi 2009)
+_PARKINSON = 1.0 / (4.0 * np.log(2.0))  # E[ln(H/L)^2] = 4 ln 2 sigma^2 for a Brownian path
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,105 @@ def _rsi(a: pd.DataFrame) -> pd.Series:
     return (100.0 * gain / total.where(total > 0)).fillna(50.0).where(gain.notna())
 
 
+# Volatility features, in daily log-return units (the std of a day's log return, comparable with
+# ewma_volatility). The range estimators see the day's bar only: Parkinson (1980) from high and
+# low; Garman-Klass (1980) and Rogers-Satchell (1991) add open and close; none counts the
+# overnight gap, which is a feature of its own.
+
+
+def _parkinson_var(a: pd.DataFrame) -> pd.Series:
+    return _PARKINSON * np.log(a["high"] / a["low"]) ** 2
+
+
+def _parkinson_vol(a: pd.DataFrame) -> pd.Series:
+    return np.sqrt(_parkinson_var(a))
+
+
+def _garman_klass_vol(a: pd.DataFrame) -> pd.Series:
+    hl, co = np.log(a["high"] / a["low"]), np.log(a["close"] / a["open"])
+    var = 0.5 * hl**2 - (2.0 * np.log(2.0) - 1.0) * co**2
+    return np.sqrt(var.clip(lower=0.0))  # a bar with close-open beyond the range reads zero
+
+
+def _rogers_satchell_vol(a: pd.DataFrame) -> pd.Series:
+    h, lo, o, c = (np.log(a[k]) for k in ("high", "low", "open", "close"))
+    var = (h - c) * (h - o) + (lo - c) * (lo - o)  # >= 0 when high/low enclose open and close
+    return np.sqrt(var.clip(lower=0.0))
+
+
+def _parkinson_har(n: int) -> Callable[[pd.DataFrame], pd.Series]:
+    def fn(a: pd.DataFrame) -> pd.Series:
+        return np.sqrt(_parkinson_var(a).rolling(n, min_periods=n).mean())
+
+    return fn
+
+
+def _abs_return(a: pd.DataFrame) -> pd.Series:
+    return _log_return(a).abs()
+
+
+def _abs_return_har(n: int) -> Callable[[pd.DataFrame], pd.Series]:
+    def fn(a: pd.DataFrame) -> pd.Series:
+        return _abs_return(a).rolling(n, min_periods=n).mean()
+
+    return fn
+
+
+def _overnight_gap(a: pd.DataFrame) -> pd.Series:
+    return np.log(a["open"] / a["close"].shift(1))
+
+
+_W, _M = HAR_WINDOWS
+_VOLATILITY = [
+    Feature(
+        "parkinson_vol", "Parkinson range vol: sqrt(ln(H/L)^2 / (4 ln 2))", 1, False, _parkinson_vol
+    ),
+    Feature(
+        "garman_klass_vol",
+        "Garman-Klass vol: sqrt(ln(H/L)^2 / 2 - (2 ln 2 - 1) ln(C/O)^2)",
+        1,
+        False,
+        _garman_klass_vol,
+    ),
+    Feature(
+        "rogers_satchell_vol",
+        "Rogers-Satchell vol: sqrt(ln(H/C) ln(H/O) + ln(L/C) ln(L/O))",
+        1,
+        False,
+        _rogers_satchell_vol,
+    ),
+    Feature(
+        f"parkinson_vol_{_W}",
+        f"sqrt of the mean Parkinson variance over {_W} sessions",
+        _W,
+        False,
+        _parkinson_har(_W),
+    ),
+    Feature(
+        f"parkinson_vol_{_M}",
+        f"sqrt of the mean Parkinson variance over {_M} sessions",
+        _M,
+        False,
+        _parkinson_har(_M),
+    ),
+    Feature("abs_return", "|log(C[t] / C[t-1])|", 2, False, _abs_return),
+    Feature(
+        f"abs_return_{_W}",
+        f"mean |log return| over {_W} sessions",
+        _W + 1,
+        False,
+        _abs_return_har(_W),
+    ),
+    Feature(
+        f"abs_return_{_M}",
+        f"mean |log return| over {_M} sessions",
+        _M + 1,
+        False,
+        _abs_return_har(_M),
+    ),
+    Feature("overnight_gap", "log(O[t] / C[t-1])", 2, False, _overnight_gap),
+]
+
 REGISTRY: dict[str, Feature] = {
     f.name: f
     for f in [
@@ -106,9 +207,13 @@ REGISTRY: dict[str, Feature] = {
         ),
         Feature("ma_distance", f"C / SMA{MA_WINDOW}(C) - 1", MA_WINDOW, False, _ma_distance),
         Feature("rsi", f"RSI({RSI_WINDOW}), Wilder smoothing, 0..100", RSI_WINDOW + 1, False, _rsi),
+        *_VOLATILITY,
     ]
 }
 DEFAULT_FEATURES: tuple[str, ...] = tuple(n for n, f in REGISTRY.items() if f.default)
+VOLATILITY_FEATURES: tuple[str, ...] = tuple(f.name for f in _VOLATILITY)
+# the volatility features a close-only series can feed (the others need open, high and low)
+RETURN_VOLATILITY_FEATURES: tuple[str, ...] = ("abs_return", f"abs_return_{_W}", f"abs_return_{_M}")
 
 
 def parse_names(text: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -131,17 +236,40 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "hl_pct": ("high", "low"),
     "pct_change": ("open",),
     "log_volume_change": ("volume",),
+    "parkinson_vol": ("high", "low"),
+    "garman_klass_vol": ("open", "high", "low"),
+    "rogers_satchell_vol": ("open", "high", "low"),
+    f"parkinson_vol_{_W}": ("high", "low"),
+    f"parkinson_vol_{_M}": ("high", "low"),
+    "overnight_gap": ("open",),
 }
+# The volatility features that need real OHLC bars: for them an open, high or low that equals
+# the close in every session (what validation stores for a source without that column) is absent,
+# so a close-only series is refused them (overnight_gap would otherwise read the log return).
+RANGE_VOLATILITY_FEATURES: tuple[str, ...] = tuple(
+    n for n in VOLATILITY_FEATURES if n not in RETURN_VOLATILITY_FEATURES
+)
+_BAR = ("open", "high", "low")
 
 
 def missing_inputs(prices: pd.DataFrame, names: Iterable[str]) -> dict[str, list[str]]:
     """Features among ``names`` whose stored input columns hold no value at all in ``prices``
-    (a CSV without volume, say), each with the columns it lacks."""
+    (a CSV without volume, say), each with the columns it lacks; for a range volatility
+    feature an open/high/low filled from the close counts as lacking too."""
     missing = {
-        n: [c for c in ("adj_close", *INPUT_COLUMNS.get(n, ())) if not prices[c].notna().any()]
+        n: [c for c in ("adj_close", *INPUT_COLUMNS.get(n, ())) if _absent(prices, c, n)]
         for n in names
     }
     return {n: cols for n, cols in missing.items() if cols}
+
+
+def _absent(prices: pd.DataFrame, column: str, name: str) -> bool:
+    values = prices[column]
+    if not values.notna().any():
+        return True
+    if name not in RANGE_VOLATILITY_FEATURES or column not in _BAR or "close" not in prices:
+        return False
+    return bool((values.isna() | (values == prices["close"])).all())
 
 
 def require_inputs(
@@ -172,8 +300,18 @@ def require_inputs(
     them = "them" if len(missing) + len(flat) > 1 else "it"
     raise DataError(
         f"{who} {', '.join(missing)}, but the stored prices of {symbol} have no {cols}{where}"
-        f"{also}; {command} without {them}: "
+        f"{_needs_ohlc(missing)}{also}; {command} without {them}: "
         f"`stockcast {command} {symbol} --features {','.join(keep)}`"
+    )
+
+
+def _needs_ohlc(missing: dict[str, list[str]]) -> str:
+    """ " (range features need OHLC bars; ...)" when a range volatility feature lacks a column."""
+    if not any(n in RANGE_VOLATILITY_FEATURES for n in missing):
+        return ""
+    return (
+        " (range features need OHLC bars; the volatility features "
+        f"{', '.join(RETURN_VOLATILITY_FEATURES)} need closes only)"
     )
 
 
@@ -196,13 +334,18 @@ def usable_features(prices: pd.DataFrame, names: Iterable[str]) -> tuple[str, ..
     return tuple(n for n in rest if n not in flat)
 
 
-_ZERO_BECAUSE = {"hl_pct": "high = low", "pct_change": "open = close"}
+_ZERO_BECAUSE = {
+    "hl_pct": "high = low",
+    "pct_change": "open = close",
+    **{n: "high = low" for n in ("parkinson_vol", "garman_klass_vol", "rogers_satchell_vol")},
+    **{f"parkinson_vol_{w}": "high = low" for w in HAR_WINDOWS},
+}
 
 
 def _why_zero(flat: list[str]) -> str:
     """Why the features ``flat`` read zero, e.g. "high = low and open = close in the stored
     prices, as when an import without open/high/low filled them from the close"."""
-    equal = [_ZERO_BECAUSE[n] for n in flat if n in _ZERO_BECAUSE]
+    equal = list(dict.fromkeys(_ZERO_BECAUSE[n] for n in flat if n in _ZERO_BECAUSE))
     other = [n for n in flat if n not in _ZERO_BECAUSE]
     parts = []
     if equal:

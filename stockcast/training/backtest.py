@@ -22,7 +22,7 @@ from torch import nn
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import DataError
-from stockcast.forecasting import evaluation, metrics, shrink, walkforward
+from stockcast.forecasting import evaluation, garch, metrics, shrink, walkforward
 from stockcast.prep import features
 from stockcast.prep.windows import MIN_PART_WINDOWS, DataConfig, Dataset
 from stockcast.training.loop import Callback, TrainConfig
@@ -45,11 +45,13 @@ def backtest_symbol(
     callback: Callback | None = None,
     on_fold: FoldCallback | None = None,
     share: float = walkforward.DEFAULT_SHARE,
+    on_folds: Callable[[list[walkforward.FoldPredictions]], None] | None = None,
 ) -> dict:
     """Walk-forward backtest of one stored symbol; returns the `backtest --json` object.
 
     ``seeds``: ensemble members per fold (default: ``cfg.ensemble``, train's default);
     ``share``: the share of the stored sessions that the test blocks cover (the last ones).
+    ``on_folds`` receives every fold's predictions at the end (`backtest --forecasts`).
     """
     sym = normalize_symbol(symbol)
     t0 = time.perf_counter()
@@ -70,6 +72,8 @@ def backtest_symbol(
         if on_fold is not None:
             on_fold(k, len(blocks), day, walkforward.fold_row(fp))
     rep = walkforward.report(preds)
+    if on_folds is not None:
+        on_folds(preds)
     return {
         "ticker": sym,
         "sessions": len(prices),
@@ -115,7 +119,9 @@ def run_fold(
                         ensemble=members, device=device, callback=callback)  # fmt: skip
     if fitted.interrupted:  # a fold cut short is no fair fold: Ctrl-C ends the backtest
         raise KeyboardInterrupt
-    return fold_predictions(sym, fitted.model, fitted.dataset, fitted.val, prices, day, t0)
+    scale = None if fitted.scale is None else fitted.scale.net
+    return fold_predictions(sym, fitted.model, fitted.dataset, fitted.val, prices, day, t0,
+                            scale=scale)  # fmt: skip
 
 
 def fold_predictions(
@@ -127,6 +133,7 @@ def fold_predictions(
     day: str,
     t0: float,
     test: evaluation.PartPredictions | None = None,
+    scale: evaluation.ScaleNet | None = None,
 ) -> walkforward.FoldPredictions:
     """One symbol's fold: ``model``'s test windows of ``ds`` (a model fitted on ``prices`` up
     to the block end, its test part from the origin ``day`` on; ``test`` when the caller has
@@ -142,6 +149,8 @@ def fold_predictions(
         raise DataError(f"{sym}: fold at {day} starts its test windows at the wrong session")
     learned = shrink.learn(ds, val)
     train_y1 = ds.y[ds.window_slice("train")][:, 0]
+    g = garch.for_dataset(ds, val.asof, test.asof)
+    nv = len(val.asof)
     return walkforward.FoldPredictions(
         origin=day,
         end=prices.index[-1].date().isoformat(),
@@ -157,4 +166,11 @@ def fold_predictions(
         shrink=learned.to_dict(),
         seconds=time.perf_counter() - t0,
         val_naive=metrics.naive_log_errors(ds.history_close, val.asof + ds.offset, val.y),
+        sigma=test.sigma,
+        val_sigma=val.sigma,
+        garch=g.scale[nv:],
+        val_garch=g.scale[:nv],
+        garch_converged=g.converged,
+        garch_reason=g.reason,
+        scale_use=None if scale is None else scale[1].use,
     )

@@ -23,14 +23,20 @@ import stockcast
 from stockcast import models, options
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
-from stockcast.errors import StoreUnwritable, UsageError
-from stockcast.forecasting import evaluation, naivestart, shrink
+from stockcast.errors import StoreUnwritable, TrainingError, UsageError
+from stockcast.forecasting import bands, evaluation, naivestart, shrink
 from stockcast.models import store as modelstore
 from stockcast.prep import features
 from stockcast.prep.windows import DataConfig
 from stockcast.training import preflight
 from stockcast.training.loop import Callback, TrainConfig, make_loss
-from stockcast.training.recipe import Fitted, all_stored_rows, fit_recipe, refit_live
+from stockcast.training.recipe import (
+    Fitted,
+    all_stored_rows,
+    fit_recipe,
+    refit_live,
+    refit_live_scale,
+)
 
 __all__ = ["Fitted", "configs_from_options", "fit_recipe", "model_config", "train_symbol"]
 
@@ -111,29 +117,61 @@ def train_symbol(
     fitted = fit_recipe(sym, prices, data, model_cfg, cfg, device=device, callback=callback)
     ds, model = fitted.dataset, fitted.model
     learned = shrink.learn(ds, fitted.val) if cfg.shrink else None  # toward a naive forecast
-    report = evaluation.evaluate_dataset(model, ds, val=fitted.val, shrink=learned)
-    test = evaluation.part_predictions(model, ds, "test")
-    live, live_seconds, interrupted = None, 0.0, fitted.interrupted
+    net = None if fitted.scale is None else fitted.scale.net
+    test = evaluation.part_predictions(model, ds, "test", scale=net)
+    report = evaluation.evaluate_dataset(model, ds, val=fitted.val, shrink=learned, predicted=test)
+    why = bands.unusable([h["intervals"] for h in report["horizons"]])
+    if why is not None:  # refused before anything is saved
+        raise TrainingError(f"{sym}: the model's band is unusable ({why}); train with --band ewma")
+    live, live_scale, live_seconds, interrupted = None, None, 0.0, fitted.interrupted
     if not interrupted:
         t_live = time.perf_counter()
         try:
             live = refit_live(fitted, device)
+            live_scale = refit_live_scale(fitted, device)
         except KeyboardInterrupt:
-            interrupted = True  # keep the evaluated model; predict falls back to it
+            interrupted, live = True, None  # keep the evaluated model; predict falls back to it
         live_seconds = time.perf_counter() - t_live
     manifest = _manifest(sym, fitted, report, live is not None, interrupted)
     if learned is not None:  # evaluate and predict apply it (forecasting/shrink.py)
         manifest["shrink"] = learned.to_dict()
+    sf = fitted.scale
     model_id, path = modelstore.save_model(
         root, sym, manifest, model.state_dict(), {sym: _calib(fitted.val)},
         live_weights=None if live is None else live.state_dict(),
         live_calib=None if live is None else {sym: _calib(test)},
+        scale_weights=None if sf is None else sf.model.state_dict(),
+        live_scale_weights=None if live is None or live_scale is None else live_scale.state_dict(),
     )  # fmt: skip
     return _result(sym, model_id, path, fitted, manifest, report, live_seconds, t_start)
 
 
 def _calib(p: evaluation.PartPredictions) -> dict[str, np.ndarray]:
-    return {"y": p.y, "mu": p.mu, "vol": p.vol}
+    sigma = {} if p.sigma is None else {"sigma": p.sigma}  # the band's scale, when a network
+    return {"y": p.y, "mu": p.mu, "vol": p.vol, **sigma}
+
+
+def scale_entry(fitted: Fitted) -> dict | None:
+    """The manifest's ``scale``: the band's scale networks (likelihood, per-horizon use,
+    members), or None (`--band ewma`: the EWMA band)."""
+    sf = fitted.scale
+    if sf is None:
+        return None
+    return {
+        **sf.head.to_dict(),
+        "description": sf.head.describe(),
+        "members": [
+            {
+                "seed": f.seed,
+                "best_epoch": f.best_epoch,
+                "epochs": f.epochs,
+                "best_val_loss": f.best_val_loss,
+                "initial_val_loss": f.initial_val_loss,
+            }
+            for f in sf.fits
+        ],
+        "seconds": round(sf.seconds, 3),
+    }
 
 
 def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: dict, report: dict,
@@ -264,6 +302,7 @@ def _manifest(sym: str, fitted: Fitted, report: dict, live: bool, interrupted: b
         "members": members,
         "interrupted": interrupted,
         "note": notes(fitted, interrupted, live),
+        "scale": scale_entry(fitted),
         "live": {
             "trained_through": data_end,
             "as_of_end": ds.dates[last_as_of].date().isoformat(),

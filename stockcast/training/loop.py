@@ -261,6 +261,7 @@ def fit(
     callback: Callback | None = None,
     shard: Shard | None = None,
     stop: Stop | None = None,
+    loss_fn: nn.Module | None = None,
 ) -> FitResult:
     """Train on scaled (x, y) with early stopping on ``val``; returns the best weights, where
     the untrained model (epoch 0) is a candidate too.
@@ -268,6 +269,7 @@ def fit(
     ``train`` and ``val`` are arrays, or ``Gathered`` windows built at batch time (a global
     model); ``shard`` (gathered windows only) splits every global batch over data-parallel
     ranks, so N processes follow the one-process run (same permutation, steps and schedule).
+    ``loss_fn`` replaces ``cfg.loss`` (the scale network's likelihood, ``training/scale.py``).
 
     Ctrl-C ends training at once and returns the best finished epoch (``interrupted=True``;
     ``state`` None when no epoch finished); so does ``stop()`` turning true, which is asked
@@ -277,7 +279,7 @@ def fit(
     seed_everything(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model.to(device)
-    loss_fn = make_loss(cfg.loss, cfg.huber_delta)
+    loss_fn = make_loss(cfg.loss, cfg.huber_delta) if loss_fn is None else loss_fn.to(device)
     if isinstance(train, Gathered) and isinstance(val, Gathered):
         shard = shard or SINGLE
         net = shard.wrap(model)  # DDP under torchrun; the model itself in one process
@@ -356,6 +358,7 @@ def fit_epochs(
     device: torch.device,
     callback: Callable[[int], None] | None = None,
     stop: Stop | None = None,
+    loss_fn: nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
     """Train exactly ``epochs`` epochs (no validation, no early stopping) with ``cfg``'s seed,
     optimiser and learning-rate schedule, and return the final weights on the CPU: the refit of
@@ -369,7 +372,7 @@ def fit_epochs(
     seed_everything(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model.to(device)
-    loss_fn = make_loss(cfg.loss, cfg.huber_delta)
+    loss_fn = make_loss(cfg.loss, cfg.huber_delta) if loss_fn is None else loss_fn.to(device)
     if isinstance(train, Gathered):
 
         def run_epoch(perm: torch.Tensor) -> float:

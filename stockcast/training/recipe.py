@@ -31,13 +31,37 @@ from torch import nn
 
 from stockcast.data.paths import normalize_symbol
 from stockcast.device import describe, resolve_device, threads_for
-from stockcast.forecasting import choosestart, shrink
-from stockcast.forecasting.evaluation import PartPredictions, part_predictions
+from stockcast.forecasting import choosestart, intervals, shrink
+from stockcast.forecasting.evaluation import (
+    PartPredictions,
+    ScaleNet,
+    band_scales,
+    part_predictions,
+)
+from stockcast.models.base import predict_scaled
 from stockcast.models.ensemble import Ensemble
+from stockcast.models.scale import KINDS, ScaleHead
 from stockcast.options import DataConfig, TrainConfig
 from stockcast.prep import features
 from stockcast.prep.windows import Dataset, build_dataset
+from stockcast.training import scale as scalenet
 from stockcast.training.loop import Callback, FitResult, build_model, fit, fit_epochs
+
+
+@dataclass
+class ScaleFit:
+    """The scale networks of a recipe (one per member, their log scales averaged) and how the
+    band uses them (``ScaleHead``: per horizon the network's scale or the EWMA one)."""
+
+    model: nn.Module  # eval mode, on the CPU; windows (B, L, F) -> log scales (B, H)
+    head: ScaleHead
+    fits: list[FitResult]  # one per member, in seed order
+    seconds: float
+
+    @property
+    def net(self) -> ScaleNet:
+        model = self.model
+        return (lambda x: predict_scaled(model, x, torch.device("cpu")), self.head)
 
 
 @dataclass
@@ -59,6 +83,7 @@ class Fitted:
     model_cfg: Any = None  # the members' architecture Config
     cfg: TrainConfig | None = None  # the recipe's TrainConfig (member i used seed cfg.seed + i)
     start_drift: np.ndarray | None = None  # (H,) drift share of the start (choosestart.choose)
+    scale: ScaleFit | None = None  # the band's scale networks (None: `--band ewma`)
 
     @property
     def interrupted(self) -> bool:
@@ -114,10 +139,20 @@ def fit_recipe(
     if not kept:
         raise KeyboardInterrupt
     model = combine([n for n, _ in kept])
+    val_pred = part_predictions(model, ds, "val")
+    scale = None
+    interrupted = any(r.interrupted for _, r in kept)
+    if cfg.band != "ewma" and not interrupted:  # a scale network per kept member, its seed
+        kept_cfgs = [c for c, r in zip(cfgs, results, strict=True) if any(r is f for _, f in kept)]
+        with threads_for(dev):
+            scale = fit_scale(ds, model_cfg, kept_cfgs, val_pred, KINDS[cfg.band], dev, workers)
+        sigma = band_scales(ds, ds.window_slice("val"), scale.net)
+        val_pred = dataclasses.replace(val_pred, sigma=sigma)
     return Fitted(
         model=model,
         dataset=ds,
-        val=part_predictions(model, ds, "val"),
+        val=val_pred,
+        scale=scale,
         fits=[r for _, r in kept],
         seconds=time.perf_counter() - wall,
         device=trained_on,
@@ -156,6 +191,68 @@ def refit_live(fitted: Fitted, device: str = "auto") -> nn.Module:
         done = run_members(jobs, member_workers(len(jobs), dev, fitted.model_cfg), None)
     if any(d is None for d in done):  # Ctrl-C left a member unfinished
         raise KeyboardInterrupt
+    return combine(nets)
+
+
+def fit_scale(
+    ds: Dataset,
+    model_cfg: Any,
+    cfgs: list[TrainConfig],
+    val: PartPredictions,
+    kind: str,
+    dev: torch.device,
+    workers: int,
+) -> ScaleFit:
+    """Train one scale network per member config on the point model's windows (likelihood
+    ``kind``, early stopping on validation likelihood, epoch 0 a constant scale), then keep the
+    network's scale at the horizons where its conformal band beats the EWMA-scaled band on
+    validation (``intervals.prefer_model_scale``); ``val``: the point model's validation
+    predictions (the band's centre)."""
+    t0 = time.perf_counter()
+    ts = ds.target_scaler
+    c = scalenet.centre(ts.mean, ts.std)
+    train, valset = ds.arrays("train"), ds.arrays("val")
+    bias = scalenet.initial_bias(train[1], c, kind)
+    nets = [initial_member(model_cfg, m, bias) for m in cfgs]
+    loss = scalenet.ScaleNLL(c, kind)
+    jobs = [_scale_job(n, m, train, valset, dev, loss) for n, m in zip(nets, cfgs, strict=True)]
+    results = run_members(jobs, workers, None)
+    kept = [n for n, r in zip(nets, results, strict=True) if r is not None and r.state is not None]
+    if not kept:
+        raise KeyboardInterrupt
+    model = combine(kept)
+    rows = ds.window_slice("val")
+    out = scalenet_outputs(model, ds, rows)
+    sigma = ScaleHead(kind, (True,) * ds.config.horizon).scales(out, val.vol, ts.std)
+    use = intervals.prefer_model_scale(val.y, val.mu, sigma, val.vol)
+    return ScaleFit(model, ScaleHead(kind, tuple(bool(u) for u in use)),
+                    [r for r in results if r is not None], time.perf_counter() - t0)  # fmt: skip
+
+
+def scalenet_outputs(model: nn.Module, ds: Dataset, rows: slice) -> np.ndarray:
+    """(N, H) log-scale outputs of a scale network for window ``rows``."""
+    return predict_scaled(model, ds.x[rows], torch.device("cpu"))
+
+
+def refit_live_scale(fitted: Fitted, device: str = "auto") -> nn.Module | None:
+    """The scale networks refit on every stored window for their evaluated epoch counts, as
+    ``refit_live`` refits the point members; None without scale networks."""
+    ds, cfg, sf = fitted.dataset, fitted.cfg, fitted.scale
+    if sf is None or cfg is None:
+        return None
+    rows = all_stored_rows(ds)
+    ts = ds.target_scaler
+    c = scalenet.centre(ts.mean, ts.std)
+    train = ds.x[rows], ts.forward(ds.y[rows]).astype(np.float32)
+    bias = scalenet.initial_bias(train[1], c, sf.head.kind)
+    loss = scalenet.ScaleNLL(c, sf.head.kind)
+    dev = resolve_device(device)
+    cfgs = [dataclasses.replace(cfg, seed=f.seed) for f in sf.fits]
+    nets = [initial_member(fitted.model_cfg, m, bias) for m in cfgs]
+    with threads_for(dev):
+        jobs = [_fixed_job(n, m, train, f.best_epoch, dev, loss)
+                for n, m, f in zip(nets, cfgs, sf.fits, strict=True)]  # fmt: skip
+        run_members(jobs, member_workers(len(jobs), dev, fitted.model_cfg), None)
     return combine(nets)
 
 
@@ -328,5 +425,10 @@ def _early_stopping_job(net, cfg, train, val, dev) -> Job:
     return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, stop=stop)
 
 
-def _fixed_job(net, cfg, train, epochs, dev) -> Job:
-    return lambda on_epoch, stop: fit_epochs(net, train, cfg, epochs, dev, on_epoch, stop)
+def _scale_job(net, cfg, train, val, dev, loss) -> Job:
+    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, loss_fn=loss, stop=stop)
+
+
+def _fixed_job(net, cfg, train, epochs, dev, loss=None) -> Job:
+    return lambda on_epoch, stop: fit_epochs(net, train, cfg, epochs, dev, on_epoch, stop,
+                                             loss_fn=loss)  # fmt: skip
