@@ -486,12 +486,22 @@ def test_special_file_in_the_data_directory(lived: Path, tmp_path: Path, path: P
         check_outcome(command, case["exit"][command], got)
     if before is not None:
         assert snapshot(root) == before
-    for command, want in case.get("changing", {}).items():
-        fresh = tmp_path / f"fresh-{len(list(tmp_path.iterdir()))}"
-        shutil.copytree(lived, fresh, symlinks=True)
-        plant(fresh, case)
-        [got] = drive(fresh, [command])
-        check_outcome(command, want, got)
+
+
+CHANGING = [(p, c) for p in SPECIAL for c in json.loads(p.read_text()).get("changing", {})]
+
+
+@pytest.mark.slow  # `run` trains a new model in place of a damaged one
+@pytest.mark.parametrize(("path", "command"), CHANGING, ids=lambda v: getattr(v, "stem", v))
+def test_special_file_repaired_or_replaced(
+    lived: Path, tmp_path: Path, path: Path, command: str
+) -> None:
+    case = json.loads(path.read_text())
+    root = tmp_path / "store"
+    shutil.copytree(lived, root, symlinks=True)
+    plant(root, case)
+    [got] = drive(root, [command])
+    check_outcome(command, case["changing"][command], got)
 
 
 def test_special_cases_cover_the_classes_of_issue_23() -> None:
