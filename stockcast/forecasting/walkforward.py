@@ -7,7 +7,10 @@ are as-of t = o_k - 1 .. e_k - H and every target t + h lies inside [o_k, e_k].
 
 Pooling: every fold's test windows are concatenated per horizon and scored together, with
 HAC confidence intervals (``stats``; h - 1 lags, as h-step errors from overlapping windows are
-MA(h - 1)). MASE is on the log scale: ``mean |log(pred / actual)| / s`` with s the fold's
+MA(h - 1)). Skill, DM tests and verdicts use the scale-free errors ``|log(forecast / outcome)|``
+(a later, higher-priced fold weighs no more than an earlier one) against the comparator chosen
+on the folds' validation windows (``metrics.chosen_comparator``), never on the test outcomes.
+MASE is on the log scale: ``mean |log(pred / actual)| / s`` with s the fold's
 in-sample MAE of the one-step naive forecast of log prices on its training part, so it is free
 of the price level (a price that grew 100-fold over the training part would otherwise inflate
 it). Intervals of each fold are calibrated on that fold's validation part, as `train` does.
