@@ -95,6 +95,7 @@ def test_too_few_or_missing_returns_fall_back_to_the_sample_std(series) -> None:
     assert not short.converged and "fewer than" in short.reason
     np.testing.assert_allclose(short.scale[:, 0], np.std(r[1:100], ddof=1))
     np.testing.assert_allclose(short.scale[:, 1], np.std(r[1:100], ddof=1) * np.sqrt(2))
+    assert np.isnan(garch_scales(r, -5, np.array([10]), 1).scale).all()  # no sample to use
     holed = r.copy()
     holed[50] = np.nan
     assert "not finite" in garch_scales(holed, 1000, np.array([1200]), 1).reason

@@ -130,7 +130,7 @@ def _fallback(
 ) -> np.ndarray:
     """``fallback_vol * sqrt(h)``; without it the sample std of ``r[1:fit_end]`` for every row."""
     if fallback_vol is None:
-        sample = r[1:fit_end]
+        sample = r[1 : max(fit_end, 1)]  # never a negative slice end that reaches forward
         sample = sample[np.isfinite(sample)]
         vol = np.full(idx.shape, np.std(sample, ddof=1) if sample.size > 1 else np.nan)
     else:
