@@ -370,3 +370,15 @@ def test_tune_help_has_no_hard_line_breaks(monkeypatch: pytest.MonkeyPatch) -> N
     # the docstring's own line ends ("... options given" / "here are fixed") are not kept
     assert para and "training options given here are fixed" in para[0], res.stdout
     assert "A stored symbol (no trained model needed)" in res.stdout
+
+
+def test_backtest_refuses_a_lookback_its_first_fold_cannot_hold(sample: Path) -> None:
+    one_line(run("backtest", "MSFT", "--lookback", "5000", "-q"), 2, "first fold", "or less")
+
+
+def test_a_damaged_study_database_is_one_line(syn: Path, tmp_path: Path) -> None:
+    db = tmp_path / "damaged.db"
+    db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)  # the header, then garbage
+    res = run("tune", "SYN", "--storage", f"sqlite:///{db}", "-q")
+    one_line(res, 1, "cannot be opened", "another --storage")
+    assert db.read_bytes()[:16] == b"SQLite format 3\x00"

@@ -359,7 +359,15 @@ def tune_symbol(
     created = _new_sqlite_file(url)
     study = None
     try:
-        study = open_study(url, f"{sym}-{arch}")
+        try:
+            study = open_study(url, f"{sym}-{arch}")
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:120]
+            raise StockcastError(
+                f"the tune database {url} cannot be opened ({reason}); nothing was changed; "
+                "release it (another process may hold it), move a damaged file away, or give "
+                "another --storage"
+            ) from None
         check_study(study, url, arch, fixed)
         limit, failures = _FailureLimit(), list[str]()
         objective = make_objective(sym, prices, fixed, folds, device, failures)
