@@ -292,6 +292,11 @@ def check_study(study: optuna.Study, url: str, arch: str, fixed: Mapping[str, An
     expected = distributions(arch)
     for t in study.get_trials(deepcopy=False):
         for name, dist in t.distributions.items():
+            if name in fixed and kept is None:  # an older stockcast searched fixed options too
+                raise UsageError(
+                    f"{where} comes from an older stockcast whose trials did not record the "
+                    f"fixed option --{name.replace('_', '-')}; {fix}"
+                )
             if name in fixed or expected.get(name) != dist:
                 raise UsageError(
                     f"{where} searched another space (trial {t.number}: {name}); give the "
