@@ -423,3 +423,13 @@ def test_ctrl_c_during_a_long_batch_keeps_the_members_best_epoch(
     assert after_epoch_one[:2] == [1, "interrupted"]
     assert fitted.interrupted and fitted.fits[0].epochs >= 1
     assert len(built) == 2  # the member left in its batch was rebuilt from its best epoch
+
+
+def test_the_progress_bar_says_best_epoch_not_a_bare_number() -> None:
+    from stockcast.cli.progress import EpochProgress
+    from stockcast.training.loop import EpochReport
+
+    report = EpochReport(3, 30, 0.5, 0.6, 0.55, 0, 1e-3, 2.0, False)
+    progress = EpochProgress("MSFT", 30, silent=True)
+    assert "best epoch 0" in progress.bar(report)["info"]
+    assert progress.start().startswith("MSFT: training, at most 30 epochs")
