@@ -370,3 +370,66 @@ def test_tune_help_has_no_hard_line_breaks(monkeypatch: pytest.MonkeyPatch) -> N
     # the docstring's own line ends ("... options given" / "here are fixed") are not kept
     assert para and "training options given here are fixed" in para[0], res.stdout
     assert "A stored symbol (no trained model needed)" in res.stdout
+
+
+def test_backtest_refuses_a_lookback_its_first_fold_cannot_hold(sample: Path) -> None:
+    one_line(run("backtest", "MSFT", "--lookback", "5000", "-q"), 2, "first fold", "or less")
+
+
+def test_a_damaged_study_database_is_one_line(syn: Path, tmp_path: Path) -> None:
+    db = tmp_path / "damaged.db"
+    db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)  # the header, then garbage
+    res = run("tune", "SYN", "--storage", f"sqlite:///{db}", "-q")
+    one_line(res, 1, "cannot be opened", "another --storage")
+    assert db.read_bytes()[:16] == b"SQLite format 3\x00"
+
+
+def test_ctrl_c_during_a_long_batch_keeps_the_members_best_epoch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C while a member sits in one batch longer than the grace period: the calling
+    thread does not wait for the batch, and the member's best finished epoch is kept (from the
+    copy its fit published, in a fresh network: the old one is still training)."""
+    import _thread
+    import time
+
+    from helpers import synthetic_prices
+
+    from stockcast.training import loop, recipe
+    from stockcast.training.job import configs_from_options
+
+    data, model_cfg, cfg, _ = configs_from_options(
+        {"lookback": 10, "hidden": 4, "epochs": 5, "batch_size": 64, "ensemble": 1}
+    )
+    after_epoch_one, real_step = [], loop.train_step
+
+    def slow_step(*args, **kwargs):
+        if after_epoch_one and len(after_epoch_one) == 1:
+            after_epoch_one.append("interrupted")
+            _thread.interrupt_main()  # Ctrl-C, while this batch "runs" for 3 s
+            time.sleep(3)
+        return real_step(*args, **kwargs)
+
+    built, real_member = [], recipe.initial_member
+
+    def member(*args, **kwargs):
+        built.append(1)
+        return real_member(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", slow_step)
+    monkeypatch.setattr(recipe, "initial_member", member)
+    fitted = recipe.fit_recipe("SYN", synthetic_prices(400), data, model_cfg, cfg, device="cpu",
+                               callback=lambda r: after_epoch_one.append(r.epoch))  # fmt: skip
+    assert after_epoch_one[:2] == [1, "interrupted"]
+    assert fitted.interrupted and fitted.fits[0].epochs >= 1
+    assert len(built) == 2  # the member left in its batch was rebuilt from its best epoch
+
+
+def test_the_progress_bar_says_best_epoch_not_a_bare_number() -> None:
+    from stockcast.cli.progress import EpochProgress
+    from stockcast.training.loop import EpochReport
+
+    report = EpochReport(3, 30, 0.5, 0.6, 0.55, 0, 1e-3, 2.0, False)
+    progress = EpochProgress("MSFT", 30, silent=True)
+    assert "best epoch 0" in progress.bar(report)["info"]
+    assert progress.start().startswith("MSFT: training, at most 30 epochs")

@@ -25,6 +25,7 @@ from stockcast.errors import DataError
 from stockcast.forecasting import evaluation, garch, metrics, shrink, walkforward
 from stockcast.prep import features
 from stockcast.prep.windows import MIN_PART_WINDOWS, DataConfig, Dataset
+from stockcast.training import preflight
 from stockcast.training.loop import Callback, TrainConfig
 from stockcast.training.recipe import fit_recipe
 
@@ -60,6 +61,8 @@ def backtest_symbol(
                             command="backtest")  # fmt: skip
     blocks = walkforward.fold_blocks(len(prices), folds, share)
     check_blocks(sym, blocks, data)
+    if data.lookback != DataConfig().lookback:  # a chosen lookback the first fold cannot hold
+        preflight.fold_lookback(sym, blocks[0][1], blocks[0][0], data, "backtest")
     members = seeds if seeds is not None else getattr(cfg, "ensemble", 1)
     preds = []
     for k, (origin, end) in enumerate(blocks):

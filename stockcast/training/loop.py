@@ -262,6 +262,7 @@ def fit(
     shard: Shard | None = None,
     stop: Stop | None = None,
     loss_fn: nn.Module | None = None,
+    started: Callable[[FitResult], None] | None = None,
 ) -> FitResult:
     """Train on scaled (x, y) with early stopping on ``val``; returns the best weights, where
     the untrained model (epoch 0) is a candidate too.
@@ -273,7 +274,9 @@ def fit(
 
     Ctrl-C ends training at once and returns the best finished epoch (``interrupted=True``;
     ``state`` None when no epoch finished); so does ``stop()`` turning true, which is asked
-    before every batch (how a member in a worker thread hears of Ctrl-C). A non-finite
+    before every batch (how a member in a worker thread hears of Ctrl-C). ``started`` receives
+    the result as it is being filled (its ``state`` is always a finished epoch's copy), for a
+    caller that cannot wait for the end. A non-finite
     training or validation loss raises ``TrainingError`` naming the learning rate.
     """
     seed_everything(cfg.seed)
@@ -309,6 +312,8 @@ def fit(
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg, steps))
     result = FitResult(None, math.inf, 0, 0, False, 0.0, 0.0, seed=cfg.seed)
+    if started is not None:
+        started(result)
     start, step_time, seen, stale = time.perf_counter(), 0.0, 0, 0
     try:
         initial = run_val()  # epoch 0: the untrained model

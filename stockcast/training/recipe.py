@@ -129,10 +129,18 @@ def fit_recipe(
     train, val = ds.arrays("train"), ds.arrays("val")
     workers = member_workers(k, dev, model_cfg)
     wall, cpu = time.perf_counter(), time.process_time()
+    so_far: list[list[FitResult]] = [[] for _ in nets]  # each member's result as it fills
     with threads_for(dev):  # the caller's thread count comes back afterwards
-        jobs = [_early_stopping_job(n, c, train, val, dev) for n, c in zip(nets, cfgs, strict=True)]
+        jobs = [_early_stopping_job(n, c, train, val, dev, s.append)
+                for n, c, s in zip(nets, cfgs, so_far, strict=True)]  # fmt: skip
         results = run_members(jobs, workers, callback)
         trained_on = describe(dev)  # e.g. "cpu (1 thread)": what training used
+    for i, r in enumerate(results):  # left inside a long batch by Ctrl-C: its best epoch so far
+        if r is None and so_far[i] and so_far[i][0].state is not None and so_far[i][0].epochs:
+            results[i] = dataclasses.replace(so_far[i][0], interrupted=True)
+            nets[i] = initial_member(model_cfg, cfgs[i], bias)  # the old one is still training
+            nets[i].load_state_dict(results[i].state)
+            nets[i].eval()
     kept = [
         (n, r) for n, r in zip(nets, results, strict=True) if r is not None and r.state is not None
     ]
@@ -358,10 +366,10 @@ def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> lis
     Ctrl-C asks every running member to stop before its next batch and waits ``GRACE_S`` for
     them: an early-stopping member returns its best epoch so far (see ``fit``), a refit member
     raises KeyboardInterrupt, which propagates. A member still inside one long batch after that
-    (a lookback of thousands) is left behind and gives None: its daemon thread stops at its
-    next batch, or with the process. The calling thread only waits, so Ctrl-C reaches it at
-    once even while a batch runs in a kernel. A member's error (a non-finite loss) stops the
-    others and is raised.
+    (a lookback of thousands) is left behind and gives None (``fit_recipe`` then keeps its best
+    epoch so far, from a copy): its daemon thread stops at its next batch, or with the process.
+    The calling thread only waits, so Ctrl-C reaches it at once even while a batch runs in a
+    kernel. A member's error (a non-finite loss) stops the others and is raised.
     """
     stop = threading.Event()
 
@@ -421,8 +429,9 @@ def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> lis
 Job = Callable[[Callable[[Any], None], Callable[[], bool]], Any]  # (on_epoch, stop) -> result
 
 
-def _early_stopping_job(net, cfg, train, val, dev) -> Job:
-    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, stop=stop)
+def _early_stopping_job(net, cfg, train, val, dev, started=None) -> Job:
+    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, stop=stop,
+                                      started=started)  # fmt: skip
 
 
 def _scale_job(net, cfg, train, val, dev, loss) -> Job:

@@ -302,6 +302,11 @@ def check_study(study: optuna.Study, url: str, arch: str, fixed: Mapping[str, An
     expected = distributions(arch)
     for t in study.get_trials(deepcopy=False):
         for name, dist in t.distributions.items():
+            if name in fixed and kept is None:  # an older stockcast searched fixed options too
+                raise UsageError(
+                    f"{where} comes from an older stockcast whose trials did not record the "
+                    f"fixed option --{name.replace('_', '-')}; {fix}"
+                )
             if name in fixed or expected.get(name) != dist:
                 raise UsageError(
                     f"{where} searched another space (trial {t.number}: {name}); give the "
@@ -369,7 +374,15 @@ def tune_symbol(
     created = _new_sqlite_file(url)
     study = None
     try:
-        study = open_study(url, f"{sym}-{arch}")
+        try:
+            study = open_study(url, f"{sym}-{arch}")
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:120]
+            raise StockcastError(
+                f"the tune database {url} cannot be opened ({reason}); nothing was changed; "
+                "release it (another process may hold it), move a damaged file away, or give "
+                "another --storage"
+            ) from None
         check_study(study, url, arch, fixed)
         limit, failures = _FailureLimit(), list[str]()
         objective = make_objective(sym, prices, fixed, folds, device, failures)
