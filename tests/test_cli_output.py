@@ -117,7 +117,7 @@ def test_evaluate_and_train_tables_are_whole_at_80_columns(
     monkeypatch.setenv("COLUMNS", "80")
     ev = run_in(home, "evaluate", "MSFT")
     assert ev.exit_code == 0, ev.output
-    assert "…" not in ev.stdout and "Verdict" in ev.stdout and "Const. cov." in ev.stdout
+    assert "…" not in ev.stdout and "Verdict" in ev.stdout and "vs GARCH (95% CI)" in ev.stdout
     [obj] = json.loads(run_in(home, "evaluate", "MSFT", "--json").stdout)
     for h in obj["horizons"]:
         assert f"{h['mae']:.4f}" in ev.stdout and f"{h['rmse']:.4f}" in ev.stdout

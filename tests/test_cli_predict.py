@@ -36,7 +36,7 @@ def test_table_on_the_sample(home: Path) -> None:
     assert "last close 83.87 on 2017-11-10" in out
     assert "Test skill vs persistence" in out and "trained through" in out
     assert "2017-11-13" in out and "80% low" in out and "90% high" in out
-    assert "run `stockcast fetch MSFT`" in res.stderr  # the sample is years old: stale
+    assert "run `stockcast fetch --sample`" in res.stderr  # the sample is years old: stale
 
 
 @pytest.mark.slow

@@ -105,6 +105,7 @@ def band_rows(
                 "coverage": float(np.mean(hits)),
                 "mean_width_pct": float(np.mean(100 * (np.exp(hi_h) - np.exp(lo_h)))),
                 "interval_score": float(np.mean(scores[name])),
+                "mean_width": float(np.mean(close * (np.exp(hi_h) - np.exp(lo_h)))),
                 "_hits": hits,
                 "_width": close * (np.exp(hi_h) - np.exp(lo_h)),
                 "_price_score": close * scores[name],
@@ -127,7 +128,10 @@ def band_rows(
             "interval_score": m["interval_score"],
             "interval_score_price": float(np.mean(m["_price_score"])),
             "bands": {
-                k: {key: v[key] for key in ("coverage", "mean_width_pct", "interval_score")}
+                k: {
+                    key: v[key]
+                    for key in ("coverage", "mean_width", "mean_width_pct", "interval_score")
+                }  # fmt: skip
                 for k, v in per.items()
                 if k != "model"
             },

@@ -197,6 +197,7 @@ def interval_report(v: PartPredictions, p: PartPredictions, ds: Dataset) -> list
             const = row["bands"]["constant"]
             row["n"] = len(p.y)
             row["baseline_coverage"] = const["coverage"]
+            row["baseline_mean_width"] = const["mean_width"]
             row["baseline_mean_width_pct"] = const["mean_width_pct"]
             row["baseline_interval_score"] = const["interval_score"]
             row["garch_converged"] = g.converged

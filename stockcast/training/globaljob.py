@@ -182,7 +182,9 @@ def choose_starts(ds: MultiDataset) -> np.ndarray:
 
 def _early_stopping_job(net: nn.Module, cfg: TrainConfig, train: Gathered, val: Gathered,
                         dev: torch.device, shard: Shard | None) -> Any:  # fmt: skip
-    return lambda on_epoch: fit(net, train, val, cfg, dev, on_epoch, shard)
+    # under torchrun a rank may not leave an epoch alone (the others would wait in DDP)
+    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, shard,
+                                      stop=None if shard is not None else stop)  # fmt: skip
 
 
 def stored_rows(ds: MultiDataset) -> np.ndarray:
@@ -230,7 +232,7 @@ def refit_global(fitted: GlobalFit, model_cfg: Any, device: str = "auto") -> nn.
 
 def _fixed_job(net: nn.Module, cfg: TrainConfig, windows: Gathered, epochs: int,
                dev: torch.device) -> Any:  # fmt: skip
-    return lambda on_epoch: fit_epochs(net, windows, cfg, epochs, dev, on_epoch)
+    return lambda on_epoch, stop: fit_epochs(net, windows, cfg, epochs, dev, on_epoch, stop)
 
 
 def ensemble_val_loss(fitted: GlobalFit) -> float:
