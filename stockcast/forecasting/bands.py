@@ -131,7 +131,7 @@ def band_rows(
                 k: {
                     key: v[key]
                     for key in ("coverage", "mean_width", "mean_width_pct", "interval_score")
-                }  # fmt: skip
+                }
                 for k, v in per.items()
                 if k != "model"
             },
