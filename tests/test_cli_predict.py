@@ -119,7 +119,7 @@ def test_evaluate_reports_interval_coverage_next_to_the_constant_band(home: Path
         assert 0.87 <= b90["coverage"] <= 0.93, b90
         assert b90["mean_width"] < b90["baseline_mean_width"], b90
     table = run_in(home, "evaluate", "MSFT")
-    assert "Intervals on test" in table.stdout and "Const. cov." in table.stdout
+    assert "Bands on test" in table.stdout and "vs GARCH (95% CI)" in table.stdout
 
 
 @pytest.mark.slow
