@@ -366,8 +366,8 @@ def render(con: Console, fc: Forecast) -> None:
         f"{_pct(sk.overall)} over all horizons."
     )
     if sk.headline:
-        con.print(f"At h=1 the model is {sk.headline} (best naive forecast, test split).",
-                  markup=False)  # fmt: skip
+        con.print(f"At h=1 the model is {sk.headline} (against the naive forecast best on "
+                  "validation; test split).", markup=False)  # fmt: skip
     if fc.untrained:
         con.print("No training epoch beat the untrained model on validation: these forecasts are "
                   f"its naive start ({describe(fc.start_drift)}).",
