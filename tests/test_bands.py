@@ -230,3 +230,33 @@ def test_a_band_wider_than_the_price_or_not_finite_is_refused() -> None:
     assert "wider than the price" in (bands.unusable([[ok], [wide]]) or "")
     nan = {**ok, "interval_score": float("nan")}
     assert "not a finite number" in (bands.unusable([[nan]]) or "")
+
+
+@pytest.mark.slow
+def test_a_global_model_has_scale_networks_and_predicts_with_its_band(stockcast_home) -> None:
+    """The band is the same for one series or many: a global model trains scale networks,
+    saves them with its live refit, and `predict --model NAME` uses them."""
+    from test_global import GLOBAL, SYMS, _store_three
+
+    from stockcast.models import store as modelstore
+
+    _store_three(stockcast_home)
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", *SYMS, "--global", "--name", "trio", *GLOBAL])
+    assert res.exit_code == 0, res.output
+    manifest = modelstore.read_manifest(stockcast_home, "trio")
+    assert manifest["scale"]["kind"] == "gaussian" and len(manifest["scale"]["use"]) == 3
+    _, _, calib = modelstore.load_model(stockcast_home, "trio", symbol="BBB", weights="live")
+    assert calib["sigma"].shape == calib["y"].shape and np.isfinite(calib["sigma"]).all()
+    loaded = modelstore.load_scale(stockcast_home, "trio", symbol="BBB", weights="live")
+    assert loaded is not None and loaded[0].kind == "gaussian"
+    out = runner.invoke(app, ["predict", "BBB", "--model", "trio", "--json"])
+    assert out.exit_code == 0, out.output
+    fc = json.loads(out.stdout)
+    fc = fc[0] if isinstance(fc, list) else fc
+    assert fc["band"]["scale"] == manifest["scale"]["description"]
+    assert fc["expected_move_h1"][0]["within_pct"] > 0
+    plain = runner.invoke(app, ["train", *SYMS, "--global", "--name", "duo", "--band", "ewma",
+                                *GLOBAL])  # fmt: skip
+    assert plain.exit_code == 0, plain.output
+    assert modelstore.read_manifest(stockcast_home, "duo")["scale"] is None

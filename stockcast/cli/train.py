@@ -311,7 +311,8 @@ def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
     store = PriceStore(STATE.data_dir)
 
     def one(sym: str) -> evaluation.MemberEvaluation:
-        return evaluation.evaluate_member(net, sym, store.read(sym), manifest)
+        scale = evaluation.saved_scale(STATE.data_dir, manifest["name"], model_id, sym)
+        return evaluation.evaluate_member(net, sym, store.read(sym), manifest, scale)
 
     def said(o: Outcome[evaluation.MemberEvaluation]) -> None:
         if o.error is not None:

@@ -278,7 +278,7 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict
 def saved_scale(root: Path, name: str, model_id: str, symbol: str) -> ScaleNet | None:
     """A saved model's evaluated scale networks as ``part_predictions`` takes them (None: the
     EWMA band of a model without them)."""
-    loaded = load_scale(root, name, model_id, symbol=symbol)
+    loaded = load_scale(root, name, model_id, symbol=symbol, torch_route=True)
     if loaded is None:
         return None
     head, predict = loaded
@@ -325,11 +325,13 @@ class MemberEvaluation:
 
 
 def evaluate_member(model: nn.Module, symbol: str, prices: pd.DataFrame,
-                    manifest: dict) -> MemberEvaluation:  # fmt: skip
-    """Evaluate ``symbol`` of a (global) model from its manifest, as ``evaluate_saved`` does."""
+                    manifest: dict, scale: ScaleNet | None = None) -> MemberEvaluation:  # fmt: skip
+    """Evaluate ``symbol`` of a (global) model from its manifest, as ``evaluate_saved`` does;
+    ``scale``: the model's band scale networks (None: the EWMA band)."""
     ds = rebuild_dataset(symbol, prices, manifest)
     shrink = Shrink.from_dict(manifest.get("shrink"))
-    val, test = part_predictions(model, ds, "val"), part_predictions(model, ds, "test")
+    val = part_predictions(model, ds, "val", scale=scale)
+    test = part_predictions(model, ds, "test", scale=scale)
     report = evaluate_dataset(model, ds, val=val, shrink=shrink, predicted=test)
     shown = test if shrink is None else _shrunk(test, shrink)
     return MemberEvaluation(report, symbol_test(symbol, ds, shown), val, test)

@@ -557,11 +557,13 @@ def load_scale(
     model_id: str | None = None,
     symbol: str | None = None,
     weights: str = "evaluated",
+    torch_route: bool = False,
 ) -> tuple[ScaleHead, numpy_infer.Predict | None] | None:
     """The band's scale networks of a model: (how they are used, a predict mapping scaled
     windows (B, L, F) to log scales (B, H): numpy where the architecture has a numpy forward,
     else torch), or None for a model without them (its band uses the EWMA scale). The predict
-    is None when no horizon uses the network's scale."""
+    is None when no horizon uses the network's scale. ``torch_route``: torch even where numpy
+    could (`evaluate` scores exactly what `train` scored)."""
     f = _open_weights(root, name, model_id, symbol, weights)
     head = ScaleHead.from_dict(f.manifest.get("scale"))
     if head is None:
@@ -575,7 +577,8 @@ def load_scale(
         state = {k[len(pre) :]: v for k, v in tensors.items() if k.startswith(pre)}
         k = len(f.manifest["scale"].get("members") or [None])
         arch, cfg = _arch_key(f.manifest), f.manifest["model_config"]
-        predict = numpy_infer.predictor(arch, cfg, state, k) or _torch_scale(f.manifest, state, k)
+        fast = None if torch_route else numpy_infer.predictor(arch, cfg, state, k)
+        predict = fast or _torch_scale(f.manifest, state, k)
     except Exception as exc:
         raise f.unloadable(exc) from None
     return head, predict

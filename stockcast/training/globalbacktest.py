@@ -50,7 +50,7 @@ from stockcast.training.backtest import (
     check_blocks,
     fold_predictions,
 )
-from stockcast.training.globaljob import fit_global, union_sessions
+from stockcast.training.globaljob import fit_global, fit_global_scale, union_sessions
 from stockcast.training.loop import Callback, TrainConfig
 
 
@@ -239,13 +239,17 @@ def _run_fold(
     t0 = time.perf_counter()
     cut = {s: p.loc[:end] for s, p in prices.items()}
     fitted = fit_global(cut, replace(data, test_start=day), model_cfg, cfg, device, callback)
+    views = {x.symbol: symbol_dataset(fitted.dataset, x.symbol, cut[x.symbol])
+             for x in fitted.dataset.series}  # fmt: skip
+    raw = {s: evaluation.part_predictions(fitted.model, ds, "val") for s, ds in views.items()}
+    fold_scale = fit_global_scale(fitted, model_cfg, views, raw, device)
+    net = None if fold_scale is None else fold_scale.net
     out, tests = {}, []
-    for series in fitted.dataset.series:
-        s = series.symbol
-        ds = symbol_dataset(fitted.dataset, s, cut[s])
-        val = evaluation.part_predictions(fitted.model, ds, "val")
-        test = evaluation.part_predictions(fitted.model, ds, "test")
-        out[s] = fold_predictions(s, fitted.model, ds, val, cut[s], day, t0, test=test)
+    for s, ds in views.items():
+        val = evaluation.part_predictions(fitted.model, ds, "val", scale=net)
+        test = evaluation.part_predictions(fitted.model, ds, "test", scale=net)
+        out[s] = fold_predictions(s, fitted.model, ds, val, cut[s], day, t0, test=test,
+                                  scale=net)  # fmt: skip
         tests.append(evaluation.symbol_test(s, ds, test))
     seconds = time.perf_counter() - t0  # the fold's training and forecasting, all symbols
     return {s: replace(fp, seconds=seconds) for s, fp in out.items()}, tests

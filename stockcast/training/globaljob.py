@@ -43,13 +43,15 @@ from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.device import describe, resolve_device, threads_for
 from stockcast.errors import UsageError
-from stockcast.forecasting import choosestart, evaluation, naivestart
+from stockcast.forecasting import choosestart, evaluation, intervals, naivestart
 from stockcast.models import store as modelstore
-from stockcast.models.base import EVAL_BATCH
+from stockcast.models.base import EVAL_BATCH, predict_scaled
+from stockcast.models.scale import KINDS, ScaleHead
 from stockcast.prep import features
 from stockcast.prep.dataset import MultiDataset, build_multi
-from stockcast.prep.windows import DataConfig, fraction_bounds
+from stockcast.prep.windows import DataConfig, Dataset, fraction_bounds
 from stockcast.training import job
+from stockcast.training import scale as scalenet
 from stockcast.training.loop import (
     Callback,
     FitResult,
@@ -62,6 +64,7 @@ from stockcast.training.loop import (
 )
 from stockcast.training.recipe import (
     Fitted,
+    ScaleFit,
     combine,
     initial_member,
     member_configs,
@@ -69,6 +72,8 @@ from stockcast.training.recipe import (
     run_members,
     scaled_start,
 )
+
+SCALE_BIAS_ROWS = 50_000  # training windows whose spread sets the scale networks' start
 
 GLOBAL_NAME = "global"  # the default name of a global model
 GLOBAL_NOTE = "a global model: one network over all its symbols"
@@ -187,6 +192,89 @@ def _early_stopping_job(net: nn.Module, cfg: TrainConfig, train: Gathered, val: 
                                       stop=None if shard is not None else stop)  # fmt: skip
 
 
+def fit_global_scale(
+    fitted: GlobalFit,
+    model_cfg: Any,
+    datasets: Mapping[str, Dataset],
+    val: Mapping[str, evaluation.PartPredictions],
+    device: str = "auto",
+) -> ScaleFit | None:
+    """The band's scale networks of a global model (one per member, its seed), as
+    ``recipe.fit_scale`` for one series: trained on the packed windows with the likelihood of
+    ``cfg.band`` around the mean of the series' scaled zero returns, early stopping on the
+    validation likelihood; per horizon the network's scale is kept where its band beats the
+    EWMA band on the validation windows of all the symbols pooled (``datasets``: each symbol's
+    windows, ``val``: the point model's validation predictions on them). None for
+    ``--band ewma`` or when training was interrupted. One process (rank 0 under torchrun)."""
+    cfg, ds = fitted.cfg, fitted.dataset
+    if cfg.band == "ewma" or fitted.interrupted:
+        return None
+    t0 = time.perf_counter()
+    kind = KINDS[cfg.band]
+    c = scale_centre(ds)
+    rows = ds.index("train")
+    sample = rows[np.linspace(0, len(rows) - 1, min(len(rows), SCALE_BIAS_ROWS)).astype(int)]
+    bias = scalenet.initial_bias(ds.gather(sample)[1], c, kind)
+    cfgs = [dataclasses.replace(cfg, seed=r.seed) for r in fitted.results]
+    nets = [initial_member(model_cfg, m, bias) for m in cfgs]
+    loss = scalenet.ScaleNLL(c, kind)
+    train, valset = Gathered(ds.gather, ds.index("train")), Gathered(ds.gather, ds.index("val"))
+    dev = resolve_device(device)
+    with threads_for(dev):
+        jobs = [_scale_job(n, m, train, valset, dev, loss) for n, m in zip(nets, cfgs, strict=True)]
+        results = run_members(jobs, member_workers(len(jobs), dev, model_cfg), None)
+    kept = [n for n, r in zip(nets, results, strict=True) if r is not None and r.state is not None]
+    if not kept:
+        raise KeyboardInterrupt
+    model = combine(kept)
+    every = ScaleHead(kind, (True,) * ds.config.horizon)
+    net = (lambda x: predict_scaled(model, x, torch.device("cpu")), every)
+    sigma = [evaluation.band_scales(datasets[s], datasets[s].window_slice("val"), net)
+             for s in val]  # fmt: skip
+    use = intervals.prefer_model_scale(
+        np.concatenate([v.y for v in val.values()]),
+        np.concatenate([v.mu for v in val.values()]),
+        np.concatenate([x for x in sigma if x is not None]),
+        np.concatenate([v.vol for v in val.values()]),
+    )
+    head = ScaleHead(kind, tuple(bool(u) for u in use))
+    return ScaleFit(model, head, [r for r in results if r is not None], time.perf_counter() - t0)
+
+
+def refit_global_scale(fitted: GlobalFit, scale: ScaleFit | None, model_cfg: Any,
+                       device: str = "auto") -> nn.Module | None:  # fmt: skip
+    """The scale networks refit on every stored window for their evaluated epoch counts, as
+    ``refit_global`` refits the point members; None without scale networks."""
+    if scale is None:
+        return None
+    ds = fitted.dataset
+    rows = stored_rows(ds)
+    loss = scalenet.ScaleNLL(scale_centre(ds), scale.head.kind)
+    sample = rows[np.linspace(0, len(rows) - 1, min(len(rows), SCALE_BIAS_ROWS)).astype(int)]
+    bias = scalenet.initial_bias(ds.gather(sample)[1], scale_centre(ds), scale.head.kind)
+    cfgs = [dataclasses.replace(fitted.cfg, seed=f.seed) for f in scale.fits]
+    nets = [initial_member(model_cfg, c, bias) for c in cfgs]
+    dev = resolve_device(device)
+    windows = Gathered(ds.gather, rows)
+    with threads_for(dev):
+        jobs = [_fixed_job(n, c, windows, f.best_epoch, dev, loss)
+                for n, c, f in zip(nets, cfgs, scale.fits, strict=True)]  # fmt: skip
+        run_members(jobs, member_workers(len(jobs), dev, model_cfg), None)
+    return combine(nets)
+
+
+def scale_centre(ds: MultiDataset) -> np.ndarray:
+    """(H,) the scale networks' centre: the mean over the series of their scaled zero return."""
+    return np.mean([scalenet.centre(m, s) for m, s in zip(ds.target_mean, ds.target_std,
+                                                          strict=True)], axis=0)  # fmt: skip
+
+
+def _scale_job(net: nn.Module, cfg: TrainConfig, train: Gathered, val: Gathered,
+               dev: torch.device, loss: nn.Module) -> Any:  # fmt: skip
+    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, stop=stop,
+                                      loss_fn=loss)  # fmt: skip
+
+
 def stored_rows(ds: MultiDataset) -> np.ndarray:
     """(N,) int64 global as-of rows of every window whose H targets are stored, series by
     series: local as-of lookback-1 .. n-1-H of each (``recipe.all_stored_rows`` per series)."""
@@ -231,8 +319,9 @@ def refit_global(fitted: GlobalFit, model_cfg: Any, device: str = "auto") -> nn.
 
 
 def _fixed_job(net: nn.Module, cfg: TrainConfig, windows: Gathered, epochs: int,
-               dev: torch.device) -> Any:  # fmt: skip
-    return lambda on_epoch, stop: fit_epochs(net, windows, cfg, epochs, dev, on_epoch, stop)
+               dev: torch.device, loss: nn.Module | None = None) -> Any:  # fmt: skip
+    return lambda on_epoch, stop: fit_epochs(net, windows, cfg, epochs, dev, on_epoch, stop,
+                                             loss_fn=loss)  # fmt: skip
 
 
 def ensemble_val_loss(fitted: GlobalFit) -> float:
@@ -286,18 +375,25 @@ def train_global(
         return None
     model, ds = fitted.model, fitted.dataset
     manifest = _manifest(fitted, data, model_cfg, live=False, interrupted=fitted.interrupted)
+    views = {sym: evaluation.rebuild_dataset(sym, prices[sym], manifest) for sym in syms}
+    val = {sym: evaluation.part_predictions(model, views[sym], "val") for sym in syms}
+    scale = fit_global_scale(fitted, model_cfg, views, val, device)
+    net = None if scale is None else scale.net
     # exactly what `evaluate --model NAME` computes, per symbol and across them
-    members = {sym: evaluation.evaluate_member(model, sym, prices[sym], manifest) for sym in syms}
-    live, live_seconds, interrupted = None, 0.0, fitted.interrupted
+    members = {sym: evaluation.evaluate_member(model, sym, prices[sym], manifest, net)
+               for sym in syms}  # fmt: skip
+    live, live_scale, live_seconds, interrupted = None, None, 0.0, fitted.interrupted
     if not interrupted:
         t_live = time.perf_counter()
         try:
             live = refit_global(fitted, model_cfg, device)
+            live_scale = refit_global_scale(fitted, scale, model_cfg, device)
         except KeyboardInterrupt:
-            interrupted = True  # keep the evaluated weights; predict falls back to them
+            interrupted, live = True, None  # keep the evaluated weights; predict uses them
         live_seconds = time.perf_counter() - t_live
     # the note, `live` and each series' `trained_through` say which weights predict uses
     manifest = _manifest(fitted, data, model_cfg, live=live is not None, interrupted=interrupted)
+    manifest["scale"] = job.scale_entry(scale)
     calib = {s: _calib(m.val) for s, m in members.items()}
     reports = {sym: m.report for sym, m in members.items()}
     manifest["series_metrics"] = reports  # per symbol: the `evaluate --json` report
@@ -307,6 +403,8 @@ def train_global(
         root, name, manifest, model.state_dict(), calib,
         live_weights=None if live is None else live.state_dict(),
         live_calib=None if live is None else {s: _calib(m.test_raw) for s, m in members.items()},
+        scale_weights=None if scale is None else scale.model.state_dict(),
+        live_scale_weights=None if live is None or live_scale is None else live_scale.state_dict(),
     )  # fmt: skip
     world = 1 if shard is None else shard.world
     return {
@@ -345,7 +443,7 @@ def train_global(
 
 
 def _calib(p: evaluation.PartPredictions) -> dict[str, np.ndarray]:
-    return {"y": p.y, "mu": p.mu, "vol": p.vol}
+    return job.calib_arrays(p)
 
 
 def _manifest(fitted: GlobalFit, data: DataConfig, model_cfg: Any, live: bool,

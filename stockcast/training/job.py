@@ -32,6 +32,7 @@ from stockcast.training import preflight
 from stockcast.training.loop import Callback, TrainConfig, make_loss
 from stockcast.training.recipe import (
     Fitted,
+    ScaleFit,
     all_stored_rows,
     fit_recipe,
     refit_live,
@@ -146,15 +147,19 @@ def train_symbol(
     return _result(sym, model_id, path, fitted, manifest, report, live_seconds, t_start)
 
 
+def calib_arrays(p: evaluation.PartPredictions) -> dict[str, np.ndarray]:
+    """The calibration arrays a model file keeps per symbol (``sigma``: the band's scales)."""
+    return _calib(p)
+
+
 def _calib(p: evaluation.PartPredictions) -> dict[str, np.ndarray]:
     sigma = {} if p.sigma is None else {"sigma": p.sigma}  # the band's scale, when a network
     return {"y": p.y, "mu": p.mu, "vol": p.vol, **sigma}
 
 
-def scale_entry(fitted: Fitted) -> dict | None:
+def scale_entry(sf: ScaleFit | None) -> dict | None:
     """The manifest's ``scale``: the band's scale networks (likelihood, per-horizon use,
     members), or None (`--band ewma`: the EWMA band)."""
-    sf = fitted.scale
     if sf is None:
         return None
     return {
@@ -302,7 +307,7 @@ def _manifest(sym: str, fitted: Fitted, report: dict, live: bool, interrupted: b
         "members": members,
         "interrupted": interrupted,
         "note": notes(fitted, interrupted, live),
-        "scale": scale_entry(fitted),
+        "scale": scale_entry(fitted.scale),
         "live": {
             "trained_through": data_end,
             "as_of_end": ds.dates[last_as_of].date().isoformat(),
