@@ -118,3 +118,13 @@ def test_skill_from_manifest() -> None:
 
 def test_level_tag() -> None:
     assert fcast.level_tag(0.9) == "90" and fcast.level_tag(0.975) == "97.5"
+
+
+@pytest.mark.slow
+def test_the_logged_rows_carry_the_ewma_band_beside_the_models(trained: Path) -> None:
+    """`run` logs the EWMA band of each forecast so that `score` can compare the bands."""
+    fc = fcast.forecast_symbol(trained, "SYN", levels=(0.8, 0.9))
+    rows = fc.log_rows("run")
+    assert len(rows) == 2 * len(fc.steps)
+    for r in rows:
+        assert 0 < r["ewma_lower"] < r["last_close"] < r["ewma_upper"]  # around the last close

@@ -52,6 +52,10 @@ def make_log() -> pd.DataFrame:
     return forecastlog.normalize(pd.DataFrame(rows))
 
 
+def _head(s: HorizonScore) -> tuple:
+    return (s.h, s.n, s.pending, s.mae, s.persistence_mae, s.coverage)
+
+
 def test_score_matches_a_hand_computation() -> None:
     scores = score(make_log(), CLOSES)
     assert [s.h for s in scores] == [1, 2]
@@ -59,12 +63,27 @@ def test_score_matches_a_hand_computation() -> None:
     # h=1: errors |101-102| = 1 and |100-99| = 1 -> MAE 1.0
     #      persistence |100-102| = 2 and |102-99| = 3 -> 2.5
     #      80%: 102 in [100.5, 101.5]? no; 99 in [99, 101]? yes -> 0.5; 90%: both inside -> 1.0
-    assert h1 == HorizonScore(1, 2, 1, 1.0, 2.5, {"0.8": 0.5, "0.9": 1.0})
+    assert _head(h1) == (1, 2, 1, 1.0, 2.5, {"0.8": 0.5, "0.9": 1.0})
+    # interval scores in units of the last close: 80% as of 01-02 misses 102 by 0.5 above
+    # [100.5, 101.5]: (1 + 2/0.2 x 0.5) / 100; as of 01-03 width 2 / 102; 90%: widths 4 and 6
+    assert h1.interval_score["0.8"] == pytest.approx((6 / 100 + 2 / 102) / 2)
+    assert h1.interval_score["0.9"] == pytest.approx((4 / 100 + 6 / 102) / 2)
+    assert h1.ewma_coverage == {} and h1.ewma_interval_score == {}  # none logged
     # h=2: errors |103-99| = 4 and |104-105| = 1 -> 2.5
     #      persistence |100-99| = 1 and |102-105| = 3 -> 2.0
     #      80%: 99 in [101, 105]? no; 105 in [100, 104.5]? no -> 0.0; 90%: both -> 1.0
-    assert h2 == HorizonScore(2, 2, 1, 2.5, 2.0, {"0.8": 0.0, "0.9": 1.0})
+    assert _head(h2) == (2, 2, 1, 2.5, 2.0, {"0.8": 0.0, "0.9": 1.0})
     assert realised_total(scores) == 4
+
+
+def test_the_logged_ewma_band_is_scored_beside_the_model_band() -> None:
+    log = make_log()
+    log["ewma_lower"] = log["lower"] - 1.0  # a wider baseline band, logged with each forecast
+    log["ewma_upper"] = log["upper"] + 1.0
+    h1 = score(forecastlog.normalize(log), CLOSES)[0]
+    # 80%: 102 in [99.5, 102.5] and 99 in [98, 102]: both inside; widths 3 and 4
+    assert h1.ewma_coverage == {"0.8": 1.0, "0.9": 1.0}
+    assert h1.ewma_interval_score["0.8"] == pytest.approx((3 / 100 + 4 / 102) / 2)
 
 
 def test_outcomes_are_compared_in_the_prices_of_the_as_of_session() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -228,6 +228,7 @@ def _print_scores(sym: str, scores: list[HorizonScore], note: str | None) -> Non
             *[_pct(s.coverage.get(k)) for k in levels],
         )
     con.print(table)
+    _print_band_scores(con, sym, scores, levels)
     realised = [s.n for s in scores if s.n]
     if realised and min(realised) < FEW:
         con.print(
@@ -235,6 +236,31 @@ def _print_scores(sym: str, scores: list[HorizonScore], note: str | None) -> Non
             "coverage this far are mostly luck; judge them after a few dozen.",
             markup=False,
         )
+
+
+def _print_band_scores(con: Any, sym: str, scores: list[HorizonScore], levels: list[str]) -> None:
+    """The model's band next to the EWMA band logged with each forecast: coverage and mean
+    interval score (in % of the last close) per level; nothing before any was logged."""
+    from stockcast.cli.report import new_table
+    from stockcast.cli.tables import print_table
+
+    if not any(s.ewma_coverage for s in scores):
+        return
+    cols = [f"{float(k) * 100:g}% {what}" for k in levels
+            for what in ("score", "EWMA cov.", "EWMA score")]  # fmt: skip
+    table = new_table(f"{sym}: bands against the EWMA band (score: % of the last close)", "h",
+                      *cols)  # fmt: skip
+    for s in scores:
+        cells = []
+        for k in levels:
+            cells += [_score(s.interval_score.get(k)), _pct(s.ewma_coverage.get(k)),
+                      _score(s.ewma_interval_score.get(k))]  # fmt: skip
+        table.add_row(str(s.h), *cells)
+    print_table(con, table, keys=1)
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.3f}"
 
 
 def _num(value: float | None) -> str:

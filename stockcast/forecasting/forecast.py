@@ -68,6 +68,7 @@ class Step:
     change_pct: float  # from the last close, in percent
     log_return: float  # predicted log(close / last_close)
     bounds: tuple[Bound, ...]  # one per level, in the requested order
+    ewma: tuple[Bound, ...] = ()  # the EWMA band around the last close (the logged baseline)
 
 
 @dataclass(frozen=True)
@@ -229,9 +230,11 @@ class Forecast:
                 "upper": b.upper,
                 "stale": self.stale,
                 "origin": origin,
+                "ewma_lower": e.lower if e is not None else float("nan"),
+                "ewma_upper": e.upper if e is not None else float("nan"),
             }
             for s in self.steps
-            for b in s.bounds
+            for b, e in zip(s.bounds, s.ewma or [None] * len(s.bounds), strict=True)
         ]
 
 
@@ -378,6 +381,10 @@ def build_forecast(
     s_cal, s_now = band_scale(latest, calib, scale)
     c = intervals.calibrate(calib["y"], apply_shrink(calib["mu"], shrunk), s_cal, levels)
     lo, hi = intervals.price_bounds(close0, mu[None, :], s_now, c)  # -> (1, L, N)
+    # the baseline logged beside it: persistence centre, EWMA scale, calibrated on the same
+    # windows (``score`` compares the two bands on realised outcomes)
+    ce = intervals.calibrate(calib["y"], np.zeros_like(calib["y"]), calib["vol"], levels)
+    elo, ehi = intervals.price_bounds(close0, np.zeros((1, n)), latest.vol, ce)
     dates = cal.next_sessions(as_of, n, calendar, root)
     steps = tuple(
         Step(
@@ -388,6 +395,10 @@ def build_forecast(
             log_return=float(mu[i]),
             bounds=tuple(
                 Bound(lvl, float(lo[0, j, i]), float(hi[0, j, i])) for j, lvl in enumerate(c.levels)
+            ),
+            ewma=tuple(
+                Bound(lvl, float(elo[0, j, i]), float(ehi[0, j, i]))
+                for j, lvl in enumerate(ce.levels)
             ),
         )
         for i in range(n)

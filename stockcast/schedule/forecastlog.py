@@ -52,7 +52,12 @@ COLUMNS = [
     "upper",
     "stale",
     "origin",
+    "ewma_lower",
+    "ewma_upper",
 ]
+# the EWMA band of the same forecast and level (the baseline `score` compares the band with);
+# logs written before it existed read as NaN
+OPTIONAL = ("ewma_lower", "ewma_upper")
 KEY = ["model", "as_of", "target"]  # one forecast of one session
 ROW_KEY = [*KEY, "level"]  # one row of the log: a forecast at one interval level
 _DTYPES = {
@@ -65,6 +70,8 @@ _DTYPES = {
     "upper": "float64",
     "stale": "bool",
     "origin": "string",
+    "ewma_lower": "float64",
+    "ewma_upper": "float64",
 }
 
 
@@ -87,6 +94,7 @@ def empty() -> pd.DataFrame:
 def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with exactly the log's columns and dtypes (dates as tz-naive midnight)."""
 
+    frame = frame.assign(**{c: np.nan for c in OPTIONAL if c not in frame.columns})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"forecast rows lack columns {missing}")

@@ -35,6 +35,11 @@ class HorizonScore:
     mae: float | None  # mean absolute error of the predicted close; None when n == 0
     persistence_mae: float | None  # the same for "no change" on the same forecasts
     coverage: dict[str, float] = field(default_factory=dict)  # "0.9" -> share inside the band
+    # "0.9" -> mean interval score in units of the last close (lower is better)
+    interval_score: dict[str, float] = field(default_factory=dict)
+    # the same two for the EWMA band logged with each forecast (forecasts logged with it only)
+    ewma_coverage: dict[str, float] = field(default_factory=dict)
+    ewma_interval_score: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,15 +88,31 @@ def score(log: pd.DataFrame, adj_close: pd.Series) -> list[HorizonScore]:
             continue
         mae = float((mine["close"] - mine["actual"]).abs().mean())
         pers = float((mine["last_close"] - mine["actual"]).abs().mean())
-        out.append(HorizonScore(h, n, pending, mae, pers, _coverage(done[done["h"] == h])))
+        at_h = done[done["h"] == h]
+        cov, iscore = _band(at_h, "lower", "upper")
+        with_ewma = at_h[at_h["ewma_lower"].notna() & at_h["ewma_upper"].notna()]
+        ecov, escore = _band(with_ewma, "ewma_lower", "ewma_upper")
+        out.append(HorizonScore(h, n, pending, mae, pers, cov, iscore, ecov, escore))
     return out
 
 
-def _coverage(rows: pd.DataFrame) -> dict[str, float]:
+def _band(rows: pd.DataFrame, lo: str, hi: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Per level: the share of outcomes inside [lo, hi] and the mean interval score in units of
+    the last close (width plus 2/alpha times the miss; Gneiting and Raftery 2007)."""
     banded = rows[rows["level"].notna()]
-    inside = (banded["lower"] <= banded["actual"]) & (banded["actual"] <= banded["upper"])
-    by_level = inside.groupby(banded["level"]).mean()
-    return {level_key(level): float(share) for level, share in by_level.items()}
+    if banded.empty:
+        return {}, {}
+    actual, low, high = banded["actual"], banded[lo], banded[hi]
+    inside = (low <= actual) & (actual <= high)
+    alpha = 1.0 - banded["level"]
+    miss = (low - actual).clip(lower=0) + (actual - high).clip(lower=0)
+    score = ((high - low) + 2.0 / alpha * miss) / banded["last_close"]
+    cov = inside.groupby(banded["level"]).mean()
+    mean = score.groupby(banded["level"]).mean()
+    return (
+        {level_key(k): float(v) for k, v in cov.items()},
+        {level_key(k): float(v) for k, v in mean.items()},
+    )
 
 
 def realised_total(scores: list[HorizonScore]) -> int:
