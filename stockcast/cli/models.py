@@ -56,8 +56,10 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = 
             f"no saved models in {STATE.data_dir}; run `stockcast train SYMBOL`", markup=False
         )
         return
+    from stockcast.cli.tables import print_table
+
     con = stdout()
-    con.print(models_table(items))
+    print_table(con, models_table(items), keys=3)  # the default mark, the name and the id
     s = catalog.summary(items)
     con.print(
         f"{counted(s['models'], 'model')} of {counted(s['names'], 'name')}, "
@@ -68,21 +70,27 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = 
 
 
 def models_table(items: list[Entry]) -> Table:
+    """One row per model; a global model's symbols in a last column that wraps between them
+    (only when there is a global model). Print it with ``print_table(..., keys=3)``."""
     from rich import box
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD)
-    for col in ("", "Name", "Id", "Arch", "Created", "Data to", "Epochs", "Members", "Skill h1"):
-        table.add_column(col, no_wrap=True, justify="right" if col in ("Epochs", "Members",
-                         "Skill h1") else "left")  # fmt: skip
+    right = ("Epochs", "Members", "Skill h1")
+    for col in ("", "Name", "Id", "Arch", "Created", "Data to", *right):
+        table.add_column(col, no_wrap=True, justify="right" if col in right else "left")
+    several = any(e.symbols not in ((), (e.name,)) for e in items)
+    if several:
+        table.add_column("Symbols", overflow="fold")
     for e in items:
         skill = "n/a" if e.skill_vs_best is None else f"{e.skill_vs_best:+.2%}"
         epochs = "?" if e.epochs is None else str(e.epochs) + ("!" if e.interrupted else "")
-        shown = e.display_name or e.name
-        name = shown if e.symbols in ((), (e.name,)) else f"{shown} ({', '.join(e.symbols)})"
-        table.add_row("*" if e.default else "", name, e.id, e.arch, (e.created or "?")[:10],
-                      e.data_end or "?", epochs, str(e.members),
-                      skill if e.error is None else "damaged")  # fmt: skip
+        row = ["*" if e.default else "", e.display_name or e.name, e.id, e.arch,
+               (e.created or "?")[:10], e.data_end or "?", epochs, str(e.members),
+               skill if e.error is None else "damaged"]  # fmt: skip
+        if several:
+            row.append(", ".join(e.symbols or (e.name,)))
+        table.add_row(*row)
     notes = []
     if any(e.interrupted for e in items):
         notes.append("! = training was interrupted; the best epoch so far was kept")
