@@ -37,7 +37,8 @@ RefArg = Annotated[
 @models_app.callback()
 @handles_errors
 def models_list(ctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
-    """List saved models: name, id, data, epochs, members, test skill, the default (*).
+    """List saved models: id (it starts with the creation time), name, data, epochs, members,
+    test skill, the default (*).
 
     Example: [bold]stockcast models[/] · [bold]stockcast models prune MSFT --keep 3[/]
     """
@@ -59,7 +60,7 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = 
     from stockcast.cli.tables import print_table
 
     con = stdout()
-    print_table(con, models_table(items), keys=3)  # the default mark, the name and the id
+    print_table(con, models_table(items), keys=2)  # the default mark and the id start each part
     s = catalog.summary(items)
     con.print(
         f"{counted(s['models'], 'model')} of {counted(s['names'], 'name')}, "
@@ -70,27 +71,28 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = 
 
 
 def models_table(items: list[Entry]) -> Table:
-    """One row per model; a global model's symbols in a last column that wraps between them
-    (only when there is a global model). Print it with ``print_table(..., keys=3)``."""
+    """One row per model, the default mark and the id first (``print_table(..., keys=2)``
+    repeats them in every part of a table too wide for the console); a global model's name is
+    followed by its symbols, which wrap between them."""
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD)
+    table = Table(
+        box=box.SIMPLE_HEAD, caption_justify="left", collapse_padding=True, pad_edge=False
+    )
     right = ("Epochs", "Members", "Skill h1")
-    for col in ("", "Name", "Id", "Arch", "Created", "Data to", *right):
+    table.add_column("", no_wrap=True)
+    table.add_column("Id", no_wrap=True)
+    table.add_column("Name", overflow="fold")  # free text: a global model's symbols wrap
+    for col in ("Arch", "Data to", *right):  # no Created: the id starts with that time
         table.add_column(col, no_wrap=True, justify="right" if col in right else "left")
-    several = any(e.symbols not in ((), (e.name,)) for e in items)
-    if several:
-        table.add_column("Symbols", overflow="fold")
     for e in items:
         skill = "n/a" if e.skill_vs_best is None else f"{e.skill_vs_best:+.2%}"
         epochs = "?" if e.epochs is None else str(e.epochs) + ("!" if e.interrupted else "")
-        row = ["*" if e.default else "", e.display_name or e.name, e.id, e.arch,
-               (e.created or "?")[:10], e.data_end or "?", epochs, str(e.members),
-               skill if e.error is None else "damaged"]  # fmt: skip
-        if several:
-            row.append(", ".join(e.symbols or (e.name,)))
-        table.add_row(*row)
+        shown = e.display_name or e.name
+        name = shown if e.symbols in ((), (e.name,)) else f"{shown} ({', '.join(e.symbols)})"
+        table.add_row("*" if e.default else "", e.id, name, e.arch, e.data_end or "?", epochs,
+                      str(e.members), skill if e.error is None else "damaged")  # fmt: skip
     notes = []
     if any(e.interrupted for e in items):
         notes.append("! = training was interrupted; the best epoch so far was kept")

@@ -5,7 +5,8 @@ the table is stacked: one block of "header  value" lines per row.
 
 Every column keeps its cells on one line, except free text: a column made with
 ``overflow="fold"`` (and ``no_wrap=False``), such as a status or a list of symbols, wraps
-between words and is counted as at most ``PROSE_WIDTH`` columns wide when parts are packed.
+between words and is counted as at most ``PROSE_WIDTH`` columns wide (a word of it longer than
+the room left folds: free text is never an id, a date or a number).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Column, Table
 
-PROSE_WIDTH = 20  # a free-text column is given at least this many columns (or its longest word)
+PROSE_WIDTH = 20  # the most columns a free-text column counts for when a table is fitted
 
 
 def print_table(
@@ -30,7 +31,7 @@ def print_table(
     ``groups`` of that many columns kept together (a level's low and high; default: one
     column each). Only the first part keeps the title, only the last the caption. When the
     keys and one group are already wider than the console, every row is printed as a block of
-    lines instead (``stack_table``): nothing is ever cut.
+    lines instead (``stack_table``): no id, date or number is ever cut.
     """
     for part in split_table(con, table, keys, groups):
         con.print(part)
@@ -54,8 +55,8 @@ def split_table(
         chunks.append(rest[i:])
     parts: list[list[int]] = []
     for chunk in chunks:
-        if _width(con, _part(table, head + chunk)) > con.width:
-            return [stack_table(table)]
+        if _width(con, _part(table, head + chunk), narrowest=True) > con.width:
+            return [stack_table(con, table)]
         if parts and _width(con, _part(table, head + parts[-1] + chunk)) <= con.width:
             parts[-1] += chunk
         else:
@@ -67,23 +68,36 @@ def split_table(
     return out
 
 
-def stack_table(table: Table) -> Table:
-    """``table`` as one block per row: each column's header, then the row's cell (wrapping
-    between words only when the cell itself is wider than the console); a blank line between
-    rows; the title and the caption kept."""
+def stack_table(con: Console, table: Table) -> Table:
+    """``table`` as one block per row, a blank line between rows, the title and the caption
+    kept: each column's header, then the row's cell beside it, or under it (indented) when a
+    header and a cell side by side would not fit ``con``."""
+    from rich.measure import Measurement
+    from rich.padding import Padding
     from rich.table import Table
 
+    wide = con.options.update_width(10_000)
+    cells = [list(col.cells) for col in table.columns]
+    heads = [Measurement.get(con, wide, col.header).maximum for col in table.columns]
+    label = max(heads, default=0)
+    rigid = [cs for col, cs in zip(table.columns, cells, strict=True) if not _prose(col)]
+    value = max((Measurement.get(con, wide, c).maximum for cs in rigid for c in cs), default=0)
+    beside = label + 2 + value <= con.width
     grid = Table.grid(padding=(0, 2))
     grid.title, grid.caption = table.title, table.caption
     grid.title_justify, grid.caption_justify = "left", "left"
-    grid.add_column(no_wrap=True, style="bold")
-    grid.add_column(overflow="fold")
-    cells = [list(col.cells) for col in table.columns]
+    grid.add_column(no_wrap=beside, style="bold")
+    if beside:
+        grid.add_column(overflow="fold")
     for r in range(table.row_count):
         if r:
-            grid.add_row("", "")
+            grid.add_row(*[""] * len(grid.columns))
         for col, column_cells in zip(table.columns, cells, strict=True):
-            grid.add_row(col.header, column_cells[r])
+            if beside:
+                grid.add_row(col.header, column_cells[r])
+            else:
+                grid.add_row(col.header)
+                grid.add_row(Padding(column_cells[r], (0, 0, 0, 2), style="not bold"))
     return grid
 
 
@@ -104,9 +118,9 @@ def _part(table: Table, columns: list[int]) -> Table:
     return part
 
 
-def _width(con: Console, table: Table) -> int:
-    """The width the table needs: every cell on one line, free text at its narrowest
-    readable width (``PROSE_WIDTH``, or its longest word when that is longer)."""
+def _width(con: Console, table: Table, narrowest: bool = False) -> int:
+    """The width the table needs: every cell on one line, free text at ``PROSE_WIDTH`` columns
+    at most (``narrowest``: at its longest word, when that is shorter)."""
     from rich.measure import Measurement
 
     wide = con.options.update_width(10_000)
@@ -115,6 +129,7 @@ def _width(con: Console, table: Table) -> int:
     for col in measured.columns:
         if _prose(col) and col.width is None:
             sizes = [Measurement.get(con, wide, cell) for cell in [col.header, *col.cells]]
-            longest = max(m.minimum for m in sizes)
-            col.width = max(longest, min(max(m.maximum for m in sizes), PROSE_WIDTH))
+            col.width = min(max(m.maximum for m in sizes), PROSE_WIDTH)
+            if narrowest:
+                col.width = min(col.width, max(m.minimum for m in sizes))
     return Measurement.get(con, wide, measured).maximum
