@@ -258,3 +258,28 @@ def test_a_longer_horizon_retrains_and_a_missing_csv_is_stale(home: Path, tmp_pa
     [msft] = json.loads(result.stdout)["symbols"]
     assert msft["retrained"] and msft["forecasts"] == 4
     assert msft["stale"] and "elsewhere.csv" in msft["warnings"][0]
+
+
+@pytest.mark.slow
+def test_run_and_score_tables_cut_nothing(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stockcast.data.sources.sample import load_sample
+    from stockcast.data.store import PriceStore
+
+    model = json.loads(cli(home, "run", "--json").stdout)["symbols"][0]["model"]
+    for width in (60, 80, 120):
+        monkeypatch.setenv("COLUMNS", str(width))
+        table = cli(home, "run").stdout
+        assert "…" not in table and all(len(line) <= width for line in table.splitlines()[:-1])
+        assert model in table and "Status" in table and "ok" in table
+    store = PriceStore(home)  # three more sessions stored: the first forecasts are realised
+    with store.lock("MSFT"):
+        store.write("MSFT", load_sample().iloc[:703], source="csv")
+    [msft] = json.loads(cli(home, "score", "--json").stdout)
+    for width in (60, 80, 120):
+        monkeypatch.setenv("COLUMNS", str(width))
+        text = cli(home, "score").stdout
+        lines = [line for line in text.splitlines() if not line.startswith("Few outcomes")]
+        assert "…" not in text and all(len(line) <= width for line in lines), text
+        for h in msft["horizons"]:
+            assert f"{h['mae']:.4g}" in text and f"{h['persistence_mae']:.4g}" in text
+        assert "80% coverage" in text and "90% coverage" in text

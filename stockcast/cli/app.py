@@ -154,8 +154,11 @@ class _TrimmedStdout(io.TextIOBase):
 
 
 def stderr() -> Console:
-    """Console for warnings and errors; a message stays on one line (never wrapped)."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    """Console for warnings and errors: on a terminal, wrapped between words at its width;
+    elsewhere (cron mail, logs, pipes) a message stays on one line, never wrapped."""
+    con = Console(stderr=True, highlight=False)
+    con.soft_wrap = not con.is_terminal
+    return con
 
 
 def print_json(obj: Any) -> None:
@@ -194,17 +197,31 @@ def wrote(path: Path | str) -> None:
 
 
 def warn(message: str) -> None:
-    con = stderr()
-    con.print("[yellow]warning:[/] ", end="", markup=True)
-    con.print(printable(message), markup=False)
+    """A yellow ``warning:`` line on stderr (wrapped under its text on a terminal)."""
+    _labelled("warning:", "yellow", message)
 
 
 def error_line(message: str) -> None:
-    """One red line on stderr. Markup in ``message`` is not interpreted; control characters
-    from files are escaped (``errors.printable``)."""
+    """One red line on stderr (wrapped under its text on a terminal). Markup in ``message``
+    is not interpreted; control characters from files are escaped (``errors.printable``)."""
+    _labelled("error:", "bold red", message)
+
+
+def _labelled(label: str, style: str, message: str) -> None:
+    from rich.text import Text
+
     con = stderr()
-    con.print("[bold red]error:[/] ", end="", markup=True)
-    con.print(printable(message), markup=False)
+    text = Text(printable(message))
+    if con.soft_wrap:  # not a terminal: one line
+        con.print(Text(label, style=style), text)
+        return
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 1, 0, 0))  # continuation lines start under the message
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(label, style=style), text)
+    con.print(grid)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -286,8 +286,10 @@ def _report(results: list[FetchResult], *, as_json: bool, quiet: bool) -> None:
         return
     if quiet or all(r.error for r in results):
         return
+    from stockcast.cli.tables import print_table
+
     con = stdout()
-    con.print(fetch_table(results))
+    print_table(con, fetch_table(results))
     for r in results:
         for note in r.notes:
             con.print(f"{r.ticker}: {note}", markup=False, soft_wrap=True)
@@ -349,7 +351,9 @@ def list_(
             soft_wrap=True,
         )
         return
-    stdout().print(list_table(infos, models))
+    from stockcast.cli.tables import print_table
+
+    print_table(stdout(), list_table(infos, models))
 
 
 def list_table(infos: list[SymbolInfo], models: dict[str, str | None] | None = None) -> Table:

@@ -37,7 +37,8 @@ RefArg = Annotated[
 @models_app.callback()
 @handles_errors
 def models_list(ctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
-    """List saved models: name, id, data, epochs, members, test skill, the default (*).
+    """List saved models: id (it starts with the creation time), name, data, epochs, members,
+    test skill, the default (*).
 
     Example: [bold]stockcast models[/] · [bold]stockcast models prune MSFT --keep 3[/]
     """
@@ -56,8 +57,10 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = 
             f"no saved models in {STATE.data_dir}; run `stockcast train SYMBOL`", markup=False
         )
         return
+    from stockcast.cli.tables import print_table
+
     con = stdout()
-    con.print(models_table(items))
+    print_table(con, models_table(items), keys=2)  # the default mark and the id start each part
     s = catalog.summary(items)
     con.print(
         f"{counted(s['models'], 'model')} of {counted(s['names'], 'name')}, "
@@ -68,21 +71,28 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = 
 
 
 def models_table(items: list[Entry]) -> Table:
+    """One row per model, the default mark and the id first (``print_table(..., keys=2)``
+    repeats them in every part of a table too wide for the console); a global model's name is
+    followed by its symbols, which wrap between them."""
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD)
-    for col in ("", "Name", "Id", "Arch", "Created", "Data to", "Epochs", "Members", "Skill h1"):
-        table.add_column(col, no_wrap=True, justify="right" if col in ("Epochs", "Members",
-                         "Skill h1") else "left")  # fmt: skip
+    table = Table(
+        box=box.SIMPLE_HEAD, caption_justify="left", collapse_padding=True, pad_edge=False
+    )
+    right = ("Epochs", "Members", "Skill h1")
+    table.add_column("", no_wrap=True)
+    table.add_column("Id", no_wrap=True)
+    table.add_column("Name", overflow="fold")  # free text: a global model's symbols wrap
+    for col in ("Arch", "Data to", *right):  # no Created: the id starts with that time
+        table.add_column(col, no_wrap=True, justify="right" if col in right else "left")
     for e in items:
         skill = "n/a" if e.skill_vs_best is None else f"{e.skill_vs_best:+.2%}"
         epochs = "?" if e.epochs is None else str(e.epochs) + ("!" if e.interrupted else "")
         shown = e.display_name or e.name
         name = shown if e.symbols in ((), (e.name,)) else f"{shown} ({', '.join(e.symbols)})"
-        table.add_row("*" if e.default else "", name, e.id, e.arch, (e.created or "?")[:10],
-                      e.data_end or "?", epochs, str(e.members),
-                      skill if e.error is None else "damaged")  # fmt: skip
+        table.add_row("*" if e.default else "", e.id, name, e.arch, e.data_end or "?", epochs,
+                      str(e.members), skill if e.error is None else "damaged")  # fmt: skip
     notes = []
     if any(e.interrupted for e in items):
         notes.append("! = training was interrupted; the best epoch so far was kept")

@@ -91,6 +91,8 @@ def _print_run(report: RunReport) -> None:
     from rich import box
     from rich.table import Table
 
+    from stockcast.cli.tables import print_table
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for name in ("Symbol", "New", "Model", "As of", "Forecasts"):
         table.add_column(name, no_wrap=True)
@@ -99,7 +101,7 @@ def _print_run(report: RunReport) -> None:
         new = f"+{r.added}" if r.fetched else ("failed" if r.stale else "-")
         table.add_row(r.ticker, new, r.model or "-", r.as_of or "-", str(r.forecasts), _status(r))
     con = stdout()
-    con.print(table)
+    print_table(con, table)  # the symbol starts every part; the status wraps between words
     bad = len(report.failed)
     stale = sum(r.stale and r.ok for r in report.results)
     also = f" ({stale} stale: forecast from old or unrefreshed prices)" if stale else ""
@@ -201,6 +203,8 @@ def _score_json(sym: str, scores: list[HorizonScore], note: str | None) -> dict:
 def _print_scores(sym: str, scores: list[HorizonScore], note: str | None) -> None:
     from rich.table import Table
 
+    from stockcast.cli.tables import print_table
+
     con = stdout()
     if note:
         con.print(f"{sym}: {note}", markup=False)
@@ -227,7 +231,7 @@ def _print_scores(sym: str, scores: list[HorizonScore], note: str | None) -> Non
             "-" if skill is None else f"{skill:+.1%}",
             *[_pct(s.coverage.get(k)) for k in levels],
         )
-    con.print(table)
+    print_table(con, table)  # h starts every part
     _print_band_scores(con, sym, scores, levels)
     realised = [s.n for s in scores if s.n]
     if realised and min(realised) < FEW:
@@ -248,8 +252,7 @@ def _print_band_scores(con: Any, sym: str, scores: list[HorizonScore], levels: l
         return
     cols = [f"{float(k) * 100:g}% {what}" for k in levels
             for what in ("score", "EWMA cov.", "EWMA score")]  # fmt: skip
-    table = new_table(f"{sym}: bands against the EWMA band (score: % of the last close)", "h",
-                      *cols)  # fmt: skip
+    table = new_table(f"{sym}: band vs EWMA band", "h", *cols)  # scores in % of the last close
     for s in scores:
         cells = []
         for k in levels:
@@ -257,6 +260,7 @@ def _print_band_scores(con: Any, sym: str, scores: list[HorizonScore], levels: l
                       _score(s.ewma_interval_score.get(k))]  # fmt: skip
         table.add_row(str(s.h), *cells)
     print_table(con, table, keys=1)
+    con.print("Score: interval score, % of last close.", markup=False)  # lower is better
 
 
 def _score(value: float | None) -> str:

@@ -366,7 +366,8 @@ def features_(as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
         return
     if quiet:
         return
-    table = Table("Name", "Default", "Window", "Formula")
+    table = Table("Name", "Default", "Window")
+    table.add_column("Formula", overflow="fold")  # free text: wraps between words
     for f in REGISTRY.values():
         table.add_row(f.name, "yes" if f.default else "", str(f.window), escape(f.formula))
-    stdout().print(table)
+    print_table(stdout(), table)

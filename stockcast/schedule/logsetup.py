@@ -12,8 +12,10 @@ import errno
 import logging
 import logging.handlers
 import os
+import shutil
 import stat
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,13 +33,39 @@ def log_file(data_dir: Path) -> Path:
 
 
 class _TerminalFormatter(logging.Formatter):
-    """Progress lines as they are; warnings and errors prefixed with their level."""
+    """Progress lines as they are; warnings and errors prefixed with their level. With a
+    ``width`` (stderr is a terminal), long lines wrap between words, continuation lines
+    indented under the text; without one (cron, pipes) every record stays on one line."""
+
+    def __init__(self, width: int | None = None) -> None:
+        super().__init__()
+        self.width = width
 
     def format(self, record: logging.LogRecord) -> str:
         text = record.getMessage()
-        if record.levelno >= logging.WARNING:
-            return f"{record.levelname.lower()}: {text}"
-        return text
+        label = f"{record.levelname.lower()}: " if record.levelno >= logging.WARNING else ""
+        if not self.width:
+            return label + text
+        indent = " " * len(label)
+        return "\n".join(
+            textwrap.fill(
+                line,
+                self.width,
+                initial_indent=label if i == 0 else indent,
+                subsequent_indent=indent,
+                break_long_words=False,  # a path or an id stays whole
+                break_on_hyphens=False,
+            )
+            for i, line in enumerate(text.split("\n"))
+        )
+
+
+def _terminal_width(stream: object) -> int | None:
+    """The width of the terminal ``stream`` writes to; None when it is not a terminal."""
+    isatty = getattr(stream, "isatty", None)
+    if not (callable(isatty) and isatty()):
+        return None
+    return shutil.get_terminal_size().columns
 
 
 class _Unbuffered:
@@ -128,7 +156,7 @@ def logging_to(data_dir: Path, quiet: bool = False) -> Iterator[logging.Logger]:
     """
     path = log_file(data_dir)
     term = logging.StreamHandler(sys.stderr)
-    term.setFormatter(_TerminalFormatter())
+    term.setFormatter(_TerminalFormatter(_terminal_width(sys.stderr)))
     term.setLevel(logging.WARNING if quiet else logging.INFO)
     term.addFilter(lambda record: not getattr(record, "file_only", False))
     with contextlib.suppress(OSError):  # an unwritable folder: the handler says so once
