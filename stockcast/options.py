@@ -37,7 +37,9 @@ ARCHS: tuple[str, ...] = (
 )  # names in stockcast.models.REGISTRY (a test checks)
 
 
-def option(default: Any, help: str, check: Callable[[Any], bool] | None = None, rule: str = ""):
+def option(
+    default: Any, help: str, check: Callable[[Any], bool] | None = None, rule: str = ""
+) -> Any:
     """A dataclass field that is a user-facing training option.
 
     ``check(value)`` says whether a value is valid; ``rule`` completes "--name must ..." when

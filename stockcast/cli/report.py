@@ -9,6 +9,7 @@ from stockcast.cli.tables import print_table
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 
 def render_evaluation(ev: dict[str, Any], console: Console) -> None:
@@ -132,7 +133,7 @@ def level_text(level: float) -> str:
     return f"{level * 100:g}%"
 
 
-def new_table(title: str, *headers: str):
+def new_table(title: str, *headers: str) -> Table:
     """A compact table whose cells never wrap (numbers stay whole at 80 columns)."""
     from rich import box
     from rich.table import Table

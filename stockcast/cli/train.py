@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,6 +30,9 @@ from stockcast.cli.progress import EpochProgress
 from stockcast.cli.report import new_table, render_cross_section, render_evaluation
 from stockcast.cli.tables import print_table
 from stockcast.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @app.command()
@@ -196,7 +199,7 @@ def _report(results: list[dict[str, Any]], as_json: bool, quiet: bool) -> None:
         render_evaluation(r["evaluation"], con)
 
 
-def training_table(results: list[dict[str, Any]]):
+def training_table(results: list[dict[str, Any]]) -> Table:
     """The summary table printed at the end of `stockcast train`."""
     table = new_table("Training", "Symbol", "Model", "Epochs", "Best", "Val loss", "Secs",
                    "Win/s")  # fmt: skip

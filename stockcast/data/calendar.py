@@ -19,7 +19,7 @@ import warnings
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -192,7 +192,9 @@ class Sessions:
 _TABLES: dict[tuple[str, str | None], Sessions] = {}  # per process: (code, root) -> table
 
 
-def sessions(code: str = DEFAULT_CALENDAR, root: Path | None = None, day: dt.date | None = None):
+def sessions(
+    code: str = DEFAULT_CALENDAR, root: Path | None = None, day: dt.date | None = None
+) -> Any:
     """The session table of ``code`` that answers for ``day`` (any when None): from this
     process, else from ``root``'s cache, else built (and cached under ``root``). UsageError
     when ``code`` is not a calendar."""

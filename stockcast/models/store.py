@@ -426,7 +426,7 @@ def load_model(
     device: str = "cpu",
     symbol: str | None = None,
     weights: str = "evaluated",
-):
+) -> tuple[dict, Any, dict[str, np.ndarray]]:
     """(manifest, model in eval mode, calibration of ``symbol``: arrays {"y", "mu", "vol"});
     the default model (see ``_default_id``) by default, and its own symbol by default (see
     ``pick_symbol``). ``weights``: "evaluated" (what `evaluate` scores, calibrated on
@@ -539,7 +539,9 @@ def _arch_key(manifest: Mapping) -> str:
     return model_arch(manifest).strip().lower()
 
 
-def _weight_set(tensors: Mapping[str, Any], manifest: Mapping, sym: str, weights: str):
+def _weight_set(
+    tensors: Mapping[str, Any], manifest: Mapping, sym: str, weights: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(state dict, calibration {"y", "mu", "vol"}) of the chosen weight set in a weights file
     (torch tensors or numpy arrays alike): the live set when asked for and present."""
     live = weights == "live" and f"{LIVE}calib.{sym}.y" in tensors

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,12 @@ class Pacer:
     """Keeps paced calls at least ``seconds`` apart (a source that asks for it is asked one
     symbol at a time, politely)."""
 
-    def __init__(self, seconds: float = 0.0, clock=time.monotonic, sleep=time.sleep) -> None:
+    def __init__(
+        self,
+        seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.seconds, self.clock, self.sleep = seconds, clock, sleep
         self.last: float | None = None
 

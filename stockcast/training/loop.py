@@ -186,7 +186,9 @@ def _schedule(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
     return factor
 
 
-def _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg: TrainConfig, stop=None) -> float:
+def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, sched: Any, loss_fn: nn.Module,
+                 xt: torch.Tensor, yt: torch.Tensor, perm: torch.Tensor, cfg: TrainConfig,
+                 stop: Stop | None = None) -> float:  # fmt: skip
     """One pass over the training windows in ``perm`` order; the mean loss (one device sync)."""
     model.train()
     n, bs = len(perm), cfg.batch_size
@@ -212,8 +214,9 @@ def _shard_rows(batch: torch.Tensor, shard: Shard) -> tuple[torch.Tensor, float]
     return mine, len(mine) * shard.world / len(batch)
 
 
-def _gathered_epoch(model, net, opt, sched, loss_fn, train: Gathered, perm, cfg, shard,
-                    stop=None) -> float:  # fmt: skip
+def _gathered_epoch(model: nn.Module, net: nn.Module, opt: torch.optim.Optimizer, sched: Any,
+                    loss_fn: nn.Module, train: Gathered, perm: torch.Tensor, cfg: TrainConfig,
+                    shard: Shard, stop: Stop | None = None) -> float:  # fmt: skip
     """One pass over gathered windows in ``perm`` order, each global batch split over the
     ranks; the mean loss over all ranks' windows."""
     model.train()
@@ -236,7 +239,7 @@ def _gathered_epoch(model, net, opt, sched, loss_fn, train: Gathered, perm, cfg,
 
 
 @torch.inference_mode()
-def _gathered_val_loss(model, loss_fn, val: Gathered, shard: Shard) -> float:
+def _gathered_val_loss(model: nn.Module, loss_fn: nn.Module, val: Gathered, shard: Shard) -> float:
     """Validation loss over all windows: each rank its contiguous share, sums all-reduced."""
     model.eval()
     device = next(model.parameters()).device

@@ -429,15 +429,18 @@ def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> lis
 Job = Callable[[Callable[[Any], None], Callable[[], bool]], Any]  # (on_epoch, stop) -> result
 
 
-def _early_stopping_job(net, cfg, train, val, dev, started=None) -> Job:
+def _early_stopping_job(net: nn.Module, cfg: TrainConfig, train: Any, val: Any, dev: torch.device,
+                        started: Callable[[FitResult], None] | None = None) -> Job:  # fmt: skip
     return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, stop=stop,
                                       started=started)  # fmt: skip
 
 
-def _scale_job(net, cfg, train, val, dev, loss) -> Job:
+def _scale_job(net: nn.Module, cfg: TrainConfig, train: Any, val: Any, dev: torch.device,
+               loss: nn.Module) -> Job:  # fmt: skip
     return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, loss_fn=loss, stop=stop)
 
 
-def _fixed_job(net, cfg, train, epochs, dev, loss=None) -> Job:
+def _fixed_job(net: nn.Module, cfg: TrainConfig, train: Any, epochs: int, dev: torch.device,
+               loss: nn.Module | None = None) -> Job:  # fmt: skip
     return lambda on_epoch, stop: fit_epochs(net, train, cfg, epochs, dev, on_epoch, stop,
                                              loss_fn=loss)  # fmt: skip

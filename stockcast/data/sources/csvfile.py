@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import warnings
 from pathlib import Path
@@ -142,7 +143,7 @@ SYMBOL_HEADERS = ("symbol", "ticker", "tickersymbol", "ric", "secid")  # a long 
 _TABLE_CACHE: dict = {}
 
 
-def _stat(path: Path):
+def _stat(path: Path) -> os.stat_result:
     if not path.is_file():
         raise DataError(f"no file at {path}; check the path given to --csv")
     return path.stat()
