@@ -25,7 +25,6 @@ the global walk-forward backtest (``globalbacktest``) reuses per fold.
 from __future__ import annotations
 
 import dataclasses
-import platform
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-import stockcast
 from stockcast import models
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
@@ -506,13 +504,7 @@ def _manifest(fitted: GlobalFit, data: DataConfig, model_cfg: Any, live: bool,
         "device": fitted.device,
         "seconds": round(fitted.seconds, 3),
         "windows_per_s": round(sum(f.windows_per_s for f in fits), 1),
-        "versions": {
-            "stockcast": stockcast.__version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": job.versions(),
     }
 
 

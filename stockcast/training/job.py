@@ -325,11 +325,16 @@ def _manifest(sym: str, fitted: Fitted, report: dict, live: bool, interrupted: b
         "cpu_seconds": round(fitted.cpu_seconds, 3),
         "windows_per_s": round(sum(f.windows_per_s for f in fits), 1),
         "test_metrics": report,
-        "versions": {
-            "stockcast": stockcast.__version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
+    }
+
+
+def versions() -> dict[str, str]:
+    """The library versions a saved model records (its manifest's ``versions``)."""
+    return {
+        "stockcast": stockcast.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "python": platform.python_version(),
     }
