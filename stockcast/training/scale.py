@@ -16,9 +16,10 @@ std ``s * sqrt(nu / (nu - 2))``). The band itself is split-conformal on validati
 (``forecasting.intervals``): the likelihood only ranks the windows by spread; the coverage
 guarantee comes from the calibration.
 
-Why Gaussian by default: it estimates the variance, as GARCH and HAR do; the Student-t
-likelihood down-weights the large moves that decide whether a 90% band covers. On MSFT
-(`bench/bands.py`) the Gaussian scale's 90% band at h=1 scored better than the Student-t one.
+Why Gaussian by default: it estimates the variance, as GARCH and HAR do, while the Student-t
+likelihood down-weights the large moves that decide whether a 90% band covers; in the default
+MSFT backtest the two gave the same interval scores within their CIs (`bench/bands.md`,
+`bench/bands_model_t.md`).
 """
 
 from __future__ import annotations
