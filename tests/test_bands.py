@@ -24,7 +24,7 @@ from stockcast.models.scale import ScaleHead, sigma, std_factor
 from stockcast.options import DataConfig, TrainConfig
 from stockcast.prep import features
 from stockcast.training.recipe import fit_recipe
-from stockcast.training.scale import ScaleNLL, centre, initial_bias
+from stockcast.training.scale import ScaleNLL, initial_bias, standardised
 
 
 def test_gaussian_nll_matches_the_formula() -> None:
@@ -50,17 +50,20 @@ def test_initial_bias_is_the_training_spread_as_a_standard_deviation() -> None:
     y = np.array([[1.0, 2.0], [-1.0, -2.0], [1.0, 2.0], [-1.0, -2.0]])
     c = np.zeros(2)
     for kind in ("gaussian", "student-t"):
-        b = initial_bias(y, c, kind)
-        assert sigma(b[None, :], np.ones(2), kind)[0] == pytest.approx([1.0, 2.0])
-    assert centre(np.array([0.5]), np.array([2.0])) == pytest.approx([-0.25])
+        b = initial_bias(y, c, kind)  # on EWMA-standardised moves: a multiplier of the EWMA scale
+        got = sigma(b[None, :], np.array([1.0]), kind)[0] / np.sqrt([1.0, 2.0])
+        assert got == pytest.approx([1.0, 2.0])
+    vol = np.array([0.01, 0.02])
+    z = standardised(np.array([[0.01, 0.02], [0.04, 0.04]]), vol)
+    assert z == pytest.approx(np.array([[1.0, 2 / np.sqrt(2)], [2.0, 2 / np.sqrt(2)]]))
     assert std_factor("student-t") == pytest.approx(math.sqrt(5 / 3))
 
 
 def test_scale_head_falls_back_to_ewma_where_not_used() -> None:
     head = ScaleHead("gaussian", (True, False))
     out = np.log(np.array([[0.5, 0.5]]))
-    s = head.scales(out, np.array([0.01]), np.array([0.02, 0.04]))
-    assert s[0, 0] == pytest.approx(0.01)  # 0.5 * 0.02: the network
+    s = head.scales(out, np.array([0.01]))
+    assert s[0, 0] == pytest.approx(0.005)  # 0.5 x the EWMA scale 0.01: the network
     assert s[0, 1] == pytest.approx(0.01 * math.sqrt(2))  # vol * sqrt(2): EWMA
     assert ScaleHead.from_dict(head.to_dict()) == head
     assert ScaleHead.from_dict(None) is None
@@ -128,7 +131,7 @@ SYN = {"n": 8000, "seed": 1, "omega": 5e-6, "alpha": 0.15, "beta": 0.80}  # EWMA
 
 def _fit_synthetic(feats: tuple[str, ...]):
     s = garch_ohlc(**SYN)
-    data = DataConfig(features=feats, lookback=30, horizon=1)
+    data = DataConfig(features=feats, lookback=60, horizon=1)
     cfg = lstm.Config(n_features=len(feats), horizon=1, hidden=16)
     fitted = fit_recipe("SYN", s.prices, data, cfg, TrainConfig(ensemble=1, seed=0), device="cpu")
     ds = fitted.dataset

@@ -132,7 +132,7 @@ def test_bands_are_calibrated_on_validation(trained):
     if loaded_scale is not None:  # the model's own band: the scale networks on these windows
         head, net = loaded_scale
         out = None if net is None else net(x)
-        scale_now = head.scales(out, v, np.asarray(s["scalers"]["targets"]["std"]))
+        scale_now = head.scales(out, v)
     calib_scale = calib.get("sigma", calib["vol"])
     want = evaluate_intervals((calib["y"], calib["mu"], calib_scale), (y, mu, scale_now,
                                                                        close[test]))  # fmt: skip

@@ -105,7 +105,7 @@ def band_scales(ds: Dataset, rows: slice, scale: ScaleNet | None) -> np.ndarray 
     first = ds.config.lookback - 1
     vol = ds.vol[rows.start + first : rows.stop + first]
     out = np.asarray(net(ds.x[rows]), float) if any(head.use) else None
-    return head.scales(out, vol, ds.target_scaler.std)
+    return head.scales(out, vol)
 
 
 def evaluate_dataset(

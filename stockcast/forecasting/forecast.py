@@ -436,7 +436,7 @@ def band_scale(latest: LatestWindow, calib: dict[str, np.ndarray],
         return calib["vol"], latest.vol
     head, predict = scale
     out = None if predict is None else np.asarray(predict(latest.x), float)  # (1, H)
-    now = head.scales(out, np.array([latest.vol]), latest.target_scaler.std)
+    now = head.scales(out, np.array([latest.vol]))
     return calib["sigma"], now
 
 

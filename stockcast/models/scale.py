@@ -1,7 +1,10 @@
 """How a scale network's outputs are read (``training/scale.py`` trains it).
 
-A scale member maps a window (B, L, F) to ``log s_h`` (B, H): the log scale of the h-session log
-return in the target scaler's units, of a Gaussian or a Student-t with ``NU`` degrees of freedom.
+A scale member maps a window (B, L, F) to ``log m_h`` (B, H): the log of a multiplier on the
+EWMA scale ``vol * sqrt(h)`` of the h-session log return, the scale of a Gaussian or a Student-t
+with ``NU`` degrees of freedom. The EWMA scale carries the level of volatility (which moves far
+between decades, where a network would have to extrapolate); the network learns how the next
+moves deviate from it, and its untrained start (a constant multiplier) is the EWMA band itself.
 """
 
 from __future__ import annotations
@@ -20,9 +23,17 @@ def std_factor(kind: str) -> float:
     return 1.0 if kind == "gaussian" else math.sqrt(NU / (NU - 2.0))
 
 
-def sigma(out: np.ndarray, target_std: np.ndarray, kind: str) -> np.ndarray:
-    """(N, H) standard deviations of the h-session log returns from log-scale outputs (N, H)."""
-    return np.exp(np.asarray(out, float)) * np.asarray(target_std, float) * std_factor(kind)
+def ewma_scale(vol: np.ndarray, horizon: int) -> np.ndarray:
+    """(N, H) the EWMA scale ``max(vol, 1e-6) * sqrt(h)`` of the h-session log return."""
+    v = np.maximum(np.asarray(vol, float).reshape(-1), 1e-6)
+    return v[:, None] * np.sqrt(np.arange(1, horizon + 1))[None, :]
+
+
+def sigma(out: np.ndarray, vol: np.ndarray, kind: str) -> np.ndarray:
+    """(N, H) standard deviations of the h-session log returns from the log multipliers ``out``
+    (N, H) and the EWMA vol (N,) at the same as-of sessions."""
+    out = np.asarray(out, float)
+    return np.exp(out) * ewma_scale(vol, out.shape[1]) * std_factor(kind)
 
 
 @dataclass(frozen=True)
@@ -33,14 +44,13 @@ class ScaleHead:
     kind: str  # "gaussian" or "student-t"
     use: tuple[bool, ...]  # (H,) True: the network's scale at h; False: vol * sqrt(h)
 
-    def scales(self, out: np.ndarray | None, vol: np.ndarray, target_std: np.ndarray) -> np.ndarray:
+    def scales(self, out: np.ndarray | None, vol: np.ndarray) -> np.ndarray:
         """(N, H) band scales from the network's outputs ``out`` (N, H) (None: EWMA only) and
         the EWMA vol (N,) at the same as-of sessions."""
-        v = np.maximum(np.asarray(vol, float).reshape(-1), 1e-6)
-        ewma = v[:, None] * np.sqrt(np.arange(1, len(self.use) + 1))[None, :]
+        ewma = ewma_scale(vol, len(self.use))
         if out is None or not any(self.use):
             return ewma
-        return np.where(np.asarray(self.use)[None, :], sigma(out, target_std, self.kind), ewma)
+        return np.where(np.asarray(self.use)[None, :], sigma(out, vol, self.kind), ewma)
 
     def describe(self) -> str:
         """E.g. "network scale at h=1-5" or "EWMA scale at h=4-5 (network not better there)"."""

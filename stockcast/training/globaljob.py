@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,11 +212,12 @@ def fit_global_scale(
     c = scale_centre(ds)
     rows = ds.index("train")
     sample = rows[np.linspace(0, len(rows) - 1, min(len(rows), SCALE_BIAS_ROWS)).astype(int)]
-    bias = scalenet.initial_bias(ds.gather(sample)[1], c, kind)
+    gather = scale_gather(ds)
+    bias = scalenet.initial_bias(gather(sample)[1], c, kind)
     cfgs = [dataclasses.replace(cfg, seed=r.seed) for r in fitted.results]
     nets = [initial_member(model_cfg, m, bias) for m in cfgs]
     loss = scalenet.ScaleNLL(c, kind)
-    train, valset = Gathered(ds.gather, ds.index("train")), Gathered(ds.gather, ds.index("val"))
+    train, valset = Gathered(gather, ds.index("train")), Gathered(gather, ds.index("val"))
     dev = resolve_device(device)
     with threads_for(dev):
         jobs = [_scale_job(n, m, train, valset, dev, loss) for n, m in zip(nets, cfgs, strict=True)]
@@ -249,11 +250,12 @@ def refit_global_scale(fitted: GlobalFit, scale: ScaleFit | None, model_cfg: Any
     rows = stored_rows(ds)
     loss = scalenet.ScaleNLL(scale_centre(ds), scale.head.kind)
     sample = rows[np.linspace(0, len(rows) - 1, min(len(rows), SCALE_BIAS_ROWS)).astype(int)]
-    bias = scalenet.initial_bias(ds.gather(sample)[1], scale_centre(ds), scale.head.kind)
+    gather = scale_gather(ds)
+    bias = scalenet.initial_bias(gather(sample)[1], scale_centre(ds), scale.head.kind)
     cfgs = [dataclasses.replace(fitted.cfg, seed=f.seed) for f in scale.fits]
     nets = [initial_member(model_cfg, c, bias) for c in cfgs]
     dev = resolve_device(device)
-    windows = Gathered(ds.gather, rows)
+    windows = Gathered(gather, rows)
     with threads_for(dev):
         jobs = [_fixed_job(n, c, windows, f.best_epoch, dev, loss)
                 for n, c, f in zip(nets, cfgs, scale.fits, strict=True)]  # fmt: skip
@@ -262,9 +264,20 @@ def refit_global_scale(fitted: GlobalFit, scale: ScaleFit | None, model_cfg: Any
 
 
 def scale_centre(ds: MultiDataset) -> np.ndarray:
-    """(H,) the scale networks' centre: the mean over the series of their scaled zero return."""
-    return np.mean([scalenet.centre(m, s) for m, s in zip(ds.target_mean, ds.target_std,
-                                                          strict=True)], axis=0)  # fmt: skip
+    """(H,) the scale networks' centre: no move (their targets are EWMA-standardised)."""
+    return np.zeros(ds.config.horizon)
+
+
+def scale_gather(ds: MultiDataset) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Rows -> (x (B, L, F), EWMA-standardised targets (B, H)): the scale networks' windows,
+    gathered at batch time like the point model's."""
+    vol = np.concatenate([s.vol for s in ds.series])  # (R,) packed as the rows are
+
+    def gather(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x, _ = ds.gather(rows)
+        return x, scalenet.standardised(ds.targets(rows), vol[np.asarray(rows, dtype=np.int64)])
+
+    return gather
 
 
 def _scale_job(net: nn.Module, cfg: TrainConfig, train: Gathered, val: Gathered,

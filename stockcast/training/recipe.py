@@ -217,9 +217,9 @@ def fit_scale(
     validation (``intervals.prefer_model_scale``); ``val``: the point model's validation
     predictions (the band's centre)."""
     t0 = time.perf_counter()
-    ts = ds.target_scaler
-    c = scalenet.centre(ts.mean, ts.std)
-    train, valset = ds.arrays("train"), ds.arrays("val")
+    c = np.zeros(ds.config.horizon)  # EWMA-standardised moves, around no move
+    train = scale_arrays(ds, ds.window_slice("train"))
+    valset = scale_arrays(ds, ds.window_slice("val"))
     bias = scalenet.initial_bias(train[1], c, kind)
     nets = [initial_member(model_cfg, m, bias) for m in cfgs]
     loss = scalenet.ScaleNLL(c, kind)
@@ -231,10 +231,17 @@ def fit_scale(
     model = combine(kept)
     rows = ds.window_slice("val")
     out = scalenet_outputs(model, ds, rows)
-    sigma = ScaleHead(kind, (True,) * ds.config.horizon).scales(out, val.vol, ts.std)
+    sigma = ScaleHead(kind, (True,) * ds.config.horizon).scales(out, val.vol)
     use = intervals.prefer_model_scale(val.y, val.mu, sigma, val.vol)
     return ScaleFit(model, ScaleHead(kind, tuple(bool(u) for u in use)),
                     [r for r in results if r is not None], time.perf_counter() - t0)  # fmt: skip
+
+
+def scale_arrays(ds: Dataset, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    """(x, EWMA-standardised targets) of window ``rows``: what a scale network trains on."""
+    first = ds.config.lookback - 1
+    vol = ds.vol[rows.start + first : rows.stop + first]  # (N,) at each window's as-of session
+    return ds.x[rows], scalenet.standardised(ds.y[rows], vol)
 
 
 def scalenet_outputs(model: nn.Module, ds: Dataset, rows: slice) -> np.ndarray:
@@ -249,9 +256,8 @@ def refit_live_scale(fitted: Fitted, device: str = "auto") -> nn.Module | None:
     if sf is None or cfg is None:
         return None
     rows = all_stored_rows(ds)
-    ts = ds.target_scaler
-    c = scalenet.centre(ts.mean, ts.std)
-    train = ds.x[rows], ts.forward(ds.y[rows]).astype(np.float32)
+    c = np.zeros(ds.config.horizon)
+    train = scale_arrays(ds, rows)
     bias = scalenet.initial_bias(train[1], c, sf.head.kind)
     loss = scalenet.ScaleNLL(c, sf.head.kind)
     dev = resolve_device(device)
