@@ -1,10 +1,12 @@
 """The confidence intervals and t-statistics of `backtest`, `evaluate` and a global model,
 recomputed from their per-window arrays with independent implementations (statsmodels' HAC
-sums, arch's Bartlett long-run variance, scipy's distributions, Fisher's exact test from the
-hypergeometric law) at h = 3 and h = 5, where overlapping windows make the lag count matter;
-and one fold's band recomputed from its validation arrays. A wrong lag count (0 instead of
-h - 1) or a band calibrated on the test residuals changes these figures, so each such error
-fails here."""
+sums, scipy's orthonormal DCT for the coverage CI's cosine projections, scipy's distributions,
+Fisher's exact test from the hypergeometric law) at h = 3 and h = 5, where overlapping windows
+make the lag count matter; and one fold's band recomputed from its validation arrays. A wrong
+lag count (0 instead of h - 1) or a band calibrated on the test residuals changes these
+figures, so each such error fails here. (The coverage CI's equal-weighted-cosine variance
+needs no lag count once n >= 80 h: its lowest cosines already span the overlap, so there a
+lag of 0 gives the same, still correct, interval.)"""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ import math
 
 import numpy as np
 import pytest
-from arch.covariance.kernel import Bartlett
 from scipy import stats as sps
+from scipy.fft import dct
 from statsmodels.stats.sandwich_covariance import S_hac_simple, weights_bartlett, weights_uniform
 
 from stockcast.forecasting import crosssection as cs
@@ -51,15 +53,16 @@ def _log_err(pred: np.ndarray, actual: np.ndarray) -> np.ndarray:
 
 
 def _coverage_ci(hits: np.ndarray, h: int) -> tuple[float, float, float]:
-    """Coverage CI: the wider of 1.96 x the truncated standard error at h - 1 lags and the
-    fixed-b interval, arch's Bartlett long-run variance at max(h - 1, ceil(0.15 n)) lags with
-    Kiefer & Vogelsang's (2005) critical value for b = 0.15."""
+    """Coverage CI: the Wilson score interval with a design effect from the equal-weighted
+    cosine long-run variance: B = min(8, n // (10 h)) orthonormal DCT-II coefficients
+    (scipy), Student t_B, and the bounds as the roots of (p - p0)^2 = c^2 d p0 (1 - p0) / n."""
     x = np.asarray(hits, float)
-    n = x.size
-    bart = Bartlett(x, bandwidth=max(h - 1, math.ceil(0.15 * n))).cov.long_run[0, 0] / n
-    cv = 1.96 + 2.9694 * 0.15 + 0.4160 * 0.15**2 - 0.5324 * 0.15**3
-    half = max(sps.norm.ppf(0.975) * math.sqrt(_var_of_mean(x, h - 1)[0, 0]), cv * math.sqrt(bart))
-    return x.mean(), max(x.mean() - half, 0.0), min(x.mean() + half, 1.0)
+    n, p = x.size, x.mean()
+    terms = max(1, min(8, n // (10 * h)))
+    omega = np.mean(dct(x, type=2, norm="ortho")[1 : terms + 1] ** 2)
+    k = sps.t.ppf(0.975, terms) ** 2 * omega / (p * (1 - p)) / n
+    low, high = sorted(np.roots([1 + k, -(2 * p + k), p * p]).real)
+    return p, max(low, 0.0), min(high, 1.0)
 
 
 def _fisher(table: np.ndarray) -> float:
