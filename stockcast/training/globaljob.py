@@ -161,7 +161,13 @@ def fit_global(
             _early_stopping_job(n, c, train, val, dev, shard)
             for n, c in zip(nets, cfgs, strict=True)
         ]
-        results = run_members(jobs, workers, callback)
+        if shard is None:
+            results = run_members(jobs, workers, callback)
+        else:  # under torchrun in the calling thread, one member after another: the collectives
+            # of a process group stay on the thread that made it (a worker thread's gloo state
+            # aborted a rank at exit under load)
+            results = [job(callback if i == 0 and callback else _no_report, _never)
+                       for i, job in enumerate(jobs)]  # fmt: skip
         trained_on = describe(dev)
     kept = [(n, r) for n, r in zip(nets, results, strict=True)
             if r is not None and r.state is not None]  # fmt: skip
@@ -169,6 +175,15 @@ def fit_global(
         raise KeyboardInterrupt
     return GlobalFit(combine([n for n, _ in kept]), ds, [r for _, r in kept], split_dates, cfg,
                      trained_on, shares, time.perf_counter() - wall)  # fmt: skip
+
+
+def _no_report(report: Any) -> None:
+    """An epoch callback that reports nothing."""
+
+
+def _never() -> bool:
+    """A stop flag that never asks to stop (Ctrl-C reaches ``fit`` itself)."""
+    return False
 
 
 def choose_starts(ds: MultiDataset) -> np.ndarray:
