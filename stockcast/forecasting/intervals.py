@@ -91,11 +91,6 @@ def scale(vol: np.ndarray, horizon: int) -> np.ndarray:
     return v[:, None] * np.sqrt(np.arange(1, horizon + 1))[None, :]
 
 
-def ewma_scale(vol: np.ndarray, horizon: int) -> np.ndarray:
-    """(N, H) the EWMA band's scale ``vol * sqrt(h)`` (``scale`` of a (N,) vol)."""
-    return scale(np.asarray(vol, float).reshape(-1), horizon)
-
-
 def calibrate(
     y: np.ndarray,
     mu: np.ndarray,
@@ -183,7 +178,9 @@ def price_bounds(
     return c[:, None, None] * np.exp(lo), c[:, None, None] * np.exp(hi)
 
 
-def relative_scores(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, alpha: float) -> np.ndarray:
+def relative_scores(
+    y: np.ndarray, lo: np.ndarray, hi: np.ndarray, alpha: float | np.ndarray
+) -> np.ndarray:
     """Interval scores in units of the as-of close (scale-free): log-return outcome ``y`` and
     log bounds ``lo``/``hi`` of the same shape, the score of the prices ``exp(.)`` (close 1).
     Decades of price growth do not weight the late years."""
@@ -208,8 +205,7 @@ def prefer_model_scale(
     for s in (np.asarray(model_scale, float), np.asarray(vol, float).reshape(-1)):
         lo, hi = log_bounds(mu, s, calibrate(y, mu, s, levels))  # (N, L, H)
         alpha = 1 - np.asarray(levels, float)[None, :, None]
-        py, plo, phi = np.exp(y[:, None, :]), np.exp(lo), np.exp(hi)
-        score = (phi - plo) + (2 / alpha) * (np.maximum(plo - py, 0) + np.maximum(py - phi, 0))
+        score = relative_scores(y[:, None, :], lo, hi, alpha)  # (N, L, H)
         totals.append(np.nanmean(score, axis=0).sum(axis=0))  # -> (H,)
     return np.asarray(totals[0] < totals[1])
 

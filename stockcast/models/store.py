@@ -574,7 +574,7 @@ def load_scale(
         return head, None
     try:
         tensors = load_arrays(f.blob)
-        live = weights == "live" and f"{LIVE}{SCALE}" in "".join(tensors)
+        live = weights == "live" and any(k.startswith(LIVE + SCALE) for k in tensors)
         pre = (LIVE if live else "") + SCALE
         state = {k[len(pre) :]: v for k, v in tensors.items() if k.startswith(pre)}
         k = len(f.manifest["scale"].get("members") or [None])

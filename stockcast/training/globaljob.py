@@ -41,10 +41,10 @@ from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.device import describe, resolve_device, threads_for
 from stockcast.errors import UsageError
-from stockcast.forecasting import choosestart, evaluation, intervals, naivestart
+from stockcast.forecasting import choosestart, evaluation, naivestart
 from stockcast.models import store as modelstore
-from stockcast.models.base import EVAL_BATCH, predict_scaled
-from stockcast.models.scale import KINDS, ScaleHead
+from stockcast.models.base import EVAL_BATCH
+from stockcast.models.scale import KINDS
 from stockcast.prep import features
 from stockcast.prep.dataset import MultiDataset, build_multi
 from stockcast.prep.windows import DataConfig, Dataset, fraction_bounds
@@ -63,12 +63,15 @@ from stockcast.training.loop import (
 from stockcast.training.recipe import (
     Fitted,
     ScaleFit,
+    choose_scale_head,
     combine,
     initial_member,
     member_configs,
     member_workers,
+    refit_scale_members,
     run_members,
     scaled_start,
+    train_scale_members,
 )
 
 SCALE_BIAS_ROWS = 50_000  # training windows whose spread sets the scale networks' start
@@ -212,47 +215,25 @@ def fit_global_scale(
     val: Mapping[str, evaluation.PartPredictions],
     device: str = "auto",
 ) -> ScaleFit | None:
-    """The band's scale networks of a global model (one per member, its seed), as
-    ``recipe.fit_scale`` for one series: trained on the packed windows with the likelihood of
-    ``cfg.band`` around the mean of the series' scaled zero returns, early stopping on the
-    validation likelihood; per horizon the network's scale is kept where its band beats the
-    EWMA band on the validation windows of all the symbols pooled (``datasets``: each symbol's
-    windows, ``val``: the point model's validation predictions on them). None for
-    ``--band ewma`` or when training was interrupted. One process (rank 0 under torchrun)."""
+    """The band's scale networks of a global model, as ``recipe.fit_scale`` for one series
+    (the same ``train_scale_members`` and ``choose_scale_head``): trained on the packed windows
+    gathered at batch time, the network's horizons chosen on the validation windows of all the
+    symbols pooled (``datasets``: each symbol's windows, ``val``: the point model's validation
+    predictions on them). None for ``--band ewma`` or when training was interrupted. One
+    process (rank 0 under torchrun)."""
     cfg, ds = fitted.cfg, fitted.dataset
     if cfg.band == "ewma" or fitted.interrupted:
         return None
     t0 = time.perf_counter()
-    kind = KINDS[cfg.band]
-    c = scale_centre(ds)
-    rows = ds.index("train")
-    sample = rows[np.linspace(0, len(rows) - 1, min(len(rows), SCALE_BIAS_ROWS)).astype(int)]
-    gather = scale_gather(ds)
-    bias = scalenet.initial_bias(gather(sample)[1], c, kind)
-    cfgs = [dataclasses.replace(cfg, seed=r.seed) for r in fitted.results]
-    nets = [initial_member(model_cfg, m, bias) for m in cfgs]
-    loss = scalenet.ScaleNLL(c, kind)
+    kind, gather = KINDS[cfg.band], scale_gather(ds)
     train, valset = Gathered(gather, ds.index("train")), Gathered(gather, ds.index("val"))
+    cfgs = [dataclasses.replace(cfg, seed=r.seed) for r in fitted.results]
     dev = resolve_device(device)
-    with threads_for(dev):
-        jobs = [_scale_job(n, m, train, valset, dev, loss) for n, m in zip(nets, cfgs, strict=True)]
-        results = run_members(jobs, member_workers(len(jobs), dev, model_cfg), None)
-    kept = [n for n, r in zip(nets, results, strict=True) if r is not None and r.state is not None]
-    if not kept:
-        raise KeyboardInterrupt
-    model = combine(kept)
-    every = ScaleHead(kind, (True,) * ds.config.horizon)
-    net = (lambda x: predict_scaled(model, x, torch.device("cpu")), every)
-    sigma = [evaluation.band_scales(datasets[s], datasets[s].window_slice("val"), net)
-             for s in val]  # fmt: skip
-    use = intervals.prefer_model_scale(
-        np.concatenate([v.y for v in val.values()]),
-        np.concatenate([v.mu for v in val.values()]),
-        np.concatenate([x for x in sigma if x is not None]),
-        np.concatenate([v.vol for v in val.values()]),
-    )
-    head = ScaleHead(kind, tuple(bool(u) for u in use))
-    return ScaleFit(model, head, [r for r in results if r is not None], time.perf_counter() - t0)
+    workers = member_workers(len(cfgs), dev, model_cfg)
+    start = gather(_sample(ds.index("train")))[1]
+    model, fits = train_scale_members(model_cfg, cfgs, train, valset, start, kind, dev, workers)
+    head = choose_scale_head(kind, model, [(datasets[s], v) for s, v in val.items()])
+    return ScaleFit(model, head, fits, time.perf_counter() - t0)
 
 
 def refit_global_scale(fitted: GlobalFit, scale: ScaleFit | None, model_cfg: Any,
@@ -261,26 +242,15 @@ def refit_global_scale(fitted: GlobalFit, scale: ScaleFit | None, model_cfg: Any
     ``refit_global`` refits the point members; None without scale networks."""
     if scale is None:
         return None
-    ds = fitted.dataset
+    ds, gather = fitted.dataset, scale_gather(fitted.dataset)
     rows = stored_rows(ds)
-    loss = scalenet.ScaleNLL(scale_centre(ds), scale.head.kind)
-    sample = rows[np.linspace(0, len(rows) - 1, min(len(rows), SCALE_BIAS_ROWS)).astype(int)]
-    gather = scale_gather(ds)
-    bias = scalenet.initial_bias(gather(sample)[1], scale_centre(ds), scale.head.kind)
-    cfgs = [dataclasses.replace(fitted.cfg, seed=f.seed) for f in scale.fits]
-    nets = [initial_member(model_cfg, c, bias) for c in cfgs]
-    dev = resolve_device(device)
-    windows = Gathered(gather, rows)
-    with threads_for(dev):
-        jobs = [_fixed_job(n, c, windows, f.best_epoch, dev, loss)
-                for n, c, f in zip(nets, cfgs, scale.fits, strict=True)]  # fmt: skip
-        run_members(jobs, member_workers(len(jobs), dev, model_cfg), None)
-    return combine(nets)
+    start = gather(_sample(rows))[1]
+    return refit_scale_members(model_cfg, fitted.cfg, scale, Gathered(gather, rows), start, device)
 
 
-def scale_centre(ds: MultiDataset) -> np.ndarray:
-    """(H,) the scale networks' centre: no move (their targets are EWMA-standardised)."""
-    return np.zeros(ds.config.horizon)
+def _sample(rows: np.ndarray) -> np.ndarray:
+    """At most ``SCALE_BIAS_ROWS`` of ``rows``, evenly spaced: whose spread sets the start."""
+    return rows[np.linspace(0, len(rows) - 1, min(len(rows), SCALE_BIAS_ROWS)).astype(int)]
 
 
 def scale_gather(ds: MultiDataset) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -293,12 +263,6 @@ def scale_gather(ds: MultiDataset) -> Callable[[np.ndarray], tuple[np.ndarray, n
         return x, scalenet.standardised(ds.targets(rows), vol[np.asarray(rows, dtype=np.int64)])
 
     return gather
-
-
-def _scale_job(net: nn.Module, cfg: TrainConfig, train: Gathered, val: Gathered,
-               dev: torch.device, loss: nn.Module) -> Any:  # fmt: skip
-    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, stop=stop,
-                                      loss_fn=loss)  # fmt: skip
 
 
 def stored_rows(ds: MultiDataset) -> np.ndarray:

@@ -45,7 +45,7 @@ from stockcast.options import DataConfig, TrainConfig
 from stockcast.prep import features
 from stockcast.prep.windows import Dataset, build_dataset
 from stockcast.training import scale as scalenet
-from stockcast.training.loop import Callback, FitResult, build_model, fit, fit_epochs
+from stockcast.training.loop import Callback, FitResult, Gathered, build_model, fit, fit_epochs
 
 
 @dataclass
@@ -152,8 +152,7 @@ def fit_recipe(
     interrupted = any(r.interrupted for _, r in kept)
     if cfg.band != "ewma" and not interrupted:  # a scale network per kept member, its seed
         kept_cfgs = [c for c, r in zip(cfgs, results, strict=True) if any(r is f for _, f in kept)]
-        with threads_for(dev):
-            scale = fit_scale(ds, model_cfg, kept_cfgs, val_pred, KINDS[cfg.band], dev, workers)
+        scale = fit_scale(ds, model_cfg, kept_cfgs, val_pred, KINDS[cfg.band], dev, workers)
         sigma = band_scales(ds, ds.window_slice("val"), scale.net)
         val_pred = dataclasses.replace(val_pred, sigma=sigma)
     return Fitted(
@@ -211,30 +210,63 @@ def fit_scale(
     dev: torch.device,
     workers: int,
 ) -> ScaleFit:
-    """Train one scale network per member config on the point model's windows (likelihood
-    ``kind``, early stopping on validation likelihood, epoch 0 a constant scale), then keep the
-    network's scale at the horizons where its conformal band beats the EWMA-scaled band on
-    validation (``intervals.prefer_model_scale``); ``val``: the point model's validation
-    predictions (the band's centre)."""
+    """Train one scale network per member config on the point model's windows
+    (``train_scale_members``), then keep the network's scale at the horizons where its
+    conformal band beats the EWMA-scaled band on validation (``choose_scale_head``); ``val``:
+    the point model's validation predictions (the band's centre)."""
     t0 = time.perf_counter()
-    c = np.zeros(ds.config.horizon)  # EWMA-standardised moves, around no move
     train = scale_arrays(ds, ds.window_slice("train"))
     valset = scale_arrays(ds, ds.window_slice("val"))
-    bias = scalenet.initial_bias(train[1], c, kind)
+    model, fits = train_scale_members(model_cfg, cfgs, train, valset, train[1], kind, dev, workers)
+    head = choose_scale_head(kind, model, [(ds, val)])
+    return ScaleFit(model, head, fits, time.perf_counter() - t0)
+
+
+def train_scale_members(
+    model_cfg: Any,
+    cfgs: list[TrainConfig],
+    train: tuple[np.ndarray, np.ndarray] | Gathered,
+    val: tuple[np.ndarray, np.ndarray] | Gathered,
+    start_targets: np.ndarray,
+    kind: str,
+    dev: torch.device,
+    workers: int,
+) -> tuple[nn.Module, list[FitResult]]:
+    """(the averaged scale networks, their runs): one per member config, on windows of
+    EWMA-standardised targets (arrays of one series or ``Gathered`` windows of many), likelihood
+    ``kind`` around no move, early stopping on validation likelihood; epoch 0 is the constant
+    multiplier of ``start_targets``' spread (the EWMA band). KeyboardInterrupt when none ran."""
+    c = np.zeros(start_targets.shape[1])
+    bias = scalenet.initial_bias(start_targets, c, kind)
     nets = [initial_member(model_cfg, m, bias) for m in cfgs]
     loss = scalenet.ScaleNLL(c, kind)
-    jobs = [_scale_job(n, m, train, valset, dev, loss) for n, m in zip(nets, cfgs, strict=True)]
-    results = run_members(jobs, workers, None)
+    with threads_for(dev):
+        jobs = [_scale_job(n, m, train, val, dev, loss) for n, m in zip(nets, cfgs, strict=True)]
+        results = run_members(jobs, workers, None)
     kept = [n for n, r in zip(nets, results, strict=True) if r is not None and r.state is not None]
     if not kept:
         raise KeyboardInterrupt
-    model = combine(kept)
-    rows = ds.window_slice("val")
-    out = scalenet_outputs(model, ds, rows)
-    sigma = ScaleHead(kind, (True,) * ds.config.horizon).scales(out, val.vol)
-    use = intervals.prefer_model_scale(val.y, val.mu, sigma, val.vol)
-    return ScaleFit(model, ScaleHead(kind, tuple(bool(u) for u in use)),
-                    [r for r in results if r is not None], time.perf_counter() - t0)  # fmt: skip
+    return combine(kept), [r for r in results if r is not None]
+
+
+def choose_scale_head(
+    kind: str, model: nn.Module, parts: list[tuple[Dataset, PartPredictions]]
+) -> ScaleHead:
+    """Per horizon, the network's scale where its band beats the EWMA band on the validation
+    windows of ``parts`` (each series' windows and the point model's predictions on them,
+    pooled; ``intervals.prefer_model_scale``), else the EWMA scale."""
+    horizon = parts[0][0].config.horizon
+    every = ScaleHead(kind, (True,) * horizon)
+    rows = [ds.window_slice("val") for ds, _ in parts]
+    sigma = [every.scales(predict_scaled(model, ds.x[r], torch.device("cpu")), p.vol)
+             for (ds, p), r in zip(parts, rows, strict=True)]  # fmt: skip
+    use = intervals.prefer_model_scale(
+        np.concatenate([p.y for _, p in parts]),
+        np.concatenate([p.mu for _, p in parts]),
+        np.concatenate(sigma),
+        np.concatenate([p.vol for _, p in parts]),
+    )
+    return ScaleHead(kind, tuple(bool(u) for u in use))
 
 
 def scale_arrays(ds: Dataset, rows: slice) -> tuple[np.ndarray, np.ndarray]:
@@ -244,29 +276,37 @@ def scale_arrays(ds: Dataset, rows: slice) -> tuple[np.ndarray, np.ndarray]:
     return ds.x[rows], scalenet.standardised(ds.y[rows], vol)
 
 
-def scalenet_outputs(model: nn.Module, ds: Dataset, rows: slice) -> np.ndarray:
-    """(N, H) log-scale outputs of a scale network for window ``rows``."""
-    return predict_scaled(model, ds.x[rows], torch.device("cpu"))
-
-
 def refit_live_scale(fitted: Fitted, device: str = "auto") -> nn.Module | None:
     """The scale networks refit on every stored window for their evaluated epoch counts, as
     ``refit_live`` refits the point members; None without scale networks."""
     ds, cfg, sf = fitted.dataset, fitted.cfg, fitted.scale
     if sf is None or cfg is None:
         return None
-    rows = all_stored_rows(ds)
-    c = np.zeros(ds.config.horizon)
-    train = scale_arrays(ds, rows)
-    bias = scalenet.initial_bias(train[1], c, sf.head.kind)
-    loss = scalenet.ScaleNLL(c, sf.head.kind)
+    train = scale_arrays(ds, all_stored_rows(ds))
+    return refit_scale_members(fitted.model_cfg, cfg, sf, train, train[1], device)
+
+
+def refit_scale_members(
+    model_cfg: Any,
+    cfg: TrainConfig,
+    scale: ScaleFit,
+    train: tuple[np.ndarray, np.ndarray] | Gathered,
+    start_targets: np.ndarray,
+    device: str = "auto",
+) -> nn.Module:
+    """``scale``'s networks refit on ``train`` (arrays or ``Gathered`` windows of
+    EWMA-standardised targets) for their evaluated epoch counts, from the start of
+    ``start_targets``' spread: the live scale networks of one series or of many."""
+    c = np.zeros(start_targets.shape[1])
+    bias = scalenet.initial_bias(start_targets, c, scale.head.kind)
+    loss = scalenet.ScaleNLL(c, scale.head.kind)
     dev = resolve_device(device)
-    cfgs = [dataclasses.replace(cfg, seed=f.seed) for f in sf.fits]
-    nets = [initial_member(fitted.model_cfg, m, bias) for m in cfgs]
+    cfgs = [dataclasses.replace(cfg, seed=f.seed) for f in scale.fits]
+    nets = [initial_member(model_cfg, m, bias) for m in cfgs]
     with threads_for(dev):
         jobs = [_fixed_job(n, m, train, f.best_epoch, dev, loss)
-                for n, m, f in zip(nets, cfgs, sf.fits, strict=True)]  # fmt: skip
-        run_members(jobs, member_workers(len(jobs), dev, fitted.model_cfg), None)
+                for n, m, f in zip(nets, cfgs, scale.fits, strict=True)]  # fmt: skip
+        run_members(jobs, member_workers(len(jobs), dev, model_cfg), None)
     return combine(nets)
 
 
