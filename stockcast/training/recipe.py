@@ -450,6 +450,9 @@ def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> lis
             if getattr(results[i], "interrupted", False):
                 stop.set()  # Ctrl-C reached this member (e.g. through its callback): stop all
 
+    if os.environ.get("WORLD_SIZE", "1") != "1":  # under torchrun: in this thread, in turn
+        worker()  # (a rank whose members ran in threads aborted at exit now and then, in gloo)
+        return _outcome(results, errors)
     threads = [threading.Thread(target=worker, name=f"member-{w}", daemon=True)
                for w in range(max(1, min(workers, len(jobs))))]  # fmt: skip
     for t in threads:
@@ -463,7 +466,11 @@ def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> lis
         deadline = time.monotonic() + GRACE_S
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
-    results, errors = list(results), list(errors)  # a member left behind stays None
+    return _outcome(list(results), list(errors))  # a member left behind stays None
+
+
+def _outcome(results: list[Any], errors: list[BaseException | None]) -> list[Any]:
+    """``results``, or the first member error (Ctrl-C after any other)."""
     for exc in errors:
         if exc is not None and not isinstance(exc, KeyboardInterrupt):
             raise exc
