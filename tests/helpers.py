@@ -99,7 +99,7 @@ def linear_prices(n: int, start: str = "2000-01-03", level: float = 100.0) -> pd
     return df[COLUMNS]
 
 
-def predict_latest(symbol: str, prices: pd.DataFrame, manifest: dict, model) -> dict:
+def predict_latest(symbol: str, prices: pd.DataFrame, manifest, model) -> dict:
     """Predicted log returns (H,) from the latest stored window, with its as-of context: the
     torch route, a reference for `predict` (which runs the same window through
     ``models.numpy_infer``)."""

@@ -150,7 +150,8 @@ def test_train_with_shrink_stores_it_and_evaluate_applies_it(stockcast_home):
     from stockcast.models.store import load_model
 
     manifest, _, _ = load_model(stockcast_home, "MSFT", res["model"], symbol="MSFT")
-    learned = manifest["shrink"]
+    learned = manifest.shrink
+    assert learned is not None
     assert 0.0 <= learned["weight"] <= 1.0 and learned["toward"] in ("persistence", "drift")
     [ev] = json.loads(run("evaluate", "MSFT", "--json").stdout)
     assert ev["horizons"] == res["evaluation"]["horizons"]

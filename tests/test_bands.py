@@ -248,7 +248,8 @@ def test_a_global_model_has_scale_networks_and_predicts_with_its_band(stockcast_
     res = runner.invoke(app, ["train", *SYMS, "--global", "--name", "trio", *GLOBAL])
     assert res.exit_code == 0, res.output
     manifest = modelstore.read_manifest(stockcast_home, "trio")
-    assert manifest["scale"]["kind"] == "gaussian" and len(manifest["scale"]["use"]) == 3
+    assert manifest.scale is not None
+    assert manifest.scale.kind == "gaussian" and len(manifest.scale.use) == 3
     _, _, calib = modelstore.load_model(stockcast_home, "trio", symbol="BBB", weights="live")
     assert calib["sigma"].shape == calib["y"].shape and np.isfinite(calib["sigma"]).all()
     loaded = modelstore.load_scale(stockcast_home, "trio", symbol="BBB", weights="live")
@@ -257,9 +258,9 @@ def test_a_global_model_has_scale_networks_and_predicts_with_its_band(stockcast_
     assert out.exit_code == 0, out.output
     fc = json.loads(out.stdout)
     fc = fc[0] if isinstance(fc, list) else fc
-    assert fc["band"]["scale"] == manifest["scale"]["description"]
+    assert fc["band"]["scale"] == manifest.scale.description
     assert fc["expected_move_h1"][0]["within_pct"] > 0
     plain = runner.invoke(app, ["train", *SYMS, "--global", "--name", "duo", "--band", "ewma",
                                 *GLOBAL])  # fmt: skip
     assert plain.exit_code == 0, plain.output
-    assert modelstore.read_manifest(stockcast_home, "duo")["scale"] is None
+    assert modelstore.read_manifest(stockcast_home, "duo").scale is None

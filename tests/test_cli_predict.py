@@ -131,10 +131,10 @@ def test_an_untrained_model_is_said_to_forecast_its_naive_start(home: Path) -> N
     assert res.exit_code == 0, res.output
     [d] = json.loads(res.stdout)
     manifest = read_manifest(home, "MSFT", d["model"])
-    members = [m["best_epoch"] for m in manifest["members"]]
+    members = [m.best_epoch for m in manifest.members]
     assert d["untrained"] is all(e == 0 for e in members)
     text = run_in(home, "predict", "MSFT").stdout
-    assert d["start_drift"] == manifest["series"]["MSFT"]["start_drift"]
+    assert d["start_drift"] == list(manifest.series_of("MSFT").start_drift)
     said = f"these forecasts are its naive start ({d['start']})"
     assert (said in " ".join(text.split())) is d["untrained"]
     if d["untrained"] and set(d["start_drift"]) == {1.0}:  # TINY: one epoch never beats it

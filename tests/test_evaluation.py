@@ -50,7 +50,7 @@ def test_persistence_mae_matches_the_stored_closes(stockcast_home):
 def test_changing_only_test_prices_leaves_val_loss_and_weights_identical(stockcast_home):
     store_sample(stockcast_home)
     a = train(stockcast_home, seed=5)
-    split = modelstore.read_manifest(stockcast_home, "MSFT", a["model"])["split"]
+    split = modelstore.read_manifest(stockcast_home, "MSFT", a["model"]).series_of().split_json()
     frame = load_sample()
     later = frame.index > pd.Timestamp(split["test"]["start"])  # sessions only test targets see
     frame.loc[later, ["open", "high", "low", "close", "adj_close"]] *= 1.5
@@ -60,7 +60,7 @@ def test_changing_only_test_prices_leaves_val_loss_and_weights_identical(stockca
     assert a["val_loss"] == b["val_loss"]
     ma, wa, ca = modelstore.load_model(stockcast_home, "MSFT", a["model"])
     mb, wb, cb = modelstore.load_model(stockcast_home, "MSFT", b["model"])
-    assert ma["scalers"] == mb["scalers"]
+    assert ma.series_of().scalers == mb.series_of().scalers
     for k, v in wa.state_dict().items():
         assert torch.equal(v, wb.state_dict()[k]), k
     np.testing.assert_array_equal(ca["mu"], cb["mu"])
@@ -80,10 +80,11 @@ def test_new_sessions_do_not_move_the_test_period(stockcast_home):
     latest = predict_latest("MSFT", frame, manifest, model)
     assert latest["as_of"] == frame.index[-1] and latest["log_returns"].shape == (5,)
     assert latest["last_close"] == frame["adj_close"].iloc[-1] and latest["vol"] > 0
-    assert calib["y"].shape == calib["mu"].shape == (manifest["split"]["val"]["n"], 5)
-    val_end = manifest["split"]["val"]["target_end"]
-    assert manifest["series"]["MSFT"]["evaluated_trained_through"] == val_end
-    assert manifest["trained_through"] == manifest["data_end"]  # the live weights saw it all
+    saved = manifest.to_json()
+    assert calib["y"].shape == calib["mu"].shape == (saved["split"]["val"]["n"], 5)
+    val_end = saved["split"]["val"]["target_end"]
+    assert saved["series"]["MSFT"]["evaluated_trained_through"] == val_end
+    assert saved["trained_through"] == saved["data_end"]  # the live weights saw it all
     store_sample(stockcast_home, frame.iloc[:-2000])  # history rewritten: test period is gone
     with pytest.raises(ModelError, match="stockcast train MSFT"):
         evaluation.evaluate_saved(stockcast_home, "MSFT")

@@ -29,6 +29,7 @@ from stockcast.errors import UsageError
 from stockcast.forecasting import forecast as fcast
 from stockcast.models import numpy_infer
 from stockcast.models import store as modelstore
+from stockcast.models.manifest import Manifest
 
 D = dt.date
 LEGACY = Path(__file__).parent / "fixtures" / "legacy_model_v1" / "MSFT"
@@ -124,8 +125,8 @@ def test_numpy_and_torch_routes_give_the_same_forecast(trained, label: str) -> N
     root, ids = trained
     manifest, predict, _ = fcast.load_live(root, "MSFT", ids[label], "MSFT")
     assert predict.__module__ == numpy_infer.__name__  # the numpy route was taken
-    assert len(manifest.get("members") or [None]) == (2 if label == "ensemble" else 1)
-    assert manifest["live"] is not None  # live weights: what predict uses
+    assert manifest.ensemble == (2 if label == "ensemble" else 1)
+    assert manifest.live is not None  # live weights: what predict uses
     auto, ref = both_routes(root, ids[label])
     assert_same_forecast(auto, ref)
 
@@ -139,7 +140,7 @@ def test_the_numpy_loader_reads_the_weight_set_load_model_reads(trained, weights
     assert predict is not None
     for part in ("y", "mu", "vol"):
         np.testing.assert_array_equal(ncalib[part], calib[part])
-    L, F = manifest["lookback"], manifest["model_config"]["n_features"]
+    L, F = manifest.data.lookback, manifest.model_config["n_features"]
     x = np.random.default_rng(0).normal(size=(4, L, F))
     with torch.no_grad():
         want = model(torch.as_tensor(x)).double().numpy()
@@ -156,11 +157,11 @@ def test_the_numpy_loader_reads_live_weights_when_asked(tmp_path: Path) -> None:
             p.data.normal_(0.0, 0.5)
     calibs = {w: {"MSFT": {"y": np.full((3, 2), k), "mu": np.zeros((3, 2)), "vol": np.ones(3)}}
               for k, w in enumerate(nets)}  # fmt: skip
-    manifest = {"arch": "lstm", "model_config": cfg.to_dict(),
+    manifest = {"arch": "lstm", "model_config": cfg.to_dict(), "features": ["a", "b", "c"],
                 "series": {"MSFT": {"scalers": {}, "split": {}}}}  # fmt: skip
     model_id, _ = modelstore.save_model(
-        tmp_path, "MSFT", manifest, nets["evaluated"].state_dict(), calibs["evaluated"],
-        live_weights=nets["live"].state_dict(), live_calib=calibs["live"],
+        tmp_path, "MSFT", Manifest.from_json(manifest), nets["evaluated"].state_dict(),
+        calibs["evaluated"], live_weights=nets["live"].state_dict(), live_calib=calibs["live"],
     )  # fmt: skip
     x = np.random.default_rng(0).normal(size=(2, 7, 3))
     for weights, net in nets.items():

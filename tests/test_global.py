@@ -102,7 +102,7 @@ def test_global_model_is_evaluated_per_symbol_by_name(stockcast_home):
     res = run("train", *SYMS, "--global", "--name", "trio", *GLOBAL)
     assert res.exit_code == 0, res.output
     trained = json.loads(res.output)
-    manifest = modelstore.read_manifest(stockcast_home, "trio")
+    manifest = modelstore.read_manifest(stockcast_home, "trio").to_json()
     assert manifest["symbols"] == SYMS and manifest["kind"] == "global"
     tests = {s: manifest["series"][s]["split"]["test"]["target_start"] for s in SYMS}
     vals = {s: manifest["series"][s]["split"]["train"]["target_end"] for s in SYMS}
@@ -128,7 +128,7 @@ def test_global_model_pooled_and_cross_section_in_train_and_evaluate(stockcast_h
         assert row["h"] == h and {"rank_ic", "rank_ic_t", "spread", "days"} <= set(row)
         assert row["days"] > 10 and -1.0 <= row["rank_ic"] <= 1.0
     assert len(trained["pooled"]["horizons"]) == len(trained["cross_section"]["horizons"]) == 3
-    manifest = modelstore.read_manifest(stockcast_home, "trio")
+    manifest = modelstore.read_manifest(stockcast_home, "trio").to_json()
     assert manifest["cross_section"] == trained["cross_section"]
 
     ev = run("evaluate", "--model", "trio", "--json")  # no symbols: all of them, together
@@ -359,7 +359,7 @@ def test_global_model_predicts_with_live_weights_trained_through_the_last_sessio
 
     _store_three(stockcast_home)
     trained = _train_trio()
-    manifest = modelstore.read_manifest(stockcast_home, "trio")
+    manifest = modelstore.read_manifest(stockcast_home, "trio").to_json()
     store = PriceStore(stockcast_home)
     last = {s: store.read(s).index[-1].date().isoformat() for s in SYMS}
     for s in SYMS:
@@ -462,7 +462,7 @@ def test_a_global_ensemble_is_listed_and_predicts_like_any_model(stockcast_home)
     assert res.exit_code == 0, res.output
     trained = json.loads(res.output)
     assert trained["ensemble"] == 2 and [m["seed"] for m in trained["members"]] == [0, 1]
-    manifest = modelstore.read_manifest(stockcast_home, "duet")
+    manifest = modelstore.read_manifest(stockcast_home, "duet").to_json()
     assert manifest["ensemble"] == 2 and len(manifest["members"]) == 2
     assert manifest["live"]["epochs"] == [m["best_epoch"] for m in trained["members"]]
     for weights in ("evaluated", "live"):

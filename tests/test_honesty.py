@@ -94,7 +94,8 @@ def loaded(home: Path, weights: str):
     manifest, model, calib = modelstore.load_model(home, "MSFT", weights=weights)
     prices = PriceStore(home).read("MSFT")
     rows, close, warm = own_features(prices)
-    return manifest, model, calib, prices.index[warm:], rows, close
+    saved = manifest.to_json()  # as written: read here independently of the loaders
+    return saved, model, calib, prices.index[warm:], rows, close
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import shutil
@@ -22,8 +23,11 @@ from stockcast.errors import ModelError, UsageError
 from stockcast.forecasting import evaluation
 from stockcast.models import store as modelstore
 from stockcast.models.base import Forecaster, predict_scaled
+from stockcast.models.manifest import Manifest
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy_model_v1"
+PREDECESSOR = Path(__file__).parent / "fixtures" / "models_397d288"  # see its README.md
+SP500 = Path(__file__).parents[1] / "stockcast" / "sample" / "sp500_10.csv"
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -103,24 +107,25 @@ def save_pair(root: Path) -> tuple[str, dict]:
         series[sym] = {"scalers": {"n": i}, "split": {}, "trained_through": f"2020-01-0{i + 1}",
                        "data_end": None}  # fmt: skip
         calib[sym] = {"y": np.full((4, 3), i), "mu": np.full((4, 3), i), "vol": np.full(4, i)}
-    manifest = {"arch": "gru", "model_config": cfg.to_dict(), "series": series}
-    model_id, _ = modelstore.save_model(root, "PAIR", manifest, model.state_dict(), calib)
+    manifest = {"arch": "gru", "model_config": cfg.to_dict(), "features": ["a", "b"],
+                "series": series}  # fmt: skip
+    model_id, _ = modelstore.save_model(root, "PAIR", Manifest.from_json(manifest),
+                                        model.state_dict(), calib)  # fmt: skip
     return model_id, calib
 
 
 def test_a_model_of_several_symbols_keeps_each_symbols_state_apart(tmp_path):
     model_id, calib = save_pair(tmp_path)
     manifest, model, brk = modelstore.load_model(tmp_path, "pair", symbol="brk.b")
-    assert manifest["name"] == "PAIR" and manifest["symbols"] == ["BRK.B", "AAA"]
+    assert manifest.name == "PAIR" and manifest.symbols == ["BRK.B", "AAA"]
     assert modelstore.model_arch(manifest) == "gru" and isinstance(model, models.lookup("gru")[1])
     np.testing.assert_array_equal(brk["mu"], calib["BRK.B"]["mu"])
     aaa = modelstore.load_model(tmp_path, "PAIR", model_id, symbol="AAA")[2]
     np.testing.assert_array_equal(aaa["vol"], calib["AAA"]["vol"])
     view = modelstore.series_view(manifest, "AAA")
-    assert (
-        view.symbol == "AAA" and view.scalers == {"n": 1} and view.trained_through == "2020-01-02"
-    )
-    assert "scalers" not in manifest and "ticker" not in manifest  # no single symbol to mirror
+    assert view.symbol == "AAA" and view.trained_through == "2020-01-02"
+    saved = json.loads(next((tmp_path / "models" / "PAIR").glob("*/manifest.json")).read_text())
+    assert "scalers" not in saved and "ticker" not in saved  # no single symbol to mirror
     with pytest.raises(ModelError, match=re.escape("covers BRK.B, AAA; name one of them")):
         modelstore.load_model(tmp_path, "PAIR")
     with pytest.raises(ModelError, match="not trained on MSFT"):
@@ -129,7 +134,11 @@ def test_a_model_of_several_symbols_keeps_each_symbols_state_apart(tmp_path):
 
 def test_a_manifest_without_its_series_gives_one_clear_line(tmp_path):
     arrays = {"y": np.zeros(1), "mu": np.zeros(1), "vol": np.zeros(1)}
-    modelstore.save_model(tmp_path, "MSFT", {"series": {"MSFT": {}}}, {}, {"MSFT": arrays})
+    manifest = Manifest.from_json({"series": {"MSFT": {}}})
+    _, folder = modelstore.save_model(tmp_path, "MSFT", manifest, {}, {"MSFT": arrays})
+    saved = json.loads((folder / "manifest.json").read_text())
+    del saved["series"]["MSFT"]["scalers"]  # as a hand edit or a foreign writer could leave it
+    (folder / "manifest.json").write_text(json.dumps(saved))
     with pytest.raises(
         ModelError, match=re.escape("unreadable manifest.json; run `stockcast train MSFT`")
     ):
@@ -172,13 +181,18 @@ def copy_legacy(home: Path) -> dict:
 
 def test_a_format_1_manifest_reads_as_a_one_symbol_lstm(stockcast_home):
     copy_legacy(stockcast_home)
+    saved = json.loads(next((LEGACY / "MSFT").glob("*/manifest.json")).read_text())
     manifest = modelstore.read_manifest(stockcast_home, "MSFT")
-    assert manifest["format_version"] == 1 and "arch" not in manifest
-    assert modelstore.model_arch(manifest) == "lstm"
+    assert manifest.format_version == 1 and "arch" not in saved
+    assert modelstore.model_arch(manifest) == "lstm" and manifest.arch == "lstm"
     assert modelstore.model_symbols(manifest) == ["MSFT"]
     view = modelstore.series_view(manifest)
-    assert view.scalers == manifest["scalers"] and view.split == manifest["split"]
-    assert view.trained_through == manifest["trained_through"]
+    assert view.scalers == saved["scalers"] and view.split_json() == saved["split"]
+    assert view.trained_through == saved["trained_through"]
+    assert view.start_drift == (0.5,) * 5  # saved before the naive start was chosen
+    assert manifest.data.lookback == saved["lookback"] and manifest.ensemble == 1
+    upgraded = Manifest.from_json(manifest.to_json())  # written as format 2, read back the same
+    assert upgraded == dataclasses.replace(manifest, format_version=2)
 
 
 @pytest.mark.slow
@@ -198,6 +212,37 @@ def test_a_model_saved_by_the_0_1_0_release_predicts_and_evaluates_as_it_did(
     assert_close(got, expected["evaluate_horizons"])
 
 
+def forecasts_of(printed: str) -> list[list[dict]]:
+    """The ``forecasts`` of each symbol in a `predict --json` output, as printed (the JSON
+    numbers parsed back: equal floats print equally)."""
+    return [one["forecasts"] for one in json.loads(printed)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("MSFT", ("MSFT",), "predict_msft.json"),  # a per-symbol ensemble of 2
+        ("GLOBAL", ("AAPL", "AMD", "KO", "--model", "global"), "predict_global.json"),
+    ],
+)
+def test_models_saved_by_the_predecessor_release_predict_byte_for_byte_as_they_did(
+    sample, stockcast_home, name, args, expected
+):
+    shutil.copytree(PREDECESSOR / name, stockcast_home / "models" / name)
+    if name == "GLOBAL":
+        assert run("fetch", "--csv", str(SP500), "-q").exit_code == 0
+    out = run("predict", *args, "--json")
+    assert out.exit_code == 0, out.output
+    want = (PREDECESSOR / expected).read_text()
+    assert forecasts_of(out.stdout) == forecasts_of(want)  # exact float equality
+    for got, saved in zip(json.loads(out.stdout), json.loads(want), strict=True):
+        assert got["model"] == saved["model"]
+        assert got["trained_through"] == saved["trained_through"]
+        if name == "MSFT":  # that release printed no test skill for a global model
+            assert got["skill"] == saved["skill"]
+
+
 # --- --arch end to end ----------------------------------------------------------------------
 
 
@@ -213,13 +258,14 @@ def test_train_evaluate_predict_a_gru_and_reload_it_identically(sample, stockcas
     assert out.exit_code == 0, out.output
     (res,) = json.loads(out.stdout)
     manifest, model, calib = modelstore.load_model(stockcast_home, "MSFT", res["model"])
-    assert manifest["arch"] == "gru" and manifest["format_version"] == 2
+    assert manifest.arch == "gru" and manifest.format_version == 2
     gru = models.lookup("gru")[1]
     assert all(isinstance(m, gru) for m in model.members) and len(model.members) == 4
-    assert manifest["name"] == "MSFT" and manifest["symbols"] == ["MSFT"]
-    series = manifest["series"]["MSFT"]
+    assert manifest.name == "MSFT" and manifest.symbols == ["MSFT"]
+    saved = manifest.to_json()
+    series = saved["series"]["MSFT"]
     for key in ("scalers", "split", "trained_through", "data_end"):  # format-1 keys kept
-        assert manifest[key] == series[key]
+        assert saved[key] == series[key]
     # the calibration predictions were made by the in-memory model at the end of training
     ds = evaluation.rebuild_dataset("MSFT", PriceStore(stockcast_home).read("MSFT"), manifest)
     np.testing.assert_array_equal(evaluation.part_predictions(model, ds, "val").mu, calib["mu"])

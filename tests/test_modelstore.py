@@ -13,6 +13,7 @@ from stockcast.errors import ModelError
 from stockcast.models import store as modelstore
 from stockcast.models.lstm import Config as ModelConfig
 from stockcast.models.lstm import Model as LSTMForecaster
+from stockcast.models.manifest import Manifest
 
 
 def save_one(root, symbol="MSFT", seed=0):
@@ -23,7 +24,9 @@ def save_one(root, symbol="MSFT", seed=0):
     manifest = {"model_config": cfg.to_dict(), "features": ["a", "b", "c"], "note": "x",
                 "series": series}  # fmt: skip
     calib = {symbol: {"y": np.zeros((5, 2)), "mu": np.ones((5, 2)), "vol": np.full(5, 0.01)}}
-    model_id, path = modelstore.save_model(root, symbol, manifest, model.state_dict(), calib)
+    model_id, path = modelstore.save_model(
+        root, symbol, Manifest.from_json(manifest), model.state_dict(), calib
+    )
     return model_id, path, model
 
 
@@ -32,9 +35,12 @@ def test_round_trip(tmp_path):
     assert path == tmp_path.resolve() / "models" / "MSFT" / model_id
     assert sorted(p.name for p in path.iterdir()) == ["manifest.json", "model.safetensors"]
     manifest, loaded, calib = modelstore.load_model(tmp_path, "msft")
-    assert manifest["id"] == model_id and manifest["ticker"] == "MSFT"
-    assert manifest["format_version"] == modelstore.FORMAT_VERSION
-    assert manifest["features"] == ["a", "b", "c"]
+    assert manifest.id == model_id and manifest.symbols == ["MSFT"]
+    assert manifest.format_version == modelstore.FORMAT_VERSION
+    assert manifest.data.features == ("a", "b", "c")
+    saved = json.loads((path / "manifest.json").read_text())
+    assert saved["ticker"] == "MSFT" and saved["features"] == ["a", "b", "c"]
+    assert Manifest.from_json(saved) == manifest  # the JSON round trip loses nothing
     for k, v in model.state_dict().items():
         assert torch.equal(v, loaded.state_dict()[k])
     np.testing.assert_array_equal(calib["mu"], np.ones((5, 2)))
@@ -46,8 +52,8 @@ def test_newest_is_the_default_and_ids_sort_by_time(tmp_path):
     first, _, _ = save_one(tmp_path, seed=0)
     second, _, _ = save_one(tmp_path, seed=1)  # same second: the id still sorts later
     assert modelstore.list_models(tmp_path, "MSFT") == [first, second]
-    assert modelstore.load_model(tmp_path, "MSFT")[0]["id"] == second
-    assert modelstore.load_model(tmp_path, "MSFT", first)[0]["id"] == first
+    assert modelstore.load_model(tmp_path, "MSFT")[0].id == second
+    assert modelstore.load_model(tmp_path, "MSFT", first)[0].id == first
     (tmp_path / "models" / "MSFT" / ".tmp-half-written").mkdir()
     assert modelstore.list_models(tmp_path, "MSFT") == [first, second]
 
@@ -127,13 +133,13 @@ def save_marked(root, interrupted: bool, seed: int) -> str:
 
 def test_an_interrupted_model_is_the_default_only_when_it_is_the_only_one(tmp_path):
     alone = save_marked(tmp_path, interrupted=True, seed=0)
-    assert modelstore.read_manifest(tmp_path, "MSFT")["id"] == alone  # nothing else to use
+    assert modelstore.read_manifest(tmp_path, "MSFT").id == alone  # nothing else to use
     whole = save_marked(tmp_path, interrupted=False, seed=1)
     newest = save_marked(tmp_path, interrupted=True, seed=2)
     assert modelstore.list_models(tmp_path, "MSFT") == [alone, whole, newest]
-    assert modelstore.read_manifest(tmp_path, "MSFT")["id"] == whole
-    assert modelstore.load_model(tmp_path, "MSFT")[0]["id"] == whole
-    assert modelstore.load_model(tmp_path, "MSFT", newest)[0]["id"] == newest  # named: used
+    assert modelstore.read_manifest(tmp_path, "MSFT").id == whole
+    assert modelstore.load_model(tmp_path, "MSFT")[0].id == whole
+    assert modelstore.load_model(tmp_path, "MSFT", newest)[0].id == newest  # named: used
 
 
 def test_live_weights_load_and_old_models_fall_back(tmp_path):
@@ -141,11 +147,11 @@ def test_live_weights_load_and_old_models_fall_back(tmp_path):
     cfg = ModelConfig(n_features=3, horizon=2, hidden=4)
     evaluated, live = LSTMForecaster(cfg), LSTMForecaster(cfg)
     series = {"MSFT": {"scalers": {}, "split": {}, "trained_through": None, "data_end": None}}
-    manifest = {"model_config": cfg.to_dict(), "series": series}
+    manifest = {"model_config": cfg.to_dict(), "features": ["a", "b", "c"], "series": series}
     calib = {"MSFT": {"y": np.zeros((5, 2)), "mu": np.ones((5, 2)), "vol": np.full(5, 0.01)}}
     live_calib = {"MSFT": {"y": np.ones((3, 2)), "mu": np.ones((3, 2)), "vol": np.full(3, 0.02)}}
-    modelstore.save_model(tmp_path, "MSFT", manifest, evaluated.state_dict(), calib,
-                          live_weights=live.state_dict(), live_calib=live_calib)  # fmt: skip
+    modelstore.save_model(tmp_path, "MSFT", Manifest.from_json(manifest), evaluated.state_dict(),
+                          calib, live_weights=live.state_dict(), live_calib=live_calib)  # fmt: skip
     _, got, c = modelstore.load_model(tmp_path, "MSFT", weights="live")
     _, ev, ce = modelstore.load_model(tmp_path, "MSFT")
     for k, v in live.state_dict().items():

@@ -8,6 +8,7 @@ import pytest
 from helpers import synthetic_prices
 
 from stockcast.forecasting import choosestart, naivestart
+from stockcast.models.manifest import Manifest
 from stockcast.models.store import series_view
 from stockcast.prep.dataset import build_multi
 from stockcast.prep.windows import DataConfig, build_dataset
@@ -98,9 +99,9 @@ def test_a_model_saved_before_the_choice_reads_half_the_drift():
     v1 = {"ticker": "MSFT", "horizon": 3, "scalers": {}, "split": {}}
     v2 = {"format_version": 2, "horizon": 3, "series": {"MSFT": {"scalers": {}, "split": {}}}}
     for manifest in (v1, v2):
-        assert series_view(manifest).start_drift == (0.5, 0.5, 0.5)
+        assert series_view(Manifest.from_json(manifest)).start_drift == (0.5, 0.5, 0.5)
     v2["series"]["MSFT"]["start_drift"] = [0.0, 1.0, 1.0]
-    assert series_view(v2).start_drift == (0.0, 1.0, 1.0)
+    assert series_view(Manifest.from_json(v2)).start_drift == (0.0, 1.0, 1.0)
 
 
 def test_train_says_which_start_a_member_kept():

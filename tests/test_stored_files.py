@@ -18,6 +18,7 @@ from stockcast.models import catalog
 from stockcast.models import store as modelstore
 from stockcast.models.lstm import Config as ModelConfig
 from stockcast.models.lstm import Model as LSTMForecaster
+from stockcast.models.manifest import Manifest
 
 
 def test_a_regular_file_and_a_link_inside_are_read(tmp_path: Path) -> None:
@@ -92,7 +93,7 @@ def save_one(root: Path, name: str = "MSFT", symbols: tuple[str, ...] = ("MSFT",
     calib = {s: {"y": np.zeros((5, 2)), "mu": np.ones((5, 2)), "vol": np.full(5, 0.01)}
              for s in symbols}  # fmt: skip
     state = LSTMForecaster(cfg).state_dict()
-    return modelstore.save_model(root, name, manifest, state, calib)[0]
+    return modelstore.save_model(root, name, Manifest.from_json(manifest), state, calib)[0]
 
 
 @pytest.mark.parametrize("damage", ["empty", "manifest", "weights", "fifo"])

@@ -197,8 +197,8 @@ def _saved_recipe(syms: list[str], ref: str, folds: int, seeds: int | None, as_j
         manifest = gb.read_saved(STATE.data_dir, ref)
         if gb.is_global(manifest):
             gb.check_symbols(manifest, syms)  # before any training
-            n = len(manifest["symbols"])
-            label = f"{manifest['name']} ({n} symbols)"
+            n = len(manifest.symbols)
+            label = f"{manifest.name} ({n} symbols)"
             with FoldProgress(label, folds, silent) as on_fold:
                 results = gb.backtest_global(STATE.data_dir, ref, syms, folds=folds,
                                              device=dev, on_fold=on_fold)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -116,20 +117,30 @@ def models_show(model_id: RefArg, as_json: JsonOpt = False, quiet: QuietOpt = Fa
 
     manifest = catalog.show(STATE.data_dir, model_id)
     if as_json:
-        print_json(manifest)
+        print_json(manifest.to_json())
         return
     if quiet:
         return
     con = stdout()
-    for key in ("id", "name", "display_name", "symbols", "arch", "created", "trained_through",
-                "data_end", "epochs", "best_epoch", "interrupted", "seed", "device"):  # fmt: skip
-        if key in manifest:
-            con.print(f"{key:>16}  {_plain(manifest[key])}", markup=False)
-    for key in ("model_config", "data_config", "train_config"):
-        if isinstance(manifest.get(key), dict):
-            text = ", ".join(f"{k}={_plain(v)}" for k, v in manifest[key].items())
-            con.print(f"{key:>16}  {text}", markup=False)
-    summary = (manifest.get("test_metrics") or {}).get("summary")
+    one = manifest.series[0] if len(manifest.series) == 1 and not manifest.is_global else None
+    t = manifest.training
+    rows: list[tuple[str, Any]] = [
+        ("id", manifest.id), ("name", manifest.name), ("display_name", manifest.display_name),
+        ("symbols", manifest.symbols), ("arch", manifest.arch), ("created", manifest.created),
+        ("trained_through", one and one.trained_through), ("data_end", one and one.data_end),
+        ("epochs", t.epochs), ("best_epoch", t.best_epoch),
+        ("interrupted", manifest.interrupted), ("seed", t.seed), ("device", t.device),
+    ]  # fmt: skip
+    for key, value in rows:
+        if value is not None:
+            con.print(f"{key:>16}  {_plain(value)}", markup=False)
+    configs = (("model_config", manifest.model_config), ("data_config", asdict(manifest.data)),
+               ("train_config", manifest.train_config))  # fmt: skip
+    for key, table in configs:
+        text = ", ".join(f"{k}={_plain(v)}" for k, v in table.items())
+        con.print(f"{key:>16}  {text}", markup=False)
+    report = None if one is None else one.test_metrics
+    summary = (report or {}).get("summary")
     if summary:
         con.print(f"{'test':>16}  {summary}", markup=False)
 

@@ -307,14 +307,13 @@ def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
     cross-sectional figures over the symbols that could be evaluated."""
     from stockcast.data.store import PriceStore
     from stockcast.forecasting import evaluation
-    from stockcast.models.store import model_symbols
 
     manifest, net = evaluation.open_global(STATE.data_dir, ref)
-    syms, model_id = model_symbols(manifest), manifest["id"]
+    syms, model_id = manifest.symbols, str(manifest.id)
     store = PriceStore(STATE.data_dir)
 
     def one(sym: str) -> evaluation.MemberEvaluation:
-        scale = evaluation.saved_scale(STATE.data_dir, manifest["name"], model_id, sym)
+        scale = evaluation.saved_scale(STATE.data_dir, str(manifest.name), model_id, sym)
         return evaluation.evaluate_member(net, sym, store.read(sym), manifest, scale)
 
     def said(o: Outcome[evaluation.MemberEvaluation]) -> None:
@@ -325,7 +324,7 @@ def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
     members = {o.symbol: o.value for o in batch.outcomes if o.value is not None}
     result = {
         "model": model_id,
-        "name": manifest.get("name"),
+        "name": manifest.name,
         "symbols": [
             {"ticker": o.symbol, "model": model_id, **o.value.report}
             if o.value is not None

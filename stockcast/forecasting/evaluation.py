@@ -2,7 +2,7 @@
 
 The dict is the `stockcast evaluate --json` object. A saved model's view of a symbol's data is
 rebuilt from its manifest alone (features, lookback, horizon, and the symbol's scaler statistics
-and split dates, read through ``modelstore.series_view``), never from the options that `train`
+and split dates, read through ``Manifest.series_of``), never from the options that `train`
 was given.
 """
 
@@ -26,15 +26,14 @@ from stockcast.forecasting.latest import data_config, scalers
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.models.base import predict_scaled
+from stockcast.models.manifest import Manifest
 from stockcast.models.scale import ScaleHead
 from stockcast.models.store import (
     list_models,
     load_model,
     load_scale,
     model_ref,
-    model_symbols,
     read_manifest,
-    series_view,
 )
 from stockcast.prep import features
 from stockcast.prep.windows import Dataset, build_dataset
@@ -44,12 +43,12 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def rebuild_dataset(symbol: str, prices: pd.DataFrame, manifest: dict) -> Dataset:
+def rebuild_dataset(symbol: str, prices: pd.DataFrame, manifest: Manifest) -> Dataset:
     """The saved model's dataset: its features, scalers and split dates on current prices."""
     cfg = data_config(manifest)
     offset = features.warmup(cfg.features)
     dates = prices.index[offset:]
-    split = series_view(manifest, symbol).split
+    split = manifest.series_of(symbol).split_json()
     parts = parts_from_split(symbol, dates, split, cfg.horizon)
     return build_dataset(symbol, prices, cfg, scalers=scalers(manifest, symbol), parts=parts)
 
@@ -269,10 +268,10 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict
     name, model_id = model_ref(sym, model_id)  # an id, a model name (global) or NAME:ID
     manifest, model, _ = load_model(root, name, model_id, symbol=sym)
     ds = rebuild_dataset(sym, PriceStore(root).read(sym), manifest)
-    shrink = Shrink.from_dict(manifest.get("shrink"))
-    scale = saved_scale(root, name, manifest["id"], sym)
+    shrink = Shrink.from_dict(manifest.shrink)
+    scale = saved_scale(root, name, str(manifest.id), sym)
     report = evaluate_dataset(model, ds, shrink=shrink, scale=scale)
-    return {"ticker": sym, "model": manifest["id"], **report}
+    return {"ticker": sym, "model": manifest.id, **report}
 
 
 def saved_scale(root: Path, name: str, model_id: str, symbol: str) -> ScaleNet | None:
@@ -324,12 +323,17 @@ class MemberEvaluation:
     test_raw: PartPredictions  # raw (unshrunk) test predictions: calibrate the live bands
 
 
-def evaluate_member(model: nn.Module, symbol: str, prices: pd.DataFrame,
-                    manifest: dict, scale: ScaleNet | None = None) -> MemberEvaluation:  # fmt: skip
+def evaluate_member(
+    model: nn.Module,
+    symbol: str,
+    prices: pd.DataFrame,
+    manifest: Manifest,
+    scale: ScaleNet | None = None,
+) -> MemberEvaluation:
     """Evaluate ``symbol`` of a (global) model from its manifest, as ``evaluate_saved`` does;
     ``scale``: the model's band scale networks (None: the EWMA band)."""
     ds = rebuild_dataset(symbol, prices, manifest)
-    shrink = Shrink.from_dict(manifest.get("shrink"))
+    shrink = Shrink.from_dict(manifest.shrink)
     val = part_predictions(model, ds, "val", scale=scale)
     test = part_predictions(model, ds, "test", scale=scale)
     report = evaluate_dataset(model, ds, val=val, shrink=shrink, predicted=test)
@@ -342,7 +346,7 @@ def cross_sectional(members: dict[str, MemberEvaluation]) -> dict:
     return crosssection.report([m.test for m in members.values()])
 
 
-def open_global(root: Path, ref: str) -> tuple[dict, nn.Module]:
+def open_global(root: Path, ref: str) -> tuple[Manifest, nn.Module]:
     """(manifest, model) of the global model that ``--model`` ``ref`` (NAME or NAME:ID) names;
     UsageError when ``ref`` is a bare id, names no model, or names a per-symbol model (give
     its symbol then)."""
@@ -357,11 +361,10 @@ def open_global(root: Path, ref: str) -> tuple[dict, nn.Module]:
             f"--model {ref}: no saved model is named {name}; `stockcast models` lists them"
         )
     manifest = read_manifest(root, name, model_id)
-    if manifest.get("kind") != "global":
+    if not manifest.is_global:
         raise UsageError(
             f"--model {ref} is a per-symbol model, not a global one; name its symbol: "
-            f"`stockcast evaluate {' '.join(model_symbols(manifest))}`"
+            f"`stockcast evaluate {' '.join(manifest.symbols)}`"
         )
-    syms = model_symbols(manifest)
-    manifest, model, _ = load_model(root, name, manifest["id"], symbol=syms[0])
+    manifest, model, _ = load_model(root, name, manifest.id, symbol=manifest.symbols[0])
     return manifest, model

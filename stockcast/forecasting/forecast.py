@@ -30,15 +30,14 @@ from stockcast.forecasting.latest import LatestWindow, latest_window
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
 from stockcast.forecasting.verdicts import verdict_line
+from stockcast.models.manifest import Manifest
 from stockcast.models.numpy_infer import Predict
 from stockcast.models.scale import ScaleHead
 from stockcast.models.store import (
-    evaluation_report,
     load_model,
     load_numpy,
     load_scale,
     model_ref,
-    series_view,
 )
 from stockcast.prep import features
 
@@ -98,12 +97,13 @@ class BandInfo:
         return {"scale": self.scale, "test_h1": self.test, "headline": self.headline}
 
 
-def band_from_manifest(manifest: dict) -> BandInfo:
-    """The band's scale and its h=1 test record, from the saved manifest and test metrics."""
-    scale = (manifest.get("scale") or {}).get("description") or (
-        "EWMA volatility scale (this model has no scale network)"
-    )
-    hs = (manifest.get("test_metrics") or {}).get("horizons") or []
+def band_from_manifest(manifest: Manifest) -> BandInfo:
+    """The band's scale and its h=1 test record, from the saved manifest and test metrics (a
+    per-symbol model's; a global model's band record is not shown)."""
+    saved = None if manifest.scale is None else manifest.scale.description
+    scale = saved or "EWMA volatility scale (this model has no scale network)"
+    report = None if manifest.is_global else manifest.report()
+    hs = (report or {}).get("horizons") or []
     rows = hs[0].get("intervals") or [] if hs else []
     test: dict = {}
     headline = ""
@@ -247,10 +247,10 @@ def _iso(d: dt.date | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def skill_from_manifest(manifest: dict, symbol: str | None = None) -> Skill:
+def skill_from_manifest(manifest: Manifest, symbol: str | None = None) -> Skill:
     """Test skill against persistence at h=1 and over all horizons, from the saved metrics
     (of ``symbol``, for a global model: its own test windows)."""
-    report = evaluation_report(manifest, symbol) or {}
+    report = manifest.report(symbol) or {}
     hs = report.get("horizons") or []
     if not hs:
         return Skill(None, None, None, None, "this model has no test metrics")
@@ -288,11 +288,11 @@ def _against_best(h: dict) -> tuple[str | None, dict | None, str | None, str]:
     return best, {"value": value, "low": None, "high": None}, None, text
 
 
-def check_features(symbol: str, manifest: dict, prices: pd.DataFrame) -> None:
+def check_features(symbol: str, manifest: Manifest, prices: pd.DataFrame) -> None:
     """DataError (one line) when the stored prices cannot provide the model's features."""
-    names = list(manifest["data_config"]["features"])
-    lookback = int(manifest["data_config"]["lookback"])
-    mid = manifest.get("id", "?")
+    names = list(manifest.data.features)
+    lookback = manifest.data.lookback
+    mid = manifest.id or "?"
     unknown = [n for n in names if n not in features.REGISTRY]
     if unknown:
         raise ModelError(
@@ -319,7 +319,7 @@ INFERENCE = ("auto", "torch")  # forecast_symbol(inference=...): numpy where it 
 
 def load_live(
     root: Path, name: str, model_id: str | None, symbol: str, inference: str = "auto"
-) -> tuple[dict, Predict, dict[str, np.ndarray]]:
+) -> tuple[Manifest, Predict, dict[str, np.ndarray]]:
     """(manifest, predict, calibration) of a model's live weights (the recipe refit on every
     stored session; evaluated ones in older models). ``predict`` maps scaled windows to scaled
     outputs: in numpy (``models.numpy_infer``, no torch import) when the architecture has a
@@ -328,7 +328,7 @@ def load_live(
         raise ValueError(f"inference must be one of {INFERENCE}")
     manifest, predict, calib = load_numpy(root, name, model_id, symbol=symbol, weights="live")
     if predict is None or inference == "torch":
-        predict = _torch_predict(root, name, str(manifest["id"]), symbol)
+        predict = _torch_predict(root, name, str(manifest.id), symbol)
     return manifest, predict, calib
 
 
@@ -354,7 +354,7 @@ def _torch_predict(root: Path, name: str, model_id: str, symbol: str) -> Predict
 def build_forecast(
     symbol: str,
     prices: pd.DataFrame,
-    manifest: dict,
+    manifest: Manifest,
     predict: Predict,
     calib: dict[str, np.ndarray],
     *,
@@ -370,11 +370,11 @@ def build_forecast(
     scaled window (1, L, F) to scaled outputs (1, H) (``load_live``); ``root``: the data
     directory whose calendar cache dates the forecast (None: the calendar is built);
     ``scale``: the band's scale networks (``models.store.load_scale``; None: EWMA band)."""
-    n = check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
+    n = check_horizon(horizon, manifest.horizon, str(manifest.id))
     check_features(symbol, manifest, prices)
     check_history(symbol, prices, manifest)  # refused, like `evaluate`, after a rewrite
     latest = latest_window(symbol, prices, manifest)
-    shrunk = Shrink.from_dict(manifest.get("shrink"))  # None: the raw model (the default)
+    shrunk = Shrink.from_dict(manifest.shrink)  # None: the raw model (the default)
     mu = apply_shrink(latest.log_returns(predict(latest.x)), shrunk)[:n]  # -> (N,)
     close0, vol = latest.last_close, latest.vol
     as_of = latest.as_of.date()
@@ -409,8 +409,8 @@ def build_forecast(
         ticker=symbol,
         as_of=as_of,
         last_close=close0,
-        model=str(manifest["id"]),
-        trained_through=series_view(manifest, symbol).trained_through,
+        model=str(manifest.id),
+        trained_through=manifest.series_of(symbol).trained_through,
         calendar=calendar,
         levels=c.levels,
         stale=last_completed is not None and as_of < last_completed,
@@ -420,9 +420,9 @@ def build_forecast(
         steps=steps,
         made_at=made.isoformat(timespec="seconds"),
         history=tuple((d.date(), float(v)) for d, v in hist.items()),
-        interrupted=manifest.get("interrupted") is True,
-        untrained=untrained(manifest),
-        start_drift=series_view(manifest, symbol).start_drift,
+        interrupted=manifest.interrupted,
+        untrained=manifest.untrained(),
+        start_drift=manifest.series_of(symbol).start_drift,
         band=band_from_manifest(manifest),
     )
 
@@ -472,8 +472,8 @@ def forecast_symbol(
                 f"`stockcast train {sym}`"
             ) from None
         raise
-    check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
-    scale = load_scale(root, name, str(manifest["id"]), symbol=sym, weights="live")
+    check_horizon(horizon, manifest.horizon, str(manifest.id))
+    scale = load_scale(root, name, str(manifest.id), symbol=sym, weights="live")
     prices = PriceStore(root).read(sym)
     try:
         last_completed = cal.last_completed_session(now, code, root)
@@ -495,8 +495,7 @@ def forecast_symbol(
     )
 
 
-def untrained(manifest: dict) -> bool:
+def untrained(manifest: Manifest) -> bool:
     """No member of the model beat its untrained start on validation (best epoch 0 for all),
     so the model forecasts its naive start (``Forecast.start_drift``)."""
-    members = manifest.get("members") or [{"best_epoch": manifest.get("best_epoch")}]
-    return all(m.get("best_epoch") == 0 for m in members)
+    return manifest.untrained()

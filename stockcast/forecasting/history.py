@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from stockcast.errors import ModelError
-from stockcast.models.store import series_view
+from stockcast.models.manifest import Manifest
 from stockcast.prep import features
 from stockcast.prep.windows import PARTS
 
@@ -40,9 +40,10 @@ def parts_from_split(
     return parts
 
 
-def check_history(symbol: str, prices: pd.DataFrame, manifest: dict) -> None:
+def check_history(symbol: str, prices: pd.DataFrame, manifest: Manifest) -> None:
     """ModelError naming `stockcast train` when the stored sessions no longer hold the model's
     evaluated split (``parts_from_split``: the same check as `evaluate`)."""
-    cfg = manifest["data_config"]
-    dates = prices.index[features.warmup(cfg["features"]) :]
-    parts_from_split(symbol, dates, series_view(manifest, symbol).split, int(cfg["horizon"]))
+    cfg = manifest.data
+    dates = prices.index[features.warmup(cfg.features) :]
+    split = manifest.series_of(symbol).split_json()
+    parts_from_split(symbol, dates, split, cfg.horizon)

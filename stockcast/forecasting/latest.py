@@ -1,7 +1,7 @@
 """A saved model's view of a symbol's prices, and its newest window: what `predict` feeds it.
 
 The view is rebuilt from the manifest alone (features, lookback, horizon, and the symbol's
-scaler statistics, read through ``models.store.series_view``), never from the options that
+scaler statistics, read through ``Manifest.series_of``), never from the options that
 `train` was given. Torch-free, so that `predict` can run a numpy forward
 (``models/numpy_infer.py``) without importing torch; ``evaluation`` builds on the same pieces.
 """
@@ -14,20 +14,26 @@ import numpy as np
 import pandas as pd
 
 from stockcast.errors import ModelError
-from stockcast.models.store import series_view
+from stockcast.models.manifest import Manifest, Stats
 from stockcast.prep import features
 from stockcast.prep.windows import DataConfig, Scaler, make_windows, prepare
 
 
-def data_config(manifest: dict) -> DataConfig:
-    d = manifest["data_config"]
-    return DataConfig(**{**d, "features": tuple(d["features"])})
+def data_config(manifest: Manifest) -> DataConfig:
+    return manifest.data
 
 
-def scalers(manifest: dict, symbol: str) -> tuple[Scaler, Scaler]:
+def scalers(manifest: Manifest, symbol: str) -> tuple[Scaler, Scaler]:
     """(feature scaler, target scaler) of ``symbol`` in the model."""
-    s = series_view(manifest, symbol).scalers
-    return Scaler.from_dict(s["features"]), Scaler.from_dict(s["targets"])
+    s = manifest.series_of(symbol)
+    if s.features is None or s.targets is None:
+        raise ModelError(f"model {manifest.id} has no scalers for {s.symbol}; run "
+                         f"`stockcast train {s.symbol}` to replace it")  # fmt: skip
+    return _scaler(s.features), _scaler(s.targets)
+
+
+def _scaler(stats: Stats) -> Scaler:
+    return Scaler(mean=np.asarray(stats.mean, float), std=np.asarray(stats.std, float))
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class LatestWindow:
         return self.target_scaler.inverse(scaled)[0]
 
 
-def latest_window(symbol: str, prices: pd.DataFrame, manifest: dict) -> LatestWindow:
+def latest_window(symbol: str, prices: pd.DataFrame, manifest: Manifest) -> LatestWindow:
     """The model's newest input window of ``symbol``; ModelError when the history is short."""
     cfg = data_config(manifest)
     dates, rows, close, vol, _ = prepare(symbol, prices, cfg)

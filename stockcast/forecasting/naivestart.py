@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stockcast.models.store import LEGACY_START_DRIFT as LEGACY
+from stockcast.models.manifest import LEGACY_START_DRIFT as LEGACY
 
 CANDIDATES = (1.0, 0.5, 0.0)  # drift shares: drift (the default), the midpoint, persistence
 LEVEL = 0.05  # leave drift only when the validation difference is significant at this level

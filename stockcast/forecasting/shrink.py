@@ -14,6 +14,7 @@ and the shrunk skill so that a user sees whether it helps.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,7 @@ class Shrink:
         return {"weight": self.weight, "toward": self.toward, "drift": self.drift}
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> Shrink | None:
+    def from_dict(cls, d: Mapping | None) -> Shrink | None:
         """The manifest's ``shrink`` object back; None when the model was saved without one."""
         if not d:
             return None

@@ -27,6 +27,7 @@ from stockcast.data.fsutil import fsync_dir, locked, stored_dir
 from stockcast.data.paths import symbol_file
 from stockcast.errors import ModelError, UsageError
 from stockcast.models import store
+from stockcast.models.manifest import Manifest
 
 MODELS = "models"
 
@@ -92,24 +93,23 @@ def _entry(root: Path, label: str, model_id: str, default: bool) -> Entry:
     except ModelError as exc:
         return Entry(label, model_id, (), "?", None, None, None, None, 0, False, None, False,
                      size, str(exc))  # fmt: skip
-    view = store.series_view(m, store.model_symbols(m)[0])
-    members = m.get("members")
+    view = m.series[0]
     return Entry(
         name=label,
         id=model_id,
-        symbols=tuple(store.model_symbols(m)),
-        arch=store.model_arch(m),
-        created=m.get("created"),
+        symbols=tuple(m.symbols),
+        arch=m.arch,
+        created=m.created,
         data_end=view.data_end,
-        trained_through=m.get("trained_through", view.trained_through),
-        epochs=m.get("epochs"),
-        members=len(members) if isinstance(members, list) and members else 1,
-        interrupted=bool(m.get("interrupted")),
+        trained_through=view.trained_through,
+        epochs=m.training.epochs,
+        members=m.ensemble,
+        interrupted=m.interrupted,
         skill_vs_best=model_skill(m),
         default=default and damage is None,
         size_bytes=size,
         error=damage,
-        display_name=m.get("display_name"),
+        display_name=m.display_name,
     )
 
 
@@ -123,13 +123,12 @@ def skill_vs_best(report: Any) -> float | None:
         return None
 
 
-def model_skill(manifest: Mapping) -> float | None:
+def model_skill(manifest: Manifest) -> float | None:
     """The skill `stockcast models` lists: a one-symbol model's test skill at h=1, a global
     model's pooled one over all its symbols."""
-    pooled = store.pooled_report(manifest)
-    if pooled is not None:
-        return pooled_skill_vs_best(pooled)
-    return skill_vs_best(manifest.get("test_metrics"))
+    if manifest.pooled is not None:
+        return pooled_skill_vs_best(manifest.pooled)
+    return skill_vs_best(manifest.report()) if len(manifest.series) == 1 else None
 
 
 def pooled_skill_vs_best(pooled: Any) -> float | None:
@@ -201,7 +200,7 @@ def find(root: Path, model_id: str) -> tuple[str, str]:
     return resolve(root, model_id)
 
 
-def show(root: Path, ref: str) -> dict[str, Any]:
+def show(root: Path, ref: str) -> Manifest:
     """The manifest of one model (see ``resolve``)."""
     label, mid = resolve(root, ref)
     return store.read_manifest(root, label, mid)

@@ -31,7 +31,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,31 +49,22 @@ from stockcast.data.fsutil import (
 from stockcast.data.paths import normalize_symbol, symbol_file
 from stockcast.errors import EXIT_USAGE, ModelError, NoModel, UnsafeFile, UsageError
 from stockcast.models import numpy_infer, schema
+from stockcast.models.manifest import (
+    FORMAT_VERSION,
+    READABLE_VERSIONS,
+    Manifest,
+    Series,
+)
 from stockcast.models.scale import ScaleHead
 
-FORMAT_VERSION = 2  # written; READABLE_VERSIONS are read
-READABLE_VERSIONS = (1, 2)
 WEIGHTS = "model.safetensors"
 MANIFEST = "manifest.json"
 CALIB_PARTS = ("y", "mu", "vol")  # calibration arrays per symbol: calib.<SYMBOL>.<part>
 SCALE_PART = "sigma"  # (N, H) the band's scale at the calibration windows (scale networks only)
 SCALE = "scale."  # prefix of the scale networks' weights (``live.scale.`` for the live ones)
-SERIES_KEYS = ("scalers", "split", "trained_through", "data_end")  # per symbol, under `series`
 LIVE = "live."  # prefix of the live weights and calibration
 WEIGHT_SETS = ("evaluated", "live")  # load_model(weights=...)
-LEGACY_START_DRIFT = 0.5  # models saved without `start_drift` started at half the drift
-
-
-@dataclass(frozen=True)
-class SeriesView:
-    """One symbol's part of a saved model: what rebuilds its view of that symbol's prices."""
-
-    symbol: str
-    scalers: dict  # {"features": {"mean", "std"}, "targets": {"mean", "std"}}
-    split: dict  # per part (train, val, test): as-of start/end/n and target start/end
-    trained_through: str | None  # last date whose price shaped the weights (validation end)
-    data_end: str | None  # last stored session of the symbol when the model was trained
-    start_drift: tuple[float, ...] = ()  # (H,) drift share of the naive start (0: persistence)
+SeriesView = Series  # one symbol's part of a saved model (``Manifest.series_of``)
 
 
 def models_dir(root: Path, name: str) -> Path:
@@ -119,9 +110,7 @@ def _kinds(root: Path, label: str) -> list[tuple[str, ...]]:
     for model_id in list_models(root, label):
         try:
             out.append(
-                tuple(
-                    model_symbols(_read_manifest(root, models_dir(root, label) / model_id, label))
-                )
+                tuple(_read_manifest(root, models_dir(root, label) / model_id, label).symbols)
             )
         except ModelError:
             continue
@@ -159,74 +148,44 @@ def model_ref(symbol: str, ref: str | None) -> tuple[str, str | None]:
     return normalize_symbol(name), model_id or None
 
 
-def model_arch(manifest: Mapping) -> str:
+def model_arch(manifest: Manifest) -> str:
     """The registry name of the model's architecture (format 1: always ``lstm``)."""
-    return str(manifest.get("arch") or models.DEFAULT_ARCH)
+    return manifest.arch
 
 
-def model_symbols(manifest: Mapping) -> list[str]:
+def model_symbols(manifest: Manifest) -> list[str]:
     """The symbols the model was trained on, in training order."""
-    return list(_series(manifest))
+    return manifest.symbols
 
 
-def series_view(manifest: Mapping, symbol: str | None = None) -> SeriesView:
+def series_view(manifest: Manifest, symbol: str | None = None) -> Series:
     """``symbol``'s scalers, split and dates (default: the model's own symbol, see
     ``pick_symbol``); ModelError when the model was not trained on it."""
-    sym = pick_symbol(manifest, symbol)
-    s = _series(manifest)[sym]
-    start = s.get("start_drift") or [LEGACY_START_DRIFT] * int(manifest.get("horizon") or 0)
-    return SeriesView(sym, s["scalers"], s["split"], s.get("trained_through"), s.get("data_end"),
-                      tuple(float(v) for v in start))  # fmt: skip
+    return manifest.series_of(symbol)
 
 
-def evaluation_report(manifest: Mapping, symbol: str | None = None) -> Mapping | None:
+def evaluation_report(manifest: Manifest, symbol: str | None = None) -> Mapping | None:
     """``symbol``'s saved test evaluation (the `evaluate --json` report: horizons, baselines,
     verdicts), whatever the model's kind: a one-symbol model's ``test_metrics``, a global
     model's ``series_metrics`` entry of the symbol; None when the model has none."""
-    own = manifest.get("test_metrics")
-    if own:
-        return own
-    per_series = manifest.get("series_metrics") or {}
-    return per_series.get(pick_symbol(manifest, symbol)) if per_series else None
+    return manifest.report(symbol)
 
 
-def pooled_report(manifest: Mapping) -> Mapping | None:
+def pooled_report(manifest: Manifest) -> Mapping | None:
     """A global model's pooled test figures over all its symbols (``forecasting/crosssection``:
     per horizon ``skill_vs_best`` {value, low, high}, ...); None for other models."""
-    return manifest.get("pooled") or None
+    return manifest.pooled
 
 
-def pick_symbol(manifest: Mapping, symbol: str | None = None) -> str:
+def pick_symbol(manifest: Manifest, symbol: str | None = None) -> str:
     """``symbol`` checked against the model's symbols; None: the only one, or the model's name."""
-    syms = model_symbols(manifest)
-    name = str(manifest.get("name") or manifest.get("ticker"))
-    mid = manifest.get("id", "?")
-    if symbol is None:
-        if len(syms) == 1:
-            return syms[0]
-        if name in syms:
-            return name
-        raise ModelError(f"model {mid} of {name} covers {', '.join(syms)}; name one of them")
-    sym = normalize_symbol(symbol)
-    if sym not in syms:
-        raise ModelError(
-            f"model {mid} of {name} was not trained on {sym} (it covers {', '.join(syms)}); "
-            f"run `stockcast train {sym}`"
-        )
-    return sym
-
-
-def _series(manifest: Mapping) -> Mapping[str, Mapping]:
-    """{SYMBOL: {scalers, split, trained_through, data_end}} of either format version."""
-    if manifest.get("format_version", 1) >= 2:
-        return manifest["series"]
-    return {manifest["ticker"]: {k: manifest.get(k) for k in SERIES_KEYS}}
+    return manifest.pick_symbol(symbol)
 
 
 def save_model(
     root: Path,
     name: str,
-    manifest: dict,
+    manifest: Manifest,
     weights: dict,
     calib: Mapping[str, Mapping[str, np.ndarray]],
     *,
@@ -237,19 +196,19 @@ def save_model(
 ) -> tuple[str, Path]:
     """Publish a model atomically; returns (id, folder). ``weights`` is a torch state dict.
 
-    ``manifest["series"]`` holds ``{SYMBOL: {scalers, split, trained_through, data_end}}`` and
-    ``calib`` the same symbols' ``{"y", "mu", "vol"}`` arrays; the store adds ``name``,
-    ``symbols``, ``id``, the format version and the weights' digest. ``live_weights`` and
-    ``live_calib`` (both or neither): the weights and calibration `predict` uses.
+    ``manifest.series`` names the symbols and ``calib`` holds the same symbols'
+    ``{"y", "mu", "vol"}`` arrays; the store adds the name, id and the weights' digest.
+    ``live_weights`` and ``live_calib`` (both or neither): the weights and calibration
+    `predict` uses.
     ``scale_weights`` / ``live_scale_weights``: the band's scale networks (``scale.*`` and
-    ``live.scale.*``), described by ``manifest["scale"]``; their calibration arrays carry a
+    ``live.scale.*``), described by ``manifest.scale``; their calibration arrays carry a
     ``sigma`` part.
     """
     from safetensors.torch import save
 
     label = normalize_symbol(name)
-    series = {normalize_symbol(k): v for k, v in manifest["series"].items()}
-    symbols = list(series)
+    series = tuple(replace(s, symbol=normalize_symbol(s.symbol)) for s in manifest.series)
+    symbols = [s.symbol for s in series]
     if sorted(symbols) != sorted(normalize_symbol(k) for k in calib):
         raise ValueError("calibration and series must name the same symbols")
     folder = models_dir(root, label)
@@ -265,23 +224,22 @@ def save_model(
             tensors.update({f"{prefix}{SCALE}{k}": v.detach().cpu().contiguous()
                             for k, v in sw.items()})  # fmt: skip
     blob = save(tensors, metadata={"format_version": str(FORMAT_VERSION), "id": model_id})
-    manifest = {
-        **manifest,
-        "format_version": FORMAT_VERSION,
-        "id": model_id,
-        "name": label,
-        **({"display_name": name.strip()} if name.strip() != label else {}),  # as typed
-        "symbols": symbols,
-        "series": series,
-        **(_one_symbol_keys(symbols[0], series[symbols[0]]) if len(symbols) == 1 else {}),
-        "weights_sha256": hashlib.sha256(blob).hexdigest(),
-    }
+    manifest = replace(
+        manifest,
+        series=series,
+        id=model_id,
+        name=label,
+        display_name=name.strip() if name.strip() != label else None,  # as typed
+        weights_sha256=hashlib.sha256(blob).hexdigest(),
+        format_version=FORMAT_VERSION,
+    )
     _remove_stale_temporaries(folder)
     tmp = folder / f".tmp-{model_id}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
         _write(tmp / WEIGHTS, blob)
-        _write(tmp / MANIFEST, (json.dumps(manifest, indent=2, default=str) + "\n").encode())
+        text = json.dumps(manifest.to_json(), indent=2, default=str) + "\n"
+        _write(tmp / MANIFEST, text.encode())
         fsync_dir(tmp)
         os.rename(tmp, folder / model_id)
     except BaseException:
@@ -305,11 +263,6 @@ def _tensors(prefix: str, weights: Mapping, calib: Mapping[str, Mapping[str, np.
     return out
 
 
-def _one_symbol_keys(symbol: str, series: Mapping) -> dict:
-    """The format-1 top-level keys of a one-symbol model (``ticker``, scalers, split, dates)."""
-    return {"ticker": symbol, **{k: series.get(k) for k in SERIES_KEYS}}
-
-
 STALE_TMP_SECONDS = 3600.0  # a save takes well under a second; older ones were killed
 
 
@@ -331,7 +284,7 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def read_manifest(root: Path, name: str, model_id: str | None = None) -> dict:
+def read_manifest(root: Path, name: str, model_id: str | None = None) -> Manifest:
     """The manifest of a model (newest by default) without loading weights."""
     label = normalize_symbol(name)
     folder = _resolve(root, label, model_id)
@@ -364,7 +317,7 @@ def _default_id(root: Path, label: str, ids: list[str]) -> str:
             _read_weights(root, models_dir(root, label) / model_id, label, manifest)
         except ModelError:
             continue
-        if manifest.get("interrupted") is not True:
+        if not manifest.interrupted:
             return model_id
         whole = whole or model_id
     return whole or ids[-1]
@@ -383,7 +336,7 @@ def damage(root: Path, name: str, model_id: str) -> str | None:
     return None
 
 
-def _read_manifest(root: Path, folder: Path, label: str) -> dict:
+def _read_manifest(root: Path, folder: Path, label: str) -> Manifest:
     fix = f"run `stockcast train {label}` to replace it"
     try:
         manifest = json.loads(read_stored(folder / MANIFEST, root, MANIFEST_LIMIT, fix))
@@ -405,13 +358,21 @@ def _read_manifest(root: Path, folder: Path, label: str) -> dict:
     if not _well_formed(manifest):
         raise ModelError(f"model {folder.name} of {label} has an unreadable {MANIFEST}; {fix}")
     schema.check_manifest(manifest, f"model {folder.name} of {label}", fix)
-    return manifest
+    try:
+        return Manifest.from_json(manifest)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        raise ModelError(
+            f"model {folder.name} of {label} has an unreadable {MANIFEST}; {fix}"
+        ) from None
 
 
 def _well_formed(manifest: dict) -> bool:
     """Every symbol has its scalers and split (so ``series_view`` cannot fail on the file)."""
     try:
-        series = _series(manifest)
+        if manifest.get("format_version", 1) >= 2:
+            series = manifest["series"]
+        else:
+            series = {manifest["ticker"]: manifest}
         return bool(series) and all(
             isinstance(s["scalers"], dict) and isinstance(s["split"], dict) for s in series.values()
         )
@@ -426,7 +387,7 @@ def load_model(
     device: str = "cpu",
     symbol: str | None = None,
     weights: str = "evaluated",
-) -> tuple[dict, Any, dict[str, np.ndarray]]:
+) -> tuple[Manifest, Any, dict[str, np.ndarray]]:
     """(manifest, model in eval mode, calibration of ``symbol``: arrays {"y", "mu", "vol"});
     the default model (see ``_default_id``) by default, and its own symbol by default (see
     ``pick_symbol``). ``weights``: "evaluated" (what `evaluate` scores, calibrated on
@@ -442,8 +403,8 @@ def load_model(
     config_cls, model_cls = models.lookup(model_arch(f.manifest))
     try:
         state, calib = _weight_set(load(f.blob), f.manifest, f.symbol, weights)
-        cfg = config_cls(**f.manifest["model_config"])
-        k = len(f.manifest.get("members") or [None])
+        cfg = config_cls(**f.manifest.model_config)
+        k = f.manifest.ensemble
         model = model_cls(cfg, init=False)
         if k > 1:
             model = models.make_ensemble([model_cls(cfg, init=False) for _ in range(k)])
@@ -461,7 +422,7 @@ def load_numpy(
     model_id: str | None = None,
     symbol: str | None = None,
     weights: str = "evaluated",
-) -> tuple[dict, numpy_infer.Predict | None, dict[str, np.ndarray]]:
+) -> tuple[Manifest, numpy_infer.Predict | None, dict[str, np.ndarray]]:
     """``load_model`` without torch: (manifest, predict, calibration), where ``predict`` maps
     scaled windows (B, L, F) to scaled outputs (B, H) in numpy (``numpy_infer``), or is None
     when the architecture has no numpy forward (then use ``load_model``). The same checks
@@ -469,9 +430,8 @@ def load_numpy(
     f = _open_weights(root, name, model_id, symbol, weights)
     try:
         state, calib = _weight_set(load_arrays(f.blob), f.manifest, f.symbol, weights)
-        k = len(f.manifest.get("members") or [None])
-        arch, cfg = _arch_key(f.manifest), f.manifest["model_config"]
-        predict = numpy_infer.predictor(arch, cfg, state, k)
+        arch, cfg = _arch_key(f.manifest), dict(f.manifest.model_config)
+        predict = numpy_infer.predictor(arch, cfg, state, f.manifest.ensemble)
     except Exception as exc:
         raise f.unloadable(exc) from None
     return f.manifest, predict, calib
@@ -483,7 +443,7 @@ class _Opened:
 
     folder: Path
     label: str
-    manifest: dict
+    manifest: Manifest
     symbol: str
     blob: bytes
 
@@ -508,7 +468,7 @@ def _open_weights(
     return _Opened(folder, label, manifest, sym, blob)
 
 
-def _read_weights(root: Path, folder: Path, label: str, manifest: Mapping) -> bytes:
+def _read_weights(root: Path, folder: Path, label: str, manifest: Manifest) -> bytes:
     """The weights file of a model whose manifest was read, checked: a known architecture, the
     manifest's digest, finite arrays."""
     fix = f"run `stockcast train {label}` to replace it"
@@ -528,19 +488,19 @@ def _read_weights(root: Path, folder: Path, label: str, manifest: Mapping) -> by
         raise ModelError(
             f"weights of model {folder.name} of {label} cannot be read ({why}); {fix}"
         ) from None
-    if hashlib.sha256(blob).hexdigest() != manifest.get("weights_sha256"):
+    if hashlib.sha256(blob).hexdigest() != manifest.weights_sha256:
         raise ModelError(f"weights of model {folder.name} of {label} are corrupt; {fix}")
     schema.check_weights(blob, f"model {folder.name} of {label}", fix)
     return blob
 
 
-def _arch_key(manifest: Mapping) -> str:
+def _arch_key(manifest: Manifest) -> str:
     """``model_arch`` as the registry spells it (what ``models.lookup`` accepts)."""
     return model_arch(manifest).strip().lower()
 
 
 def _weight_set(
-    tensors: Mapping[str, Any], manifest: Mapping, sym: str, weights: str
+    tensors: Mapping[str, Any], manifest: Manifest, sym: str, weights: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(state dict, calibration {"y", "mu", "vol"}) of the chosen weight set in a weights file
     (torch tensors or numpy arrays alike): the live set when asked for and present."""
@@ -548,7 +508,7 @@ def _weight_set(
     pre = LIVE if live else ""
     start = len(pre) + len("model.")
     state = {key[start:]: v for key, v in tensors.items() if key.startswith(pre + "model.")}
-    prefix = "calib." if manifest["format_version"] == 1 else f"{pre}calib.{sym}."
+    prefix = "calib." if manifest.format_version == 1 else f"{pre}calib.{sym}."
     parts = [*CALIB_PARTS, *([SCALE_PART] if prefix + SCALE_PART in tensors else [])]
     return state, {part: tensors[prefix + part] for part in parts}
 
@@ -567,9 +527,10 @@ def load_scale(
     is None when no horizon uses the network's scale. ``torch_route``: torch even where numpy
     could (`evaluate` scores exactly what `train` scored)."""
     f = _open_weights(root, name, model_id, symbol, weights)
-    head = ScaleHead.from_dict(f.manifest.get("scale"))
-    if head is None:
+    saved = f.manifest.scale
+    if saved is None:
         return None
+    head = ScaleHead(kind=saved.kind, use=saved.use)
     if not any(head.use):
         return head, None
     try:
@@ -577,8 +538,8 @@ def load_scale(
         live = weights == "live" and any(k.startswith(LIVE + SCALE) for k in tensors)
         pre = (LIVE if live else "") + SCALE
         state = {k[len(pre) :]: v for k, v in tensors.items() if k.startswith(pre)}
-        k = len(f.manifest["scale"].get("members") or [None])
-        arch, cfg = _arch_key(f.manifest), f.manifest["model_config"]
+        k = max(1, len(saved.members))
+        arch, cfg = _arch_key(f.manifest), dict(f.manifest.model_config)
         fast = None if torch_route else numpy_infer.predictor(arch, cfg, state, k)
         predict = fast or _torch_scale(f.manifest, state, k)
     except Exception as exc:
@@ -586,14 +547,16 @@ def load_scale(
     return head, predict
 
 
-def _torch_scale(manifest: Mapping, state: Mapping[str, np.ndarray], k: int) -> numpy_infer.Predict:
+def _torch_scale(
+    manifest: Manifest, state: Mapping[str, np.ndarray], k: int
+) -> numpy_infer.Predict:
     """The torch forward of scale networks whose architecture has no numpy forward."""
     import torch
 
     from stockcast.models.base import predict_scaled
 
     config_cls, model_cls = models.lookup(model_arch(manifest))
-    cfg = config_cls(**manifest["model_config"])
+    cfg = config_cls(**manifest.model_config)
     net = model_cls(cfg, init=False)
     if k > 1:
         net = models.make_ensemble([model_cls(cfg, init=False) for _ in range(k)])

@@ -113,9 +113,9 @@ def retrain_due(root: Path, symbol: str, plan: SymbolPlan, now: dt.datetime) -> 
         view = modelstore.series_view(manifest, symbol)
     except ModelError as exc:
         return f"the newest model is unusable: {exc}"
-    if plan.horizon is not None and plan.horizon > int(manifest.get("horizon", 0)):
-        return f"the model forecasts {manifest.get('horizon')} sessions, horizon is {plan.horizon}"
-    created = pd.Timestamp(manifest["created"])
+    if plan.horizon is not None and plan.horizon > manifest.horizon:
+        return f"the model forecasts {manifest.horizon} sessions, horizon is {plan.horizon}"
+    created = pd.Timestamp(manifest.created)
     created = created.tz_localize("UTC") if created.tzinfo is None else created
     age_days = (pd.Timestamp(now) - created).total_seconds() / 86400
     end = view.data_end or view.trained_through

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from stockcast.errors import UsageError
 from stockcast.forecasting import crosssection, evaluation, walkforward
 from stockcast.forecasting.latest import data_config
 from stockcast.models import store as modelstore
+from stockcast.models.manifest import Manifest
 from stockcast.prep.dataset import MultiDataset
 from stockcast.prep.windows import DataConfig, Dataset, build_dataset
 from stockcast.training.backtest import (
@@ -59,7 +60,7 @@ def is_bare_id(ref: str) -> bool:
     return ":" not in ref and modelstore.model_ref("ID", ref)[1] is not None
 
 
-def read_saved(root: Path, ref: str, symbol: str | None = None) -> dict:
+def read_saved(root: Path, ref: str, symbol: str | None = None) -> Manifest:
     """The manifest that ``--model`` ``ref`` names (an id: ``symbol``'s own model; a name or
     NAME:ID: that model); UsageError when no model has that name, or for an id without a
     symbol."""
@@ -81,32 +82,29 @@ def read_saved(root: Path, ref: str, symbol: str | None = None) -> dict:
     return modelstore.read_manifest(root, name, model_id)
 
 
-def is_global(manifest: dict) -> bool:
+def is_global(manifest: Manifest) -> bool:
     """The model is one network over several symbols (`train --global`)."""
-    return manifest.get("kind") == "global"
+    return manifest.is_global
 
 
-def recipe(manifest: dict) -> tuple[DataConfig, Any, TrainConfig]:
+def recipe(manifest: Manifest) -> tuple[DataConfig, Any, TrainConfig]:
     """(data config without a test start, architecture ``Config``, train config) of a saved
     model: what `train` was given when it made it."""
     data = replace(data_config(manifest), test_start=None)
-    config_cls, _ = models.lookup(modelstore.model_arch(manifest))
-    model_cfg = config_cls(**manifest["model_config"])
-    known = {f.name for f in fields(TrainConfig)}
-    saved = manifest.get("train_config") or {}
-    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known})
-    return data, model_cfg, cfg
+    config_cls, _ = models.lookup(manifest.arch)
+    model_cfg = config_cls(**manifest.model_config)
+    return data, model_cfg, manifest.train_options()
 
 
-def model_label(manifest: dict) -> str:
+def model_label(manifest: Manifest) -> str:
     """``NAME:ID``: the saved model exactly (``--model`` accepts it)."""
-    return f"{manifest['name']}:{manifest['id']}"
+    return f"{manifest.name}:{manifest.id}"
 
 
-def check_symbols(manifest: dict, symbols: Sequence[str]) -> list[str]:
+def check_symbols(manifest: Manifest, symbols: Sequence[str]) -> list[str]:
     """``symbols`` normalised; UsageError (one line naming the model's symbols) when one is not
     a symbol of the model."""
-    covered = modelstore.model_symbols(manifest)
+    covered = manifest.symbols
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     missing = [s for s in syms if s not in covered]
     if missing:
@@ -169,10 +167,10 @@ def backtest_global(
     if not is_global(manifest):
         raise UsageError(
             f"--model {ref} is a per-symbol model; backtest it per symbol: `stockcast backtest "
-            f"{' '.join(modelstore.model_symbols(manifest))} --model {ref}`"
+            f"{' '.join(manifest.symbols)} --model {ref}`"
         )
     wanted = check_symbols(manifest, symbols)
-    syms = modelstore.model_symbols(manifest)
+    syms = manifest.symbols
     data, model_cfg, cfg = recipe(manifest)
     store = PriceStore(root)
     prices = {s: store.read(s) for s in syms}

@@ -44,6 +44,7 @@ from stockcast.errors import UsageError
 from stockcast.forecasting import choosestart, evaluation, naivestart
 from stockcast.models import store as modelstore
 from stockcast.models.base import EVAL_BATCH
+from stockcast.models.manifest import GLOBAL, Live, Manifest, Series, Training, members_of
 from stockcast.models.scale import KINDS
 from stockcast.prep import features
 from stockcast.prep.dataset import MultiDataset, build_multi
@@ -383,12 +384,15 @@ def train_global(
         live_seconds = time.perf_counter() - t_live
     # the note, `live` and each series' `trained_through` say which weights predict uses
     manifest = _manifest(fitted, data, model_cfg, live=live is not None, interrupted=interrupted)
-    manifest["scale"] = job.scale_entry(scale)
     calib = {s: _calib(m.val) for s, m in members.items()}
     reports = {sym: m.report for sym, m in members.items()}
-    manifest["series_metrics"] = reports  # per symbol: the `evaluate --json` report
     across = evaluation.cross_sectional(members)
-    manifest.update(across)  # `pooled` and `cross_section`, as `evaluate --model NAME` prints
+    manifest = dataclasses.replace(
+        manifest.with_reports(reports),  # per symbol: the `evaluate --json` report
+        scale=job.scale_entry(scale),
+        pooled=across["pooled"],  # as `evaluate --model NAME` prints them
+        cross_section=across["cross_section"],
+    )
     model_id, path = modelstore.save_model(
         root, name, manifest, model.state_dict(), calib,
         live_weights=None if live is None else live.state_dict(),
@@ -404,29 +408,29 @@ def train_global(
         "path": str(path),
         "symbols": syms,
         "processes": world,
-        "epochs": manifest["epochs"],
-        "best_epoch": manifest["best_epoch"],
-        "val_loss": manifest["best_val_loss"],
-        "initial_val_loss": manifest["initial_val_loss"],
+        "epochs": manifest.training.epochs,
+        "best_epoch": manifest.training.best_epoch,
+        "val_loss": manifest.training.best_val_loss,
+        "initial_val_loss": manifest.training.initial_val_loss,
         "train_windows": len(ds.index("train")),
         "val_windows": len(ds.index("val")),
         "test_windows": len(ds.index("test")),
         "split": {
-            "val_start": manifest["split_dates"][0],
-            "test_start": manifest["split_dates"][1],
+            "val_start": fitted.split_dates[0],
+            "test_start": fitted.split_dates[1],
         },
-        "seconds": manifest["seconds"],
+        "seconds": manifest.training.seconds,
         "live_seconds": round(live_seconds, 3),
         "total_seconds": round(time.perf_counter() - t_start, 3),
         "device": fitted.device,
-        "windows_per_s": round(manifest["windows_per_s"] * world, 1),
+        "windows_per_s": round((manifest.training.windows_per_s or 0.0) * world, 1),
         "interrupted": interrupted,
-        "note": manifest["note"],
-        "ensemble": manifest["ensemble"],
-        "members": manifest["members"],
-        "start_drift": {sym: b["start_drift"] for sym, b in manifest["series"].items()},
+        "note": manifest.note,
+        "ensemble": manifest.ensemble,
+        "members": [m.to_json() for m in manifest.members],
+        "start_drift": {s.symbol: list(s.start_drift) for s in manifest.series},
         "start": global_start(fitted),
-        "live": manifest["live"],
+        "live": None if manifest.live is None else manifest.live.to_json(),
         "evaluation": {sym: {"ticker": sym, "model": model_id, **r} for sym, r in reports.items()},
         **across,
     }
@@ -437,17 +441,17 @@ def _calib(p: evaluation.PartPredictions) -> dict[str, np.ndarray]:
 
 
 def _manifest(fitted: GlobalFit, data: DataConfig, model_cfg: Any, live: bool,
-              interrupted: bool) -> dict:  # fmt: skip
+              interrupted: bool) -> Manifest:  # fmt: skip
     """The per-symbol series blocks and the recipe (``job._manifest``'s keys for one member);
     ``live``: live weights are saved (each series trained through its last stored session)."""
     ds, fits, cfg = fitted.dataset, fitted.results, fitted.cfg
     one = Fitted(model=None, dataset=None, val=None, fits=fits, seconds=fitted.seconds,  # type: ignore[arg-type]
                  device=fitted.device, model_cfg=model_cfg, cfg=cfg)  # fmt: skip
-    series = {}
+    series = []
     for s in ds.series:
         split = ds.split_summary(s.symbol)
         data_end = s.dates[-1].date().isoformat()
-        series[s.symbol] = {
+        block = {
             "scalers": {
                 "features": s.feature_scaler.to_dict(),
                 "targets": s.target_scaler.to_dict(),
@@ -459,45 +463,33 @@ def _manifest(fitted: GlobalFit, data: DataConfig, model_cfg: Any, live: bool,
             "evaluated_trained_through": split["val"]["target_end"],
             "data_end": data_end,
         }
+        series.append(Series.from_json(s.symbol, block, data.horizon))
     note = job.notes(one, interrupted, live=live, start=global_start(fitted))
-    return {
-        "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "kind": "global",
-        "format_version": modelstore.FORMAT_VERSION,  # series_view reads it before saving
-        "features": list(data.features),
-        "lookback": data.lookback,
-        "horizon": data.horizon,
-        "data_config": {**dataclasses.asdict(data), "features": list(data.features)},
-        "arch": models.arch_of(model_cfg),
-        "model_config": model_cfg.to_dict(),
-        "train_config": cfg.to_dict(),
-        "split_dates": list(fitted.split_dates),  # every series splits at these sessions
-        "series": series,
-        "best_val_loss": ensemble_val_loss(fitted),
-        "initial_val_loss": min(f.initial_val_loss for f in fits),
-        "epochs": max(f.epochs for f in fits),
-        "best_epoch": max(f.best_epoch for f in fits),  # 0: every member is the naive start
-        "ensemble": len(fits),
-        "members": [
-            {
-                "seed": f.seed,
-                "best_epoch": f.best_epoch,
-                "best_val_loss": f.best_val_loss,
-                "initial_val_loss": f.initial_val_loss,
-                "epochs": f.epochs,
-                "interrupted": f.interrupted,
-            }
-            for f in fits
-        ],
-        "interrupted": interrupted,
-        "note": "; ".join(n for n in (GLOBAL_NOTE, note) if n),
-        "live": _live_block(fitted) if live else None,
-        "seed": cfg.seed,
-        "device": fitted.device,
-        "seconds": round(fitted.seconds, 3),
-        "windows_per_s": round(sum(f.windows_per_s for f in fits), 1),
-        "versions": job.versions(),
-    }
+    return Manifest(
+        created=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        kind=GLOBAL,
+        data=dataclasses.replace(data, features=tuple(data.features)),
+        arch=models.arch_of(model_cfg),
+        model_config=model_cfg.to_dict(),
+        train_config=cfg.to_dict(),
+        split_dates=fitted.split_dates,  # every series splits at these sessions
+        series=tuple(series),
+        training=Training(
+            best_val_loss=ensemble_val_loss(fitted),
+            initial_val_loss=min(f.initial_val_loss for f in fits),
+            epochs=max(f.epochs for f in fits),
+            best_epoch=max(f.best_epoch for f in fits),  # 0: every member is the naive start
+            seed=cfg.seed,
+            device=fitted.device,
+            seconds=round(fitted.seconds, 3),
+            windows_per_s=round(sum(f.windows_per_s for f in fits), 1),
+        ),
+        members=members_of(fits),
+        interrupted=interrupted,
+        note="; ".join(n for n in (GLOBAL_NOTE, note) if n),
+        live=_live_block(fitted) if live else None,
+        versions=job.versions(),
+    )
 
 
 def global_start(fitted: GlobalFit) -> str:
@@ -509,16 +501,16 @@ def global_start(fitted: GlobalFit) -> str:
     return " / ".join(f"{sym}: {w}" for sym, w in zip(fitted.dataset.symbols, words, strict=True))
 
 
-def _live_block(fitted: GlobalFit) -> dict:
+def _live_block(fitted: GlobalFit) -> Live:
     """The manifest's ``live``: what the live weights saw (per series: ``series.<SYM>.
     trained_through``) and what calibrates their bands."""
     ds, horizon = fitted.dataset, fitted.dataset.config.horizon
-    return {
-        "trained_through": max(s.dates[-1] for s in ds.series).date().isoformat(),
-        "as_of_end": max(s.dates[-1 - horizon] for s in ds.series).date().isoformat(),
-        "windows": len(stored_rows(ds)),
-        "epochs": [f.best_epoch for f in fitted.results],
-        "processes": 1,  # refit in one process (rank 0 under torchrun)
-        "calibration": "test-split predictions of the evaluated model",
-        "calibration_start": fitted.split_dates[1],
-    }
+    return Live(
+        trained_through=max(s.dates[-1] for s in ds.series).date().isoformat(),
+        as_of_end=max(s.dates[-1 - horizon] for s in ds.series).date().isoformat(),
+        windows=len(stored_rows(ds)),
+        epochs=tuple(f.best_epoch for f in fitted.results),
+        processes=1,  # refit in one process (rank 0 under torchrun)
+        calibration="test-split predictions of the evaluated model",
+        calibration_start=fitted.split_dates[1],
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from dataclasses import asdict, fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,15 @@ from stockcast.data.store import PriceStore
 from stockcast.errors import StoreUnwritable, TrainingError, UsageError
 from stockcast.forecasting import bands, evaluation, naivestart, shrink
 from stockcast.models import store as modelstore
+from stockcast.models.manifest import (
+    Live,
+    Manifest,
+    Member,
+    Scale,
+    Series,
+    Training,
+    members_of,
+)
 from stockcast.prep import features
 from stockcast.prep.windows import DataConfig
 from stockcast.training import preflight
@@ -135,7 +144,7 @@ def train_symbol(
         live_seconds = time.perf_counter() - t_live
     manifest = _manifest(sym, fitted, report, live is not None, interrupted)
     if learned is not None:  # evaluate and predict apply it (forecasting/shrink.py)
-        manifest["shrink"] = learned.to_dict()
+        manifest = replace(manifest, shrink=learned.to_dict())
     sf = fitted.scale
     model_id, path = modelstore.save_model(
         root, sym, manifest, model.state_dict(), {sym: _calib(fitted.val)},
@@ -157,29 +166,24 @@ def _calib(p: evaluation.PartPredictions) -> dict[str, np.ndarray]:
     return {"y": p.y, "mu": p.mu, "vol": p.vol, **sigma}
 
 
-def scale_entry(sf: ScaleFit | None) -> dict | None:
+def scale_entry(sf: ScaleFit | None) -> Scale | None:
     """The manifest's ``scale``: the band's scale networks (likelihood, per-horizon use,
     members), or None (`--band ewma`: the EWMA band)."""
     if sf is None:
         return None
-    return {
-        **sf.head.to_dict(),
-        "description": sf.head.describe(),
-        "members": [
-            {
-                "seed": f.seed,
-                "best_epoch": f.best_epoch,
-                "epochs": f.epochs,
-                "best_val_loss": f.best_val_loss,
-                "initial_val_loss": f.initial_val_loss,
-            }
+    return Scale(
+        kind=sf.head.kind,
+        use=sf.head.use,
+        description=sf.head.describe(),
+        members=tuple(
+            Member(f.seed, f.best_epoch, f.best_val_loss, f.initial_val_loss, f.epochs)
             for f in sf.fits
-        ],
-        "seconds": round(sf.seconds, 3),
-    }
+        ),
+        seconds=round(sf.seconds, 3),
+    )
 
 
-def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: dict, report: dict,
+def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: Manifest, report: dict,
             live_seconds: float, t_start: float) -> dict:  # fmt: skip
     """The `train --json` object."""
     ds, fits = fitted.dataset, fitted.fits
@@ -191,10 +195,10 @@ def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: dict,
         "ticker": sym,
         "model": model_id,
         "path": str(path),
-        "epochs": manifest["epochs"],
-        "best_epoch": manifest["best_epoch"],
-        "val_loss": manifest["best_val_loss"],
-        "initial_val_loss": manifest["initial_val_loss"],
+        "epochs": manifest.training.epochs,
+        "best_epoch": manifest.training.best_epoch,
+        "val_loss": manifest.training.best_val_loss,
+        "initial_val_loss": manifest.training.initial_val_loss,
         "train_windows": len(ds.parts["train"]),
         "val_windows": len(ds.parts["val"]),
         "test_windows": len(ds.parts["test"]),
@@ -205,15 +209,15 @@ def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: dict,
         "device": fitted.device,
         "windows_per_s": round(windows_per_s, 1),
         "gflops_per_s": round(gflops, 2),
-        "interrupted": manifest["interrupted"],
-        "note": manifest["note"],
-        "start_drift": manifest["series"][sym]["start_drift"],
-        "start": naivestart.describe(manifest["series"][sym]["start_drift"]),
+        "interrupted": manifest.interrupted,
+        "note": manifest.note,
+        "start_drift": list(manifest.series_of(sym).start_drift),
+        "start": naivestart.describe(manifest.series_of(sym).start_drift),
         "ensemble": len(fits),
-        "members": manifest["members"],
+        "members": [m.to_json() for m in manifest.members],
         "workers": fitted.workers,
         "ensemble_seconds_ratio": round(fitted.seconds_ratio, 3),
-        "live": manifest["live"],
+        "live": None if manifest.live is None else manifest.live.to_json(),
         "evaluation": {"ticker": sym, "model": model_id, **report},
     }
 
@@ -261,72 +265,67 @@ def notes(fitted: Fitted, interrupted: bool, live: bool,
     return "; ".join(out)
 
 
-def _manifest(sym: str, fitted: Fitted, report: dict, live: bool, interrupted: bool) -> dict:
+def _manifest(sym: str, fitted: Fitted, report: dict, live: bool, interrupted: bool) -> Manifest:
     """Everything `evaluate` and `predict` need to rebuild the model's view (see modelstore,
-    which adds the name, symbols and id)."""
+    which adds the name and id)."""
     ds, fits = fitted.dataset, fitted.fits
     data: DataConfig = ds.config
     cfg = fitted.cfg or TrainConfig()
     split = ds.split_summary()
     data_end = ds.dates[-1].date().isoformat()
     last_as_of = all_stored_rows(ds).stop - 1 + data.lookback - 1
-    members = [
-        {"seed": f.seed, "best_epoch": f.best_epoch, "best_val_loss": f.best_val_loss,
-         "initial_val_loss": f.initial_val_loss, "epochs": f.epochs, "interrupted": f.interrupted}
-        for f in fits
-    ]  # fmt: skip
-    return {
-        "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "features": list(data.features),
-        "lookback": data.lookback,
-        "horizon": data.horizon,
-        "data_config": {**asdict(data), "features": list(data.features)},
-        "arch": models.arch_of(fitted.model_cfg),
-        "model_config": fitted.model_cfg.to_dict(),
-        "train_config": cfg.to_dict(),
-        "series": {
-            sym: {
-                "scalers": {
-                    "features": ds.feature_scaler.to_dict(),
-                    "targets": ds.target_scaler.to_dict(),
-                },
-                "split": split,
-                "start_drift": start_drift(fitted),  # (H,) 0: persistence .. 1: drift
-                # the last date whose price shaped the weights predict uses: the live ones saw
-                # every stored session; the evaluated ones the validation targets (early stopping)
-                "trained_through": data_end if live else split["val"]["target_end"],
-                "evaluated_trained_through": split["val"]["target_end"],
-                "data_end": data_end,
-            }
+    series = Series.from_json(
+        sym,
+        {
+            "scalers": {
+                "features": ds.feature_scaler.to_dict(),
+                "targets": ds.target_scaler.to_dict(),
+            },
+            "split": split,
+            "start_drift": start_drift(fitted),  # (H,) 0: persistence .. 1: drift
+            # the last date whose price shaped the weights predict uses: the live ones saw
+            # every stored session; the evaluated ones the validation targets (early stopping)
+            "trained_through": data_end if live else split["val"]["target_end"],
+            "evaluated_trained_through": split["val"]["target_end"],
+            "data_end": data_end,
         },
-        "best_val_loss": ensemble_val_loss(fitted),
-        "initial_val_loss": min(f.initial_val_loss for f in fits),
-        "epochs": max(f.epochs for f in fits),
-        "best_epoch": max(f.best_epoch for f in fits),  # 0: every member is persistence
-        "ensemble": len(fits),
-        "members": members,
-        "interrupted": interrupted,
-        "note": notes(fitted, interrupted, live),
-        "scale": scale_entry(fitted.scale),
-        "live": {
-            "trained_through": data_end,
-            "as_of_end": ds.dates[last_as_of].date().isoformat(),
-            "windows": all_stored_rows(ds).stop,
-            "epochs": [f.best_epoch for f in fits],
-            "calibration": "test-split predictions of the evaluated model",
-            "calibration_start": split["test"].get("start"),
-            "calibration_end": split["test"].get("end"),
-        }
-        if live
-        else None,
-        "seed": cfg.seed,
-        "device": fitted.device,
-        "seconds": round(fitted.seconds, 3),
-        "cpu_seconds": round(fitted.cpu_seconds, 3),
-        "windows_per_s": round(sum(f.windows_per_s for f in fits), 1),
-        "test_metrics": report,
-        "versions": versions(),
-    }
+        data.horizon,
+        report,
+    )
+    live_block = Live(
+        trained_through=data_end,
+        as_of_end=ds.dates[last_as_of].date().isoformat(),
+        windows=all_stored_rows(ds).stop,
+        epochs=tuple(f.best_epoch for f in fits),
+        calibration="test-split predictions of the evaluated model",
+        calibration_start=split["test"].get("start"),
+        calibration_end=split["test"].get("end"),
+    )
+    return Manifest(
+        created=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        data=replace(data, features=tuple(data.features)),
+        arch=models.arch_of(fitted.model_cfg),
+        model_config=fitted.model_cfg.to_dict(),
+        train_config=cfg.to_dict(),
+        series=(series,),
+        training=Training(
+            best_val_loss=ensemble_val_loss(fitted),
+            initial_val_loss=min(f.initial_val_loss for f in fits),
+            epochs=max(f.epochs for f in fits),
+            best_epoch=max(f.best_epoch for f in fits),  # 0: every member is persistence
+            seed=cfg.seed,
+            device=fitted.device,
+            seconds=round(fitted.seconds, 3),
+            cpu_seconds=round(fitted.cpu_seconds, 3),
+            windows_per_s=round(sum(f.windows_per_s for f in fits), 1),
+        ),
+        members=members_of(fits),
+        interrupted=interrupted,
+        note=notes(fitted, interrupted, live),
+        scale=scale_entry(fitted.scale),
+        live=live_block if live else None,
+        versions=versions(),
+    )
 
 
 def versions() -> dict[str, str]:
