@@ -11,6 +11,7 @@ from stockcast.cli.app import (
     STATE,
     app,
     check_model_option,
+    end_batch,
     error_line,
     error_object,
     handles_errors,
@@ -35,6 +36,22 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 
+GlobalOpt = Annotated[
+    bool,
+    typer.Option(
+        "--global", help="Train ONE model over all the symbols' windows (split at common dates)."
+    ),
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="Name of a --global model (default: global); use it with --model NAME.",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 @handles_errors
 @training_options
@@ -42,21 +59,8 @@ def train(
     symbols: SymbolsArg,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
-    global_: Annotated[
-        bool,
-        typer.Option(
-            "--global",
-            help="Train ONE model over all the symbols' windows (split at common dates).",
-        ),
-    ] = False,
-    name: Annotated[
-        str | None,
-        typer.Option(
-            "--name",
-            help="Name of a --global model (default: global); use it with --model NAME.",
-            show_default=False,
-        ),
-    ] = None,
+    global_: GlobalOpt = False,
+    name: NameOpt = None,
     *,
     options: dict[str, Any],
 ) -> None:
@@ -103,6 +107,13 @@ def train(
     dist.finish()
     if not me.main:
         raise typer.Exit(batch.exit_code)
+    _end(syms, outcomes, as_json, quiet)
+
+
+def _end(
+    syms: list[str], outcomes: list[Outcome[dict[str, Any]]], as_json: bool, quiet: bool
+) -> None:
+    """Report every rank's outcomes (in the order of ``syms``) and exit with their code."""
     code = exit_code(
         len(syms),
         [o.error.exit_code for o in outcomes if o.error is not None],
@@ -289,17 +300,7 @@ def evaluate(
     batch = run_batch(syms, lambda s: evaluate_saved(STATE.data_dir, s, model), on_outcome=said)
     if len(syms) == 1 and batch.errors and not as_json:
         raise batch.errors[0]  # one red line and its own exit code (handles_errors)
-    if as_json:
-        done = [o for o in batch.outcomes if o.value is not None or o.error is not None]
-        print_json([o.value or error_object(o.symbol, o.error) for o in done])
-    elif not quiet:
-        con = stdout()
-        for i, ev in enumerate(batch.values):
-            if i:
-                con.print()
-            render_evaluation(ev, con)
-    if batch.exit_code:
-        raise typer.Exit(batch.exit_code)
+    end_batch(batch, as_json, quiet, render_evaluation)
 
 
 def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
