@@ -24,7 +24,6 @@ import pandas as pd
 from stockcast.batch import Outcome, run_batch
 from stockcast.data.calendar import calendar_code_for, last_completed_session
 from stockcast.data.paths import normalize_symbol
-from stockcast.data.sources import yahoo
 from stockcast.data.sources.base import (
     DEFAULT_SOURCE,
     Source,
@@ -416,29 +415,6 @@ def _recorded_csv_options(store: PriceStore, symbol: str, ref: str) -> dict:
 def ingest_sample(store: PriceStore, *, replace: bool = False) -> FetchResult:
     """Store the bundled MSFT sample (no network)."""
     return refresh(store, SAMPLE_SYMBOL, SampleSource(), replace=replace)
-
-
-def ingest_yahoo(
-    store: PriceStore,
-    symbol: str,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    *,
-    full: bool = False,
-    replace: bool = False,
-    now: dt.datetime | None = None,
-    session: Any = None,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: yahoo.Backoff | None = None,
-) -> FetchResult:
-    """Fetch ``symbol`` from Yahoo: incrementally when it is stored, else its whole history.
-
-    See ``refresh``; bars of a session that has not closed yet are left out and counted.
-    """
-    symbol = normalize_symbol(symbol)
-    yahoo.configure(store.root / "cache" / "yfinance")
-    source = yahoo.YahooSource(session=session, sleep=sleep, backoff=backoff)
-    return refresh(store, symbol, source, start, end, full=full, replace=replace, now=now)
 
 
 # several symbols ---------------------------------------------------------------------------
