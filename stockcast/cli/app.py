@@ -22,8 +22,8 @@ from rich.console import Console
 from typer.core import TyperOption
 
 from stockcast import __version__
-from stockcast.batch import Batch
 from stockcast.data.paths import data_dir, data_dir_source
+from stockcast.eachsymbol import Batch
 from stockcast.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,

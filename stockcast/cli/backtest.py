@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stockcast.batch import Outcome, run_batch
 from stockcast.cli.app import (
     STATE,
     app,
@@ -33,6 +32,7 @@ from stockcast.cli.report import (
     verdict_text,
 )
 from stockcast.cli.tables import print_table
+from stockcast.eachsymbol import Outcome, for_each_symbol
 from stockcast.errors import UsageError
 from stockcast.options import ARCHS, SPECS, arch_list
 
@@ -292,7 +292,7 @@ def _report(
             text = str(o.error) + where_hint(o.error)
             error_line(text if o.symbol in str(o.error) else f"{o.symbol}: {text}")
 
-    batch = run_batch(syms, one, on_outcome=said)
+    batch = for_each_symbol(syms, one, on_outcome=said)
     if len(syms) == 1 and batch.errors and not as_json:
         raise typer.Exit(batch.exit_code)
     end_batch(batch, as_json, quiet, render)  # --json: always an array

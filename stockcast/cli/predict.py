@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stockcast.batch import Outcome, run_batch
 from stockcast.cli.app import (
     STATE,
     app,
@@ -21,6 +20,7 @@ from stockcast.cli.app import (
     where_hint,
     wrote,
 )
+from stockcast.eachsymbol import Outcome, for_each_symbol
 from stockcast.errors import NoPrices, StockcastError, UsageError
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def predict(
             STATE.data_dir, sym, horizon=horizon, model_id=model, levels=levels, calendar=calendar
         )
 
-    batch = run_batch(
+    batch = for_each_symbol(
         syms, one, on_outcome=functools.partial(_said, errors=len(syms) > 1 or as_json)
     )
     if len(syms) == 1 and batch.errors and not as_json:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stockcast.batch import Outcome, exit_code, run_batch
 from stockcast.cli.app import (
     STATE,
     app,
@@ -30,6 +29,7 @@ from stockcast.cli.options import (
 from stockcast.cli.progress import EpochProgress
 from stockcast.cli.report import new_table, render_cross_section, render_evaluation
 from stockcast.cli.tables import print_table
+from stockcast.eachsymbol import Outcome, exit_code, for_each_symbol
 from stockcast.errors import UsageError
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def train(
 
     if me.world > 1:
         dist.start("cpu")  # gloo, only to gather every rank's results on rank 0
-    batch = run_batch(
+    batch = for_each_symbol(
         dist.share(syms, me),  # under torchrun: this rank's symbols; else all of them
         one,
         on_outcome=_said,
@@ -297,7 +297,9 @@ def evaluate(
         if o.error is not None and (len(syms) > 1 or as_json):
             error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
 
-    batch = run_batch(syms, lambda s: evaluate_saved(STATE.data_dir, s, model), on_outcome=said)
+    batch = for_each_symbol(
+        syms, lambda s: evaluate_saved(STATE.data_dir, s, model), on_outcome=said
+    )
     if len(syms) == 1 and batch.errors and not as_json:
         raise batch.errors[0]  # one red line and its own exit code (handles_errors)
     end_batch(batch, as_json, quiet, render_evaluation)
@@ -322,7 +324,7 @@ def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
         if o.error is not None:
             error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
 
-    batch = run_batch(syms, one, on_outcome=said)
+    batch = for_each_symbol(syms, one, on_outcome=said)
     members = {o.symbol: o.value for o in batch.outcomes if o.value is not None}
     result = {
         "model": model_id,

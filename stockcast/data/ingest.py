@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stockcast.batch import Outcome, run_batch
+from stockcast.eachsymbol import Outcome, for_each_symbol
 from stockcast.data.calendar import calendar_code_for, last_completed_session
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.sources.base import (
@@ -431,7 +431,7 @@ def run_all(
     After an error that would repeat for every symbol (``SourceDown``, an unwritable data
     directory) the rest are marked failed with the same message, without asking again.
     """
-    batch = run_batch(list(symbols), _disk_errors_stop(one), pace=pace, sleep=sleep)
+    batch = for_each_symbol(list(symbols), _disk_errors_stop(one), pace=pace, sleep=sleep)
     return [_fetch_result(o, source) for o in batch.outcomes]
 
 
