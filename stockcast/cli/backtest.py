@@ -20,7 +20,7 @@ from stockcast.cli.app import (
     stdout,
     where_hint,
 )
-from stockcast.cli.options import JsonOpt, QuietOpt, SymbolsArg, training_options_helping
+from stockcast.cli.flags import JsonOpt, QuietOpt, SymbolsArg, training_options_helping
 from stockcast.cli.progress import FoldProgress
 from stockcast.cli.report import (
     level_text,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stdout, warn
-from stockcast.cli.options import QuietOpt
+from stockcast.cli.flags import QuietOpt
 from stockcast.eachsymbol import exit_code
 from stockcast.errors import UsageError
 

@@ -19,7 +19,7 @@ from stockcast.cli.app import (
     stdout,
     where_hint,
 )
-from stockcast.cli.options import (
+from stockcast.cli.flags import (
     JsonOpt,
     ModelIdOpt,
     QuietOpt,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from stockcast.cli.app import STATE, app, handles_errors, print_json, stderr, stdout
-from stockcast.cli.options import JsonOpt, QuietOpt, SymbolArg, training_options
+from stockcast.cli.flags import JsonOpt, QuietOpt, SymbolArg, training_options
 
 TrialsOpt = Annotated[
     int, typer.Option("--trials", min=1, help="Finished trials the study should hold.")
