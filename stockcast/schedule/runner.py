@@ -38,12 +38,12 @@ from stockcast.schedule.config import NO_MODEL
 from stockcast.schedule.logsetup import FILE_ONLY
 from stockcast.schedule.runlock import run_lock
 from stockcast.schedule.steps import default_steps, source_of
-from stockcast.schedule.steptypes import Forecast, Refresh, Steps
+from stockcast.schedule.steptypes import LoggedForecast, Refresh, Steps
 
 if TYPE_CHECKING:
     from stockcast.schedule.config import Config, SymbolPlan
 
-__all__ = ["Forecast", "Refresh", "RunReport", "Steps", "SymbolResult", "run", "run_lock"]
+__all__ = ["LoggedForecast", "Refresh", "RunReport", "Steps", "SymbolResult", "run", "run_lock"]
 
 LOGGER = "stockcast.run"
 
