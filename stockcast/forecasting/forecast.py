@@ -25,7 +25,7 @@ from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import ModelError, NoModel, NoPrices, UsageError
 from stockcast.forecasting import intervals, naivestart
-from stockcast.forecasting.history import check_history
+from stockcast.forecasting.history import check_split_stored
 from stockcast.forecasting.latest import LatestWindow, latest_window
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
@@ -372,7 +372,7 @@ def build_forecast(
     ``scale``: the band's scale networks (``models.store.load_scale``; None: EWMA band)."""
     n = check_horizon(horizon, int(manifest["horizon"]), manifest["id"])
     check_features(symbol, manifest, prices)
-    check_history(symbol, prices, manifest)  # refused, like `evaluate`, after a rewrite
+    check_split_stored(symbol, prices, manifest)  # refused, like `evaluate`, after a rewrite
     latest = latest_window(symbol, prices, manifest)
     shrunk = Shrink.from_dict(manifest.get("shrink"))  # None: the raw model (the default)
     mu = apply_shrink(latest.log_returns(predict(latest.x)), shrunk)[:n]  # -> (N,)
