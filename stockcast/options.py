@@ -2,7 +2,7 @@
 defaults, their help text and their valid ranges.
 
 Everything else derives from the dataclasses here: the `stockcast train` flags
-(``stockcast.cli.options``), the ``[train]`` table of ``stockcast.toml`` (its keys, types and
+(``stockcast.cli.flags``), the ``[train]`` table of ``stockcast.toml`` (its keys, types and
 checks), the commented example that `stockcast init` writes, and the manifest of a saved model
 (``DataConfig`` and ``TrainConfig`` are stored as they are). A field declared with ``option(...)``
 is a user-facing option; a plain field is an internal constant kept for the manifest.

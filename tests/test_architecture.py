@@ -111,3 +111,56 @@ def test_help_imports_nothing_heavy() -> None:
     assert out.returncode == 0, out.stderr
     assert "Usage" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "HEAVY=", out.stdout.splitlines()[-1]
+
+
+# --- ARCHITECTURE.md's module map names every module, and only modules that exist -----------
+
+
+def _named_modules(text: str) -> set[str]:
+    """Paths (relative to stockcast/) that the first column of the "Modules" table names: each
+    backticked ``*.py``; a bare file name after a path in the same cell is in that path's folder
+    (`models/store.py`, `catalog.py` -> models/catalog.py)."""
+    section = text.split("## Modules", 1)[1].split("\n## ", 1)[0]
+    named = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        folder = ""
+        for token in line.split("|")[1].split("`")[1::2]:
+            if not token.endswith(".py"):
+                continue
+            if "/" in token:
+                folder = token.rsplit("/", 1)[0] + "/"
+                named.add(token)
+            else:
+                named.add(folder + token)
+    return named
+
+
+def _code_modules() -> set[str]:
+    """Every module under stockcast/, but packages' ``__init__.py`` that hold a docstring only."""
+    out = set()
+    for path in PACKAGE.rglob("*.py"):
+        body = ast.parse(path.read_text()).body
+        if path.name == "__init__.py" and all(
+            isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) for s in body
+        ):
+            continue
+        out.add(path.relative_to(PACKAGE).as_posix())
+    return out
+
+
+def test_architecture_names_every_module_and_only_existing_ones() -> None:
+    named = _named_modules((ROOT / "ARCHITECTURE.md").read_text())
+    modules = _code_modules()
+    assert sorted(modules - named) == [], "modules missing from ARCHITECTURE.md's module table"
+    assert sorted(named - modules) == [], "ARCHITECTURE.md names modules that do not exist"
+
+
+def test_the_module_map_reader_expands_folders() -> None:
+    text = "## Modules\n| `data/sources/yahoo.py`, `csvfile.py` | x |\n| `errors.py` | y |\n## X\n"
+    assert _named_modules(text) == {
+        "data/sources/yahoo.py",
+        "data/sources/csvfile.py",
+        "errors.py",
+    }

@@ -20,7 +20,7 @@ from stockcast.errors import (
 )
 from stockcast.schedule import forecastlog, runner
 from stockcast.schedule.config import SymbolPlan, parse
-from stockcast.schedule.runner import Forecast, Refresh, Steps
+from stockcast.schedule.runner import LoggedForecast, Refresh, Steps
 
 NOW = dt.datetime(2024, 1, 8, 22, 30, tzinfo=dt.UTC)
 
@@ -74,7 +74,7 @@ class Fake:
             for h in (1, 2)
             for level in plan.levels
         ]
-        return Forecast("m1", "2024-01-08", pd.DataFrame(rows))
+        return LoggedForecast("m1", "2024-01-08", pd.DataFrame(rows))
 
     def steps(self) -> Steps:
         return Steps(self.refresh, self.retrain_due, self.train, self.forecast)

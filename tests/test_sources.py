@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockcast.batch import run_batch
 from stockcast.data import ingest
 from stockcast.data.sources.base import REGISTRY, source_class, source_names
 from stockcast.data.sources.csvfile import CsvSource
 from stockcast.data.sources.sample import SampleSource
 from stockcast.data.sources.yahoo import RateLimited, YahooSource, YahooUnreachable
 from stockcast.data.store import COLUMNS, PriceStore
+from stockcast.eachsymbol import for_each_symbol
 from stockcast.errors import DataError, SourceDown, SourceError, StoreUnwritable, UsageError
 
 DAYS = pd.bdate_range("2024-01-02", periods=20)
@@ -168,7 +168,7 @@ def test_a_symbol_error_does_not_stop_the_batch() -> None:
             raise SourceError("no data for AAA")
         return sym.lower()
 
-    batch = run_batch(["AAA", "BBB"], one)
+    batch = for_each_symbol(["AAA", "BBB"], one)
     assert batch.values == ["bbb"] and [str(e) for e in batch.errors] == ["no data for AAA"]
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from fakeyahoo import FakeYahoo, Script, make_bars, reset_yfinance, session_ts
 
 from stockcast.data import ingest
+from stockcast.data.paths import normalize_symbol
 from stockcast.data.sources import yahoo
 from stockcast.data.store import PriceStore
 
@@ -36,6 +40,24 @@ def store(stockcast_home: Path) -> PriceStore:
     return PriceStore(stockcast_home)
 
 
+def ingest_yahoo(
+    store: PriceStore,
+    symbol: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    session: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: yahoo.Backoff | None = None,
+    **options: Any,
+) -> ingest.FetchResult:
+    """``symbol`` fetched from Yahoo through the one refresh (``options``: full, replace, now),
+    with the data directory's yfinance cache, as `fetch` does."""
+    yahoo.configure(store.root / "cache" / "yfinance")
+    source = yahoo.YahooSource(session=session, sleep=sleep, backoff=backoff)
+    return ingest.refresh(store, normalize_symbol(symbol), source, start, end, **options)
+
+
 def _ny_date(period1: int) -> dt.date:
     return pd.Timestamp(period1, unit="s", tz="UTC").tz_convert("America/New_York").date()
 
@@ -45,7 +67,7 @@ def test_history_with_dividend_and_split(store: PriceStore) -> None:
     bars[3] = replace(bars[3], dividend=0.24)
     bars[7] = replace(bars[7], split=(4, 1))
     fake = FakeYahoo(Script(bars={"AAPL": bars}))
-    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    result = ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     assert (result.status, result.rows, result.rows_added) == ("new", 25, 25)
     df = store.read("AAPL")
     assert list(df.index.date) == DAYS
@@ -59,10 +81,10 @@ def test_history_with_dividend_and_split(store: PriceStore) -> None:
 def test_incremental_update_asks_from_a_few_sessions_back(store: PriceStore) -> None:
     script = Script(bars={"AAPL": make_bars(DAYS[:15])})
     fake = FakeYahoo(script)
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     script.bars["AAPL"] = make_bars(DAYS)
     fake.calls.clear()
-    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    result = ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     (params,) = fake.chart_calls()
     assert _ny_date(params["period1"]) == DAYS[14 - ingest.OVERLAP_SESSIONS]
     assert (result.status, result.rows, result.rows_added) == ("updated", 25, 10)
@@ -71,9 +93,9 @@ def test_incremental_update_asks_from_a_few_sessions_back(store: PriceStore) -> 
 
 def test_unchanged_when_nothing_new(store: PriceStore) -> None:
     fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     before = store.path("AAPL").read_bytes()
-    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    result = ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     assert (result.status, result.rows_added) == ("unchanged", 0)
     assert store.path("AAPL").read_bytes() == before
 
@@ -81,14 +103,14 @@ def test_unchanged_when_nothing_new(store: PriceStore) -> None:
 def test_rewritten_adjusted_history_triggers_full_refetch(store: PriceStore) -> None:
     script = Script(bars={"AAPL": make_bars(DAYS[:15])})
     fake = FakeYahoo(script)
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     # a dividend on session 20 rescales every earlier adjusted close by 0.99
     bars = make_bars(DAYS)
     bars = [replace(b, adjclose=b.close * 0.99) if i < 20 else b for i, b in enumerate(bars)]
     bars[20] = replace(bars[20], dividend=1.2)
     script.bars["AAPL"] = bars
     fake.calls.clear()
-    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    result = ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     first, second = fake.chart_calls()
     assert _ny_date(first["period1"]) == DAYS[14 - ingest.OVERLAP_SESSIONS]
     assert _ny_date(second["period1"]) == DAYS[0]  # everything stored, again
@@ -101,17 +123,17 @@ def test_rewritten_adjusted_history_triggers_full_refetch(store: PriceStore) -> 
 def test_rewrite_keeps_the_stored_range_when_start_is_later(store: PriceStore) -> None:
     script = Script(bars={"AAPL": make_bars(DAYS[:15])})
     fake = FakeYahoo(script)
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     script.bars["AAPL"] = [replace(b, adjclose=b.close * 0.98) for b in make_bars(DAYS)]
-    result = ingest.ingest_yahoo(store, "AAPL", DAYS[12], session=fake, now=NOW)
+    result = ingest_yahoo(store, "AAPL", DAYS[12], session=fake, now=NOW)
     assert (result.status, result.rows, result.rows_removed) == ("rewritten", 25, 0)
 
 
 def test_full_forces_whole_history(store: PriceStore) -> None:
     fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     fake.calls.clear()
-    result = ingest.ingest_yahoo(store, "AAPL", full=True, session=fake, now=NOW)
+    result = ingest_yahoo(store, "AAPL", full=True, session=fake, now=NOW)
     (params,) = fake.chart_calls()
     assert _ny_date(params["period1"]) < DAYS[0]
     assert result.status == "unchanged"
@@ -120,11 +142,9 @@ def test_full_forces_whole_history(store: PriceStore) -> None:
 def test_full_with_a_later_start_keeps_the_earlier_history(store: PriceStore) -> None:
     # "--full --start/--end re-fetches a past range": it must not drop what lies outside it
     fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     fake.calls.clear()
-    result = ingest.ingest_yahoo(
-        store, "AAPL", DAYS[10], DAYS[12], full=True, session=fake, now=NOW
-    )
+    result = ingest_yahoo(store, "AAPL", DAYS[10], DAYS[12], full=True, session=fake, now=NOW)
     (params,) = fake.chart_calls()
     assert _ny_date(params["period1"]) == DAYS[0]
     assert (result.status, result.rows, result.rows_removed) == ("unchanged", 25, 0)
@@ -134,7 +154,7 @@ def test_full_with_a_later_start_keeps_the_earlier_history(store: PriceStore) ->
 def test_unfinished_session_is_left_out(store: PriceStore) -> None:
     fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
     during = dt.datetime.combine(DAYS[-1], dt.time(18, 0), tzinfo=dt.UTC)  # 1 pm in New York
-    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=during)
+    result = ingest_yahoo(store, "AAPL", session=fake, now=during)
     assert store.read("AAPL").index[-1].date() == DAYS[-2]
     assert result.issues["future_sessions"] == 1
     assert any("not closed yet" in n and str(DAYS[-1]) in n for n in result.notes)
@@ -143,14 +163,14 @@ def test_unfinished_session_is_left_out(store: PriceStore) -> None:
 def test_unknown_symbol(store: PriceStore) -> None:
     fake = FakeYahoo(Script())
     with pytest.raises(yahoo.SymbolNotFound, match="no data for NOPE on Yahoo; check the symbol"):
-        ingest.ingest_yahoo(store, "NOPE", session=fake, now=NOW)
+        ingest_yahoo(store, "NOPE", session=fake, now=NOW)
     assert not store.exists("NOPE")
 
 
 def test_rate_limited_then_success(store: PriceStore) -> None:
     waits: list[float] = []
     fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}, rate_limited=2))
-    result = ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW, sleep=waits.append)
+    result = ingest_yahoo(store, "AAPL", session=fake, now=NOW, sleep=waits.append)
     assert result.status == "new"
     assert len(waits) == 1 and 1.0 <= waits[0] <= 3.0
 
@@ -167,11 +187,11 @@ def test_rate_limit_gives_up_within_its_budget() -> None:
 def test_network_down_leaves_store_unchanged(store: PriceStore) -> None:
     script = Script(bars={"AAPL": make_bars(DAYS[:10])})
     fake = FakeYahoo(script)
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     before = store.path("AAPL").read_bytes()
     script.down = True
     with pytest.raises(yahoo.YahooUnreachable, match=r"cannot reach Yahoo.*--csv"):
-        ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+        ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     assert store.path("AAPL").read_bytes() == before
 
 
@@ -179,7 +199,7 @@ def test_network_down_stops_the_run_after_the_first_symbol(store: PriceStore) ->
     fake = FakeYahoo(Script(down=True))
     results = ingest.run_all(
         ["AAPL", "MSFT", "IBM"],
-        lambda s: ingest.ingest_yahoo(store, s, session=fake, now=NOW),
+        lambda s: ingest_yahoo(store, s, session=fake, now=NOW),
         source="yahoo",
     )
     assert [r.status for r in results] == ["failed"] * 3
@@ -193,7 +213,7 @@ def test_caches_live_in_the_data_directory(store: PriceStore) -> None:
     from yfinance import cache
 
     fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     assert cache._TzDBManager.get_location() == str(store.root / "cache" / "yfinance")
     assert (store.root / "cache" / "yfinance" / "tkr-tz.db").exists()
 
@@ -235,7 +255,7 @@ def test_sessions_east_of_utc_keep_their_local_date(store: PriceStore) -> None:
     # the exchange's date, not the UTC date of the stamp.
     fake = FakeYahoo(Script(bars={"BHP.AX": make_bars(DAYS)}, tz="Australia/Sydney"))
     assert pd.Timestamp(session_ts(DAYS[0], "Australia/Sydney"), unit="s").date() < DAYS[0]
-    result = ingest.ingest_yahoo(store, "BHP.AX", session=fake, now=NOW)
+    result = ingest_yahoo(store, "BHP.AX", session=fake, now=NOW)
     assert (result.status, result.rows) == ("new", 25)
     assert list(store.read("BHP.AX").index.date) == DAYS
 
@@ -243,7 +263,7 @@ def test_sessions_east_of_utc_keep_their_local_date(store: PriceStore) -> None:
 def test_unfinished_session_east_of_utc_is_left_out(store: PriceStore) -> None:
     fake = FakeYahoo(Script(bars={"BHP.AX": make_bars(DAYS)}, tz="Australia/Sydney"))
     during = dt.datetime.combine(DAYS[-1], dt.time(1, 0), tzinfo=dt.UTC)  # noon in Sydney
-    result = ingest.ingest_yahoo(store, "BHP.AX", session=fake, now=during)
+    result = ingest_yahoo(store, "BHP.AX", session=fake, now=during)
     assert store.read("BHP.AX").index[-1].date() == DAYS[-2]
     assert result.issues["future_sessions"] == 1
     assert any(f"not closed yet, or a wrong date) ({DAYS[-1]})" in n for n in result.notes)
@@ -266,11 +286,11 @@ def test_cookie_and_isin_caches_move_with_the_timezone_cache(store: PriceStore) 
     from yfinance import cache
 
     fake = FakeYahoo(Script(bars={"AAPL": make_bars(DAYS)}))
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     cache._CookieDBManager.set_location(str(store.root / "elsewhere"))  # out of step
     cache._CookieCacheManager._Cookie_cache = None
     (store.root / "cache" / "yfinance" / "cookies.db").unlink()
-    ingest.ingest_yahoo(store, "AAPL", full=True, session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", full=True, session=fake, now=NOW)
     where = str(store.root / "cache" / "yfinance")
     managers = (cache._TzDBManager, cache._CookieDBManager, cache._ISINDBManager)
     assert [m.get_location() for m in managers] == [where] * 3
@@ -283,7 +303,7 @@ def test_rate_limit_budget_covers_the_rewrite_refetch(store: PriceStore) -> None
 
     script = Script(bars={"AAPL": make_bars(DAYS[:15])})
     fake = FakeYahoo(script)
-    ingest.ingest_yahoo(store, "AAPL", session=fake, now=NOW)
+    ingest_yahoo(store, "AAPL", session=fake, now=NOW)
     before = store.path("AAPL").read_bytes()
     script.bars["AAPL"] = [replace(b, adjclose=b.close * 0.98) for b in make_bars(DAYS)]
     history_requests: list[str] = []
@@ -307,9 +327,7 @@ def test_rate_limit_budget_covers_the_rewrite_refetch(store: PriceStore) -> None
     waits: list[float] = []
     policy = Steady(first=4.0, factor=1.0, budget=10.0)
     with pytest.raises(yahoo.RateLimited):
-        ingest.ingest_yahoo(
-            store, "AAPL", session=fake, now=NOW, sleep=waits.append, backoff=policy
-        )
+        ingest_yahoo(store, "AAPL", session=fake, now=NOW, sleep=waits.append, backoff=policy)
     assert waits == [4.0, 4.0]  # one budget for both requests, not 10 s each
     assert store.path("AAPL").read_bytes() == before
 

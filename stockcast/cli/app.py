@@ -23,6 +23,7 @@ from typer.core import TyperOption
 
 from stockcast import __version__
 from stockcast.data.paths import data_dir, data_dir_source
+from stockcast.eachsymbol import Batch
 from stockcast.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -184,6 +185,41 @@ def check_model_option(symbol: str, model: str | None) -> None:
 def error_object(symbol: str, exc: BaseException | None) -> dict[str, str]:
     """A failed symbol in a JSON array of results: ``{"ticker": ..., "error": ...}``."""
     return {"ticker": symbol, "error": str(exc)}
+
+
+T = TypeVar("T")
+
+
+def end_batch(
+    batch: Batch[T],
+    as_json: bool,
+    quiet: bool,
+    render: Callable[[T, Console], None],
+    to_json: Callable[[T], Any] | None = None,
+) -> None:
+    """Print what a batch of symbols made, then exit with the batch's code when it is not 0.
+
+    --json: an array, one object per symbol reached (``to_json`` of the value; a failed one is
+    ``{"ticker", "error"}``); else each value rendered, a blank line between; nothing when quiet.
+    """
+    if as_json:
+        print_json(
+            [
+                error_object(o.symbol, o.error)
+                if o.value is None
+                else (o.value if to_json is None else to_json(o.value))
+                for o in batch.outcomes
+                if o.value is not None or o.error is not None
+            ]
+        )
+    elif not quiet:
+        con = stdout()
+        for i, value in enumerate(batch.values):
+            if i:
+                con.print()
+            render(value, con)
+    if batch.exit_code:
+        raise typer.Exit(batch.exit_code)
 
 
 def counted(n: int, noun: str) -> str:

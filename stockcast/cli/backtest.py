@@ -10,18 +10,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stockcast.batch import Outcome, run_batch
 from stockcast.cli.app import (
     STATE,
     app,
+    end_batch,
     error_line,
-    error_object,
     handles_errors,
     print_json,
     stdout,
     where_hint,
 )
-from stockcast.cli.options import JsonOpt, QuietOpt, SymbolsArg, training_options_helping
+from stockcast.cli.flags import JsonOpt, QuietOpt, SymbolsArg, training_options_helping
 from stockcast.cli.progress import FoldProgress
 from stockcast.cli.report import (
     level_text,
@@ -33,6 +32,7 @@ from stockcast.cli.report import (
     verdict_text,
 )
 from stockcast.cli.tables import print_table
+from stockcast.eachsymbol import Outcome, for_each_symbol
 from stockcast.errors import UsageError
 from stockcast.options import ARCHS, SPECS, arch_list
 
@@ -119,10 +119,7 @@ def backtest(
     if model is not None:
         _saved_recipe(syms, model.strip(), folds, seeds, as_json, quiet, options)
         return
-    if seeds is not None:  # --seeds K, the old name of --ensemble K: one name for the members
-        if options.get("ensemble") not in (None, seeds):
-            raise UsageError("--seeds is the old name of --ensemble; give --ensemble alone")
-        options, seeds = {**options, "ensemble": seeds}, None
+    options, seeds = _seeds_as_ensemble(options, seeds), None  # members: options["ensemble"]
     if archs is not None and len(archs) > 1:
         _leaderboard(syms, list(archs), folds, seeds, as_json, quiet, options)
         return
@@ -132,33 +129,46 @@ def backtest(
     from stockcast.training.job import configs_from_options
 
     data, model_cfg, cfg, dev = configs_from_options(options)
-    silent = quiet or as_json
-    table: dict[str, list] = {}
-
-    def keep(sym: str) -> Callable[[list[Any]], None]:
-        from stockcast.forecasting.walkforward import forecast_rows
-
-        def add(folds_: list[Any]) -> None:
-            for k, v in forecast_rows(sym, folds_).items():
-                table.setdefault(k, []).extend(v)
-
-        return add
+    table: dict[str, list] = {}  # --forecasts: the rows of every symbol's folds
 
     def one(sym: str) -> dict[str, Any]:
-        with FoldProgress(sym, folds, silent) as on_fold:
+        keep = None if forecasts is None else _keeper(table, sym)
+        with FoldProgress(sym, folds, quiet or as_json) as on_fold:
             return backtest_symbol(STATE.data_dir, sym, data, model_cfg, cfg, folds=folds,
-                                   seeds=seeds, device=dev, on_fold=on_fold,
-                                   on_folds=None if forecasts is None else keep(sym))  # fmt: skip
+                                   device=dev, on_fold=on_fold, on_folds=keep)  # fmt: skip
 
     try:
         _report(syms, one, as_json, quiet, render_backtest)
     finally:
-        if forecasts is not None and table:
-            _write_forecasts(forecasts, table)
+        _write_forecasts(forecasts, table)
 
 
-def _write_forecasts(path: Path, table: dict[str, list]) -> None:
-    """The backtests' forecast rows as CSV (full float precision), replaced atomically."""
+def _seeds_as_ensemble(options: dict[str, Any], seeds: int | None) -> dict[str, Any]:
+    """``options`` with --seeds K, the old name of --ensemble K, as ``ensemble`` (one name
+    for the members); UsageError when both are given and differ."""
+    if seeds is None:
+        return options
+    if options.get("ensemble") not in (None, seeds):
+        raise UsageError("--seeds is the old name of --ensemble; give --ensemble alone")
+    return {**options, "ensemble": seeds}
+
+
+def _keeper(table: dict[str, list], sym: str) -> Callable[[list[Any]], None]:
+    """A callback that adds ``sym``'s folds' forecast rows to ``table`` (column -> values)."""
+    from stockcast.forecasting.walkforward import forecast_rows
+
+    def add(folds_: list[Any]) -> None:
+        for k, v in forecast_rows(sym, folds_).items():
+            table.setdefault(k, []).extend(v)
+
+    return add
+
+
+def _write_forecasts(path: Path | None, table: dict[str, list]) -> None:
+    """The backtests' forecast rows as CSV (full float precision), replaced atomically;
+    nothing without a path or without rows."""
+    if path is None or not table:
+        return
     import pandas as pd
 
     from stockcast.data.fsutil import write_output
@@ -282,20 +292,10 @@ def _report(
             text = str(o.error) + where_hint(o.error)
             error_line(text if o.symbol in str(o.error) else f"{o.symbol}: {text}")
 
-    batch = run_batch(syms, one, on_outcome=said)
+    batch = for_each_symbol(syms, one, on_outcome=said)
     if len(syms) == 1 and batch.errors and not as_json:
         raise typer.Exit(batch.exit_code)
-    if as_json:  # always an array; a failed symbol is {"ticker", "error"}
-        done = [o for o in batch.outcomes if o.value is not None or o.error is not None]
-        print_json([o.value or error_object(o.symbol, o.error) for o in done])
-    elif not quiet:
-        con = stdout()
-        for i, r in enumerate(batch.values):
-            if i:
-                con.print()
-            render(r, con)
-    if batch.exit_code:
-        raise typer.Exit(batch.exit_code)
+    end_batch(batch, as_json, quiet, render)  # --json: always an array
 
 
 def render_backtest(r: dict[str, Any], console: Console) -> None:

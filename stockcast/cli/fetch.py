@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stockcast.batch import exit_code
 from stockcast.cli.app import STATE, app, error_line, handles_errors, print_json, stdout, warn
-from stockcast.cli.options import QuietOpt
+from stockcast.cli.flags import QuietOpt
+from stockcast.eachsymbol import exit_code
 from stockcast.errors import UsageError
 
 if TYPE_CHECKING:
@@ -30,84 +30,88 @@ _STATUS_STYLE = {
 _DATE = ["%Y-%m-%d"]
 
 
+def _date_option(help_: str) -> Any:
+    """A YYYY-MM-DD option."""
+    return typer.Option(formats=_DATE, help=help_, show_default=False)
+
+
+FetchSymbolsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Ticker symbols as Yahoo spells them (AAPL, BRK-B, ^GSPC, SHEL.L).",
+        show_default=False,
+    ),
+]
+StartOpt = Annotated[
+    dt.datetime | None, _date_option("First session to fetch (YYYY-MM-DD); default: all.")
+]
+EndOpt = Annotated[
+    dt.datetime | None,
+    _date_option("Last session to fetch, inclusive; default: the last completed session."),
+]
+FullOpt = Annotated[
+    bool, typer.Option("--full", help="Re-fetch the whole range and replace what is stored.")
+]
+ReplaceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Accept new data that removes stored sessions or changes stored closes "
+        "(refused otherwise: a cut or shortened file must not shrink the history).",
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="Where the prices come from: yahoo (the default), csv (with --csv FILE), "
+        "sample, or a source an installed plugin registers (see `stockcast info`).",
+        show_default=False,
+    ),
+]
+CsvInOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--csv",
+        help="Import this CSV file instead of asking Yahoo (--source csv); it replaces the "
+        "symbol's stored history. A wide table (Date, then one close column per "
+        "ticker) or a long one (Date, Symbol, prices) imports every symbol in it "
+        "(or those given).",
+        show_default=False,
+    ),
+]
+DateFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format",
+        help="Date format of the CSV file, e.g. %d/%m/%Y, or unix; default: found from the file.",
+        show_default=False,
+    ),
+]
+SampleOpt = Annotated[
+    bool,
+    typer.Option("--sample", help="Store the bundled MSFT sample (no network; --source sample)."),
+]
+FetchJsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON array for machines.")]
+FetchQuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print nothing on success; errors still show.")
+]
+
+
 @app.command()
 @handles_errors
 def fetch(
-    symbols: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Ticker symbols as Yahoo spells them (AAPL, BRK-B, ^GSPC, SHEL.L).",
-            show_default=False,
-        ),
-    ] = None,
-    start: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            formats=_DATE,
-            help="First session to fetch (YYYY-MM-DD); default: all.",
-            show_default=False,
-        ),
-    ] = None,
-    end: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            formats=_DATE,
-            help="Last session to fetch, inclusive; default: the last completed session.",
-            show_default=False,
-        ),
-    ] = None,
-    full: Annotated[
-        bool, typer.Option("--full", help="Re-fetch the whole range and replace what is stored.")
-    ] = False,
-    replace: Annotated[
-        bool,
-        typer.Option(
-            "--replace",
-            help="Accept new data that removes stored sessions or changes stored closes "
-            "(refused otherwise: a cut or shortened file must not shrink the history).",
-        ),
-    ] = False,
-    source: Annotated[
-        str | None,
-        typer.Option(
-            "--source",
-            help="Where the prices come from: yahoo (the default), csv (with --csv FILE), "
-            "sample, or a source an installed plugin registers (see `stockcast info`).",
-            show_default=False,
-        ),
-    ] = None,
-    csv: Annotated[
-        Path | None,
-        typer.Option(
-            "--csv",
-            help="Import this CSV file instead of asking Yahoo (--source csv); it replaces the "
-            "symbol's stored history. A wide table (Date, then one close column per "
-            "ticker) or a long one (Date, Symbol, prices) imports every symbol in it "
-            "(or those given).",
-            show_default=False,
-        ),
-    ] = None,
-    date_format: Annotated[
-        str | None,
-        typer.Option(
-            "--date-format",
-            help="Date format of the CSV file, e.g. %d/%m/%Y, or unix; "
-            "default: found from the file.",
-            show_default=False,
-        ),
-    ] = None,
-    sample: Annotated[
-        bool,
-        typer.Option(
-            "--sample", help="Store the bundled MSFT sample (no network; --source sample)."
-        ),
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON array for machines.")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print nothing on success; errors still show.")
-    ] = False,
+    symbols: FetchSymbolsArg = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    full: FullOpt = False,
+    replace: ReplaceOpt = False,
+    source: SourceOpt = None,
+    csv: CsvInOpt = None,
+    date_format: DateFormatOpt = None,
+    sample: SampleOpt = False,
+    as_json: FetchJsonOpt = False,
+    quiet: FetchQuietOpt = False,
 ) -> None:
     """Fetch daily prices into the local store: from Yahoo, a CSV file, the bundled sample, or
     a source an installed plugin adds (--source NAME).

@@ -6,7 +6,7 @@ import platform
 from typing import Any
 
 from stockcast.cli.app import STATE, app, counted, handles_errors, print_json, stdout
-from stockcast.cli.options import JsonOpt, QuietOpt
+from stockcast.cli.flags import JsonOpt, QuietOpt
 
 
 @app.command()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stockcast.cli.app import STATE, app, counted, handles_errors, print_json, stderr, stdout
-from stockcast.cli.options import JsonOpt, QuietOpt
+from stockcast.cli.flags import JsonOpt, QuietOpt
 from stockcast.errors import UsageError
 
 if TYPE_CHECKING:

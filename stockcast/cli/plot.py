@@ -68,27 +68,15 @@ def render_chart(
     hc = list(history_close)[-HISTORY_SESSIONS:]
     as_of, last = hd[-1], hc[-1]
     fx: list[Any] = [as_of, *dates]
-    fy = [last, *close]
 
     fig = Figure(figsize=(9, 4.8), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.plot(hd, hc, color=_HISTORY_COLOR, lw=1.4, label="close")
-    ordered = sorted(bands, key=lambda b: -b.level)
-    for i, band in enumerate(ordered):
-        alpha = 0.15 + 0.2 * i / max(1, len(ordered) - 1) if len(ordered) > 1 else 0.25
-        ax.fill_between(
-            fx,
-            [last, *band.lower],
-            [last, *band.upper],
-            color=_BAND_COLOR,
-            alpha=alpha,
-            lw=0,
-            label=f"{band.level * 100:g}% interval",
-        )
+    _draw_bands(ax, fx, last, bands)
     ax.plot(fx, [last] * len(fx), color="0.35", ls=":", lw=1.4,
             label="persistence (last close)")  # fmt: skip
-    ax.plot(fx, fy, color=_BAND_COLOR, lw=1.8, marker="o", ms=3, label="forecast")
+    ax.plot(fx, [last, *close], color=_BAND_COLOR, lw=1.8, marker="o", ms=3, label="forecast")
     ax.axvline(as_of, color="0.4", ls="--", lw=1, label=f"as of {as_of}")
     locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
@@ -106,3 +94,20 @@ def render_chart(
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt)
     return buf.getvalue()
+
+
+def _draw_bands(ax: Any, fx: list[Any], last: float, bands: Sequence[Band]) -> None:
+    """The bands from the last close, widest (highest level) first so that narrower ones stay
+    visible on top, more opaque as they narrow."""
+    ordered = sorted(bands, key=lambda b: -b.level)
+    for i, band in enumerate(ordered):
+        alpha = 0.15 + 0.2 * i / max(1, len(ordered) - 1) if len(ordered) > 1 else 0.25
+        ax.fill_between(
+            fx,
+            [last, *band.lower],
+            [last, *band.upper],
+            color=_BAND_COLOR,
+            alpha=alpha,
+            lw=0,
+            label=f"{band.level * 100:g}% interval",
+        )

@@ -2,84 +2,93 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stockcast.batch import Outcome, run_batch
 from stockcast.cli.app import (
     STATE,
     app,
     check_model_option,
+    end_batch,
     error_line,
-    error_object,
     handles_errors,
-    print_json,
-    stdout,
     warn,
     where_hint,
     wrote,
 )
+from stockcast.eachsymbol import Outcome, for_each_symbol
 from stockcast.errors import NoPrices, StockcastError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from stockcast.forecasting.forecast import Forecast
+
+
+PredictSymbolsArg = Annotated[
+    list[str], typer.Argument(help="One or more symbols with a saved model.")
+]
+HorizonOpt = Annotated[
+    int | None,
+    typer.Option("--horizon", "-n", help="Sessions to forecast, 1..H (default: the model's H)."),
+]
+PredictModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Model id (one symbol), a model name such as global (its newest model, for "
+        "each symbol), or NAME:ID; default: each symbol's own newest.",
+    ),
+]
+LevelOpt = Annotated[
+    str, typer.Option("--level", help="Interval levels, comma-separated, e.g. 0.8,0.9.")
+]
+CalendarOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--calendar",
+        help="Exchange calendar code for the dates (default: from the symbol's suffix, "
+        "else XNYS), e.g. XLON.",
+    ),
+]
+PredictJsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print a JSON array, one object per symbol (README: JSON output)."),
+]
+CsvOutOpt = Annotated[
+    Path | None,
+    typer.Option("--csv", help="Write the rows to this CSV file; - writes them to stdout."),
+]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        help="Write a chart here, as PNG, SVG or PDF by the extension; with several "
+        "symbols the symbol is added to the name (chart.png -> chart-MSFT.png).",
+    ),
+]
+PredictQuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No table on stdout; warnings and errors only.")
+]
 
 
 @app.command()
 @handles_errors
 def predict(
-    symbols: Annotated[list[str], typer.Argument(help="One or more symbols with a saved model.")],
-    horizon: Annotated[
-        int | None,
-        typer.Option(
-            "--horizon", "-n", help="Sessions to forecast, 1..H (default: the model's H)."
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="Model id (one symbol), a model name such as global (its newest model, for "
-            "each symbol), or NAME:ID; default: each symbol's own newest.",
-        ),
-    ] = None,
-    level: Annotated[
-        str, typer.Option("--level", help="Interval levels, comma-separated, e.g. 0.8,0.9.")
-    ] = "0.9",
-    calendar: Annotated[
-        str | None,
-        typer.Option(
-            "--calendar",
-            help="Exchange calendar code for the dates (default: from the symbol's suffix, "
-            "else XNYS), e.g. XLON.",
-        ),
-    ] = None,
-    as_json: Annotated[
-        bool,
-        typer.Option(
-            "--json", help="Print a JSON array, one object per symbol (README: JSON output)."
-        ),
-    ] = False,
-    csv_path: Annotated[
-        Path | None,
-        typer.Option("--csv", help="Write the rows to this CSV file; - writes them to stdout."),
-    ] = None,
-    plot_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--plot",
-            help="Write a chart here, as PNG, SVG or PDF by the extension; with several "
-            "symbols the symbol is added to the name (chart.png -> chart-MSFT.png).",
-        ),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No table on stdout; warnings and errors only.")
-    ] = False,
+    symbols: PredictSymbolsArg,
+    horizon: HorizonOpt = None,
+    model: PredictModelOpt = None,
+    level: LevelOpt = "0.9",
+    calendar: CalendarOpt = None,
+    as_json: PredictJsonOpt = False,
+    csv_path: CsvOutOpt = None,
+    plot_path: PlotOpt = None,
+    quiet: PredictQuietOpt = False,
 ) -> None:
     """Forecast the next trading sessions from the saved model and the stored prices.
 
@@ -92,27 +101,11 @@ def predict(
     from stockcast.data.paths import normalize_symbol
     from stockcast.forecasting.forecast import forecast_symbol
     from stockcast.forecasting.intervals import parse_levels
-    from stockcast.models.schema import is_model_id
 
     levels = parse_levels(level)
-    if horizon is not None and horizon < 1:
-        raise UsageError(
-            f"--horizon {horizon} is not a number of sessions; give 1 up to the model's "
-            "horizon H (`stockcast models` shows it), or leave it out for all H"
-        )
+    _check_horizon(horizon)
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
-    if model and len(syms) > 1 and is_model_id(model):  # an id
-        raise UsageError("--model names one model; give a single symbol with it")
-    if not STATE.data_dir.is_dir():  # a mistyped STOCKCAST_HOME: say so, create nothing there
-        raise NoPrices(
-            f"no prices stored for {syms[0]}; run `stockcast fetch {syms[0]}`, then "
-            f"`stockcast train {syms[0]}`"
-        )
-    check_model_option(syms[0], model)
-    if calendar:  # a bad code is one usage error, not one failure per symbol
-        from stockcast.data.calendar import check_calendar
-
-        check_calendar(calendar, STATE.data_dir)  # the cached session table: no build
+    _check_request(syms, model, calendar)
     csv_stdout = csv_path is not None and str(csv_path) == "-"
     if csv_stdout and as_json:
         raise UsageError("--csv - and --json both print to stdout; choose one")
@@ -125,45 +118,62 @@ def predict(
             STATE.data_dir, sym, horizon=horizon, model_id=model, levels=levels, calendar=calendar
         )
 
-    def said(o: Outcome[Forecast]) -> None:
-        if o.error is not None and (len(syms) > 1 or as_json):
-            error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
-        if o.value is not None and o.value.interrupted:  # never the default unless the only one
-            warn(f"{o.symbol}: model {o.value.model} is from an interrupted training run")
-        if o.value is not None and o.value.stale:
-            fix = _refresh(STATE.data_dir, o.symbol)
-            warn(
-                f"{o.symbol}: the last stored session is {o.value.as_of}, older than the last "
-                f"completed session {o.value.last_completed}; run `{fix}`"
-            )
-
-    batch = run_batch(syms, one, on_outcome=said)
+    batch = for_each_symbol(
+        syms, one, on_outcome=functools.partial(_said, errors=len(syms) > 1 or as_json)
+    )
     if len(syms) == 1 and batch.errors and not as_json:
         raise batch.errors[0]  # one red line and its own exit code (handles_errors)
     results = batch.values
     _write_outputs(results, None if csv_stdout else csv_path, plot_path, several=len(syms) > 1)
     for fc in results:  # logged only once the outputs asked for are written
         record(STATE.data_dir, fc)
-    if csv_stdout:
-        if results:
-            sys.stdout.write(to_csv(results))
-            sys.stdout.flush()
-    elif as_json:  # always an array; a failed symbol is {"ticker", "error"}
-        print_json(
-            [
-                o.value.to_dict() if o.value is not None else error_object(o.symbol, o.error)
-                for o in batch.outcomes
-                if o.value is not None or o.error is not None
-            ]
+    if csv_stdout and results:
+        sys.stdout.write(to_csv(results))
+        sys.stdout.flush()
+    # --json: always an array; a failed symbol is {"ticker", "error"}
+    end_batch(batch, as_json, quiet or csv_stdout, render, to_json=lambda fc: fc.to_dict())
+
+
+def _check_horizon(horizon: int | None) -> None:
+    if horizon is not None and horizon < 1:
+        raise UsageError(
+            f"--horizon {horizon} is not a number of sessions; give 1 up to the model's "
+            "horizon H (`stockcast models` shows it), or leave it out for all H"
         )
-    elif not quiet:
-        con = stdout()
-        for i, fc in enumerate(results):
-            if i:
-                con.print()
-            render(con, fc)
-    if batch.exit_code:
-        raise typer.Exit(batch.exit_code)
+
+
+def _check_request(syms: list[str], model: str | None, calendar: str | None) -> None:
+    """UsageError (or NoPrices) before any symbol is read: an id with several symbols, a data
+    directory that does not exist, a --model that names nothing, an unknown calendar."""
+    from stockcast.models.schema import is_model_id
+
+    if model and len(syms) > 1 and is_model_id(model):  # an id
+        raise UsageError("--model names one model; give a single symbol with it")
+    if not STATE.data_dir.is_dir():  # a mistyped STOCKCAST_HOME: say so, create nothing there
+        raise NoPrices(
+            f"no prices stored for {syms[0]}; run `stockcast fetch {syms[0]}`, then "
+            f"`stockcast train {syms[0]}`"
+        )
+    check_model_option(syms[0], model)
+    if calendar:  # a bad code is one usage error, not one failure per symbol
+        from stockcast.data.calendar import check_calendar
+
+        check_calendar(calendar, STATE.data_dir)  # the cached session table: no build
+
+
+def _said(o: Outcome[Forecast], errors: bool) -> None:
+    """What `predict` says on stderr as each symbol ends (its error when ``errors``: with one
+    symbol and no --json the error is raised instead)."""
+    if o.error is not None and errors:
+        error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
+    if o.value is not None and o.value.interrupted:  # never the default unless the only one
+        warn(f"{o.symbol}: model {o.value.model} is from an interrupted training run")
+    if o.value is not None and o.value.stale:
+        fix = _refresh(STATE.data_dir, o.symbol)
+        warn(
+            f"{o.symbol}: the last stored session is {o.value.as_of}, older than the last "
+            f"completed session {o.value.last_completed}; run `{fix}`"
+        )
 
 
 def record(root: Path, fc: Forecast) -> None:
@@ -347,20 +357,29 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:+.2f}%"
 
 
-def render(con: Console, fc: Forecast) -> None:
+def render(fc: Forecast, con: Console) -> None:
     """The human view: context lines, then one row per forecast session."""
-    from rich.table import Table
-
     from stockcast.cli.tables import print_table
-    from stockcast.forecasting.forecast import level_tag
-    from stockcast.forecasting.naivestart import describe
 
     con.print(
         f"[bold]{fc.ticker}[/]  last close {_price(fc.last_close)} on {fc.as_of}  ·  "
         f"model {fc.model}, trained through {fc.trained_through or 'unknown'}"
     )
+    _skill_lines(fc, con)
+    _band_lines(fc, con)
+    print_table(con, _steps_table(fc), keys=2, groups=[2] * (1 + len(fc.levels)))  # no cuts
+    con.print(
+        f"[dim]{len(fc.steps)} sessions on calendar {fc.calendar}; intervals are conformal, "
+        "calibrated on the latest out-of-sample residuals (coverage measured by `stockcast "
+        "backtest`).[/]"
+    )
+
+
+def _skill_lines(fc: Forecast, con: Console) -> None:
+    """The test skill, the verdict and what to read the forecast as when it is not better."""
+    from stockcast.forecasting.naivestart import describe
+
     sk = fc.skill
-    n = len(fc.steps)
     con.print(
         f"Test skill vs persistence (1 - MAE/MAE of last close): {_pct(sk.h1)} at h=1, "
         f"{_pct(sk.overall)} over all horizons."
@@ -384,6 +403,12 @@ def render(con: Console, fc: Forecast) -> None:
         )
     if sk.beats_baselines is False and sk.summary:
         con.print(f"[yellow]{sk.summary}[/]")
+
+
+def _band_lines(fc: Forecast, con: Console) -> None:
+    """The expected move of the next session and which band the intervals come from."""
+    from stockcast.forecasting.forecast import level_tag
+
     moves = ", ".join(f"{level_tag(lvl)}% of days within ±{pct:.1f}%"
                       for lvl, pct in fc.expected_move())  # fmt: skip
     if moves:
@@ -393,6 +418,14 @@ def render(con: Console, fc: Forecast) -> None:
         if fc.band.headline:
             con.print(fc.band.headline.replace("At h=1 the", "On the test split, at h=1 the"),
                       markup=False)  # fmt: skip
+
+
+def _steps_table(fc: Forecast) -> Table:
+    """One row per forecast session: date, h, close, change, and each level's bounds."""
+    from rich.table import Table
+
+    from stockcast.forecasting.forecast import level_tag
+
     table = Table(title=None, show_edge=False, pad_edge=False)
     table.add_column("Date")
     table.add_column("h", justify="right")
@@ -407,8 +440,4 @@ def render(con: Console, fc: Forecast) -> None:
         for b in s.bounds:
             cells += [_price(b.lower), _price(b.upper)]
         table.add_row(*cells)
-    print_table(con, table, keys=2, groups=[2] * (1 + len(fc.levels)))  # never cuts a number
-    con.print(
-        f"[dim]{n} sessions on calendar {fc.calendar}; intervals are conformal, calibrated on "
-        "the latest out-of-sample residuals (coverage measured by `stockcast backtest`).[/]"
-    )
+    return table

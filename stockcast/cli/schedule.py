@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stockcast.cli.app import STATE, app, handles_errors, print_json, stdout
-from stockcast.cli.options import QuietOpt
+from stockcast.cli.flags import QuietOpt
 from stockcast.errors import UsageError
 
 FEW = 30  # below this many realised forecasts, `score` says the figures are mostly luck

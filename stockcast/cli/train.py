@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stockcast.batch import Outcome, exit_code, run_batch
 from stockcast.cli.app import (
     STATE,
     app,
     check_model_option,
+    end_batch,
     error_line,
     error_object,
     handles_errors,
@@ -19,7 +19,7 @@ from stockcast.cli.app import (
     stdout,
     where_hint,
 )
-from stockcast.cli.options import (
+from stockcast.cli.flags import (
     JsonOpt,
     ModelIdOpt,
     QuietOpt,
@@ -29,10 +29,27 @@ from stockcast.cli.options import (
 from stockcast.cli.progress import EpochProgress
 from stockcast.cli.report import new_table, render_cross_section, render_evaluation
 from stockcast.cli.tables import print_table
+from stockcast.eachsymbol import Outcome, exit_code, for_each_symbol
 from stockcast.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+
+GlobalOpt = Annotated[
+    bool,
+    typer.Option(
+        "--global", help="Train ONE model over all the symbols' windows (split at common dates)."
+    ),
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="Name of a --global model (default: global); use it with --model NAME.",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
@@ -42,21 +59,8 @@ def train(
     symbols: SymbolsArg,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
-    global_: Annotated[
-        bool,
-        typer.Option(
-            "--global",
-            help="Train ONE model over all the symbols' windows (split at common dates).",
-        ),
-    ] = False,
-    name: Annotated[
-        str | None,
-        typer.Option(
-            "--name",
-            help="Name of a --global model (default: global); use it with --model NAME.",
-            show_default=False,
-        ),
-    ] = None,
+    global_: GlobalOpt = False,
+    name: NameOpt = None,
     *,
     options: dict[str, Any],
 ) -> None:
@@ -91,7 +95,7 @@ def train(
 
     if me.world > 1:
         dist.start("cpu")  # gloo, only to gather every rank's results on rank 0
-    batch = run_batch(
+    batch = for_each_symbol(
         dist.share(syms, me),  # under torchrun: this rank's symbols; else all of them
         one,
         on_outcome=_said,
@@ -103,6 +107,13 @@ def train(
     dist.finish()
     if not me.main:
         raise typer.Exit(batch.exit_code)
+    _end(syms, outcomes, as_json, quiet)
+
+
+def _end(
+    syms: list[str], outcomes: list[Outcome[dict[str, Any]]], as_json: bool, quiet: bool
+) -> None:
+    """Report every rank's outcomes (in the order of ``syms``) and exit with their code."""
     code = exit_code(
         len(syms),
         [o.error.exit_code for o in outcomes if o.error is not None],
@@ -286,20 +297,12 @@ def evaluate(
         if o.error is not None and (len(syms) > 1 or as_json):
             error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
 
-    batch = run_batch(syms, lambda s: evaluate_saved(STATE.data_dir, s, model), on_outcome=said)
+    batch = for_each_symbol(
+        syms, lambda s: evaluate_saved(STATE.data_dir, s, model), on_outcome=said
+    )
     if len(syms) == 1 and batch.errors and not as_json:
         raise batch.errors[0]  # one red line and its own exit code (handles_errors)
-    if as_json:
-        done = [o for o in batch.outcomes if o.value is not None or o.error is not None]
-        print_json([o.value or error_object(o.symbol, o.error) for o in done])
-    elif not quiet:
-        con = stdout()
-        for i, ev in enumerate(batch.values):
-            if i:
-                con.print()
-            render_evaluation(ev, con)
-    if batch.exit_code:
-        raise typer.Exit(batch.exit_code)
+    end_batch(batch, as_json, quiet, render_evaluation)
 
 
 def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
@@ -320,7 +323,7 @@ def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
         if o.error is not None:
             error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
 
-    batch = run_batch(syms, one, on_outcome=said)
+    batch = for_each_symbol(syms, one, on_outcome=said)
     members = {o.symbol: o.value for o in batch.outcomes if o.value is not None}
     result = {
         "model": model_id,

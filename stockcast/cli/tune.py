@@ -7,7 +7,33 @@ from typing import Annotated, Any
 import typer
 
 from stockcast.cli.app import STATE, app, handles_errors, print_json, stderr, stdout
-from stockcast.cli.options import JsonOpt, QuietOpt, SymbolArg, training_options
+from stockcast.cli.flags import JsonOpt, QuietOpt, SymbolArg, training_options
+
+TrialsOpt = Annotated[
+    int, typer.Option("--trials", min=1, help="Finished trials the study should hold.")
+]
+JobsOpt = Annotated[int, typer.Option("--jobs", min=1, help="Trials run at once here.")]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", min=1, show_default=False, help="Stop after this many seconds."),
+]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        show_default=False,
+        help="Optuna storage URL to share with other machines (default: sqlite in <data>/tune/).",
+    ),
+]
+InnerFoldsOpt = Annotated[int, typer.Option("--folds", min=1, max=10, help="Inner folds.")]
+BacktestBestOpt = Annotated[
+    bool,
+    typer.Option(
+        "--backtest/--no-backtest",
+        help="Backtest the best parameters at the end (as `stockcast backtest`, on the "
+        "sessions after those the search saw).",
+    ),
+]
 
 
 @app.command()
@@ -15,32 +41,12 @@ from stockcast.cli.options import JsonOpt, QuietOpt, SymbolArg, training_options
 @training_options
 def tune(
     symbol: SymbolArg,
-    trials: Annotated[
-        int, typer.Option("--trials", min=1, help="Finished trials the study should hold.")
-    ] = 20,
-    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Trials run at once here.")] = 1,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", min=1, show_default=False, help="Stop after this many seconds."),
-    ] = None,
-    storage: Annotated[
-        str | None,
-        typer.Option(
-            "--storage",
-            show_default=False,
-            help="Optuna storage URL to share with other machines "
-            "(default: sqlite in <data>/tune/).",
-        ),
-    ] = None,
-    folds: Annotated[int, typer.Option("--folds", min=1, max=10, help="Inner folds.")] = 2,
-    run_backtest: Annotated[
-        bool,
-        typer.Option(
-            "--backtest/--no-backtest",
-            help="Backtest the best parameters at the end (as `stockcast backtest`, on the "
-            "sessions after those the search saw).",
-        ),
-    ] = True,
+    trials: TrialsOpt = 20,
+    jobs: JobsOpt = 1,
+    timeout: TimeoutOpt = None,
+    storage: StorageOpt = None,
+    folds: InnerFoldsOpt = 2,
+    run_backtest: BacktestBestOpt = True,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     *,
@@ -68,19 +74,24 @@ def tune(
         best = {k: tuple(v) if isinstance(v, list) else v
                 for k, v in res["best"]["params"].items()}  # fmt: skip
         bt = tuning.backtest_best(STATE.data_dir, sym, best, device=device)
-        res["backtest"] = {
-            "searched_through": bt["searched_through"],
-            "folds": [{k: f[k] for k in ("origin", "end", "test_start", "test_end", "n")}
-                      for f in bt["folds"]],
-            "horizons": [
-                {"h": h["h"], "skill_vs_best": h["skill_vs_best"], "verdict": h["verdict"],
-                 "dm_pvalue": h["dm_pvalue"]} for h in bt["horizons"]],
-        }  # fmt: skip
+        res["backtest"] = _backtest_summary(bt)
     if as_json:
         print_json(res)
         return
     if not quiet:
         render(res)
+
+
+def _backtest_summary(bt: dict[str, Any]) -> dict[str, Any]:
+    """The part of the best parameters' backtest that `tune` reports."""
+    return {
+        "searched_through": bt["searched_through"],
+        "folds": [{k: f[k] for k in ("origin", "end", "test_start", "test_end", "n")}
+                  for f in bt["folds"]],
+        "horizons": [
+            {"h": h["h"], "skill_vs_best": h["skill_vs_best"], "verdict": h["verdict"],
+             "dm_pvalue": h["dm_pvalue"]} for h in bt["horizons"]],
+    }  # fmt: skip
 
 
 def _trial_line(study: Any, trial: Any) -> None:

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stockcast.batch import Outcome, run_batch
+from stockcast.eachsymbol import Outcome, for_each_symbol
 from stockcast.data.calendar import calendar_code_for, last_completed_session
 from stockcast.data.paths import normalize_symbol
-from stockcast.data.sources import yahoo
 from stockcast.data.sources.base import (
     DEFAULT_SOURCE,
     Source,
@@ -418,29 +417,6 @@ def ingest_sample(store: PriceStore, *, replace: bool = False) -> FetchResult:
     return refresh(store, SAMPLE_SYMBOL, SampleSource(), replace=replace)
 
 
-def ingest_yahoo(
-    store: PriceStore,
-    symbol: str,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    *,
-    full: bool = False,
-    replace: bool = False,
-    now: dt.datetime | None = None,
-    session: Any = None,
-    sleep: Callable[[float], None] = time.sleep,
-    backoff: yahoo.Backoff | None = None,
-) -> FetchResult:
-    """Fetch ``symbol`` from Yahoo: incrementally when it is stored, else its whole history.
-
-    See ``refresh``; bars of a session that has not closed yet are left out and counted.
-    """
-    symbol = normalize_symbol(symbol)
-    yahoo.configure(store.root / "cache" / "yfinance")
-    source = yahoo.YahooSource(session=session, sleep=sleep, backoff=backoff)
-    return refresh(store, symbol, source, start, end, full=full, replace=replace, now=now)
-
-
 # several symbols ---------------------------------------------------------------------------
 def run_all(
     symbols: Iterable[str],
@@ -455,7 +431,7 @@ def run_all(
     After an error that would repeat for every symbol (``SourceDown``, an unwritable data
     directory) the rest are marked failed with the same message, without asking again.
     """
-    batch = run_batch(list(symbols), _disk_errors_stop(one), pace=pace, sleep=sleep)
+    batch = for_each_symbol(list(symbols), _disk_errors_stop(one), pace=pace, sleep=sleep)
     return [_fetch_result(o, source) for o in batch.outcomes]
 
 

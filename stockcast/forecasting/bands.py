@@ -77,6 +77,26 @@ def _skill(model: np.ndarray, base: np.ndarray, h: int) -> dict | None:
     }
 
 
+def _band_figures(
+    yh: np.ndarray, lo_h: np.ndarray, hi_h: np.ndarray, close: np.ndarray, alpha: float
+) -> dict:
+    """One band's coverage, mean widths and scale-free interval score at one horizon and level
+    (log bounds ``lo_h``, ``hi_h`` (N,) around the outcomes ``yh``); the ``_`` keys keep the
+    per-window arrays the model's row needs."""
+    hits = (lo_h <= yh) & (yh <= hi_h)
+    scores = intervals.relative_scores(yh, lo_h, hi_h, alpha)
+    return {
+        "coverage": float(np.mean(hits)),
+        "mean_width_pct": float(np.mean(100 * (np.exp(hi_h) - np.exp(lo_h)))),
+        "interval_score": float(np.mean(scores)),
+        "mean_width": float(np.mean(close * (np.exp(hi_h) - np.exp(lo_h)))),
+        "_hits": hits,
+        "_width": close * (np.exp(hi_h) - np.exp(lo_h)),
+        "_price_score": close * scores,
+        "_scores": scores,
+    }
+
+
 def band_rows(
     y: np.ndarray,
     close: np.ndarray,
@@ -95,21 +115,11 @@ def band_rows(
     rows = []
     for i, level in enumerate(levels):
         alpha = 1.0 - level
-        per: dict[str, dict] = {}
-        scores: dict[str, np.ndarray] = {}
-        for name, (lo, hi) in bounds.items():
-            lo_h, hi_h = lo[:, i, c], hi[:, i, c]
-            hits = (lo_h <= yh) & (yh <= hi_h)
-            scores[name] = intervals.relative_scores(yh, lo_h, hi_h, alpha)
-            per[name] = {
-                "coverage": float(np.mean(hits)),
-                "mean_width_pct": float(np.mean(100 * (np.exp(hi_h) - np.exp(lo_h)))),
-                "interval_score": float(np.mean(scores[name])),
-                "mean_width": float(np.mean(close * (np.exp(hi_h) - np.exp(lo_h)))),
-                "_hits": hits,
-                "_width": close * (np.exp(hi_h) - np.exp(lo_h)),
-                "_price_score": close * scores[name],
-            }
+        per = {
+            name: _band_figures(yh, lo[:, i, c], hi[:, i, c], close, alpha)
+            for name, (lo, hi) in bounds.items()
+        }
+        scores = {name: f["_scores"] for name, f in per.items()}
         m = per["model"]
         if len(yh) >= h + 1:  # a CI allowing for overlap and clustered misses, and their test
             cov, cov_lo, cov_hi = stats.coverage_ci(m["_hits"], h - 1)

@@ -132,42 +132,22 @@ def evaluate_dataset(
         val = part_predictions(model, ds, "val", device, scale)
     if shrink is not None:
         p, val = _shrunk(p, shrink), _shrunk(val, shrink)
-    H = ds.config.horizon
-    close = ds.history_close
-    asof = p.asof + ds.offset  # absolute indices into the stored history
-    last = close[asof][:, None]
-    actual = metrics.actuals(close, asof, H)
-    pred = metrics.model_prices(close, asof, p.mu)
-    naive = {name: fn(close, asof, H) for name, fn in metrics.BASELINES.items()}
-    val_err = metrics.naive_log_errors(close, val.asof + ds.offset, val.y)
+    px = _PartPrices.of(ds, p)
+    val_err = metrics.naive_log_errors(ds.history_close, val.asof + ds.offset, val.y)
     span = ds.split_summary()[part]
     bands = interval_report(val, p, ds)  # the model's band and the baselines', per horizon
     horizons = []
-    for h in range(1, H + 1):
-        c = h - 1
-        model_err = metrics.error_summary(pred[:, c], actual[:, c], last[:, 0])
-        base = {
-            k: metrics.error_summary(v[:, c], actual[:, c], last[:, 0]) for k, v in naive.items()
-        }
+    for h in range(1, ds.config.horizon + 1):
         best = metrics.chosen_comparator(val_err, h)  # on validation, not on the test outcomes
-        test = _significance(pred[:, c], naive[best][:, c], actual[:, c], h)
-        horizons.append(
-            {
-                "h": h,
-                "n": len(asof),
-                "target_start": _iso(ds.dates[p.asof[0] + h]),
-                "target_end": _iso(ds.dates[p.asof[-1] + h]),
-                **model_err,
-                "up_share": metrics.up_share(actual[:, c], last[:, 0]),
-                "skill": metrics.skill(model_err["mae_bps"], base["persistence"]["mae_bps"]),
-                "best_baseline": best,
-                "beats_best_baseline": test["verdict"] == "better",
-                **test,
-                "baselines": base,
-                "intervals": bands[c],
-            }
-        )
-        horizons[-1]["description"] = describe(horizons[-1])
+        row = {
+            "h": h,
+            "n": len(px.last),
+            "target_start": _iso(ds.dates[p.asof[0] + h]),
+            "target_end": _iso(ds.dates[p.asof[-1] + h]),
+            **px.errors(h, best),
+            "intervals": bands[h - 1],
+        }
+        horizons.append({**row, "description": describe(row)})
     notes = [_note(h) for h in horizons]
     return {
         "test": {k: span[k] for k in ("start", "end", "n", "target_start", "target_end")},
@@ -176,6 +156,45 @@ def evaluate_dataset(
         "summary": _summary(horizons),
         "notes": notes,
     }
+
+
+@dataclass(frozen=True)
+class _PartPrices:
+    """One part's windows in prices: what the model and the naive forecasts said and what came."""
+
+    last: np.ndarray  # (N,) closes at the as-of sessions
+    actual: np.ndarray  # (N, H) closes h sessions later
+    pred: np.ndarray  # (N, H) the model's
+    naive: dict[str, np.ndarray]  # baseline name -> (N, H)
+
+    @classmethod
+    def of(cls, ds: Dataset, p: PartPredictions) -> _PartPrices:
+        close, H = ds.history_close, ds.config.horizon
+        asof = p.asof + ds.offset  # absolute indices into the stored history
+        return cls(
+            last=close[asof],
+            actual=metrics.actuals(close, asof, H),
+            pred=metrics.model_prices(close, asof, p.mu),
+            naive={name: fn(close, asof, H) for name, fn in metrics.BASELINES.items()},
+        )
+
+    def errors(self, h: int, best: str) -> dict:
+        """Horizon ``h``'s errors of the model, its skill against persistence, its test against
+        the comparator ``best`` (chosen on validation), and each baseline's errors."""
+        c = h - 1
+        actual = self.actual[:, c]
+        model_err = metrics.error_summary(self.pred[:, c], actual, self.last)
+        base = {k: metrics.error_summary(v[:, c], actual, self.last) for k, v in self.naive.items()}
+        test = _significance(self.pred[:, c], self.naive[best][:, c], actual, h)
+        return {
+            **model_err,
+            "up_share": metrics.up_share(actual, self.last),
+            "skill": metrics.skill(model_err["mae_bps"], base["persistence"]["mae_bps"]),
+            "best_baseline": best,
+            "beats_best_baseline": test["verdict"] == "better",
+            **test,
+            "baselines": base,
+        }
 
 
 def interval_report(v: PartPredictions, p: PartPredictions, ds: Dataset) -> list[list[dict]]:

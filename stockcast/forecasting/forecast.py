@@ -25,7 +25,7 @@ from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import ModelError, NoModel, NoPrices, UsageError
 from stockcast.forecasting import intervals, naivestart
-from stockcast.forecasting.history import check_history
+from stockcast.forecasting.history import check_split_stored
 from stockcast.forecasting.latest import LatestWindow, latest_window
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
@@ -372,7 +372,7 @@ def build_forecast(
     ``scale``: the band's scale networks (``models.store.load_scale``; None: EWMA band)."""
     n = check_horizon(horizon, manifest.horizon, str(manifest.id))
     check_features(symbol, manifest, prices)
-    check_history(symbol, prices, manifest)  # refused, like `evaluate`, after a rewrite
+    check_split_stored(symbol, prices, manifest)  # refused, like `evaluate`, after a rewrite
     latest = latest_window(symbol, prices, manifest)
     shrunk = Shrink.from_dict(manifest.shrink)  # None: the raw model (the default)
     mu = apply_shrink(latest.log_returns(predict(latest.x)), shrunk)[:n]  # -> (N,)
@@ -381,28 +381,9 @@ def build_forecast(
     s_cal, s_now = band_scale(latest, calib, scale)
     c = intervals.calibrate(calib["y"], apply_shrink(calib["mu"], shrunk), s_cal, levels)
     lo, hi = intervals.price_bounds(close0, mu[None, :], s_now, c)  # -> (1, L, N)
-    # the baseline logged beside it: persistence centre, EWMA scale, calibrated on the same
-    # windows (``score`` compares the two bands on realised outcomes)
-    ce = intervals.calibrate(calib["y"], np.zeros_like(calib["y"]), calib["vol"], levels)
-    elo, ehi = intervals.price_bounds(close0, np.zeros((1, n)), latest.vol, ce)
     dates = cal.next_sessions(as_of, n, calendar, root)
-    steps = tuple(
-        Step(
-            date=dates[i],
-            h=i + 1,
-            close=close0 * math.exp(mu[i]),
-            change_pct=100 * math.expm1(mu[i]),
-            log_return=float(mu[i]),
-            bounds=tuple(
-                Bound(lvl, float(lo[0, j, i]), float(hi[0, j, i])) for j, lvl in enumerate(c.levels)
-            ),
-            ewma=tuple(
-                Bound(lvl, float(elo[0, j, i]), float(ehi[0, j, i]))
-                for j, lvl in enumerate(ce.levels)
-            ),
-        )
-        for i in range(n)
-    )
+    model_band = _bounds(lo, hi, c.levels)
+    steps = _steps(dates, close0, mu, model_band, _ewma_band(calib, close0, latest.vol, levels, n))
     hist = prices["adj_close"].iloc[-HISTORY_SESSIONS:]
     made = made_at or dt.datetime.now(dt.UTC)
     return Forecast(
@@ -424,6 +405,46 @@ def build_forecast(
         untrained=manifest.untrained(),
         start_drift=manifest.series_of(symbol).start_drift,
         band=band_from_manifest(manifest),
+    )
+
+
+Bounds = list[tuple[Bound, ...]]  # per horizon, one Bound per level
+
+
+def _bounds(lo: np.ndarray, hi: np.ndarray, levels: Sequence[float]) -> Bounds:
+    """Price bounds (1, L, N) as one tuple of ``Bound`` per horizon."""
+    return [
+        tuple(Bound(lvl, float(lo[0, j, i]), float(hi[0, j, i])) for j, lvl in enumerate(levels))
+        for i in range(lo.shape[2])
+    ]
+
+
+def _ewma_band(
+    calib: dict[str, np.ndarray], close0: float, vol: float, levels: Sequence[float], n: int
+) -> Bounds:
+    """The baseline logged beside the forecast: persistence centre, EWMA scale, calibrated on
+    the same windows (``score`` compares the two bands on realised outcomes)."""
+    ce = intervals.calibrate(calib["y"], np.zeros_like(calib["y"]), calib["vol"], levels)
+    elo, ehi = intervals.price_bounds(close0, np.zeros((1, n)), vol, ce)
+    return _bounds(elo, ehi, ce.levels)
+
+
+def _steps(
+    dates: Sequence[dt.date], close0: float, mu: np.ndarray, bounds: Bounds, ewma: Bounds
+) -> tuple[Step, ...]:
+    """One ``Step`` per horizon: its date, the forecast close and change (``mu``: log returns
+    (N,)), the model's bounds and the EWMA baseline's."""
+    return tuple(
+        Step(
+            date=dates[i],
+            h=i + 1,
+            close=close0 * math.exp(mu[i]),
+            change_pct=100 * math.expm1(mu[i]),
+            log_return=float(mu[i]),
+            bounds=bounds[i],
+            ewma=ewma[i],
+        )
+        for i in range(len(mu))
     )
 
 

@@ -40,7 +40,7 @@ def parts_from_split(
     return parts
 
 
-def check_history(symbol: str, prices: pd.DataFrame, manifest: Manifest) -> None:
+def check_split_stored(symbol: str, prices: pd.DataFrame, manifest: Manifest) -> None:
     """ModelError naming `stockcast train` when the stored sessions no longer hold the model's
     evaluated split (``parts_from_split``: the same check as `evaluate`)."""
     cfg = manifest.data

@@ -9,7 +9,8 @@ the one inference path of evaluation and prediction.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -37,6 +38,114 @@ class Forecaster(Protocol):
     def flops_per_window(self, lookback: int) -> float:
         """Approximate FLOPs of one window's forward and backward pass."""
         ...
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """The fields every architecture's ``Config`` starts with (a subclass adds its own after
+    them, then ``head_init_std``: the manifest stores them in this order)."""
+
+    n_features: int = 4  # F: input columns per session
+    horizon: int = 5  # H: outputs, one per horizon 1..H (scaled log returns)
+    hidden: int = 64  # D: hidden units (a transformer's width) per layer
+    layers: int = 1  # stacked recurrent (or encoder) layers
+    dropout: float = 0.0  # between layers and before the head
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class HeadModel(nn.Module):
+    """A network whose last step reads one (B, D) summary of the window through dropout and a
+    linear head (B, D) -> (B, H). A subclass builds its own layers, then calls ``add_head``
+    (so the head's parameters come last, as saved models hold them) and defines
+    ``reset_parameters``, which ends with ``reset_head``."""
+
+    cfg: Any  # the architecture's Config: dropout, horizon, head_init_std
+    drop: nn.Dropout
+    head: nn.Linear
+
+    def __init__(self, cfg: Any) -> None:
+        super().__init__()
+        self.cfg = cfg
+
+    def add_head(self, width: int, init: bool) -> None:
+        """Dropout and the head; then the initialisation, unless ``init`` is False (a module
+        whose weights are about to be loaded: the orthogonal init costs a few hundred ms)."""
+        self.drop = nn.Dropout(self.cfg.dropout)
+        self.head = nn.Linear(width, self.cfg.horizon)
+        if init:
+            self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        raise NotImplementedError
+
+    def reset_head(self) -> None:
+        """A near-zero head, so that the untrained model outputs its head bias."""
+        nn.init.normal_(self.head.weight, std=self.cfg.head_init_std)
+        nn.init.zeros_(self.head.bias)
+
+    def read_out(self, summary: torch.Tensor) -> torch.Tensor:
+        return self.head(self.drop(summary))  # (B, D) -> (B, H)
+
+    def init_output_bias(self, bias: np.ndarray | torch.Tensor) -> None:
+        """Set the head bias (H,): the untrained output is about ``bias``."""
+        copy_bias(self.head, bias)
+
+
+class LastState(HeadModel):
+    """A stacked LSTM or GRU (``cell``) whose state after the as-of session feeds the head; the
+    layer is stored under the cell's name (``lstm.*`` or ``gru.*`` in the weights file)."""
+
+    cell: ClassVar[type[nn.LSTM] | type[nn.GRU]]
+    gates: ClassVar[int]  # gates stacked in the weights: 4 (LSTM i, f, g, o), 3 (GRU r, z, n)
+    pointwise: ClassVar[int]  # FLOPs per unit and session besides the gate matmuls (rough)
+
+    def __init__(self, cfg: Any, init: bool = True) -> None:
+        super().__init__(cfg)
+        self.add_module(self.cell.__name__.lower(), recurrent(self.cell, cfg.n_features, cfg))
+        self.add_head(cfg.hidden, init)
+
+    def rnn(self) -> nn.LSTM | nn.GRU:
+        layer: nn.LSTM | nn.GRU = getattr(self, self.cell.__name__.lower())
+        return layer
+
+    def reset_parameters(self) -> None:
+        """Xavier input weights, orthogonal recurrent weights per gate, bias 1 on the gate that
+        carries the state (``init_recurrent``), and a near-zero head so that the untrained model
+        outputs its head bias."""
+        init_recurrent(self.rnn(), gates=self.gates, carry_gate=1)
+        self.reset_head()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # B batch, L lookback, F features, D hidden units, H horizons
+        out = run_recurrent(self.rnn(), x)  # (B, L, F) -> (B, L, D)
+        return self.read_out(out[:, -1, :])  # state after the as-of session (B, D) -> (B, H)
+
+    def flops_per_window(self, lookback: int) -> float:
+        """Approximate FLOPs of one window's forward and backward pass (backward ~ 2x forward)."""
+        c = self.cfg
+        fwd = lstm_flops(c.n_features, c.hidden, c.layers, lookback, self.gates, self.pointwise)
+        return 3.0 * (fwd + 2 * c.hidden * c.horizon)
+
+
+def recurrent(kind: type[nn.LSTM] | type[nn.GRU], n_in: int, cfg: Any) -> nn.LSTM | nn.GRU:
+    """A stacked batch-first LSTM or GRU of ``cfg.layers`` layers of ``cfg.hidden`` units,
+    dropout between layers (none with one layer)."""
+    return kind(
+        input_size=n_in,
+        hidden_size=cfg.hidden,
+        num_layers=cfg.layers,
+        dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+        batch_first=True,
+    )
+
+
+def run_recurrent(rnn: nn.LSTM | nn.GRU, x: torch.Tensor) -> torch.Tensor:
+    """The states after every session, (B, L, n_in) -> (B, L, D), in fp32 under autocast."""
+    with fp32_recurrence(x.device):
+        out, _ = rnn(x.float())
+    return out
 
 
 def fp32_recurrence(device: torch.device) -> contextlib.AbstractContextManager:
@@ -94,10 +203,13 @@ def init_recurrent(rnn: nn.LSTM | nn.GRU, gates: int, carry_gate: int) -> None:
             p.data.zero_()
 
 
-def lstm_flops(n_in: int, hidden: int, layers: int, lookback: int) -> float:
-    """Forward FLOPs of a stacked LSTM over ``lookback`` steps (gate matmuls plus pointwise)."""
+def lstm_flops(
+    n_in: int, hidden: int, layers: int, lookback: int, gates: int = 4, pointwise: int = 10
+) -> float:
+    """Forward FLOPs of a stacked LSTM over ``lookback`` steps (gate matmuls plus pointwise);
+    a GRU has ``gates=3, pointwise=8``."""
     fwd = 0.0
     for _ in range(layers):
-        fwd += lookback * (2 * 4 * hidden * (n_in + hidden) + 10 * hidden)
+        fwd += lookback * (2 * gates * hidden * (n_in + hidden) + pointwise * hidden)
         n_in = hidden
     return fwd

@@ -9,31 +9,24 @@ encoded as-of session, which has attended to the whole window.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
-from stockcast.models.base import copy_bias
+from stockcast.models.base import ArchConfig, HeadModel
 
 
 @dataclass(frozen=True)
-class Config:
-    """Architecture; stored in the manifest and enough to rebuild the module."""
+class Config(ArchConfig):
+    """Architecture; stored in the manifest and enough to rebuild the module (``hidden``: the
+    model width D, divisible by ``heads``; ``layers``: encoder layers; ``dropout``: inside the
+    encoder and before the head)."""
 
-    n_features: int = 4  # F: input columns per session
-    horizon: int = 5  # H: outputs, one per horizon 1..H (scaled log returns)
-    hidden: int = 64  # D: model width (must be divisible by heads)
-    layers: int = 1  # encoder layers
-    dropout: float = 0.0  # inside the encoder and before the head
     heads: int = 4  # attention heads (D / heads dimensions each)
     ff_mult: int = 2  # feed-forward width as a multiple of D
     causal: bool = True  # each session attends only to itself and earlier ones
     head_init_std: float = 1e-3  # std of the head weights: the untrained model outputs ~its bias
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -46,14 +39,13 @@ def positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
     return pe
 
 
-class Model(nn.Module):
+class Model(HeadModel):
     """Window of scaled features -> scaled log returns for horizons 1..H (direct, all at once)."""
 
     def __init__(self, cfg: Config, init: bool = True) -> None:
-        super().__init__()
         if cfg.hidden % cfg.heads:
             raise ValueError(f"hidden {cfg.hidden} is not divisible by heads {cfg.heads}")
-        self.cfg = cfg
+        super().__init__(cfg)
         self.embed = nn.Linear(cfg.n_features, cfg.hidden)
         layer = nn.TransformerEncoderLayer(
             cfg.hidden, cfg.heads, dim_feedforward=cfg.ff_mult * cfg.hidden,
@@ -61,17 +53,13 @@ class Model(nn.Module):
         )  # fmt: skip
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.hidden)
-        self.drop = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(cfg.hidden, cfg.horizon)
-        if init:
-            self.reset_parameters()
+        self.add_head(cfg.hidden, init)
 
     def reset_parameters(self) -> None:
         """Xavier projections (PyTorch's own init for the encoder), a near-zero head."""
         nn.init.xavier_uniform_(self.embed.weight)
         nn.init.zeros_(self.embed.bias)
-        nn.init.normal_(self.head.weight, std=self.cfg.head_init_std)
-        nn.init.zeros_(self.head.bias)
+        self.reset_head()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # B batch, L lookback, F features, D model width, H horizons
@@ -82,11 +70,7 @@ class Model(nn.Module):
             mask = torch.triu(torch.ones(length, length, dtype=torch.bool, device=x.device), 1)
         z = self.encoder(z, mask=mask, is_causal=self.cfg.causal)  # -> (B, L, D)
         last = self.norm(z[:, -1, :])  # -> (B, D): the as-of session, having seen the window
-        return self.head(self.drop(last))  # -> (B, H)
-
-    def init_output_bias(self, bias: np.ndarray | torch.Tensor) -> None:
-        """Set the head bias (H,): the untrained output is about ``bias``."""
-        copy_bias(self.head, bias)
+        return self.read_out(last)  # -> (B, H)
 
     def flops_per_window(self, lookback: int) -> float:
         """Approximate FLOPs of one window's forward and backward pass (backward ~ 2x forward)."""

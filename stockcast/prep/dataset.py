@@ -28,7 +28,7 @@ from stockcast.prep.windows import (
     PARTS,
     DataConfig,
     Scaler,
-    check_history,
+    check_enough_sessions,
     check_parts,
     fit_scalers,
     make_targets,
@@ -175,7 +175,7 @@ def _pack_one(
     """One series on its own: (its Series with start 0, scaled rows (n, F) float32, log close)."""
     dates, rows, close, vol, offset = prepare(symbol, prices, cfg)  # rows (n, F)
     n = len(dates)
-    check_history(symbol, n, offset, cfg)
+    check_enough_sessions(symbol, n, offset, cfg)
     log_close = np.log(close)  # (n,)
     targets = make_targets(log_close, cfg.horizon)  # (n, H), row t = as-of t
     if bounds is None:

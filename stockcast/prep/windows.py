@@ -193,7 +193,7 @@ def build_dataset(
     saved model's view (evaluate, predict); otherwise they are computed (train)."""
     dates, rows, close, vol, offset = prepare(symbol, prices, cfg)
     n = len(dates)
-    check_history(symbol, n, offset, cfg)
+    check_enough_sessions(symbol, n, offset, cfg)
     log_close = np.log(close)
     targets = make_targets(log_close, cfg.horizon)  # (n, H), row t = as-of t
     if parts is None:
@@ -211,7 +211,7 @@ def build_dataset(
     return Dataset(cfg, dates, close, offset, x, y, vol, parts, fs, ts, history)
 
 
-def check_history(symbol: str, n: int, offset: int, cfg: DataConfig) -> None:
+def check_enough_sessions(symbol: str, n: int, offset: int, cfg: DataConfig) -> None:
     """DataError when ``n`` sessions after warm-up cannot hold one lookback window."""
     if n < cfg.lookback:
         raise DataError(

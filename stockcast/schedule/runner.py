@@ -10,7 +10,7 @@ happened per symbol, and the exit code.
 
 The work per symbol goes through ``Steps`` (refresh, retrain_due, train, forecast), so tests can
 replace a step; the real steps live in ``stockcast.schedule.steps``, their types in
-``stockcast.schedule.steptypes``. The loop and the exit code are ``stockcast.batch``'s.
+``stockcast.schedule.steptypes``. The loop and the exit code are ``stockcast.eachsymbol``'s.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stockcast.batch import exit_code, run_batch, stops_batch
 from stockcast.data.calendar import calendar_code_for, last_completed_session, sessions_after
 from stockcast.data.store import PriceStore
+from stockcast.eachsymbol import exit_code, for_each_symbol, stops_batch
 from stockcast.errors import (
     EXIT_ERROR,
     EXIT_STALE,
@@ -38,12 +38,12 @@ from stockcast.schedule.config import NO_MODEL
 from stockcast.schedule.logsetup import FILE_ONLY
 from stockcast.schedule.runlock import run_lock
 from stockcast.schedule.steps import default_steps, source_of
-from stockcast.schedule.steptypes import Forecast, Refresh, Steps
+from stockcast.schedule.steptypes import LoggedForecast, Refresh, Steps
 
 if TYPE_CHECKING:
     from stockcast.schedule.config import Config, SymbolPlan
 
-__all__ = ["Forecast", "Refresh", "RunReport", "Steps", "SymbolResult", "run", "run_lock"]
+__all__ = ["LoggedForecast", "Refresh", "RunReport", "Steps", "SymbolResult", "run", "run_lock"]
 
 LOGGER = "stockcast.run"
 
@@ -128,7 +128,7 @@ def run(
         now = now or dt.datetime.now(dt.UTC)
         log.info("run started: %d symbol(s) in %s", len(config.symbols), root)
         down: dict[str, str] = {}  # source -> why it is unreachable for the rest of this run
-        batch = run_batch(
+        batch = for_each_symbol(
             config.symbols, lambda sym: run_symbol(root, config.plan(sym), work, now, down, log)
         )
     results = batch.values  # run_symbol keeps each symbol's failure in its result

@@ -22,7 +22,7 @@ from stockcast.errors import ModelError
 from stockcast.forecasting.forecast import forecast_symbol
 from stockcast.models import store as modelstore
 from stockcast.schedule.config import NO_MODEL
-from stockcast.schedule.steptypes import Forecast, Refresh, Steps
+from stockcast.schedule.steptypes import LoggedForecast, Refresh, Steps
 from stockcast.training.job import configs_from_options, train_symbol
 
 if TYPE_CHECKING:
@@ -139,7 +139,9 @@ def train(root: Path, symbol: str, options: Mapping[str, Any]) -> str:
     return str(out["model"])
 
 
-def forecast(root: Path, symbol: str, plan: SymbolPlan, stale: bool, now: dt.datetime) -> Forecast:
+def forecast(
+    root: Path, symbol: str, plan: SymbolPlan, stale: bool, now: dt.datetime
+) -> LoggedForecast:
     """Forecast with the newest model at the config's levels and horizon, as log rows.
 
     The rows are marked stale when the refresh failed or the stored prices end before the
@@ -150,4 +152,4 @@ def forecast(root: Path, symbol: str, plan: SymbolPlan, stale: bool, now: dt.dat
     )  # plan.model: the [global.NAME] model that covers the symbol, else its own
     rows = pd.DataFrame(fc.log_rows(origin="run"))
     rows["stale"] = stale or fc.stale
-    return Forecast(model=fc.model, as_of=fc.as_of.isoformat(), rows=rows)
+    return LoggedForecast(model=fc.model, as_of=fc.as_of.isoformat(), rows=rows)

@@ -29,7 +29,7 @@ class Refresh:
 
 
 @dataclass
-class Forecast:
+class LoggedForecast:
     """A forecast made for one symbol, as rows for the forecast log."""
 
     model: str  # model id
@@ -44,4 +44,4 @@ class Steps:
     refresh: Callable[[Path, str], Refresh]
     retrain_due: Callable[[Path, str, SymbolPlan, dt.datetime], str | None]  # why, or None
     train: Callable[[Path, str, Mapping[str, Any]], str]  # -> the new model id
-    forecast: Callable[[Path, str, SymbolPlan, bool, dt.datetime], Forecast]  # stale flag
+    forecast: Callable[[Path, str, SymbolPlan, bool, dt.datetime], LoggedForecast]  # stale flag

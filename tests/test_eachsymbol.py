@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stockcast.batch import Outcome, exit_code, run_batch
+from stockcast.eachsymbol import Outcome, exit_code, for_each_symbol
 from stockcast.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -33,17 +33,17 @@ def failing(*bad: str, error=DataError):
     [((), EXIT_OK), (("BBB",), EXIT_PARTIAL), (("AAA", "BBB", "CCC"), EXIT_ERROR)],
 )
 def test_exit_codes(bad: tuple[str, ...], code: int) -> None:
-    batch = run_batch(["AAA", "BBB", "CCC"], failing(*bad))
+    batch = for_each_symbol(["AAA", "BBB", "CCC"], failing(*bad))
     assert batch.exit_code == code
     assert [o.symbol for o in batch.failures] == list(bad)
     assert len(batch.values) == 3 - len(bad)
 
 
 def test_a_single_symbol_exits_with_its_own_error_code() -> None:
-    batch = run_batch(["AAA"], failing("AAA", error=UsageError))
+    batch = for_each_symbol(["AAA"], failing("AAA", error=UsageError))
     assert batch.exit_code == EXIT_USAGE
     # Several symbols that all fail exit 1 whatever their errors.
-    assert run_batch(["AAA", "BBB"], failing("AAA", "BBB", error=UsageError)).exit_code == 1
+    assert for_each_symbol(["AAA", "BBB"], failing("AAA", "BBB", error=UsageError)).exit_code == 1
 
 
 def test_exit_code_rules() -> None:
@@ -54,7 +54,7 @@ def test_exit_code_rules() -> None:
 
 def test_outcomes_are_reported_in_order_as_they_happen() -> None:
     seen: list[Outcome[str]] = []
-    batch = run_batch(["AAA", "BBB", "CCC"], failing("BBB"), on_outcome=seen.append)
+    batch = for_each_symbol(["AAA", "BBB", "CCC"], failing("BBB"), on_outcome=seen.append)
     assert seen == batch.outcomes
     assert [(o.symbol, o.value, str(o.error) if o.error else None) for o in seen] == [
         ("AAA", "aaa", None),
@@ -71,7 +71,7 @@ def test_source_down_fails_the_rest_unasked_and_stops_pacing() -> None:
         asked.append(sym)
         return failing("BBB", error=SourceDown)(sym)
 
-    batch = run_batch(["AAA", "BBB", "CCC", "DDD"], step, pace=1.5, sleep=slept.append)
+    batch = for_each_symbol(["AAA", "BBB", "CCC", "DDD"], step, pace=1.5, sleep=slept.append)
     assert asked == ["AAA", "BBB"] and slept == [1.5]
     assert [o.attempted for o in batch.outcomes] == [True, True, False, False]
     assert {str(e) for e in batch.errors} == {"BBB went wrong"}
@@ -89,18 +89,18 @@ def interrupted_at(sym_to_stop: str):
 
 def test_ctrl_c_propagates_by_default() -> None:
     with pytest.raises(KeyboardInterrupt):
-        run_batch(["AAA", "BBB"], interrupted_at("BBB"))
+        for_each_symbol(["AAA", "BBB"], interrupted_at("BBB"))
 
 
 def test_ctrl_c_stops_the_batch_and_keeps_what_was_done() -> None:
-    batch = run_batch(["AAA", "BBB", "CCC"], interrupted_at("BBB"), keep_on_interrupt=True)
+    batch = for_each_symbol(["AAA", "BBB", "CCC"], interrupted_at("BBB"), keep_on_interrupt=True)
     assert batch.interrupted == "BBB" and batch.exit_code == EXIT_INTERRUPTED
     assert batch.values == ["aaa"]
     assert [(o.symbol, o.interrupted) for o in batch.outcomes] == [("AAA", False), ("BBB", True)]
 
 
 def test_a_value_that_reports_an_interruption_stops_the_batch_and_is_kept() -> None:
-    batch = run_batch(
+    batch = for_each_symbol(
         ["AAA", "BBB", "CCC"], lambda s: {"sym": s, "interrupted": s == "BBB"},
         stops_early=lambda r: r["interrupted"],
     )  # fmt: skip

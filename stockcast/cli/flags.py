@@ -1,4 +1,5 @@
-"""Option types shared by the commands, and the `train` flags derived from ``stockcast.options``.
+"""The flags shared by the commands (``Annotated`` option types), and the `train` flags derived
+from ``stockcast.options``.
 
 ``JsonOpt``, ``QuietOpt``, ``SymbolsArg`` and friends are reusable ``Annotated`` types (the `hf`
 CLI's habit): a command declares ``as_json: JsonOpt = False`` and every command spells the flag

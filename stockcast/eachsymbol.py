@@ -1,5 +1,6 @@
-"""One step over many symbols: each symbol's failure is contained, a failure that would repeat
-for every symbol stops the batch, and the batch ends in one exit code.
+"""One step for each of many symbols (``for_each_symbol``): each symbol's failure is contained,
+a failure that would repeat for every symbol stops the run (the ``Batch`` of symbols), and the
+run ends in one exit code.
 
 Used by `fetch`, `train`, `predict` and `run`. Nothing here prints: the CLI passes
 ``on_outcome`` to say what happened as it happens, and reads the ``Batch`` at the end.
@@ -83,7 +84,7 @@ def stops_batch(error: BaseException) -> bool:
     return isinstance(error, STOPS_BATCH)
 
 
-def run_batch(
+def for_each_symbol(
     symbols: Sequence[str],
     step: Callable[[str], T],
     *,
