@@ -202,7 +202,7 @@ def run_series(root: Path, sym: str, archs: list[str], given: dict[str, Any], fo
         configs = [configs_from_options({**opts, "arch": a}) for a in archs]
         data, _, cfg, dev = configs[0]
         r = backtest_archs(root, sym, data, [c[1] for c in configs], cfg, folds=folds,
-                           seeds=seeds, device=dev,
+                           ensemble=seeds, device=dev,
                            progress=lambda arch: fold_lines(sym, arch))  # fmt: skip
     except Exception as exc:  # one failed series must not lose the hours of the others
         traceback.print_exc()

@@ -20,7 +20,7 @@ from stockcast.data.store import COLUMNS, PriceStore
 from stockcast.errors import EXIT_ERROR, EXIT_PARTIAL, UnknownSource
 from stockcast.schedule import runner, steps
 from stockcast.schedule.config import parse
-from stockcast.schedule.steptypes import Forecast, Steps
+from stockcast.schedule.steptypes import LoggedForecast, Steps
 
 PLUGIN = Path(__file__).parent / "plugin"
 NOW = dt.datetime(2024, 2, 8, 22, 0, tzinfo=dt.UTC)  # after the close of 2024-02-08
@@ -59,13 +59,13 @@ def cli(*args: str):
 def no_forecast_steps() -> Steps:
     """The real refresh; no training, and a one-row forecast of the stored last close."""
 
-    def forecast(root: Path, sym: str, plan, stale: bool, now: dt.datetime) -> Forecast:
+    def forecast(root: Path, sym: str, plan, stale: bool, now: dt.datetime) -> LoggedForecast:
         prices = PriceStore(root).read(sym)
         as_of = prices.index[-1]
         row = dict(made_at=now, model="m1", as_of=as_of, target=as_of + pd.Timedelta(days=1),
                    h=1, close=prices["close"].iloc[-1], last_close=prices["close"].iloc[-1],
                    level=0.8, lower=90.0, upper=110.0, stale=stale, origin="run")  # fmt: skip
-        return Forecast("m1", as_of.date().isoformat(), pd.DataFrame([row]))
+        return LoggedForecast("m1", as_of.date().isoformat(), pd.DataFrame([row]))
 
     return Steps(steps.refresh, lambda *a: None, lambda *a: "m1", forecast)
 

@@ -119,9 +119,9 @@ def backtest(
     if model is not None:
         _saved_recipe(syms, model.strip(), folds, seeds, as_json, quiet, options)
         return
-    options, seeds = _seeds_as_ensemble(options, seeds), None  # members: options["ensemble"]
+    options = _seeds_as_ensemble(options, seeds)  # the members: options["ensemble"]
     if archs is not None and len(archs) > 1:
-        _leaderboard(syms, list(archs), folds, seeds, as_json, quiet, options)
+        _leaderboard(syms, list(archs), folds, as_json, quiet, options)
         return
     if archs is not None:
         options = {**options, "arch": archs[0]}
@@ -258,8 +258,8 @@ def render_global_backtest(results: list[dict[str, Any]], console: Console) -> N
     )  # fmt: skip
 
 
-def _leaderboard(syms: list[str], archs: list[str], folds: int, seeds: int | None,
-                 as_json: bool, quiet: bool, options: dict[str, Any]) -> None:  # fmt: skip
+def _leaderboard(syms: list[str], archs: list[str], folds: int, as_json: bool, quiet: bool,
+                 options: dict[str, Any]) -> None:  # fmt: skip
     """`backtest --arch a,b,...`: the same backtest per architecture, side by side."""
     from stockcast.training.job import configs_from_options
     from stockcast.training.leaderboard import backtest_archs
@@ -273,7 +273,7 @@ def _leaderboard(syms: list[str], archs: list[str], folds: int, seeds: int | Non
             return FoldProgress(f"{sym} {arch}", folds, silent)
 
         return backtest_archs(STATE.data_dir, sym, data, [c[1] for c in configs], cfg,
-                              folds=folds, seeds=seeds, device=dev, progress=progress)  # fmt: skip
+                              folds=folds, device=dev, progress=progress)  # fmt: skip
 
     _report(syms, one, as_json, quiet, render_leaderboard)
 

@@ -116,8 +116,8 @@ def expected_shapes(arch: str, cfg: Mapping) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def predictor(arch: str, cfg: Mapping, weights: Weights, members: int = 1) -> Predict | None:
-    """The numpy forward of a saved model of ``arch`` (``members`` > 1: the mean of the
+def predictor(arch: str, cfg: Mapping, weights: Weights, ensemble: int = 1) -> Predict | None:
+    """The numpy forward of a saved model of ``arch`` (``ensemble`` > 1: the mean of its
     members' scaled outputs, as ``ensemble.Ensemble``); None when ``arch`` has none.
 
     ValueError when ``weights`` are not exactly the model's state dict.
@@ -126,7 +126,7 @@ def predictor(arch: str, cfg: Mapping, weights: Weights, members: int = 1) -> Pr
     if forward is None:
         return None
     one = expected_shapes(arch, cfg)
-    prefixes = [f"members.{i}." for i in range(members)] if members > 1 else [""]
+    prefixes = [f"members.{i}." for i in range(ensemble)] if ensemble > 1 else [""]
     want = {p + k: shape for p in prefixes for k, shape in one.items()}
     if set(weights) != set(want):
         raise ValueError(f"state dict keys differ from a {arch} model's")

@@ -41,7 +41,7 @@ def backtest_symbol(
     cfg: TrainConfig,
     *,
     folds: int = walkforward.DEFAULT_FOLDS,
-    seeds: int | None = None,
+    ensemble: int | None = None,
     device: str = "auto",
     callback: Callback | None = None,
     on_fold: FoldCallback | None = None,
@@ -50,7 +50,7 @@ def backtest_symbol(
 ) -> dict:
     """Walk-forward backtest of one stored symbol; returns the `backtest --json` object.
 
-    ``seeds``: ensemble members per fold (default: ``cfg.ensemble``, train's default);
+    ``ensemble``: members per fold (default: ``cfg.ensemble``, train's default);
     ``share``: the share of the stored sessions that the test blocks cover (the last ones).
     ``on_folds`` receives every fold's predictions at the end (`backtest --forecasts`).
     """
@@ -63,14 +63,14 @@ def backtest_symbol(
     check_blocks(sym, blocks, data)
     if data.lookback != DataConfig().lookback:  # a chosen lookback the first fold cannot hold
         preflight.fold_lookback(sym, blocks[0][1], blocks[0][0], data, "backtest")
-    members = seeds if seeds is not None else getattr(cfg, "ensemble", 1)
+    ensemble = ensemble if ensemble is not None else getattr(cfg, "ensemble", 1)
     preds = []
     for k, (origin, end) in enumerate(blocks):
         day = prices.index[origin].date().isoformat()
         if on_fold is not None:
             on_fold(k, len(blocks), day, None)
         fp = run_fold(sym, prices.iloc[: end + 1], origin, data, model_cfg, cfg,
-                      members, device, callback)  # fmt: skip
+                      ensemble, device, callback)  # fmt: skip
         preds.append(fp)
         if on_fold is not None:
             on_fold(k, len(blocks), day, walkforward.fold_row(fp))
@@ -83,7 +83,7 @@ def backtest_symbol(
         "settings": {
             "folds": len(blocks),
             "share": share,
-            "seeds": members,
+            "seeds": ensemble,
             "data_config": {**asdict(data), "features": list(data.features), "test_start": None},
             "train_config": cfg.to_dict(),
             "model_config": model_cfg.to_dict(),
@@ -110,7 +110,7 @@ def run_fold(
     data: DataConfig,
     model_cfg: Any,
     cfg: TrainConfig,
-    members: int,
+    ensemble: int,
     device: str,
     callback: Callback | None,
 ) -> walkforward.FoldPredictions:
@@ -119,7 +119,7 @@ def run_fold(
     t0 = time.perf_counter()
     day = prices.index[origin].date().isoformat()
     fitted = fit_recipe(sym, prices, replace(data, test_start=day), model_cfg, cfg,
-                        ensemble=members, device=device, callback=callback)  # fmt: skip
+                        ensemble=ensemble, device=device, callback=callback)  # fmt: skip
     if fitted.interrupted:  # a fold cut short is no fair fold: Ctrl-C ends the backtest
         raise KeyboardInterrupt
     scale = None if fitted.scale is None else fitted.scale.net

@@ -136,7 +136,7 @@ def backtest_recipe(
         raise UsageError(f"--model {ref} is a global model; backtest it with backtest_global")
     check_symbols(manifest, [sym])
     data, model_cfg, cfg = recipe(manifest)
-    out = backtest_symbol(root, sym, data, model_cfg, cfg, folds=folds, seeds=cfg.ensemble,
+    out = backtest_symbol(root, sym, data, model_cfg, cfg, folds=folds, ensemble=cfg.ensemble,
                           device=device, callback=callback, on_fold=on_fold)  # fmt: skip
     out["settings"]["model"] = model_label(manifest)
     return out

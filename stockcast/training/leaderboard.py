@@ -46,7 +46,7 @@ class ArchRun:
     """One architecture's backtest and its size."""
 
     arch: str  # registry name
-    parameters: int  # trainable parameters of one network (an ensemble has `seeds` of them)
+    parameters: int  # trainable parameters of one network (an ensemble has `ensemble` of them)
     flops_per_window: float  # forward + backward FLOPs of one window, one network
     result: dict  # the `backtest --json` object of this architecture
 
@@ -67,7 +67,7 @@ def backtest_archs(
     cfg: TrainConfig,
     *,
     folds: int = walkforward.DEFAULT_FOLDS,
-    seeds: int | None = None,
+    ensemble: int | None = None,
     device: str = "auto",
     progress: Progress | None = None,
 ) -> dict:
@@ -78,7 +78,7 @@ def backtest_archs(
         arch = models.arch_of(model_cfg)
         with progress(arch) if progress is not None else contextlib.nullcontext() as on_fold:
             result = backtest_symbol(root, symbol, data, model_cfg, cfg, folds=folds,
-                                     seeds=seeds, device=device, on_fold=on_fold)  # fmt: skip
+                                     ensemble=ensemble, device=device, on_fold=on_fold)  # fmt: skip
         params, flops = model_size(model_cfg, data.lookback)
         runs.append(ArchRun(arch, params, flops, result))
     return combine(runs)

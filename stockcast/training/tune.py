@@ -537,7 +537,7 @@ def check_after_search(folds: Sequence[Mapping[str, Any]], searched_through: str
 
 
 def backtest_best(root: Path, symbol: str, best: Mapping[str, Any], device: str = "auto",
-                  seeds: int | None = None,
+                  ensemble: int | None = None,
                   folds: int = walkforward.DEFAULT_FOLDS) -> dict[str, Any]:  # fmt: skip
     """The `backtest` of the best parameters (same seeds as `backtest`) on the sessions after
     every session the search saw: ``folds`` blocks over them, with ``searched_through`` set."""
@@ -545,8 +545,8 @@ def backtest_best(root: Path, symbol: str, best: Mapping[str, Any], device: str 
     sym = normalize_symbol(symbol)
     searched = tuning_prices(root, sym)
     share = after_search_share(len(PriceStore(root).read(sym)), len(searched))
-    out = backtest.backtest_symbol(root, sym, data, model_cfg, cfg, seeds=seeds, device=device,
-                                   folds=folds, share=share)  # fmt: skip
+    out = backtest.backtest_symbol(root, sym, data, model_cfg, cfg, ensemble=ensemble,
+                                   device=device, folds=folds, share=share)  # fmt: skip
     through = searched.index[-1].date().isoformat()
     check_after_search(out["folds"], through)
     return {**out, "searched_through": through}
