@@ -105,3 +105,64 @@ class GlobalTrainResult:
         out["live"] = _live(self.live)
         out["evaluation"] = {s: dict(v) for s, v in self.evaluation.items()}
         return out
+
+
+@dataclass(frozen=True)
+class TuneBest:
+    """The best trial of a study."""
+
+    params: Mapping[str, Any]  # flat training options it ran (lists for tuples, as in JSON)
+    value: float  # MAE / best naive MAE on the inner folds (below 1 beats naive)
+    trial: int  # its number in the study
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": dict(self.params), "value": self.value, "trial": self.trial}
+
+
+@dataclass(frozen=True)
+class TuneBacktest:
+    """The walk-forward backtest of the best parameters on the sessions after the search."""
+
+    searched_through: str  # the last session the search saw (ISO date)
+    folds: tuple[Mapping[str, Any], ...]  # origin, end, test_start, test_end, n per fold
+    horizons: tuple[Mapping[str, Any], ...]  # h, skill_vs_best, verdict, dm_pvalue
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"searched_through": self.searched_through,
+                "folds": [dict(f) for f in self.folds],
+                "horizons": [dict(h) for h in self.horizons]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """A hyper-parameter search of one symbol (`tune`): the study, its counts, the best trial,
+    the command that trains it and, when asked, its backtest; ``to_dict`` is `tune --json`."""
+
+    ticker: str
+    arch: str
+    study: Mapping[str, str]  # {"name", "storage"}
+    trials_completed: int
+    trials_pruned: int
+    trials_failed: int
+    best: TuneBest | None  # None: no trial completed yet
+    command: str | None  # `stockcast train ...` with the best options (None without a best)
+    searched_through: str | None  # the last session the search saw
+    backtest: TuneBacktest | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ticker": self.ticker,
+            "arch": self.arch,
+            "study": dict(self.study),
+            "trials_completed": self.trials_completed,
+            "trials_pruned": self.trials_pruned,
+            "trials_failed": self.trials_failed,
+            "best": None if self.best is None else self.best.to_dict(),
+        }
+        if self.command is not None:
+            out["command"] = self.command
+        if self.searched_through is not None:
+            out["searched_through"] = self.searched_through
+        if self.backtest is not None:
+            out["backtest"] = self.backtest.to_dict()
+        return out
