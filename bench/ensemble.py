@@ -37,7 +37,7 @@ def one_run(prices, k: int, seed: int) -> dict:
         root = Path(tmp)
         PriceStore(root).write("MSFT", prices, source="sample")
         data, model, cfg, device = configs_from_options({"seed": seed, "ensemble": k})
-        return train_symbol(root, "MSFT", data, model, cfg, device)
+        return train_symbol(root, "MSFT", data, model, cfg, device).to_dict()
 
 
 def main() -> None:

@@ -149,8 +149,9 @@ def main() -> None:
         data, model_cfg, cfg, dev = configs_from_options(opts)
         t0 = time.perf_counter()
         one = dataclasses.replace(cfg, ensemble=args.global_ensemble, shrink=False)
-        glob = train_global(root, "global", syms, data, model_cfg, one, dev)
-        assert glob is not None  # one process: rank 0
+        trained = train_global(root, "global", syms, data, model_cfg, one, dev)
+        assert trained is not None  # one process: rank 0
+        glob = trained.to_dict()  # the `train --global --json` object
         global_s = time.perf_counter() - t0
         print(f"global: {global_s:.0f}s, test from {glob['split']['test_start']}",
               file=sys.stderr, flush=True)  # fmt: skip

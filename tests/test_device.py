@@ -85,7 +85,7 @@ def _tiny_configs():
 @pytest.mark.slow
 def test_train_symbol_restores_the_callers_threads(stored_sample, caller_threads):
     res = job.train_symbol(stored_sample, "MSFT", *_tiny_configs()[:3], device="cpu")
-    assert res["device"] == f"cpu ({DEFAULT_CPU_THREADS} thread)"  # what training used
+    assert res.device == f"cpu ({DEFAULT_CPU_THREADS} thread)"  # what training used
     assert torch.get_num_threads() == caller_threads
 
 

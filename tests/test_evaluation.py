@@ -24,7 +24,7 @@ def store_sample(root, frame=None, symbol="MSFT"):
 
 def train(root, symbol="MSFT", **extra):
     data, model, cfg, device = configs_from_options({**TINY, **extra})
-    return train_symbol(root, symbol, data, model, cfg, device)
+    return train_symbol(root, symbol, data, model, cfg, device).to_dict()  # the --json object
 
 
 @pytest.mark.slow

@@ -8,12 +8,13 @@ import pytest
 from helpers import synthetic_prices
 
 from stockcast.forecasting import choosestart, naivestart
-from stockcast.models.manifest import Manifest
+from stockcast.models.manifest import Manifest, Member
 from stockcast.models.store import series_view
 from stockcast.prep.dataset import build_multi
 from stockcast.prep.windows import DataConfig, build_dataset
 from stockcast.training.globaljob import choose_starts, common_split
 from stockcast.training.recipe import choose_start
+from stockcast.training.results import TrainResult
 
 DATA = DataConfig(lookback=20, horizon=5, features=("log_return",))
 
@@ -112,13 +113,18 @@ def test_train_says_which_start_a_member_kept():
 
     from stockcast.cli.train import training_table
 
-    def result(sym: str, best: list[int], start: str) -> dict:
-        members = [{"best_epoch": b} for b in best]
-        return {"ticker": sym, "model": "m", "epochs": 5, "best_epoch": max(best),
-                "members": members, "ensemble": len(best), "val_loss": 0.25, "seconds": 1.0,
-                "windows_per_s": 100.0, "device": "cpu (1 thread)", "start": start}  # fmt: skip
+    def result(sym: str, best: list[int], start: str) -> TrainResult:
+        members = tuple(Member(seed=i, best_epoch=b) for i, b in enumerate(best))
+        return TrainResult(
+            ticker=sym, model="m", path="p", epochs=5, best_epoch=max(best), val_loss=0.25,
+            initial_val_loss=0.3, train_windows=10, val_windows=5, test_windows=5, seconds=1.0,
+            cpu_seconds=1.0, live_seconds=0.5, total_seconds=2.0, device="cpu (1 thread)",
+            windows_per_s=100.0, gflops_per_s=0.1, interrupted=False, note="",
+            start_drift=(0.0,), start=start, ensemble=len(best), members=members, workers=1,
+            ensemble_seconds_ratio=1.0, live=None, evaluation={},
+        )  # fmt: skip
 
-    def caption(results: list[dict]) -> str:
+    def caption(results: list[TrainResult]) -> str:
         con = Console(width=300, file=io.StringIO(), color_system=None)
         con.print(training_table(results))
         return " ".join(con.file.getvalue().split())

@@ -16,6 +16,7 @@ from helpers import synthetic_prices
 
 from stockcast.data.store import PriceStore
 from stockcast.training import tune as tuning
+from stockcast.training.results import TuneBest, TuneResult
 
 FIXED = ["--hidden", "4", "--lookback", "10", "--epochs", "1", "--batch-size", "512",
          "--horizon", "2"]  # fmt: skip
@@ -139,7 +140,9 @@ def test_tune_device_cpu_backtests_the_best_parameters_on_the_cpu(
 
     def searched(root, sym, **kw):
         assert kw["device"] == "cpu"
-        return {"ticker": sym, "arch": "lstm", "best": {"params": {"hidden": 4}}}
+        best = TuneBest(params={"hidden": 4}, value=0.9, trial=0)
+        return TuneResult(sym, "lstm", {"name": "SYN-lstm", "storage": "x"}, 1, 0, 0, best,
+                          "stockcast train SYN --hidden 4", "2020-01-01")  # fmt: skip
 
     asked: list[str] = []
 

@@ -35,6 +35,8 @@ from stockcast.errors import UsageError
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from stockcast.training.results import TrainResult
+
 
 GlobalOpt = Annotated[
     bool,
@@ -88,7 +90,7 @@ def train(
     me = dist.from_env()
     quiet = quiet or not me.main
 
-    def one(sym: str) -> dict[str, Any]:
+    def one(sym: str) -> TrainResult:
         check_symbol(STATE.data_dir, sym, data)  # before the progress line: one line if not
         with EpochProgress(sym, cfg.epochs, quiet) as callback:
             return train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
@@ -100,7 +102,7 @@ def train(
         one,
         on_outcome=_said,
         keep_on_interrupt=True,
-        stops_early=lambda r: r["interrupted"],
+        stops_early=lambda r: r.interrupted,
     )
     gathered = [o for part in dist.gather(batch.outcomes, me) for o in part]
     outcomes = sorted(gathered, key=lambda o: syms.index(o.symbol))  # the order given
@@ -154,35 +156,35 @@ def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, 
     if result is None:  # not rank 0: rank 0 writes and prints
         return
     if as_json:
-        print_json(result)
+        print_json(result.to_dict())
         return
     con = stdout()
     con.print(
-        f"[bold]{result.get('display_name') or result['name']}[/] model {result['model']}: "
+        f"[bold]{result.display_name or result.name}[/] model {result.model}: "
         f"{len(syms)} symbols, "
-        f"{result['train_windows']:,} training windows, {result['processes']} process(es) on "
-        f"{result['device']}; best epoch {result['best_epoch']} of {result['epochs']}, "
-        f"val loss {result['val_loss']:.4f}, {result['windows_per_s']:,.0f} windows/s"
+        f"{result.train_windows:,} training windows, {result.processes} process(es) on "
+        f"{result.device}; best epoch {result.best_epoch} of {result.epochs}, "
+        f"val loss {result.val_loss:.4f}, {result.windows_per_s:,.0f} windows/s"
     )
-    if result["best_epoch"] == 0:
+    if result.best_epoch == 0:
         con.print(f"No epoch beat the untrained model: it forecasts the naive start chosen on "
-                  f"validation ({result['start']})", markup=False)  # fmt: skip
-    live = result.get("live")
+                  f"validation ({result.start})", markup=False)  # fmt: skip
+    live = result.live
     con.print(
-        f"Live weights (predict, run): refit on {live['windows']:,} windows through "
-        f"{live['trained_through']} in {result['live_seconds']:.1f}s"
+        f"Live weights (predict, run): refit on {live.windows or 0:,} windows through "
+        f"{live.trained_through} in {result.live_seconds:.1f}s"
         if live
         else "No live refit: predict uses the evaluated weights",
         markup=False,
     )
-    for ev in result["evaluation"].values():
+    for ev in result.evaluation.values():
         con.print()
-        render_evaluation(ev, con)
+        render_evaluation(dict(ev), con)
     con.print()
-    render_cross_section(result, con)
+    render_cross_section(result.to_dict(), con)
 
 
-def _said(o: Outcome[dict[str, Any]]) -> None:
+def _said(o: Outcome[TrainResult]) -> None:
     """What `train` says on stderr as each symbol ends."""
     if o.error is not None:
         text = str(o.error) + where_hint(o.error)
@@ -190,55 +192,55 @@ def _said(o: Outcome[dict[str, Any]]) -> None:
     elif o.interrupted and o.value is None:
         error_line(f"{o.symbol}: interrupted before a model was saved; nothing was kept")
     elif o.interrupted and o.value is not None:
-        model = o.value["model"]
+        model = o.value.model
         stderr().print(f"{o.symbol}: interrupted; saved the best epoch so far as {model}")
 
 
-def _report(results: list[dict[str, Any]], as_json: bool, quiet: bool) -> None:
+def _report(results: list[TrainResult | dict[str, Any]], as_json: bool, quiet: bool) -> None:
     """--json: the array of per-symbol objects (a failed one is {"ticker", "error"}); else the
     tables, unless quiet (then errors and warnings only, on stderr)."""
     if as_json:
-        print_json(results)
+        print_json([r if isinstance(r, dict) else r.to_dict() for r in results])
         return
-    done = [r for r in results if "error" not in r]
+    done = [r for r in results if not isinstance(r, dict)]
     if not done or quiet:
         return
     con = stdout()
     print_table(con, training_table(done))
     for r in done:
         con.print()
-        render_evaluation(r["evaluation"], con)
+        render_evaluation(dict(r.evaluation), con)
 
 
-def training_table(results: list[dict[str, Any]]) -> Table:
+def training_table(results: list[TrainResult]) -> Table:
     """The summary table printed at the end of `stockcast train`."""
     table = new_table("Training", "Symbol", "Model", "Epochs", "Best", "Val loss", "Secs",
                    "Win/s")  # fmt: skip
     for r in results:
-        epochs = f"{r['epochs']}" + ("!" if r.get("interrupted") else "")
-        best = str(r["best_epoch"]) + ("*" if r["best_epoch"] == 0 else "")  # H9a: epoch 0
-        if r.get("ensemble", 1) > 1:  # H9a: ensembles list each member's best epoch
-            best = ",".join(f"{m['best_epoch']}" + ("*" if m["best_epoch"] == 0 else "")
-                            for m in r["members"])  # fmt: skip
+        epochs = f"{r.epochs}" + ("!" if r.interrupted else "")
+        best = str(r.best_epoch) + ("*" if r.best_epoch == 0 else "")  # H9a: epoch 0
+        if r.ensemble > 1:  # H9a: ensembles list each member's best epoch
+            best = ",".join(f"{m.best_epoch}" + ("*" if m.best_epoch == 0 else "")
+                            for m in r.members)  # fmt: skip
         table.add_row(
-            r["ticker"], r["model"], epochs, best, f"{r['val_loss']:.4f}",
-            f"{r['seconds']:.1f}", f"{r['windows_per_s']:,.0f}",
+            r.ticker, r.model, epochs, best, f"{r.val_loss:.4f}",
+            f"{r.seconds:.1f}", f"{r.windows_per_s:,.0f}",
         )  # fmt: skip
-    table.caption = f"on {results[0]['device']}" + (
-        "; ! = interrupted, best epoch so far kept" if any(r.get("interrupted") for r in results)
+    table.caption = f"on {results[0].device}" + (
+        "; ! = interrupted, best epoch so far kept" if any(r.interrupted for r in results)
         else ""
     ) + _start_caption(results)  # fmt: skip
     return table
 
 
-def _start_caption(results: list[dict[str, Any]]) -> str:
+def _start_caption(results: list[TrainResult]) -> str:
     """The caption's "* = ..." part: the naive start of each model with a member kept at
     epoch 0 (H9a); empty when no member was."""
-    kept = [r for r in results
-            if any(m["best_epoch"] == 0 for m in r.get("members") or [r])]  # fmt: skip
+    kept = [r for r in results if any(m.best_epoch == 0 for m in r.members)
+            or (not r.members and r.best_epoch == 0)]  # fmt: skip
     if not kept:
         return ""
-    starts = {r["ticker"]: r.get("start") or "half the drift" for r in kept}
+    starts = {r.ticker: r.start or "half the drift" for r in kept}
     said = (next(iter(starts.values())) if len(set(starts.values())) == 1
             else "; ".join(f"{sym}: {s}" for sym, s in starts.items()))  # fmt: skip
     return f"; * = no epoch beat the untrained model: it forecasts the naive start ({said})"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -34,6 +35,9 @@ BacktestBestOpt = Annotated[
         "sessions after those the search saw).",
     ),
 ]
+
+if TYPE_CHECKING:
+    from stockcast.training.results import TuneResult
 
 
 @app.command()
@@ -68,30 +72,18 @@ def tune(
     res = tuning.tune_symbol(STATE.data_dir, sym, fixed=options, trials=trials, jobs=jobs,
                              timeout=timeout, storage=storage, folds=folds, device=device,
                              on_trial=progress)  # fmt: skip
-    if run_backtest and res["best"] is not None:
+    if run_backtest and res.best is not None:
         if progress is not None:
             stderr().print(f"{sym}: backtesting the best parameters ...", markup=False)
         best = {k: tuple(v) if isinstance(v, list) else v
-                for k, v in res["best"]["params"].items()}  # fmt: skip
+                for k, v in res.best.params.items()}  # fmt: skip
         bt = tuning.backtest_best(STATE.data_dir, sym, best, device=device)
-        res["backtest"] = _backtest_summary(bt)
+        res = replace(res, backtest=tuning.backtest_summary(bt))
     if as_json:
-        print_json(res)
+        print_json(res.to_dict())
         return
     if not quiet:
         render(res)
-
-
-def _backtest_summary(bt: dict[str, Any]) -> dict[str, Any]:
-    """The part of the best parameters' backtest that `tune` reports."""
-    return {
-        "searched_through": bt["searched_through"],
-        "folds": [{k: f[k] for k in ("origin", "end", "test_start", "test_end", "n")}
-                  for f in bt["folds"]],
-        "horizons": [
-            {"h": h["h"], "skill_vs_best": h["skill_vs_best"], "verdict": h["verdict"],
-             "dm_pvalue": h["dm_pvalue"]} for h in bt["horizons"]],
-    }  # fmt: skip
 
 
 def _trial_line(study: Any, trial: Any) -> None:
@@ -102,32 +94,32 @@ def _trial_line(study: Any, trial: Any) -> None:
     stderr().print(f"trial {trial.number}: {value}{best_text}", markup=False)
 
 
-def render(res: dict[str, Any]) -> None:
+def render(res: TuneResult) -> None:
     con = stdout()
     con.print(
-        f"{res['ticker']} {res['arch']}: {res['trials_completed']} trials finished "
-        f"({res['trials_pruned']} pruned) in {res['study']['storage']}",
+        f"{res.ticker} {res.arch}: {res.trials_completed} trials finished "
+        f"({res.trials_pruned} pruned) in {res.study['storage']}",
         markup=False,
     )
-    if res["best"] is None:
+    if res.best is None:
         con.print("no trial completed yet; run the same command again to continue", markup=False)
         return
-    b = res["best"]
+    b = res.best
     con.print(
-        f"best (trial {b['trial']}): MAE / best naive MAE = {b['value']:.4f} on the inner "
+        f"best (trial {b.trial}): MAE / best naive MAE = {b.value:.4f} on the inner "
         "folds (below 1 beats naive)",
         markup=False,
     )
-    for k, v in b["params"].items():
+    for k, v in b.params.items():
         con.print(f"  {k} = {', '.join(v) if isinstance(v, list) else v}", markup=False)
-    bt = res.get("backtest") or {}
-    if bt.get("folds"):
+    bt = res.backtest
+    if bt is not None and bt.folds:
         con.print(
-            f"  backtest on the sessions after the search (through {bt['searched_through']}): "
-            f"test windows from {bt['folds'][0]['test_start']} to {bt['folds'][-1]['test_end']}",
+            f"  backtest on the sessions after the search (through {bt.searched_through}): "
+            f"test windows from {bt.folds[0]['test_start']} to {bt.folds[-1]['test_end']}",
             markup=False,
         )
-    for h in bt.get("horizons", []):
+    for h in () if bt is None else bt.horizons:
         s = h["skill_vs_best"]
         skill = (
             f"{s['value']:+.2%} (95% CI {s['low']:+.2%}..{s['high']:+.2%})"
@@ -136,4 +128,4 @@ def render(res: dict[str, Any]) -> None:
         )
         con.print(f"  backtest h={h['h']}: skill vs best naive {skill}, {h['verdict']}",
                   markup=False)  # fmt: skip
-    con.print(f"train them: {res['command']}", markup=False)
+    con.print(f"train them: {res.command}", markup=False)

@@ -3,10 +3,11 @@
 
 A model has a name and the symbols it was trained on; a per-symbol model is the one-symbol
 case, named after its symbol. What is per symbol (scaler statistics, split dates, calibration)
-is kept per symbol: ``series_view`` and ``load_model`` read it from either format version, so
-callers never branch on the version. Format 1 (stockcast 0.1.0) kept them at the top level and
-had no ``arch`` (it was always an LSTM); format 2 keeps them under ``series`` and also mirrors
-them at the top level for a one-symbol model, so the manifest only gained keys.
+is kept per symbol. The manifest is handed out typed (``models.manifest.Manifest``, upgraded
+from either format version on read), so callers never branch on the version nor read the JSON.
+Format 1 (stockcast 0.1.0) kept the per-symbol keys at the top level and had no ``arch`` (it was
+always an LSTM); format 2 keeps them under ``series`` and also mirrors them at the top level for
+a one-symbol model.
 
 The folder is written under a hidden temporary name and renamed into place, so a reader sees a
 whole model or none. Ids sort by creation time (``20261129T153000-ab12cd``); the newest model

@@ -134,9 +134,9 @@ def train(root: Path, symbol: str, options: Mapping[str, Any]) -> str:
     """
     data, model, cfg, device = configs_from_options(dict(options))
     out = train_symbol(root, symbol, data, model, cfg, device)
-    if out.get("interrupted"):  # Ctrl-C during training: stop the run, as Ctrl-C should
+    if out.interrupted:  # Ctrl-C during training: stop the run, as Ctrl-C should
         raise KeyboardInterrupt
-    return str(out["model"])
+    return out.model
 
 
 def forecast(

@@ -74,6 +74,7 @@ from stockcast.training.recipe import (
     scaled_start,
     train_scale_members,
 )
+from stockcast.training.results import GlobalTrainResult
 
 SCALE_BIAS_ROWS = 50_000  # training windows whose spread sets the scale networks' start
 
@@ -341,7 +342,7 @@ def train_global(
     device: str = "auto",
     callback: Callback | None = None,
     shard: Shard | None = None,
-) -> dict | None:
+) -> GlobalTrainResult | None:
     """Train, evaluate per symbol, refit on every stored window (the live weights) and save
     one model over ``symbols``; the `train --json` object (None on ranks other than 0 of a
     torchrun launch, which write nothing; rank 0 alone refits, in one process).
@@ -401,39 +402,38 @@ def train_global(
         live_scale_weights=None if live is None or live_scale is None else live_scale.state_dict(),
     )  # fmt: skip
     world = 1 if shard is None else shard.world
-    return {
-        "name": normalize_symbol(name),
-        "display_name": name.strip(),  # as typed: the name in messages
-        "model": model_id,
-        "path": str(path),
-        "symbols": syms,
-        "processes": world,
-        "epochs": manifest.training.epochs,
-        "best_epoch": manifest.training.best_epoch,
-        "val_loss": manifest.training.best_val_loss,
-        "initial_val_loss": manifest.training.initial_val_loss,
-        "train_windows": len(ds.index("train")),
-        "val_windows": len(ds.index("val")),
-        "test_windows": len(ds.index("test")),
-        "split": {
-            "val_start": fitted.split_dates[0],
-            "test_start": fitted.split_dates[1],
-        },
-        "seconds": manifest.training.seconds,
-        "live_seconds": round(live_seconds, 3),
-        "total_seconds": round(time.perf_counter() - t_start, 3),
-        "device": fitted.device,
-        "windows_per_s": round((manifest.training.windows_per_s or 0.0) * world, 1),
-        "interrupted": interrupted,
-        "note": manifest.note,
-        "ensemble": manifest.ensemble,
-        "members": [m.to_json() for m in manifest.members],
-        "start_drift": {s.symbol: list(s.start_drift) for s in manifest.series},
-        "start": global_start(fitted),
-        "live": None if manifest.live is None else manifest.live.to_json(),
-        "evaluation": {sym: {"ticker": sym, "model": model_id, **r} for sym, r in reports.items()},
-        **across,
-    }
+    t = manifest.training
+    return GlobalTrainResult(
+        name=normalize_symbol(name),
+        display_name=name.strip(),  # as typed: the name in messages
+        model=model_id,
+        path=str(path),
+        symbols=tuple(syms),
+        processes=world,
+        epochs=int(t.epochs or 0),
+        best_epoch=int(t.best_epoch or 0),
+        val_loss=float(t.best_val_loss or 0.0),
+        initial_val_loss=float(t.initial_val_loss or 0.0),
+        train_windows=len(ds.index("train")),
+        val_windows=len(ds.index("val")),
+        test_windows=len(ds.index("test")),
+        split=fitted.split_dates,
+        seconds=t.seconds,
+        live_seconds=round(live_seconds, 3),
+        total_seconds=round(time.perf_counter() - t_start, 3),
+        device=fitted.device,
+        windows_per_s=round((t.windows_per_s or 0.0) * world, 1),
+        interrupted=interrupted,
+        note=manifest.note,
+        ensemble=manifest.ensemble,
+        members=manifest.members,
+        start_drift={s.symbol: s.start_drift for s in manifest.series},
+        start=global_start(fitted),
+        live=manifest.live,
+        evaluation={sym: {"ticker": sym, "model": model_id, **r} for sym, r in reports.items()},
+        pooled=across["pooled"],
+        cross_section=across["cross_section"],
+    )
 
 
 def _calib(p: evaluation.PartPredictions) -> dict[str, np.ndarray]:

@@ -47,6 +47,7 @@ from stockcast.training.recipe import (
     refit_live,
     refit_live_scale,
 )
+from stockcast.training.results import TrainResult
 
 __all__ = ["Fitted", "configs_from_options", "fit_recipe", "model_config", "train_symbol"]
 
@@ -109,9 +110,10 @@ def train_symbol(
     cfg: TrainConfig,
     device: str = "auto",
     callback: Callback | None = None,
-) -> dict:
+) -> TrainResult:
     """Read prices, fit the recipe (``cfg.ensemble`` members), evaluate it on the test split,
-    refit it on every stored window (the live model), save; returns the `train --json` object.
+    refit it on every stored window (the live model), save; returns what it did (``to_dict``: the
+    `train --json` object).
 
     ``model_cfg`` is the ``Config`` of a registered architecture: it picks the model.
 
@@ -184,42 +186,42 @@ def scale_entry(sf: ScaleFit | None) -> Scale | None:
 
 
 def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: Manifest, report: dict,
-            live_seconds: float, t_start: float) -> dict:  # fmt: skip
+            live_seconds: float, t_start: float) -> TrainResult:  # fmt: skip
     """The `train --json` object."""
     ds, fits = fitted.dataset, fitted.fits
     windows_per_s = sum(f.windows_per_s for f in fits)  # all members together
     model: Any = fitted.model
     one = model.members[0] if len(fits) > 1 else model  # flops of one member
     gflops = windows_per_s * one.flops_per_window(ds.config.lookback) / 1e9
-    return {
-        "ticker": sym,
-        "model": model_id,
-        "path": str(path),
-        "epochs": manifest.training.epochs,
-        "best_epoch": manifest.training.best_epoch,
-        "val_loss": manifest.training.best_val_loss,
-        "initial_val_loss": manifest.training.initial_val_loss,
-        "train_windows": len(ds.parts["train"]),
-        "val_windows": len(ds.parts["val"]),
-        "test_windows": len(ds.parts["test"]),
-        "seconds": round(fitted.seconds, 3),
-        "cpu_seconds": round(fitted.cpu_seconds, 3),
-        "live_seconds": round(live_seconds, 3),
-        "total_seconds": round(time.perf_counter() - t_start, 3),
-        "device": fitted.device,
-        "windows_per_s": round(windows_per_s, 1),
-        "gflops_per_s": round(gflops, 2),
-        "interrupted": manifest.interrupted,
-        "note": manifest.note,
-        "start_drift": list(manifest.series_of(sym).start_drift),
-        "start": naivestart.describe(manifest.series_of(sym).start_drift),
-        "ensemble": len(fits),
-        "members": [m.to_json() for m in manifest.members],
-        "workers": fitted.workers,
-        "ensemble_seconds_ratio": round(fitted.seconds_ratio, 3),
-        "live": None if manifest.live is None else manifest.live.to_json(),
-        "evaluation": {"ticker": sym, "model": model_id, **report},
-    }
+    return TrainResult(
+        ticker=sym,
+        model=model_id,
+        path=str(path),
+        epochs=int(manifest.training.epochs or 0),
+        best_epoch=int(manifest.training.best_epoch or 0),
+        val_loss=float(manifest.training.best_val_loss or 0.0),
+        initial_val_loss=float(manifest.training.initial_val_loss or 0.0),
+        train_windows=len(ds.parts["train"]),
+        val_windows=len(ds.parts["val"]),
+        test_windows=len(ds.parts["test"]),
+        seconds=round(fitted.seconds, 3),
+        cpu_seconds=round(fitted.cpu_seconds, 3),
+        live_seconds=round(live_seconds, 3),
+        total_seconds=round(time.perf_counter() - t_start, 3),
+        device=fitted.device,
+        windows_per_s=round(windows_per_s, 1),
+        gflops_per_s=round(gflops, 2),
+        interrupted=manifest.interrupted,
+        note=manifest.note or "",
+        start_drift=manifest.series_of(sym).start_drift,
+        start=naivestart.describe(manifest.series_of(sym).start_drift),
+        ensemble=len(fits),
+        members=manifest.members,
+        workers=fitted.workers,
+        ensemble_seconds_ratio=round(fitted.seconds_ratio, 3),
+        live=manifest.live,
+        evaluation={"ticker": sym, "model": model_id, **report},
+    )
 
 
 def start_drift(fitted: Fitted) -> list[float]:

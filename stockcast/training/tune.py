@@ -54,6 +54,7 @@ from stockcast.forecasting import walkforward
 from stockcast.prep import windows
 from stockcast.training import backtest, preflight, recipe
 from stockcast.training.job import configs_from_options
+from stockcast.training.results import TuneBacktest, TuneBest, TuneResult
 
 INNER_FOLDS = 2  # walk-forward folds of the objective
 HEARTBEAT_S = 10  # a running trial's heartbeat; one silent for GRACE_S is failed and retried
@@ -347,7 +348,7 @@ def tune_symbol(
     folds: int = INNER_FOLDS,
     device: str = "auto",
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
-) -> dict[str, Any]:
+) -> TuneResult:
     """Run the search until the study holds ``trials`` finished trials (or ``timeout`` s);
     returns the `tune --json` object without the backtest of the best parameters.
 
@@ -393,8 +394,8 @@ def tune_symbol(
                 f"{sym}: tune stopped after {MAX_FAILED_IN_A_ROW} failed trials in a row; the "
                 f"last: {failures[-1] if failures else 'no reason given'}; {_kept(study, url)}"
             )
-        return {**result(study, url, sym, arch, fixed),
-                "searched_through": prices.index[-1].date().isoformat()}  # fmt: skip
+        through = prices.index[-1].date().isoformat()
+        return result(study, url, sym, arch, fixed, through)
     finally:
         _remove_if_empty(created, study)
 
@@ -471,28 +472,41 @@ def best_options(study: optuna.Study, fixed: Mapping[str, Any]) -> dict[str, Any
     return {k: tuple(v) if isinstance(v, list) else v for k, v in ran.items()}
 
 
-def result(study: optuna.Study, url: str, sym: str, arch: str,
-           fixed: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """The `tune --json` object: storage, counts, best parameters and the command to train."""
+def result(study: optuna.Study, url: str, sym: str, arch: str, fixed: Mapping[str, Any],
+           searched_through: str | None = None) -> TuneResult:  # fmt: skip
+    """The search's result (``to_dict``: the `tune --json` object): storage, counts, best
+    parameters and the command to train."""
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    out: dict[str, Any] = {
-        "ticker": sym,
-        "arch": arch,
-        "study": {"name": study.study_name, "storage": url},
-        "trials_completed": finished(study),
-        "trials_pruned": len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
-        "trials_failed": len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))),
-        "best": None,
-    }
+    best, command = None, None
     if complete:
-        best = best_options(study, fixed)
-        out["best"] = {
-            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in best.items()},
-            "value": study.best_value,
-            "trial": study.best_trial.number,
-        }
-        out["command"] = train_command(sym, best)
-    return out
+        ran = best_options(study, fixed)
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in ran.items()}
+        best = TuneBest(params, study.best_value, study.best_trial.number)
+        command = train_command(sym, ran)
+    return TuneResult(
+        ticker=sym,
+        arch=arch,
+        study={"name": study.study_name, "storage": url},
+        trials_completed=finished(study),
+        trials_pruned=len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
+        trials_failed=len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))),
+        best=best,
+        command=command,
+        searched_through=searched_through,
+    )
+
+
+def backtest_summary(bt: Mapping[str, Any]) -> TuneBacktest:
+    """What `tune` reports of ``backtest_best``'s result: the folds' spans and per horizon the
+    skill against the best naive forecast, its verdict and DM p-value."""
+    return TuneBacktest(
+        searched_through=bt["searched_through"],
+        folds=tuple({k: f[k] for k in ("origin", "end", "test_start", "test_end", "n")}
+                    for f in bt["folds"]),
+        horizons=tuple({"h": h["h"], "skill_vs_best": h["skill_vs_best"],
+                        "verdict": h["verdict"], "dm_pvalue": h["dm_pvalue"]}
+                       for h in bt["horizons"]),
+    )  # fmt: skip
 
 
 def train_command(symbol: str, opts: Mapping[str, Any]) -> str:
