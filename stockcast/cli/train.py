@@ -113,7 +113,7 @@ def train(
 
 
 def _end(
-    syms: list[str], outcomes: list[Outcome[dict[str, Any]]], as_json: bool, quiet: bool
+    syms: list[str], outcomes: list[Outcome[TrainResult]], as_json: bool, quiet: bool
 ) -> None:
     """Report every rank's outcomes (in the order of ``syms``) and exit with their code."""
     code = exit_code(
