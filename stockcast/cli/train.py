@@ -112,9 +112,7 @@ def train(
     _end(syms, outcomes, as_json, quiet)
 
 
-def _end(
-    syms: list[str], outcomes: list[Outcome[TrainResult]], as_json: bool, quiet: bool
-) -> None:
+def _end(syms: list[str], outcomes: list[Outcome[TrainResult]], as_json: bool, quiet: bool) -> None:
     """Report every rank's outcomes (in the order of ``syms``) and exit with their code."""
     code = exit_code(
         len(syms),
