@@ -241,3 +241,15 @@ def test_naive_errors_have_the_decimals_of_the_model_table() -> None:
     from stockcast.cli.report import errors_text
 
     assert errors_text({"mae": 0.98591, "rmse": 1.25, "mape": 0.98212}) == "0.9859/1.2500/0.982"
+
+
+def test_a_stale_symbol_is_not_also_called_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A symbol forecast from stored prices (nothing refreshed, e.g. the sample) reads "stale",
+    never "failed" in one column and "ok" in the summary (issue 23)."""
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    row = SymbolResult("MSFT", stale=True, age_sessions=9, model="20261129T160758-859215",
+                       as_of="2017-11-10", forecasts=5)  # fmt: skip
+    cli_schedule._print_run(RunReport(results=[row], seconds=1.0))
+    text = sys.stdout.getvalue()
+    assert "failed" not in text.replace("0 failed", ""), text
+    assert "stale, 9 sessions behind" in " ".join(text.split())
