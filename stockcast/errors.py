@@ -101,6 +101,10 @@ class NoPrices(DataError):
     that is and how to point elsewhere)."""
 
 
+class NoConfig(UsageError):
+    """No ``stockcast.toml`` where `run` looked (the CLI adds which data directory that is)."""
+
+
 class NoModel(ModelError):
     """No saved model for a name in the data directory in use (the CLI adds which directory)."""
 

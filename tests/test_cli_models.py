@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -108,3 +109,53 @@ def test_prune_without_a_name_prunes_every_name(three_models: Path) -> None:
     assert res.exit_code == 0, res.stderr
     removed = {(r["name"], r["id"]) for r in json.loads(res.stdout)["removed"]}
     assert removed == {(n, i) for n in ("AAPL", "MSFT") for i in IDS[:2]}
+
+
+def _rm_on_a_terminal(home: Path, ref: str, answer: str) -> tuple[int, str]:
+    """`stockcast models rm REF` with a pseudo-terminal as stdin, stdout and stderr, answering
+    ``answer`` to its question: (exit code, everything it wrote)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stockcast", "--data-dir", str(home), "models", "rm", ref],
+        stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True,
+    )  # fmt: skip
+    os.close(secondary)
+    out, answered, deadline = b"", False, time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([primary], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the child closed the terminal (Linux raises EIO)
+                break
+            if not chunk:
+                break
+            out += chunk
+        if not answered and b"remove it?" in out:
+            os.write(primary, answer.encode() + b"\n")
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(primary)
+    code = proc.wait(timeout=30)
+    assert answered, out.decode(errors="replace")
+    return code, re.sub(r"\x1b\[[0-9;]*m", "", out.decode(errors="replace"))  # no colours
+
+
+def test_removing_the_default_model_on_a_terminal_asks_first(three_models: Path) -> None:
+    """On a terminal `models rm` of a default model asks; no keeps every model, yes removes it."""
+    folder = three_models / "models" / "MSFT"
+    code, out = _rm_on_a_terminal(three_models, "MSFT", "n")
+    assert f"model {IDS[2]} is the default model of MSFT" in out, out
+    assert code == 1 and "error: aborted" in out and "Traceback" not in out, out
+    assert sorted(p.name for p in folder.iterdir()) == IDS
+    code, out = _rm_on_a_terminal(three_models, "MSFT", "y")
+    assert code == 0 and f"removed model {IDS[2]} of MSFT" in out, out
+    assert sorted(p.name for p in folder.iterdir()) == IDS[:2]

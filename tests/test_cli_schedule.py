@@ -283,3 +283,17 @@ def test_run_and_score_tables_cut_nothing(home: Path, monkeypatch: pytest.Monkey
         for h in msft["horizons"]:
             assert f"{h['mae']:.4g}" in text and f"{h['persistence_mae']:.4g}" in text
         assert "80% coverage" in text and "90% coverage" in text
+
+
+def test_run_without_a_config_names_the_absolute_path_and_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cron error for a missing config shows the whole path and where the data directory
+    came from (issue 23: a relative path without the hint)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STOCKCAST_HOME", raising=False)
+    res = CliRunner().invoke(app, ["run", "--quiet"])
+    assert res.exit_code == 2 and len(res.stderr.splitlines()) == 1, res.stderr
+    line = " ".join(res.stderr.split())
+    assert f"no config file at {tmp_path / 'data' / 'stockcast.toml'}" in line
+    assert "from " in line and "point elsewhere with --data-dir or STOCKCAST_HOME" in line

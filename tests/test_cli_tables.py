@@ -85,11 +85,15 @@ def test_models_cuts_nothing(width: int | None, monkeypatch: pytest.MonkeyPatch)
     text = res.stdout
     values = [e.id for e in ENTRIES] + ["2017-11-10", "2026-12-04", "transformer"]
     values += ["-1.23%", "+0.42%", "n/a", "damaged", "7!", "Tech10", *TEN, "* = default"]
-    _whole(text, cols, values, prose=("5 models of 3 names", "damaged =", "! ="))
+    _whole(text, cols, values, prose=("5 models of 3 names", "damaged =", "! =", "vs best h1 ="))
     for e in ENTRIES:  # the default mark stays on its model's lines, in every part
         marked = [line for line in text.splitlines() if e.id in line]
         assert marked and all(line.lstrip().startswith("*") == e.default for line in marked)
     assert "! = training was interrupted" in " ".join(text.split())
+    # the skill column says what it is measured against (evaluate's "Skill" is vs persistence)
+    assert "vs best h1 = test skill at h=1 against the naive forecast best" in " ".join(
+        text.split()
+    )
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -230,3 +234,22 @@ def test_run_log_lines_wrap_on_a_terminal_only() -> None:
     assert wrapped[0].startswith("warning: ") and all(w.startswith(" " * 9) for w in wrapped[1:])
     assert _TerminalFormatter(None).format(record) == "warning: " + text.strip()
     assert _terminal_width(io.StringIO()) is None and _terminal_width(_Tty()) is not None
+
+
+def test_naive_errors_have_the_decimals_of_the_model_table() -> None:
+    """MAE and RMSE with 4 decimals, MAPE with 3 in both evaluation tables (not "0.98 vs 0.982")."""
+    from stockcast.cli.report import errors_text
+
+    assert errors_text({"mae": 0.98591, "rmse": 1.25, "mape": 0.98212}) == "0.9859/1.2500/0.982"
+
+
+def test_a_stale_symbol_is_not_also_called_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A symbol forecast from stored prices (nothing refreshed, e.g. the sample) reads "stale",
+    never "failed" in one column and "ok" in the summary (issue 23)."""
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    row = SymbolResult("MSFT", stale=True, age_sessions=9, model="20261129T160758-859215",
+                       as_of="2017-11-10", forecasts=5)  # fmt: skip
+    cli_schedule._print_run(RunReport(results=[row], seconds=1.0))
+    text = sys.stdout.getvalue()
+    assert "failed" not in text.replace("0 failed", ""), text
+    assert "stale, 9 sessions behind" in " ".join(text.split())

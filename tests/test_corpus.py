@@ -10,6 +10,7 @@ without any checks) or a whole file (``raw-*``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -677,14 +678,15 @@ def test_fuzzed_csv_gives_a_frame_or_a_stockcast_error(tmp_path: Path, header, r
 # --- kill -9 at the command line -----------------------------------------------------------
 
 
-def _kill_when(cmd: list[str], ready: Callable[[], bool], limit: float = 120.0) -> None:
+def _kill_when(cmd: list[str], ready: Callable[[], bool], limit: float = 120.0) -> int:
+    """Run ``cmd`` and kill -9 it once ``ready()``; its exit status (-9 when killed)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + limit
     while proc.poll() is None and time.monotonic() < deadline and not ready():
         time.sleep(0.005)
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    return proc.wait()
 
 
 def _still_loads(root: Path) -> None:
@@ -799,3 +801,52 @@ def test_kill_9_during_backtest(store: Path, delay: float) -> None:
                lambda: time.monotonic() - start > delay)  # fmt: skip
     _still_loads(store)
     assert _forecast(store) == before
+
+
+def _trials(db: Path, state: str) -> list[tuple[int, float | None]]:
+    """(number, value) of the trials of the tune database ``db`` in ``state`` (Optuna's tables);
+    none while the file or its tables do not exist yet."""
+    import sqlite3
+
+    if not db.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
+        try:
+            rows = con.execute(
+                "SELECT t.number, v.value FROM trials t LEFT JOIN trial_values v "
+                "ON v.trial_id = t.trial_id WHERE t.state = ? ORDER BY t.number",
+                (state,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # being created: no tables yet, or locked
+            return []
+    return [(int(n), v) for n, v in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["db", "running", "complete", "searched", 4.0])
+def test_kill_9_during_tune(store: Path, moment: str | float) -> None:
+    """kill -9 at any moment of `tune` (creating its database, inside a trial, after one,
+    backtesting the best) leaves the models predicting the same and the database usable: the
+    same command continues the study, keeping every trial finished before the kill."""
+    before, models = _forecast(store), snapshot(store / "models")
+    db = store / "tune" / "MSFT.db"
+    cmd = [*STOCKCAST, "--data-dir", str(store), "tune", "MSFT", "--trials", "2", "--folds", "2",
+           "--band", "ewma", *TINY]  # fmt: skip
+    start = time.monotonic()
+    ready = {
+        "db": db.exists,
+        "running": lambda: bool(_trials(db, "RUNNING")),
+        "complete": lambda: bool(_trials(db, "COMPLETE")),
+        "searched": lambda: len(_trials(db, "COMPLETE") + _trials(db, "PRUNED")) >= 2,
+    }.get(str(moment), lambda: time.monotonic() - start > float(moment))
+    assert _kill_when(cmd, ready, limit=300) == -signal.SIGKILL  # killed before it ended
+    kept = _trials(db, "COMPLETE")
+    _still_loads(store)
+    assert _forecast(store) == before and snapshot(store / "models") == models
+    proc = subprocess.run([*cmd, "--no-backtest", "--json"], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    res = json.loads(proc.stdout)
+    after = _trials(db, "COMPLETE")
+    assert set(kept) <= set(after) and res["trials_completed"] >= 2
+    assert res["best"]["value"] == min(v for _, v in after if v is not None)

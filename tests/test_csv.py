@@ -216,6 +216,23 @@ def test_thousands_commas_are_not_decimal_commas(tmp_path: Path) -> None:
     assert df["close"].tolist() == [1234.5, 1240.0] and df["volume"].tolist() == [1000, 2000]
 
 
+def test_investing_com_volumes_with_k_m_b_suffixes_are_read(tmp_path: Path) -> None:
+    """Investing.com writes volumes as 19.40M (they were dropped without a note, issue 23);
+    a K, M or B suffix is read in the volume column only."""
+    text = (
+        '"Date","Price","Open","High","Low","Vol.","Change %"\n'
+        '"01/04/2024","370.87","373.42","373.76","368.84","19.40M","-0.72%"\n'
+        '"01/03/2024","373.55","378.58","379.90","372.87","950.5K","-0.01%"\n'
+        '"01/02/2024","374.58","376.18","378.07","371.63","1.2B","-1.37%"\n'
+    )
+    df = read_csv_prices(_write(tmp_path, text), date_format="%m/%d/%Y").sort_index()
+    assert df["volume"].tolist() == [1_200_000_000, 950_500, 19_400_000]
+    assert df["close"].tolist() == [374.58, 373.55, 370.87]
+    bad = "Date,Close,Volume\n2024-01-02,1.5M,10\n"  # a suffix on a price is not a price
+    with pytest.raises(DataError, match="no numeric close"):
+        read_csv_prices(_write(tmp_path, bad, name="bad.csv"))
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -27,6 +27,7 @@ from stockcast.eachsymbol import Batch
 from stockcast.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    NoConfig,
     NoModel,
     NoPrices,
     StockcastError,
@@ -273,12 +274,13 @@ def _os_error_message(exc: OSError) -> str:
 
 
 def where_hint(exc: BaseException) -> str:
-    """For "nothing stored" errors: a stored symbol close to the one asked for, the directory
-    that was searched and how to point elsewhere (from another folder, ./data is not where the
-    user's data is)."""
-    if not isinstance(exc, NoPrices | NoModel):
+    """For "nothing stored" errors (and no config file for `run`): a stored symbol close to the
+    one asked for, the directory that was searched and how to point elsewhere (from another
+    folder, ./data is not where the user's data is)."""
+    if not isinstance(exc, NoPrices | NoModel | NoConfig):
         return ""
-    return did_you_mean(exc) + (
+    close = "" if isinstance(exc, NoConfig) else did_you_mean(exc)
+    return close + (
         f" (looked in {STATE.data_dir}, from {STATE.data_dir_from}; point elsewhere with "
         "--data-dir or STOCKCAST_HOME)"
     )

@@ -81,7 +81,7 @@ def models_table(items: list[Entry]) -> Table:
     table = Table(
         box=box.SIMPLE_HEAD, caption_justify="left", collapse_padding=True, pad_edge=False
     )
-    right = ("Epochs", "Members", "Skill h1")
+    right = ("Epochs", "Members", "vs best h1")  # evaluate's "Skill" is vs persistence
     table.add_column("", no_wrap=True)
     table.add_column("Id", no_wrap=True)
     table.add_column("Name", overflow="fold")  # free text: a global model's symbols wrap
@@ -94,14 +94,14 @@ def models_table(items: list[Entry]) -> Table:
         name = shown if e.symbols in ((), (e.name,)) else f"{shown} ({', '.join(e.symbols)})"
         table.add_row("*" if e.default else "", e.id, name, e.arch, e.data_end or "?", epochs,
                       str(e.members), skill if e.error is None else "damaged")  # fmt: skip
-    notes = []
+    notes = ["vs best h1 = test skill at h=1 against the naive forecast best on validation "
+             "(`evaluate`'s vs best)"]  # fmt: skip
     if any(e.interrupted for e in items):
         notes.append("! = training was interrupted; the best epoch so far was kept")
     if any(e.error is not None for e in items):
         notes.append("damaged = cannot be used (never the default); `stockcast models prune` "
                      "removes it")  # fmt: skip
-    if notes:
-        table.caption = "\n".join(notes)
+    table.caption = "\n".join(notes)
     return table
 
 

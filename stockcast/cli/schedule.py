@@ -98,7 +98,7 @@ def _print_run(report: RunReport) -> None:
         table.add_column(name, no_wrap=True)
     table.add_column("Status", overflow="fold")
     for r in report.results:
-        new = f"+{r.added}" if r.fetched else ("failed" if r.stale else "-")
+        new = f"+{r.added}" if r.fetched else "-"  # why not: the status and the warnings
         table.add_row(r.ticker, new, r.model or "-", r.as_of or "-", str(r.forecasts), _status(r))
     con = stdout()
     print_table(con, table)  # the symbol starts every part; the status wraps between words

@@ -36,7 +36,7 @@ from typing import Any
 from stockcast import options
 from stockcast.data.fsutil import CONFIG_LIMIT, atomic_write_bytes, read_stored
 from stockcast.data.paths import normalize_symbol
-from stockcast.errors import UnsafeFile, UsageError
+from stockcast.errors import NoConfig, UnsafeFile, UsageError
 
 CONFIG_NAME = "stockcast.toml"
 DEFAULT_LEVELS = (0.8, 0.9)
@@ -151,8 +151,9 @@ def load(path: Path) -> Config:
     try:
         text = _read_bounded(path)
     except FileNotFoundError:
-        raise ConfigError(
-            f"no config file at {path}; run `stockcast init` and edit it, or pass --config PATH"
+        raise NoConfig(
+            f"no config file at {path.absolute()}; run `stockcast init` and edit it, or pass "
+            "--config PATH"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(

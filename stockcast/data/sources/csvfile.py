@@ -268,7 +268,8 @@ def _frame(
     comma = uses_decimal_comma(numeric)
     for col in COLUMNS:
         if col in mapping:
-            out[col] = to_numbers(raw[mapping[col]], decimal_comma=comma).to_numpy()
+            units = col == "volume"  # 19.40M
+            out[col] = to_numbers(raw[mapping[col]], decimal_comma=comma, units=units).to_numpy()
     if out["close"].isna().all():
         raise DataError(f"no numeric close prices in {path}; check the file's close column")
     if "adj_close" not in out.columns:
@@ -384,10 +385,16 @@ def uses_decimal_comma(columns: list[pd.Series]) -> bool:
     return False
 
 
-def to_numbers(col: pd.Series, decimal_comma: bool = False) -> pd.Series:
+# volume suffixes as Investing.com writes them: 19.40M = 19,400,000 shares
+_UNITS = {"K": 1e3, "M": 1e6, "B": 1e9}
+
+
+def to_numbers(col: pd.Series, decimal_comma: bool = False, units: bool = False) -> pd.Series:
     """Strings such as ``$1,234.50`` or ``null`` -> floats (NaN where not a number).
 
-    With ``decimal_comma``, ``1.234,50`` reads as 1234.5.
+    With ``decimal_comma``, ``1.234,50`` reads as 1234.5. With ``units`` (volumes), a K, M or B
+    suffix multiplies by a thousand, a million or a billion, rounded to a whole number:
+    ``19.40M`` reads as 19400000.
     """
 
     s = col.astype(str).str.strip()
@@ -397,7 +404,13 @@ def to_numbers(col: pd.Series, decimal_comma: bool = False) -> pd.Series:
         s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     else:
         s = s.str.replace(",", "", regex=False)
-    return pd.to_numeric(s, errors="coerce")
+    if not units:
+        return pd.to_numeric(s, errors="coerce")
+    parts = s.str.extract(r"^([-+]?\d*\.?\d+)([KMBkmb])$")
+    scale = parts[1].str.upper().map(_UNITS)
+    suffixed = scale.notna()
+    numbers = pd.to_numeric(s.where(~suffixed, parts[0]), errors="coerce")
+    return numbers.where(~suffixed, (numbers * scale).round())
 
 
 def parse_dates(values: list[str], date_format: str | None, path: Path) -> pd.DatetimeIndex:
