@@ -35,7 +35,7 @@ def _differences(want: Any, got: Any, where: str = "") -> list[str]:
     if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
         return [
             d
-            for i, (w, g) in enumerate(zip(want, got))
+            for i, (w, g) in enumerate(zip(want, got, strict=True))
             for d in _differences(w, g, f"{where}[{i}]")
         ]
     return [] if want == got else [f"{where}: {want!r} != {got!r}"]

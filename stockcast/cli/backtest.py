@@ -129,9 +129,9 @@ def backtest(
     if archs is not None:
         options = {**options, "arch": archs[0]}
     from stockcast.training.backtest import backtest_symbol
-    from stockcast.training.job import configs_from_options
+    from stockcast.training.job import recipe_from_options
 
-    data, model_cfg, cfg, dev = configs_from_options(options)
+    recipe, dev = recipe_from_options(options)
     silent = quiet or as_json
     table: dict[str, list] = {}
 
@@ -146,7 +146,7 @@ def backtest(
 
     def one(sym: str) -> dict[str, Any]:
         with FoldProgress(sym, folds, silent) as on_fold:
-            return backtest_symbol(STATE.data_dir, sym, data, model_cfg, cfg, folds=folds,
+            return backtest_symbol(STATE.data_dir, sym, recipe, folds=folds,
                                    seeds=seeds, device=dev, on_fold=on_fold,
                                    on_folds=None if forecasts is None else keep(sym))  # fmt: skip
 
