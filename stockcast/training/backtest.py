@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ from stockcast.training.recipe import Recipe, fit_recipe
 
 # on_fold(k, folds, origin ISO date, fold row or None): None as fold k starts, the row after it
 FoldCallback = Callable[[int, int, str, dict | None], None]
+T = TypeVar("T")
 
 
 def backtest_symbol(
@@ -61,15 +62,15 @@ def backtest_symbol(
     if data.lookback != DataConfig().lookback:  # a chosen lookback the first fold cannot hold
         preflight.fold_lookback(sym, blocks[0][1], blocks[0][0], data, "backtest")
     members = seeds if seeds is not None else recipe.train.ensemble
-    preds = []
-    for k, (origin, end) in enumerate(blocks):
-        day = prices.index[origin].date().isoformat()
-        if on_fold is not None:
-            on_fold(k, len(blocks), day, None)
-        fp = run_fold(sym, prices.iloc[: end + 1], origin, recipe, members, device, callback)
-        preds.append(fp)
-        if on_fold is not None:
-            on_fold(k, len(blocks), day, walkforward.fold_row(fp))
+    days = [prices.index[origin].date().isoformat() for origin, _ in blocks]
+    preds = each_fold(
+        days,
+        lambda k: run_fold(
+            sym, prices.iloc[: blocks[k][1] + 1], blocks[k][0], recipe, members, device, callback
+        ),
+        walkforward.fold_row,
+        on_fold,
+    )
     rep = walkforward.report(preds)
     if on_folds is not None:
         on_folds(preds)
@@ -85,6 +86,24 @@ def backtest_symbol(
         **rep,
         "seconds": round(time.perf_counter() - t0, 2),
     }
+
+
+def each_fold(
+    days: list[str],
+    run: Callable[[int], T],
+    row: Callable[[T], dict],
+    on_fold: FoldCallback | None,
+) -> list[T]:
+    """``run(k)`` for each fold k in turn (origins ``days``, ISO dates), telling ``on_fold``
+    as each starts (row None) and ends (its ``row``): the fold walk of every backtest."""
+    out = []
+    for k, day in enumerate(days):
+        if on_fold is not None:
+            on_fold(k, len(days), day, None)
+        out.append(run(k))
+        if on_fold is not None:
+            on_fold(k, len(days), day, row(out[-1]))
+    return out
 
 
 def recipe_settings(recipe: Recipe) -> dict:

@@ -47,6 +47,7 @@ from stockcast.training.backtest import (
     FoldCallback,
     backtest_symbol,
     check_blocks,
+    each_fold,
     fold_predictions,
     recipe_settings,
 )
@@ -217,22 +218,17 @@ def _run_folds(
 ) -> tuple[dict[str, list[walkforward.FoldPredictions]], list[crosssection.SymbolTest], list]:
     """Every fold in turn: (each symbol's fold predictions, every symbol's test windows of
     every fold, each fold's cross-section row)."""
-    preds: dict[str, list[walkforward.FoldPredictions]] = {s: [] for s in prices}
-    tests: list[crosssection.SymbolTest] = []  # every symbol's test windows of every fold
-    per_fold = []
-    for k, (o, e) in enumerate(blocks):
-        day, end = union[o].date().isoformat(), union[e]
-        if on_fold is not None:
-            on_fold(k, len(blocks), day, None)
-        fold_preds, fold_tests = _run_fold(prices, end, day, made, device, callback)
-        for s, fp in fold_preds.items():
-            preds[s].append(fp)
-        tests.extend(fold_tests)
+    days = [union[o].date().isoformat() for o, _ in blocks]
+
+    def fold(k: int) -> tuple[dict[str, walkforward.FoldPredictions], list, dict]:
+        end = union[blocks[k][1]]
+        fold_preds, fold_tests = _run_fold(prices, end, days[k], made, device, callback)
         across = crosssection.report(fold_tests)
-        per_fold.append({"origin": day, "end": end.date().isoformat(), **across})
-        if on_fold is not None:
-            on_fold(k, len(blocks), day, _progress_row(fold_tests, across))
-    return preds, tests, per_fold
+        return fold_preds, fold_tests, {"origin": days[k], "end": end.date().isoformat(), **across}
+
+    done = each_fold(days, fold, lambda f: _progress_row(f[1], f[2]), on_fold)
+    preds = {s: [f[0][s] for f in done] for s in prices}
+    return preds, [t for f in done for t in f[1]], [f[2] for f in done]
 
 
 def _run_fold(
