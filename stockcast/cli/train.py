@@ -71,8 +71,7 @@ def train(
     [bold]stockcast train AAPL AMD KO --global --name big3[/]
     """
     from stockcast.data.paths import normalize_symbol
-    from stockcast.training import dist
-    from stockcast.training.job import check_symbol, recipe_from_options, train_symbol
+    from stockcast.training.job import recipe_from_options
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     recipe, dev = recipe_from_options(options)
@@ -80,7 +79,16 @@ def train(
         raise UsageError("--name names a --global model; add --global or leave --name out")
     if global_:
         _train_global(syms, name, recipe, dev, as_json, quiet)
-        return
+    else:
+        _train_each(syms, recipe, dev, as_json, quiet)
+
+
+def _train_each(syms: list[str], recipe: Any, dev: str, as_json: bool, quiet: bool) -> None:
+    """`train A B C`: one model per symbol, each through the one recipe; under torchrun the
+    symbols are shared out over the ranks and rank 0 reports them all."""
+    from stockcast.training import dist
+    from stockcast.training.job import check_symbol, train_symbol
+
     me = dist.from_env()
     quiet = quiet or not me.main
 
