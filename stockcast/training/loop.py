@@ -1,8 +1,13 @@
 """The training loop: silent, seeded, in-memory, reporting through a callback.
 
-No DataLoader: the windows live in one tensor (on the GPU when they fit), each epoch draws a
-permutation from a seeded generator and slices batches from it. ``train_step`` is the only code
-that runs per batch, so a faster kernel can replace it without touching the rest.
+No DataLoader: one epoch loop (``_train_epoch``) and one validation loop (``_val_loss``) draw
+batches from a batch source, either ``Placed`` (one series' windows in one tensor, on the GPU
+when they fit) or ``Gathered`` (many series' windows built by index at batch time, each global
+batch split over torchrun ranks by a ``Shard``); each epoch draws a permutation from a seeded
+generator and takes batches from it. ``train_step`` is the only code that runs per batch, so a
+faster kernel can replace it without touching the rest. The two sources sum validation losses
+at different precisions (float32 on the device, float64 on the host), as the per-symbol and the
+global loops did before they were one: kept so that every trained model stays bit for bit.
 
 Epoch 0 is the untrained model (its output bias set by the caller to a naive forecast, see
 ``recipe.naive_start``): its validation loss is the first best, so early stopping never returns
