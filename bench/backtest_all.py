@@ -31,7 +31,7 @@ from stockcast.data.ingest import ingest_csv, ingest_sample
 from stockcast.data.store import PriceStore
 from stockcast.prep import features
 from stockcast.training.backtest import backtest_symbol
-from stockcast.training.job import configs_from_options
+from stockcast.training.job import recipe_from_options
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CSV = ROOT / "stockcast" / "sample" / "sp500_10.csv"  # a copy of shared/data/sp500_10.csv
@@ -101,9 +101,9 @@ def main() -> None:
             symbols = [s for s in symbols if s in args.only.split(",")]
         for sym in symbols:
             opts = {"features": ",".join(allowed_features(root, sym)), **given}
-            data, model_cfg, cfg, dev = configs_from_options(opts)
+            recipe, dev = recipe_from_options(opts)
             t0 = time.perf_counter()
-            results.append(backtest_symbol(root, sym, data, model_cfg, cfg, device=dev))
+            results.append(backtest_symbol(root, sym, recipe, device=dev))
             print(f"{sym}: {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
             results[-1]["bench_seconds"] = round(time.perf_counter() - t0, 1)
             args.out.write_text(f"Command: `nice python bench/backtest_all.py`\n\n{table(results)}")

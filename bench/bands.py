@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from backtest_all import allowed_features, import_series  # noqa: E402
 
 from stockcast.training.backtest import backtest_symbol  # noqa: E402
-from stockcast.training.job import configs_from_options  # noqa: E402
+from stockcast.training.job import recipe_from_options  # noqa: E402
 
 
 def _ci(s: dict) -> str:
@@ -84,9 +84,9 @@ def main() -> None:
             for sym in symbols:
                 opts = {"features": ",".join(allowed_features(root, sym)), "seed": args.seed,
                         "band": args.band}  # fmt: skip
-                data, model_cfg, cfg, dev = configs_from_options(opts)
+                recipe, dev = recipe_from_options(opts)
                 t0 = time.perf_counter()
-                results.append(backtest_symbol(root, sym, data, model_cfg, cfg, device=dev))
+                results.append(backtest_symbol(root, sym, recipe, device=dev))
                 print(f"{sym}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         note = (
             f"`python bench/bands.py --symbols {args.symbols} --seed {args.seed} --band "

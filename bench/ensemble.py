@@ -20,7 +20,7 @@ from pathlib import Path
 
 from stockcast.data.sources.sample import load_sample
 from stockcast.data.store import PriceStore
-from stockcast.training.job import configs_from_options, train_symbol
+from stockcast.training.job import recipe_from_options, train_symbol
 
 
 def skills(ev: dict) -> list[float]:
@@ -36,8 +36,8 @@ def one_run(prices, k: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         PriceStore(root).write("MSFT", prices, source="sample")
-        data, model, cfg, device = configs_from_options({"seed": seed, "ensemble": k})
-        return train_symbol(root, "MSFT", data, model, cfg, device).to_dict()
+        recipe, device = recipe_from_options({"seed": seed, "ensemble": k})
+        return train_symbol(root, "MSFT", recipe, device).to_dict()
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ from stockcast.data.store import PriceStore
 from stockcast.forecasting import crosssection, evaluation, shrink
 from stockcast.training.globaljob import train_global
 from stockcast.training.job import configs_from_options
-from stockcast.training.recipe import fit_recipe
+from stockcast.training.recipe import Recipe, fit_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +50,8 @@ def local_model(root: Path, sym: str, data, model_cfg, cfg, device: str) -> dict
     """The default per-symbol recipe on ``sym`` with ``data.test_start``: its evaluate report
     and its test windows for the cross-section."""
     t0 = time.perf_counter()
-    fitted = fit_recipe(sym, PriceStore(root).read(sym), data, model_cfg, cfg, device=device)
+    made = Recipe(data, model_cfg, cfg)
+    fitted = fit_recipe(sym, PriceStore(root).read(sym), made, device=device)
     ds = fitted.dataset
     learned = shrink.learn(ds, fitted.val) if cfg.shrink else None
     test = evaluation.part_predictions(fitted.model, ds, "test")
@@ -149,7 +150,7 @@ def main() -> None:
         data, model_cfg, cfg, dev = configs_from_options(opts)
         t0 = time.perf_counter()
         one = dataclasses.replace(cfg, ensemble=args.global_ensemble, shrink=False)
-        trained = train_global(root, "global", syms, data, model_cfg, one, dev)
+        trained = train_global(root, "global", syms, Recipe(data, model_cfg, one), dev)
         assert trained is not None  # one process: rank 0
         glob = trained.to_dict()  # the `train --global --json` object
         global_s = time.perf_counter() - t0

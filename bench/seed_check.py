@@ -24,7 +24,7 @@ from backtest_all import DEFAULT_CSV, allowed_features, import_series  # type: i
 
 from stockcast.data.store import PriceStore
 from stockcast.forecasting import evaluation, naivestart
-from stockcast.training.job import configs_from_options
+from stockcast.training.job import recipe_from_options
 from stockcast.training.recipe import fit_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +34,9 @@ BAR = -0.01
 def run_one(root: Path, sym: str, seed: int) -> dict:
     """Default recipe with ``seed`` on ``sym``: per-horizon skill vs the best naive with CI."""
     opts = {"features": ",".join(allowed_features(root, sym)), "seed": seed}
-    data, model_cfg, cfg, dev = configs_from_options(opts)
+    recipe, dev = recipe_from_options(opts)
     t0 = time.perf_counter()
-    fitted = fit_recipe(sym, PriceStore(root).read(sym), data, model_cfg, cfg, device=dev)
+    fitted = fit_recipe(sym, PriceStore(root).read(sym), recipe, device=dev)
     ev = evaluation.evaluate_dataset(fitted.model, fitted.dataset, val=fitted.val)
     return {
         "ticker": sym,

@@ -23,7 +23,7 @@ from stockcast.models import lstm
 from stockcast.models.scale import ScaleHead, sigma, std_factor
 from stockcast.options import DataConfig, TrainConfig
 from stockcast.prep import features
-from stockcast.training.recipe import fit_recipe
+from stockcast.training.recipe import Recipe, fit_recipe
 from stockcast.training.scale import ScaleNLL, initial_bias, standardised
 
 
@@ -133,7 +133,8 @@ def _fit_synthetic(feats: tuple[str, ...]):
     s = garch_ohlc(**SYN)
     data = DataConfig(features=feats, lookback=60, horizon=1)
     cfg = lstm.Config(n_features=len(feats), horizon=1, hidden=16)
-    fitted = fit_recipe("SYN", s.prices, data, cfg, TrainConfig(ensemble=1, seed=0), device="cpu")
+    made = Recipe(data, cfg, TrainConfig(ensemble=1, seed=0))
+    fitted = fit_recipe("SYN", s.prices, made, device="cpu")
     ds = fitted.dataset
     test = evaluation.part_predictions(fitted.model, ds, "test", scale=fitted.scale.net)
     v = fitted.val

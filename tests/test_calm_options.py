@@ -163,9 +163,9 @@ def fast_folds(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
     ran: list[dict] = []
 
-    def fold(sym, prices, origin, data, model_cfg, cfg, members, device, callback):
-        ran.append({"hidden": model_cfg.hidden, "lookback": data.lookback})
-        return (model_cfg.hidden, data.lookback)
+    def fold(sym, prices, origin, recipe, members, device, callback):
+        ran.append({"hidden": recipe.model.hidden, "lookback": recipe.data.lookback})
+        return (recipe.model.hidden, recipe.data.lookback)
 
     monkeypatch.setattr(backtest, "run_fold", fold)
     monkeypatch.setattr(tuning.walkforward, "report", lambda preds: preds[-1])
@@ -418,7 +418,8 @@ def test_ctrl_c_during_a_long_batch_keeps_the_members_best_epoch(
 
     monkeypatch.setattr(loop, "train_step", slow_step)
     monkeypatch.setattr(recipe, "initial_member", member)
-    fitted = recipe.fit_recipe("SYN", synthetic_prices(400), data, model_cfg, cfg, device="cpu",
+    made = recipe.Recipe(data, model_cfg, cfg)
+    fitted = recipe.fit_recipe("SYN", synthetic_prices(400), made, device="cpu",
                                callback=lambda r: after_epoch_one.append(r.epoch))  # fmt: skip
     assert after_epoch_one[:2] == [1, "interrupted"]
     assert fitted.interrupted and fitted.fits[0].epochs >= 1

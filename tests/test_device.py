@@ -79,12 +79,12 @@ def stored_sample(stockcast_home: Path) -> Path:
 
 
 def _tiny_configs():
-    return job.configs_from_options({"epochs": 1, "hidden": 8, "lookback": 20, "ensemble": 1})
+    return job.recipe_from_options({"epochs": 1, "hidden": 8, "lookback": 20, "ensemble": 1})
 
 
 @pytest.mark.slow
 def test_train_symbol_restores_the_callers_threads(stored_sample, caller_threads):
-    res = job.train_symbol(stored_sample, "MSFT", *_tiny_configs()[:3], device="cpu")
+    res = job.train_symbol(stored_sample, "MSFT", _tiny_configs()[0], device="cpu")
     assert res.device == f"cpu ({DEFAULT_CPU_THREADS} thread)"  # what training used
     assert torch.get_num_threads() == caller_threads
 
@@ -100,7 +100,7 @@ def test_train_symbol_restores_threads_when_training_fails(
 
     monkeypatch.setattr(recipe, "fit", failing_fit)  # the members train in recipe
     with pytest.raises(RuntimeError, match="out of memory"):
-        job.train_symbol(stored_sample, "MSFT", *_tiny_configs()[:3], device="cpu")
+        job.train_symbol(stored_sample, "MSFT", _tiny_configs()[0], device="cpu")
     assert seen == [DEFAULT_CPU_THREADS]
     assert torch.get_num_threads() == caller_threads
 

@@ -13,7 +13,7 @@ from stockcast.data.store import PriceStore
 from stockcast.errors import ModelError
 from stockcast.forecasting import evaluation
 from stockcast.models import store as modelstore
-from stockcast.training.job import configs_from_options, train_symbol
+from stockcast.training.job import recipe_from_options, train_symbol
 
 TINY = {"epochs": 2, "hidden": 8, "lookback": 20, "batch_size": 512, "device": "cpu"}
 
@@ -23,8 +23,8 @@ def store_sample(root, frame=None, symbol="MSFT"):
 
 
 def train(root, symbol="MSFT", **extra):
-    data, model, cfg, device = configs_from_options({**TINY, **extra})
-    return train_symbol(root, symbol, data, model, cfg, device).to_dict()  # the --json object
+    recipe, device = recipe_from_options({**TINY, **extra})
+    return train_symbol(root, symbol, recipe, device).to_dict()  # the --json object
 
 
 @pytest.mark.slow

@@ -212,9 +212,9 @@ def test_a_failing_rank_fails_the_run_and_keeps_nothing(stockcast_home, tmp_path
         from pathlib import Path
         from stockcast.training import dist
         from stockcast.training.globaljob import train_global
-        from stockcast.training.job import configs_from_options
+        from stockcast.training.job import recipe_from_options
 
-        data, model_cfg, cfg, _ = configs_from_options(dict(
+        made, _ = recipe_from_options(dict(
             epochs=3, hidden=4, lookback=10, horizon=3, batch_size=64,
             features="log_return,hl_pct"))
         me, dev, shard = dist.start("cpu")
@@ -224,8 +224,8 @@ def test_a_failing_rank_fails_the_run_and_keeps_nothing(stockcast_home, tmp_path
                 raise RuntimeError("rank 1 failed on purpose")
 
         try:
-            train_global(Path({str(stockcast_home)!r}), "broken", {SYMS!r}, data, model_cfg,
-                         cfg, str(dev), boom, shard)
+            train_global(Path({str(stockcast_home)!r}), "broken", {SYMS!r}, made, str(dev),
+                         boom, shard)
         except RuntimeError as exc:
             print(f"error: {{exc}}", file=sys.stderr)
             sys.exit(1)
@@ -402,7 +402,7 @@ def test_live_refit_of_zero_epochs_is_the_naive_start_over_every_stored_window(s
     import dataclasses
 
     from stockcast.training.globaljob import fit_global, refit_global
-    from stockcast.training.job import configs_from_options
+    from stockcast.training.job import Recipe, configs_from_options
     from stockcast.training.loop import build_model
 
     _store_three(stockcast_home)
@@ -411,7 +411,7 @@ def test_live_refit_of_zero_epochs_is_the_naive_start_over_every_stored_window(s
     options = dict(epochs=1, hidden=4, lookback=10, horizon=3, batch_size=64, ensemble=1,
                    features="log_return,hl_pct")  # fmt: skip
     data, model_cfg, cfg, _ = configs_from_options(options)
-    fitted = fit_global(prices, data, model_cfg, cfg, "cpu")
+    fitted = fit_global(prices, Recipe(data, model_cfg, cfg), "cpu")
     zero = dataclasses.replace(fitted, results=[dataclasses.replace(fitted.result, best_epoch=0)])
     live = refit_global(zero, model_cfg, "cpu")
     starts = []

@@ -16,7 +16,7 @@ from stockcast.models import store as modelstore
 from stockcast.models.lstm import Config as ModelConfig
 from stockcast.prep.windows import DataConfig, build_dataset
 from stockcast.training import loop as training
-from stockcast.training.job import configs_from_options, fit_recipe, train_symbol
+from stockcast.training.job import Recipe, configs_from_options, fit_recipe, train_symbol
 from stockcast.training.loop import TrainConfig, build_model, fit
 from stockcast.training.recipe import initial_member, naive_start
 
@@ -134,7 +134,7 @@ def test_a_diverging_symbol_saves_nothing(stockcast_home):
         {"epochs": 2, "hidden": 8, "lookback": 20, "batch_size": 512, "ensemble": 2}
     )
     with pytest.raises(TrainingError, match="lower --lr"):
-        train_symbol(stockcast_home, "MSFT", data, model, replace(cfg, lr=1e30), "cpu")
+        train_symbol(stockcast_home, "MSFT", Recipe(data, model, replace(cfg, lr=1e30)), "cpu")
     assert modelstore.list_models(stockcast_home, "MSFT") == []
 
 
@@ -144,11 +144,12 @@ def test_same_seed_and_k_give_identical_ensembles():
     data, model, cfg, _ = configs_from_options(
         {"epochs": 2, "hidden": 8, "lookback": 20, "batch_size": 512}
     )
-    a, b = (fit_recipe("MSFT", prices, data, model, cfg, ensemble=3, device="cpu") for _ in "ab")
+    made = Recipe(data, model, cfg)
+    a, b = (fit_recipe("MSFT", prices, made, ensemble=3, device="cpu") for _ in "ab")
     assert len(a.fits) == 3 and [f.seed for f in a.fits] == [0, 1, 2]
     for k, v in a.model.state_dict().items():
         assert torch.equal(v, b.model.state_dict()[k]), k
-    one = fit_recipe("MSFT", prices, data, model, cfg, ensemble=1, device="cpu")
+    one = fit_recipe("MSFT", prices, made, ensemble=1, device="cpu")
     for k, v in one.model.state_dict().items():  # member 0 of the ensemble is the K=1 model
         assert torch.equal(v, a.model.members[0].state_dict()[k]), k
 

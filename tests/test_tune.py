@@ -146,7 +146,7 @@ def test_tune_device_cpu_backtests_the_best_parameters_on_the_cpu(
 
     asked: list[str] = []
 
-    def backtested(root, sym, data, model_cfg, cfg, ensemble=None, device="auto", **kw):
+    def backtested(root, sym, recipe, ensemble=None, device="auto", **kw):
         asked.append(device)
         return {"folds": [], "horizons": []}
 

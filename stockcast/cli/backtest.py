@@ -126,15 +126,15 @@ def backtest(
     if archs is not None:
         options = {**options, "arch": archs[0]}
     from stockcast.training.backtest import backtest_symbol
-    from stockcast.training.job import configs_from_options
+    from stockcast.training.job import recipe_from_options
 
-    data, model_cfg, cfg, dev = configs_from_options(options)
+    recipe, dev = recipe_from_options(options)
     table: dict[str, list] = {}  # --forecasts: the rows of every symbol's folds
 
     def one(sym: str) -> dict[str, Any]:
         keep = None if forecasts is None else _keeper(table, sym)
         with FoldProgress(sym, folds, quiet or as_json) as on_fold:
-            return backtest_symbol(STATE.data_dir, sym, data, model_cfg, cfg, folds=folds,
+            return backtest_symbol(STATE.data_dir, sym, recipe, folds=folds,
                                    device=dev, on_fold=on_fold, on_folds=keep)  # fmt: skip
 
     try:

@@ -77,23 +77,31 @@ def train(
     [bold]stockcast train AAPL AMD KO --global --name big3[/]
     """
     from stockcast.data.paths import normalize_symbol
-    from stockcast.training import dist
-    from stockcast.training.job import check_symbol, configs_from_options, train_symbol
+    from stockcast.training.job import recipe_from_options
 
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
-    data, model_cfg, cfg, dev = configs_from_options(options)
+    recipe, dev = recipe_from_options(options)
     if name is not None and not global_:
         raise UsageError("--name names a --global model; add --global or leave --name out")
     if global_:
-        _train_global(syms, name, data, model_cfg, cfg, dev, as_json, quiet)
-        return
+        _train_global(syms, name, recipe, dev, as_json, quiet)
+    else:
+        _train_each(syms, recipe, dev, as_json, quiet)
+
+
+def _train_each(syms: list[str], recipe: Any, dev: str, as_json: bool, quiet: bool) -> None:
+    """`train A B C`: one model per symbol, each through the one recipe; under torchrun the
+    symbols are shared out over the ranks and rank 0 reports them all."""
+    from stockcast.training import dist
+    from stockcast.training.job import check_symbol, train_symbol
+
     me = dist.from_env()
     quiet = quiet or not me.main
 
     def one(sym: str) -> TrainResult:
-        check_symbol(STATE.data_dir, sym, data)  # before the progress line: one line if not
-        with EpochProgress(sym, cfg.epochs, quiet) as callback:
-            return train_symbol(STATE.data_dir, sym, data, model_cfg, cfg, dev, callback)
+        check_symbol(STATE.data_dir, sym, recipe.data)  # before the progress line: one line
+        with EpochProgress(sym, recipe.train.epochs, quiet) as callback:
+            return train_symbol(STATE.data_dir, sym, recipe, dev, callback)
 
     if me.world > 1:
         dist.start("cpu")  # gloo, only to gather every rank's results on rank 0
@@ -131,8 +139,8 @@ def _end(syms: list[str], outcomes: list[Outcome[TrainResult]], as_json: bool, q
         raise typer.Exit(code)
 
 
-def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, cfg: Any,
-                  dev: str, as_json: bool, quiet: bool) -> None:  # fmt: skip
+def _train_global(syms: list[str], name: str | None, recipe: Any, dev: str, as_json: bool,
+                  quiet: bool) -> None:  # fmt: skip
     """`train --global`: one model over ``syms``; DDP over the ranks under torchrun."""
     from stockcast.data.paths import normalize_symbol
     from stockcast.models.store import check_name
@@ -146,9 +154,8 @@ def _train_global(syms: list[str], name: str | None, data: Any, model_cfg: Any, 
         me, torch_dev, shard = dist.start(dev)
         device = str(torch_dev)
     try:
-        with EpochProgress(label, cfg.epochs, quiet or not me.main) as callback:
-            result = train_global(STATE.data_dir, label, syms, data, model_cfg, cfg, device,
-                                  callback, shard)  # fmt: skip
+        with EpochProgress(label, recipe.train.epochs, quiet or not me.main) as callback:
+            result = train_global(STATE.data_dir, label, syms, recipe, device, callback, shard)
     finally:
         dist.finish()
     if result is None:  # not rank 0: rank 0 writes and prints

@@ -23,7 +23,7 @@ from stockcast.forecasting.forecast import forecast_symbol
 from stockcast.models import store as modelstore
 from stockcast.schedule.config import NO_MODEL
 from stockcast.schedule.steptypes import LoggedForecast, Refresh, Steps
-from stockcast.training.job import configs_from_options, train_symbol
+from stockcast.training.job import recipe_from_options, train_symbol
 
 if TYPE_CHECKING:
     from stockcast.schedule.config import SymbolPlan
@@ -132,8 +132,8 @@ def train(root: Path, symbol: str, options: Mapping[str, Any]) -> str:
     Ctrl-C during training keeps the best model so far (the trainer saves it, marked
     interrupted) and stops the whole run.
     """
-    data, model, cfg, device = configs_from_options(dict(options))
-    out = train_symbol(root, symbol, data, model, cfg, device)
+    recipe, device = recipe_from_options(dict(options))
+    out = train_symbol(root, symbol, recipe, device)
     if out.interrupted:  # Ctrl-C during training: stop the run, as Ctrl-C should
         raise KeyboardInterrupt
     return out.model

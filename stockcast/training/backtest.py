@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,19 +26,18 @@ from stockcast.forecasting import evaluation, garch, metrics, shrink, walkforwar
 from stockcast.prep import features
 from stockcast.prep.windows import MIN_PART_WINDOWS, DataConfig, Dataset
 from stockcast.training import preflight
-from stockcast.training.loop import Callback, TrainConfig
-from stockcast.training.recipe import fit_recipe
+from stockcast.training.loop import Callback
+from stockcast.training.recipe import Recipe, fit_recipe
 
 # on_fold(k, folds, origin ISO date, fold row or None): None as fold k starts, the row after it
 FoldCallback = Callable[[int, int, str, dict | None], None]
+T = TypeVar("T")
 
 
 def backtest_symbol(
     root: Path,
     symbol: str,
-    data: DataConfig,
-    model_cfg: Any,
-    cfg: TrainConfig,
+    recipe: Recipe,
     *,
     folds: int = walkforward.DEFAULT_FOLDS,
     ensemble: int | None = None,
@@ -54,8 +53,7 @@ def backtest_symbol(
     ``share``: the share of the stored sessions that the test blocks cover (the last ones).
     ``on_folds`` receives every fold's predictions at the end (`backtest --forecasts`).
     """
-    sym = normalize_symbol(symbol)
-    t0 = time.perf_counter()
+    sym, data, t0 = normalize_symbol(symbol), recipe.data, time.perf_counter()
     prices = PriceStore(root).read(sym)
     features.require_inputs(prices, data.features, sym, "the chosen features include",
                             command="backtest")  # fmt: skip
@@ -63,17 +61,16 @@ def backtest_symbol(
     check_blocks(sym, blocks, data)
     if data.lookback != DataConfig().lookback:  # a chosen lookback the first fold cannot hold
         preflight.fold_lookback(sym, blocks[0][1], blocks[0][0], data, "backtest")
-    ensemble = ensemble if ensemble is not None else getattr(cfg, "ensemble", 1)
-    preds = []
-    for k, (origin, end) in enumerate(blocks):
-        day = prices.index[origin].date().isoformat()
-        if on_fold is not None:
-            on_fold(k, len(blocks), day, None)
-        fp = run_fold(sym, prices.iloc[: end + 1], origin, data, model_cfg, cfg,
-                      ensemble, device, callback)  # fmt: skip
-        preds.append(fp)
-        if on_fold is not None:
-            on_fold(k, len(blocks), day, walkforward.fold_row(fp))
+    ensemble = ensemble if ensemble is not None else recipe.train.ensemble
+    days = [prices.index[origin].date().isoformat() for origin, _ in blocks]
+    preds = each_fold(
+        days,
+        lambda k: run_fold(
+            sym, prices.iloc[: blocks[k][1] + 1], blocks[k][0], recipe, ensemble, device, callback
+        ),
+        walkforward.fold_row,
+        on_fold,
+    )
     rep = walkforward.report(preds)
     if on_folds is not None:
         on_folds(preds)
@@ -84,12 +81,38 @@ def backtest_symbol(
             "folds": len(blocks),
             "share": share,
             "seeds": ensemble,
-            "data_config": {**asdict(data), "features": list(data.features), "test_start": None},
-            "train_config": cfg.to_dict(),
-            "model_config": model_cfg.to_dict(),
+            **recipe_settings(recipe),
         },
         **rep,
         "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def each_fold(
+    days: list[str],
+    run: Callable[[int], T],
+    row: Callable[[T], dict],
+    on_fold: FoldCallback | None,
+) -> list[T]:
+    """``run(k)`` for each fold k in turn (origins ``days``, ISO dates), telling ``on_fold``
+    as each starts (row None) and ends (its ``row``): the fold walk of every backtest."""
+    out = []
+    for k, day in enumerate(days):
+        if on_fold is not None:
+            on_fold(k, len(days), day, None)
+        out.append(run(k))
+        if on_fold is not None:
+            on_fold(k, len(days), day, row(out[-1]))
+    return out
+
+
+def recipe_settings(recipe: Recipe) -> dict:
+    """The recipe in a backtest's ``settings`` (its data options without a test start)."""
+    data = recipe.data
+    return {
+        "data_config": {**asdict(data), "features": list(data.features), "test_start": None},
+        "train_config": recipe.train.to_dict(),
+        "model_config": recipe.model.to_dict(),
     }
 
 
@@ -107,9 +130,7 @@ def run_fold(
     sym: str,
     prices: Any,
     origin: int,
-    data: DataConfig,
-    model_cfg: Any,
-    cfg: TrainConfig,
+    recipe: Recipe,
     ensemble: int,
     device: str,
     callback: Callback | None,
@@ -118,8 +139,8 @@ def run_fold(
     and collect the test windows, the validation calibration and the learned shrinkage."""
     t0 = time.perf_counter()
     day = prices.index[origin].date().isoformat()
-    fitted = fit_recipe(sym, prices, replace(data, test_start=day), model_cfg, cfg,
-                        ensemble=ensemble, device=device, callback=callback)  # fmt: skip
+    fitted = fit_recipe(sym, prices, recipe.with_data(test_start=day), ensemble=ensemble,
+                        device=device, callback=callback)  # fmt: skip
     if fitted.interrupted:  # a fold cut short is no fair fold: Ctrl-C ends the backtest
         raise KeyboardInterrupt
     scale = None if fitted.scale is None else fitted.scale.net

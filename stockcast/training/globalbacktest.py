@@ -28,9 +28,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,15 +43,18 @@ from stockcast.forecasting.latest import data_config
 from stockcast.models import store as modelstore
 from stockcast.models.manifest import Manifest
 from stockcast.prep.dataset import MultiDataset
-from stockcast.prep.windows import DataConfig, Dataset, build_dataset
+from stockcast.prep.windows import Dataset, build_dataset
 from stockcast.training.backtest import (
     FoldCallback,
     backtest_symbol,
     check_blocks,
+    each_fold,
     fold_predictions,
+    recipe_settings,
 )
 from stockcast.training.globaljob import fit_global, fit_global_scale, union_sessions
-from stockcast.training.loop import Callback, TrainConfig
+from stockcast.training.loop import Callback
+from stockcast.training.recipe import Recipe
 
 
 def is_bare_id(ref: str) -> bool:
@@ -87,13 +89,12 @@ def is_global(manifest: Manifest) -> bool:
     return manifest.is_global
 
 
-def recipe(manifest: Manifest) -> tuple[DataConfig, Any, TrainConfig]:
-    """(data config without a test start, architecture ``Config``, train config) of a saved
-    model: what `train` was given when it made it."""
+def recipe(manifest: Manifest) -> Recipe:
+    """The ``Recipe`` of a saved model (its data options without a test start): what `train`
+    was given when it made it."""
     data = replace(data_config(manifest), test_start=None)
     config_cls, _ = models.lookup(manifest.arch)
-    model_cfg = config_cls(**manifest.model_config)
-    return data, model_cfg, manifest.train_options()
+    return Recipe(data, config_cls(**manifest.model_config), manifest.train_options())
 
 
 def model_label(manifest: Manifest) -> str:
@@ -135,8 +136,8 @@ def backtest_recipe(
     if is_global(manifest):
         raise UsageError(f"--model {ref} is a global model; backtest it with backtest_global")
     check_symbols(manifest, [sym])
-    data, model_cfg, cfg = recipe(manifest)
-    out = backtest_symbol(root, sym, data, model_cfg, cfg, folds=folds, ensemble=cfg.ensemble,
+    made = recipe(manifest)
+    out = backtest_symbol(root, sym, made, folds=folds, ensemble=made.train.ensemble,
                           device=device, callback=callback, on_fold=on_fold)  # fmt: skip
     out["settings"]["model"] = model_label(manifest)
     return out
@@ -170,30 +171,14 @@ def backtest_global(
             f"{' '.join(manifest.symbols)} --model {ref}`"
         )
     wanted = check_symbols(manifest, symbols)
-    syms = manifest.symbols
-    data, model_cfg, cfg = recipe(manifest)
+    syms, made = manifest.symbols, recipe(manifest)
     store = PriceStore(root)
     prices = {s: store.read(s) for s in syms}
-    union = union_sessions(prices, data)  # (U,) the calendar the folds are cut from
+    union = union_sessions(prices, made.data)  # (U,) the calendar the folds are cut from
     blocks = walkforward.fold_blocks(len(union), folds)
     label = model_label(manifest)
-    check_blocks(label, blocks, data)
-    preds: dict[str, list[walkforward.FoldPredictions]] = {s: [] for s in syms}
-    tests: list[crosssection.SymbolTest] = []  # every symbol's test windows of every fold
-    per_fold = []
-    for k, (o, e) in enumerate(blocks):
-        day, end = union[o].date().isoformat(), union[e]
-        if on_fold is not None:
-            on_fold(k, len(blocks), day, None)
-        fold_preds, fold_tests = _run_fold(prices, end, day, data, model_cfg, cfg, device,
-                                           callback)  # fmt: skip
-        for s, fp in fold_preds.items():
-            preds[s].append(fp)
-        tests.extend(fold_tests)
-        across = crosssection.report(fold_tests)
-        per_fold.append({"origin": day, "end": end.date().isoformat(), **across})
-        if on_fold is not None:
-            on_fold(k, len(blocks), day, _progress_row(fold_tests, across))
+    check_blocks(label, blocks, made.data)
+    preds, tests, per_fold = _run_folds(prices, union, blocks, made, device, callback, on_fold)
     pooled = _over_folds(tests, len(syms))
     seconds = round(time.perf_counter() - t0, 2)
     settings = {
@@ -201,10 +186,8 @@ def backtest_global(
         "symbols": syms,
         "folds": len(blocks),
         "share": walkforward.DEFAULT_SHARE,
-        "seeds": cfg.ensemble,  # members per fold, as the model was trained
-        "data_config": {**asdict(data), "features": list(data.features), "test_start": None},
-        "train_config": cfg.to_dict(),
-        "model_config": model_cfg.to_dict(),
+        "seeds": made.train.ensemble,  # members per fold, as the model was trained
+        **recipe_settings(made),
     }
     return [
         {
@@ -221,13 +204,35 @@ def backtest_global(
     ]
 
 
+def _run_folds(
+    prices: dict[str, pd.DataFrame],
+    union: pd.DatetimeIndex,
+    blocks: list[tuple[int, int]],
+    made: Recipe,
+    device: str,
+    callback: Callback | None,
+    on_fold: FoldCallback | None,
+) -> tuple[dict[str, list[walkforward.FoldPredictions]], list[crosssection.SymbolTest], list]:
+    """Every fold in turn: (each symbol's fold predictions, every symbol's test windows of
+    every fold, each fold's cross-section row)."""
+    days = [union[o].date().isoformat() for o, _ in blocks]
+
+    def fold(k: int) -> tuple[dict[str, walkforward.FoldPredictions], list, dict]:
+        end = union[blocks[k][1]]
+        fold_preds, fold_tests = _run_fold(prices, end, days[k], made, device, callback)
+        across = crosssection.report(fold_tests)
+        return fold_preds, fold_tests, {"origin": days[k], "end": end.date().isoformat(), **across}
+
+    done = each_fold(days, fold, lambda f: _progress_row(f[1], f[2]), on_fold)
+    preds = {s: [f[0][s] for f in done] for s in prices}
+    return preds, [t for f in done for t in f[1]], [f[2] for f in done]
+
+
 def _run_fold(
     prices: dict[str, pd.DataFrame],
     end: pd.Timestamp,
     day: str,
-    data: DataConfig,
-    model_cfg: Any,
-    cfg: TrainConfig,
+    made: Recipe,
     device: str,
     callback: Callback | None,
 ) -> tuple[dict[str, walkforward.FoldPredictions], list[crosssection.SymbolTest]]:
@@ -236,11 +241,11 @@ def _run_fold(
     the cross-section."""
     t0 = time.perf_counter()
     cut = {s: p.loc[:end] for s, p in prices.items()}
-    fitted = fit_global(cut, replace(data, test_start=day), model_cfg, cfg, device, callback)
+    fitted = fit_global(cut, made.with_data(test_start=day), device, callback)
     views = {x.symbol: symbol_dataset(fitted.dataset, x.symbol, cut[x.symbol])
              for x in fitted.dataset.series}  # fmt: skip
     raw = {s: evaluation.part_predictions(fitted.model, ds, "val") for s, ds in views.items()}
-    fold_scale = fit_global_scale(fitted, model_cfg, views, raw, device)
+    fold_scale = fit_global_scale(fitted, made.model, views, raw, device)
     net = None if fold_scale is None else fold_scale.net
     out, tests = {}, []
     for s, ds in views.items():

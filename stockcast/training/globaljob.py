@@ -39,7 +39,7 @@ from torch import nn
 from stockcast import models
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
-from stockcast.device import describe, resolve_device, threads_for
+from stockcast.device import resolve_device
 from stockcast.errors import UsageError
 from stockcast.forecasting import choosestart, evaluation, naivestart
 from stockcast.models import store as modelstore
@@ -57,20 +57,19 @@ from stockcast.training.loop import (
     Gathered,
     Shard,
     TrainConfig,
-    fit,
-    fit_epochs,
     make_loss,
 )
 from stockcast.training.recipe import (
     Fitted,
+    LiveRefit,
+    Recipe,
     ScaleFit,
     choose_scale_head,
-    combine,
-    initial_member,
-    member_configs,
+    fit_members,
+    live_refit,
     member_workers,
+    refit_members,
     refit_scale_members,
-    run_members,
     scaled_start,
     train_scale_members,
 )
@@ -131,22 +130,22 @@ class GlobalFit:
 
 def fit_global(
     prices: Mapping[str, pd.DataFrame],
-    data: DataConfig,
-    model_cfg: Any,
-    cfg: TrainConfig,
+    recipe: Recipe,
     device: str = "auto",
     callback: Callback | None = None,
     shard: Shard | None = None,
 ) -> GlobalFit:
-    """Pack ``prices`` (symbol -> stored frame) at the common split of ``data`` (its
-    ``test_start`` when set, else its fractions of the union calendar), start ``cfg.ensemble``
-    members at the naive start and fit each with early stopping: the fitting part of `train
-    --global`, also each fold of a global backtest. Every rank of a torchrun launch returns the
-    fit. ``callback`` receives the first member's epochs.
+    """Pack ``prices`` (symbol -> stored frame) at the common split of the recipe's data
+    options (its ``test_start`` when set, else its fractions of the union calendar), start the
+    recipe's ensemble at the naive start and fit each member with early stopping
+    (``recipe.fit_members``, as a per-symbol model's): the fitting part of `train --global`,
+    also each fold of a global backtest. Every rank of a torchrun launch returns the fit.
+    ``callback`` receives the first member's epochs.
 
     KeyboardInterrupt when Ctrl-C came before epoch 1 finished; ``TrainingError`` on a
     non-finite loss; DataError when a series is too short for the common split.
     """
+    data, cfg = recipe.data, recipe.train
     for sym, frame in prices.items():
         features.require_inputs(frame, data.features, sym, "the chosen features include")
     split_dates = common_split(prices, data)
@@ -154,41 +153,15 @@ def fit_global(
     # each series' naive start, its drift the mean target of its training windows
     shares = choose_starts(ds)  # (S, H) chosen on each series' validation windows
     start = scaled_start(ds.target_mean, shares, ds.target_mean, ds.target_std)  # (S, H)
-    cfgs = member_configs(cfg, cfg.ensemble)
-    nets = [initial_member(model_cfg, c, np.mean(start, axis=0)) for c in cfgs]
     dev = resolve_device(device)
     train, val = Gathered(ds.gather, ds.index("train")), Gathered(ds.gather, ds.index("val"))
     # under torchrun every rank must run the same members in the same order (collectives)
-    workers = 1 if shard is not None else member_workers(len(cfgs), dev, model_cfg)
+    workers = 1 if shard is not None else member_workers(cfg.ensemble, dev, recipe.model)
     wall = time.perf_counter()
-    with threads_for(dev):
-        jobs = [
-            _early_stopping_job(n, c, train, val, dev, shard)
-            for n, c in zip(nets, cfgs, strict=True)
-        ]
-        if shard is None:
-            results = run_members(jobs, workers, callback)
-        else:  # under torchrun in the calling thread, one member after another: the collectives
-            # of a process group stay on the thread that made it (a worker thread's gloo state
-            # aborted a rank at exit under load)
-            results = [job(callback if i == 0 and callback else _no_report, _never)
-                       for i, job in enumerate(jobs)]  # fmt: skip
-        trained_on = describe(dev)
-    kept = [(n, r) for n, r in zip(nets, results, strict=True)
-            if r is not None and r.state is not None]  # fmt: skip
-    if not kept:
-        raise KeyboardInterrupt
-    return GlobalFit(combine([n for n, _ in kept]), ds, [r for _, r in kept], split_dates, cfg,
-                     trained_on, shares, time.perf_counter() - wall)  # fmt: skip
-
-
-def _no_report(report: Any) -> None:
-    """An epoch callback that reports nothing."""
-
-
-def _never() -> bool:
-    """A stop flag that never asks to stop (Ctrl-C reaches ``fit`` itself)."""
-    return False
+    members = fit_members(recipe, cfg.ensemble, np.mean(start, axis=0), train, val, dev,
+                          workers, callback, shard)  # fmt: skip
+    return GlobalFit(members.model, ds, members.fits, split_dates, cfg, members.device, shares,
+                     time.perf_counter() - wall)  # fmt: skip
 
 
 def choose_starts(ds: MultiDataset) -> np.ndarray:
@@ -201,13 +174,6 @@ def choose_starts(ds: MultiDataset) -> np.ndarray:
         y, close = ds.targets(rows), s.close[ds.local(rows)]  # (Nv, H), (Nv,)
         out.append(choosestart.choose(y, close, ds.target_mean[sid]))
     return np.array(out, dtype=float).reshape(len(ds.series), ds.config.horizon)
-
-
-def _early_stopping_job(net: nn.Module, cfg: TrainConfig, train: Gathered, val: Gathered,
-                        dev: torch.device, shard: Shard | None) -> Any:  # fmt: skip
-    # under torchrun a rank may not leave an epoch alone (the others would wait in DDP)
-    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, shard,
-                                      stop=None if shard is not None else stop)  # fmt: skip
 
 
 def fit_global_scale(
@@ -292,28 +258,16 @@ def live_start(ds: MultiDataset, rows: np.ndarray, shares: np.ndarray) -> np.nda
 def refit_global(fitted: GlobalFit, model_cfg: Any, device: str = "auto") -> nn.Module:
     """The live network: the same recipe (seeds, scalers) refit in one process on every window
     whose targets are stored (``stored_rows``), each member for its evaluated ``best_epoch``
-    epochs (0 keeps the untrained member at ``live_start``). Eval mode, on the CPU.
+    epochs (0 keeps the untrained member at ``live_start``; ``recipe.refit_members``, as a
+    per-symbol model's). Eval mode, on the CPU.
 
     Ctrl-C propagates (the caller keeps the evaluated weights); ``TrainingError`` on divergence.
     """
-    ds, cfg = fitted.dataset, fitted.cfg
+    ds = fitted.dataset
     rows = stored_rows(ds)
     bias = live_start(ds, rows, fitted.start_drift)
-    cfgs = [dataclasses.replace(cfg, seed=r.seed) for r in fitted.results]
-    nets = [initial_member(model_cfg, c, bias) for c in cfgs]
-    dev = resolve_device(device)
     windows = Gathered(ds.gather, rows)
-    with threads_for(dev):
-        jobs = [_fixed_job(n, c, windows, r.best_epoch, dev)
-                for n, c, r in zip(nets, cfgs, fitted.results, strict=True)]  # fmt: skip
-        run_members(jobs, member_workers(len(jobs), dev, model_cfg), None)
-    return combine(nets)
-
-
-def _fixed_job(net: nn.Module, cfg: TrainConfig, windows: Gathered, epochs: int,
-               dev: torch.device, loss: nn.Module | None = None) -> Any:  # fmt: skip
-    return lambda on_epoch, stop: fit_epochs(net, windows, cfg, epochs, dev, on_epoch, stop,
-                                             loss_fn=loss)  # fmt: skip
+    return refit_members(model_cfg, fitted.cfg, fitted.results, bias, windows, device)
 
 
 def ensemble_val_loss(fitted: GlobalFit) -> float:
@@ -336,9 +290,7 @@ def train_global(
     root: Path,
     name: str,
     symbols: list[str],
-    data: DataConfig,
-    model_cfg: Any,
-    cfg: TrainConfig,
+    recipe: Recipe,
     device: str = "auto",
     callback: Callback | None = None,
     shard: Shard | None = None,
@@ -352,7 +304,7 @@ def train_global(
     ``TrainingError`` (nothing saved) on a non-finite loss; DataError when a symbol is too
     short for the common split; UsageError for ``cfg.shrink`` (a per-symbol weight).
     """
-    if cfg.shrink:
+    if recipe.train.shrink:
         raise UsageError(
             "--shrink learns one symbol's weight toward its naive forecast and does not apply "
             "to a --global model; leave --shrink out"
@@ -362,30 +314,20 @@ def train_global(
     modelstore.check_name(root, name, syms)
     store = PriceStore(root)
     prices = {s: store.read(s) for s in syms}
-    fitted = fit_global(prices, data, model_cfg, cfg, device, callback, shard)
+    fitted = fit_global(prices, recipe, device, callback, shard)
     if shard is not None and shard.rank != 0:
         return None
-    model, ds = fitted.model, fitted.dataset
-    manifest = _manifest(fitted, data, model_cfg, live=False, interrupted=fitted.interrupted)
-    views = {sym: evaluation.rebuild_dataset(sym, prices[sym], manifest) for sym in syms}
-    val = {sym: evaluation.part_predictions(model, views[sym], "val") for sym in syms}
-    scale = fit_global_scale(fitted, model_cfg, views, val, device)
-    net = None if scale is None else scale.net
-    # exactly what `evaluate --model NAME` computes, per symbol and across them
-    members = {sym: evaluation.evaluate_member(model, sym, prices[sym], manifest, net)
-               for sym in syms}  # fmt: skip
-    live, live_scale, live_seconds, interrupted = None, None, 0.0, fitted.interrupted
-    if not interrupted:
-        t_live = time.perf_counter()
-        try:
-            live = refit_global(fitted, model_cfg, device)
-            live_scale = refit_global_scale(fitted, scale, model_cfg, device)
-        except KeyboardInterrupt:
-            interrupted, live = True, None  # keep the evaluated weights; predict uses them
-        live_seconds = time.perf_counter() - t_live
+    scale, members = _evaluate(fitted, prices, recipe, device)
+    live = live_refit(
+        lambda: (
+            refit_global(fitted, recipe.model, device),
+            refit_global_scale(fitted, scale, recipe.model, device),
+        ),
+        fitted.interrupted,
+    )
     # the note, `live` and each series' `trained_through` say which weights predict uses
-    manifest = _manifest(fitted, data, model_cfg, live=live is not None, interrupted=interrupted)
-    calib = {s: _calib(m.val) for s, m in members.items()}
+    manifest = _manifest(fitted, recipe.data, recipe.model, live=live.model is not None,
+                         interrupted=live.interrupted)  # fmt: skip
     reports = {sym: m.report for sym, m in members.items()}
     across = evaluation.cross_sectional(members)
     manifest = dataclasses.replace(
@@ -394,21 +336,48 @@ def train_global(
         pooled=across["pooled"],  # as `evaluate --model NAME` prints them
         cross_section=across["cross_section"],
     )
+    lw, ls = live.model, live.scale
     model_id, path = modelstore.save_model(
-        root, name, manifest, model.state_dict(), calib,
-        live_weights=None if live is None else live.state_dict(),
-        live_calib=None if live is None else {s: _calib(m.test_raw) for s, m in members.items()},
+        root, name, manifest, fitted.model.state_dict(),
+        {s: _calib(m.val) for s, m in members.items()},
+        live_weights=None if lw is None else lw.state_dict(),
+        live_calib=None if lw is None else {s: _calib(m.test_raw) for s, m in members.items()},
         scale_weights=None if scale is None else scale.model.state_dict(),
-        live_scale_weights=None if live is None or live_scale is None else live_scale.state_dict(),
+        live_scale_weights=None if lw is None or ls is None else ls.state_dict(),
     )  # fmt: skip
     world = 1 if shard is None else shard.world
-    t = manifest.training
+    return _result(name, model_id, path, fitted, manifest, world, across, live, t_start)
+
+
+def _evaluate(
+    fitted: GlobalFit, prices: Mapping[str, pd.DataFrame], recipe: Recipe, device: str
+) -> tuple[ScaleFit | None, dict[str, evaluation.MemberEvaluation]]:
+    """The band's scale networks and each symbol's evaluation, exactly what `evaluate --model
+    NAME` computes per symbol (its dataset rebuilt from the manifest's scalers and split)."""
+    model, syms = fitted.model, list(fitted.dataset.symbols)
+    manifest = _manifest(fitted, recipe.data, recipe.model, live=False,
+                         interrupted=fitted.interrupted)  # fmt: skip
+    views = {sym: evaluation.rebuild_dataset(sym, prices[sym], manifest) for sym in syms}
+    val = {sym: evaluation.part_predictions(model, views[sym], "val") for sym in syms}
+    scale = fit_global_scale(fitted, recipe.model, views, val, device)
+    net = None if scale is None else scale.net
+    members = {sym: evaluation.evaluate_member(model, sym, prices[sym], manifest, net)
+               for sym in syms}  # fmt: skip
+    return scale, members
+
+
+def _result(name: str, model_id: str, path: Path, fitted: GlobalFit, manifest: Manifest,
+            world: int, across: Mapping[str, Any], live: LiveRefit,
+            t_start: float) -> GlobalTrainResult:  # fmt: skip
+    """What `train --global` did (``to_dict``: the `train --global --json` object)."""
+    ds, t = fitted.dataset, manifest.training
+    reports = {s.symbol: s.test_metrics for s in manifest.series if s.test_metrics is not None}
     return GlobalTrainResult(
         name=normalize_symbol(name),
         display_name=name.strip(),  # as typed: the name in messages
         model=model_id,
         path=str(path),
-        symbols=tuple(syms),
+        symbols=tuple(ds.symbols),
         processes=world,
         epochs=int(t.epochs or 0),
         best_epoch=int(t.best_epoch or 0),
@@ -419,11 +388,11 @@ def train_global(
         test_windows=len(ds.index("test")),
         split=fitted.split_dates,
         seconds=t.seconds,
-        live_seconds=round(live_seconds, 3),
+        live_seconds=live.seconds,
         total_seconds=round(time.perf_counter() - t_start, 3),
         device=fitted.device,
         windows_per_s=round((t.windows_per_s or 0.0) * world, 1),
-        interrupted=interrupted,
+        interrupted=live.interrupted,
         note=manifest.note,
         ensemble=manifest.ensemble,
         members=manifest.members,

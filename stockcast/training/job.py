@@ -41,20 +41,38 @@ from stockcast.training import preflight
 from stockcast.training.loop import Callback, TrainConfig, make_loss
 from stockcast.training.recipe import (
     Fitted,
+    Recipe,
     ScaleFit,
     all_stored_rows,
     fit_recipe,
+    live_refit,
     refit_live,
     refit_live_scale,
 )
 from stockcast.training.results import TrainResult
 
-__all__ = ["Fitted", "configs_from_options", "fit_recipe", "model_config", "train_symbol"]
+__all__ = [
+    "Fitted",
+    "Recipe",
+    "configs_from_options",
+    "fit_recipe",
+    "model_config",
+    "recipe_from_options",
+    "train_symbol",
+]
 
 NAIVE_START_NOTE = (
     "no epoch beat the untrained model, which forecasts the naive start chosen on validation "
     "({start}); the saved model is that naive forecast"
 )
+
+
+def recipe_from_options(given: dict) -> tuple[Recipe, str]:
+    """Flat `train` options (CLI flags, stockcast.toml [train]) -> the ``Recipe`` (data
+    options, the ``Config`` of the chosen architecture (``arch``, default lstm), training
+    options) and the device spec; the checks of ``configs_from_options``."""
+    data, model_cfg, train, device = configs_from_options(given)
+    return Recipe(data, model_cfg, train), device
 
 
 def configs_from_options(given: dict) -> tuple[DataConfig, Any, TrainConfig, str]:
@@ -105,17 +123,13 @@ def check_symbol(root: Path, symbol: str, data: DataConfig) -> None:
 def train_symbol(
     root: Path,
     symbol: str,
-    data: DataConfig,
-    model_cfg: Any,
-    cfg: TrainConfig,
+    recipe: Recipe,
     device: str = "auto",
     callback: Callback | None = None,
 ) -> TrainResult:
-    """Read prices, fit the recipe (``cfg.ensemble`` members), evaluate it on the test split,
+    """Read prices, fit the recipe (its ensemble of members), evaluate it on the test split,
     refit it on every stored window (the live model), save; returns what it did (``to_dict``: the
     `train --json` object).
-
-    ``model_cfg`` is the ``Config`` of a registered architecture: it picks the model.
 
     Raises KeyboardInterrupt when Ctrl-C came before any epoch finished (nothing is saved);
     after that, the best model so far is saved with ``interrupted: true`` and no live weights.
@@ -125,8 +139,9 @@ def train_symbol(
     t_start = time.perf_counter()
     modelstore.check_name(root, sym, [sym])
     prices = PriceStore(root).read(sym)
-    preflight.check_lookback(sym, len(prices), data)
-    fitted = fit_recipe(sym, prices, data, model_cfg, cfg, device=device, callback=callback)
+    preflight.check_lookback(sym, len(prices), recipe.data)
+    fitted = fit_recipe(sym, prices, recipe, device=device, callback=callback)
+    cfg = recipe.train
     ds, model = fitted.dataset, fitted.model
     learned = shrink.learn(ds, fitted.val) if cfg.shrink else None  # toward a naive forecast
     net = None if fitted.scale is None else fitted.scale.net
@@ -135,16 +150,11 @@ def train_symbol(
     why = bands.unusable([h["intervals"] for h in report["horizons"]])
     if why is not None:  # refused before anything is saved
         raise TrainingError(f"{sym}: the model's band is unusable ({why}); train with --band ewma")
-    live, live_scale, live_seconds, interrupted = None, None, 0.0, fitted.interrupted
-    if not interrupted:
-        t_live = time.perf_counter()
-        try:
-            live = refit_live(fitted, device)
-            live_scale = refit_live_scale(fitted, device)
-        except KeyboardInterrupt:
-            interrupted, live = True, None  # keep the evaluated model; predict falls back to it
-        live_seconds = time.perf_counter() - t_live
-    manifest = _manifest(sym, fitted, report, live is not None, interrupted)
+    refit = live_refit(
+        lambda: (refit_live(fitted, device), refit_live_scale(fitted, device)), fitted.interrupted
+    )
+    live, live_scale, live_seconds = refit.model, refit.scale, refit.seconds
+    manifest = _manifest(sym, fitted, report, live is not None, refit.interrupted)
     if learned is not None:  # evaluate and predict apply it (forecasting/shrink.py)
         manifest = replace(manifest, shrink=learned.to_dict())
     sf = fitted.scale

@@ -33,6 +33,7 @@ from stockcast.models.base import n_parameters
 from stockcast.prep.windows import DataConfig
 from stockcast.training.backtest import FoldCallback, backtest_symbol
 from stockcast.training.loop import TrainConfig
+from stockcast.training.recipe import Recipe
 
 LEVEL = 0.9  # the interval whose score the leaderboard shows
 ALPHA = 0.05  # family-wise error rate of the board's "better" and "worse" verdicts
@@ -77,7 +78,7 @@ def backtest_archs(
     for model_cfg in model_cfgs:
         arch = models.arch_of(model_cfg)
         with progress(arch) if progress is not None else contextlib.nullcontext() as on_fold:
-            result = backtest_symbol(root, symbol, data, model_cfg, cfg, folds=folds,
+            result = backtest_symbol(root, symbol, Recipe(data, model_cfg, cfg), folds=folds,
                                      ensemble=ensemble, device=device, on_fold=on_fold)  # fmt: skip
         params, flops = model_size(model_cfg, data.lookback)
         runs.append(ArchRun(arch, params, flops, result))

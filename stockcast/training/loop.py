@@ -1,8 +1,13 @@
 """The training loop: silent, seeded, in-memory, reporting through a callback.
 
-No DataLoader: the windows live in one tensor (on the GPU when they fit), each epoch draws a
-permutation from a seeded generator and slices batches from it. ``train_step`` is the only code
-that runs per batch, so a faster kernel can replace it without touching the rest.
+No DataLoader: one epoch loop (``_train_epoch``) and one validation loop (``_val_loss``) draw
+batches from a batch source, either ``Placed`` (one series' windows in one tensor, on the GPU
+when they fit) or ``Gathered`` (many series' windows built by index at batch time, each global
+batch split over torchrun ranks by a ``Shard``); each epoch draws a permutation from a seeded
+generator and takes batches from it. ``train_step`` is the only code that runs per batch, so a
+faster kernel can replace it without touching the rest. The two sources sum validation losses
+at different precisions (float32 on the device, float64 on the host), as the per-symbol and the
+global loops did before they were one: kept so that every trained model stays bit for bit.
 
 Epoch 0 is the untrained model (its output bias set by the caller to a naive forecast, see
 ``recipe.naive_start``): its validation loss is the first best, so early stopping never returns
@@ -60,18 +65,60 @@ def _check(stop: Stop | None) -> None:
 @dataclass(frozen=True)
 class Gathered:
     """Windows built by index at batch time (``MultiDataset.gather``) instead of materialised
-    arrays: the batch source of a global model, whose windows would not fit in memory."""
+    arrays: the batch source of a global model, whose windows would not fit in memory. Its
+    validation losses are summed in float64 on the host (all-reduced over ranks)."""
 
     gather: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # rows -> x (B,L,F), y (B,H)
     rows: np.ndarray  # (N,) int64 as-of rows of the windows, in a fixed order
+    sum_dtype = torch.float64  # the validation loss sum's precision
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def batch(self, idx: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    @property
+    def perm_device(self) -> torch.device:
+        """Where the epoch's permutation lives: the host, where the windows are gathered."""
+        return torch.device("cpu")
+
+    def batch(
+        self, idx: np.ndarray | torch.Tensor, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(x, y) of windows ``rows[idx]`` as float32 tensors on ``device``."""
+        idx = idx.numpy() if isinstance(idx, torch.Tensor) else idx
         x, y = self.gather(self.rows[idx])  # (B, L, F), (B, H)
         return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Materialised windows (x (N, L, F), scaled y (N, H)) placed once where training runs
+    (``_place``): the batch source of arrays. Validation losses are summed in float32 on the
+    device (no host sync per batch)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    sum_dtype = torch.float32  # the validation loss sum's precision
+
+    @classmethod
+    def of(cls, arrays: tuple[np.ndarray, np.ndarray], device: torch.device) -> Placed:
+        return cls(_place(arrays[0], device), _place(arrays[1], device))
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def perm_device(self) -> torch.device:
+        """Where the epoch's permutation lives: with the windows."""
+        return self.x.device
+
+    def batch(self, idx: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x, y) of windows ``idx`` on ``device``."""
+        idx = idx.to(self.x.device)
+        return self.x[idx].to(device, non_blocking=True), self.y[idx].to(device, non_blocking=True)
+
+
+Windows = Gathered | Placed  # what the epoch and validation loops draw batches from
+Source = tuple[np.ndarray, np.ndarray] | Gathered  # what callers hand ``fit``: arrays or gathered
 
 
 @dataclass(frozen=True)
@@ -132,28 +179,19 @@ def train_step(
     xb: torch.Tensor,
     yb: torch.Tensor,
     clip_norm: float,
+    net: nn.Module | None = None,
+    weight: float = 1.0,
 ) -> torch.Tensor:
-    """One forward/backward/update on a batch; returns the loss (detached, on the device)."""
+    """One forward/backward/update on a batch; returns the loss (detached, on the device).
+    ``net``: the module that runs the forward pass (DDP's wrapper of ``model`` under torchrun);
+    ``weight`` scales the loss before the backward pass (a rank's share of a global batch)."""
     optimizer.zero_grad(set_to_none=True)
     with amp_context(xb.device):
-        loss = loss_fn(model(xb).float(), yb)  # (B, L, F) -> (B, H) -> scalar
-    loss.backward()
+        loss = loss_fn((net or model)(xb).float(), yb)  # (B, L, F) -> (B, H) -> scalar
+    (loss if weight == 1.0 else loss * weight).backward()  # DDP averages the gradients here
     nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     optimizer.step()
     return loss.detach()
-
-
-@torch.inference_mode()
-def _val_loss(model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor,
-              stop: Stop | None = None) -> float:  # fmt: skip
-    model.eval()
-    total = torch.zeros((), device=x.device)
-    for i in range(0, len(x), EVAL_BATCH):
-        _check(stop)
-        with amp_context(x.device):
-            pred = model(x[i : i + EVAL_BATCH]).float()
-        total += loss_fn(pred, y[i : i + EVAL_BATCH]) * len(pred)
-    return float(total) / max(1, len(x))
 
 
 def _place(arr: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -186,21 +224,24 @@ def _schedule(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
     return factor
 
 
-def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, sched: Any, loss_fn: nn.Module,
-                 xt: torch.Tensor, yt: torch.Tensor, perm: torch.Tensor, cfg: TrainConfig,
-                 stop: Stop | None = None) -> float:  # fmt: skip
-    """One pass over the training windows in ``perm`` order; the mean loss (one device sync)."""
+def _train_epoch(model: nn.Module, net: nn.Module, opt: torch.optim.Optimizer, sched: Any,
+                 loss_fn: nn.Module, train: Windows, perm: torch.Tensor, cfg: TrainConfig,
+                 shard: Shard, stop: Stop | None = None) -> float:  # fmt: skip
+    """One pass over the training windows in ``perm`` order, each batch split over the ranks
+    of ``shard`` (one process: the whole batch); the mean loss over all ranks' windows (one
+    device sync)."""
     model.train()
-    n, bs = len(perm), cfg.batch_size
     device = next(model.parameters()).device
     total = torch.zeros((), device=device)
-    for i in range(0, n, bs):
+    for i in range(0, len(perm), cfg.batch_size):
         _check(stop)
-        idx = perm[i : i + bs]
-        xb, yb = xt[idx].to(device, non_blocking=True), yt[idx].to(device, non_blocking=True)
-        total += train_step(model, opt, loss_fn, xb, yb, cfg.clip_norm) * len(idx)
+        idx, weight = _shard_rows(perm[i : i + cfg.batch_size], shard)
+        xb, yb = train.batch(idx, device)  # (b, L, F), (b, H)
+        loss = train_step(model, opt, loss_fn, xb, yb, cfg.clip_norm, net, weight)
+        total += loss * (len(idx) if weight else 0)
         sched.step()
-    return float(total) / n
+    shard.reduce(total)
+    return float(total) / len(perm)
 
 
 def _shard_rows(batch: torch.Tensor, shard: Shard) -> tuple[torch.Tensor, float]:
@@ -214,51 +255,76 @@ def _shard_rows(batch: torch.Tensor, shard: Shard) -> tuple[torch.Tensor, float]
     return mine, len(mine) * shard.world / len(batch)
 
 
-def _gathered_epoch(model: nn.Module, net: nn.Module, opt: torch.optim.Optimizer, sched: Any,
-                    loss_fn: nn.Module, train: Gathered, perm: torch.Tensor, cfg: TrainConfig,
-                    shard: Shard, stop: Stop | None = None) -> float:  # fmt: skip
-    """One pass over gathered windows in ``perm`` order, each global batch split over the
-    ranks; the mean loss over all ranks' windows."""
-    model.train()
-    device = next(model.parameters()).device
-    total = torch.zeros((), device=device)
-    for i in range(0, len(perm), cfg.batch_size):
-        _check(stop)
-        idx, weight = _shard_rows(perm[i : i + cfg.batch_size], shard)
-        xb, yb = train.batch(idx.numpy(), device)  # (b, L, F), (b, H)
-        opt.zero_grad(set_to_none=True)
-        with amp_context(device):
-            loss = loss_fn(net(xb).float(), yb)  # (b, L, F) -> (b, H) -> scalar
-        (loss * weight).backward()  # DDP all-reduces (averages) the gradients here
-        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-        opt.step()
-        sched.step()
-        total += loss.detach() * (len(idx) if weight else 0)
-    shard.reduce(total)
-    return float(total) / len(perm)
-
-
 @torch.inference_mode()
-def _gathered_val_loss(model: nn.Module, loss_fn: nn.Module, val: Gathered, shard: Shard) -> float:
-    """Validation loss over all windows: each rank its contiguous share, sums all-reduced."""
+def _val_loss(model: nn.Module, loss_fn: nn.Module, val: Windows, shard: Shard,
+              stop: Stop | None = None) -> float:  # fmt: skip
+    """Mean loss over the validation windows: each rank its contiguous share, the sums (in
+    ``val.sum_dtype``) all-reduced."""
     model.eval()
     device = next(model.parameters()).device
     mine = torch.tensor_split(torch.arange(len(val)), shard.world)[shard.rank]
-    total = torch.zeros(2, dtype=torch.float64, device=device)  # (loss sum, windows)
+    total = torch.zeros(2, dtype=val.sum_dtype, device=device)  # (loss sum, windows)
     for i in range(0, len(mine), EVAL_BATCH):
-        x, y = val.batch(mine[i : i + EVAL_BATCH].numpy(), device)
+        _check(stop)
+        x, y = val.batch(mine[i : i + EVAL_BATCH], device)
         with amp_context(device):
             pred = model(x).float()
-        total[0] += float(loss_fn(pred, y)) * len(pred)
+        total[0] += loss_fn(pred, y).to(val.sum_dtype) * len(pred)
         total[1] += len(pred)
     shard.reduce(total)
     return float(total[0]) / max(1.0, float(total[1]))
 
 
+def _windows(source: Source, device: torch.device) -> Windows:
+    """Arrays placed on ``device`` (``Placed``), or the gathered windows as they are."""
+    return source if isinstance(source, Gathered) else Placed.of(source, device)
+
+
+@dataclass
+class _Run:
+    """What one training run steps: the model, the module running its forward pass, the
+    optimiser and its schedule, the loss, and the seeded generator of the epochs' orders."""
+
+    model: nn.Module
+    net: nn.Module
+    opt: torch.optim.Optimizer
+    sched: Any
+    loss_fn: nn.Module
+    gen: torch.Generator
+    cfg: TrainConfig
+    shard: Shard
+    stop: Stop | None
+
+    def epoch(self, train: Windows) -> float:
+        """One epoch over ``train`` in a fresh seeded order; its mean training loss."""
+        perm = torch.randperm(len(train), generator=self.gen).to(train.perm_device)
+        return _train_epoch(self.model, self.net, self.opt, self.sched, self.loss_fn, train,
+                            perm, self.cfg, self.shard, self.stop)  # fmt: skip
+
+    def val_loss(self, val: Windows) -> float:
+        return _val_loss(self.model, self.loss_fn, val, self.shard, self.stop)
+
+
+def _start_run(model: nn.Module, n: int, cfg: TrainConfig, device: torch.device,
+               shard: Shard, stop: Stop | None, loss_fn: nn.Module | None) -> _Run:  # fmt: skip
+    """Seed, move ``model`` to ``device``, wrap it for ``shard`` and build the optimiser and
+    the learning-rate schedule of ``n`` training windows per epoch."""
+    seed_everything(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model.to(device)
+    loss_fn = make_loss(cfg.loss, cfg.huber_delta) if loss_fn is None else loss_fn.to(device)
+    net = shard.wrap(model)  # DDP under torchrun; the model itself in one process
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, _schedule(cfg, max(1, math.ceil(n / cfg.batch_size)))
+    )
+    return _Run(model, net, opt, sched, loss_fn, gen, cfg, shard, stop)
+
+
 def fit(
     model: nn.Module,
-    train: tuple[np.ndarray, np.ndarray] | Gathered,
-    val: tuple[np.ndarray, np.ndarray] | Gathered,
+    train: Source,
+    val: Source,
     cfg: TrainConfig,
     device: torch.device,
     callback: Callback | None = None,
@@ -282,85 +348,66 @@ def fit(
     caller that cannot wait for the end. A non-finite
     training or validation loss raises ``TrainingError`` naming the learning rate.
     """
-    seed_everything(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    model.to(device)
-    loss_fn = make_loss(cfg.loss, cfg.huber_delta) if loss_fn is None else loss_fn.to(device)
-    if isinstance(train, Gathered) and isinstance(val, Gathered):
-        shard = shard or SINGLE
-        net = shard.wrap(model)  # DDP under torchrun; the model itself in one process
-
-        def run_epoch(perm: torch.Tensor) -> float:
-            return _gathered_epoch(model, net, opt, sched, loss_fn, train, perm, cfg, shard,
-                                   stop)  # fmt: skip
-
-        def run_val() -> float:
-            return _gathered_val_loss(model, loss_fn, val, shard)
-
-        n, perm_device = len(train), torch.device("cpu")
-    elif isinstance(train, tuple) and isinstance(val, tuple) and shard is None:
-        xt, yt = _place(train[0], device), _place(train[1], device)
-        xv, yv = _place(val[0], device), _place(val[1], device)
-
-        def run_epoch(perm: torch.Tensor) -> float:
-            return _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg, stop)
-
-        def run_val() -> float:
-            return _val_loss(model, loss_fn, xv, yv, stop)
-
-        n, perm_device = len(xt), xt.device
-    else:
+    if isinstance(train, Gathered) != isinstance(val, Gathered) or (
+        shard is not None and not isinstance(train, Gathered)
+    ):
         raise TypeError("train and val must both be arrays or both Gathered (shard needs them)")
-    steps = max(1, math.ceil(n / cfg.batch_size))
-    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg, steps))
+    tw, vw = _windows(train, device), _windows(val, device)
+    run = _start_run(model, len(tw), cfg, device, shard or SINGLE, stop, loss_fn)
     result = FitResult(None, math.inf, 0, 0, False, 0.0, 0.0, seed=cfg.seed)
     if started is not None:
         started(result)
-    start, step_time, seen, stale = time.perf_counter(), 0.0, 0, 0
+    start = time.perf_counter()
     try:
-        initial = run_val()  # epoch 0: the untrained model
-        check_finite(initial, 0, "validation", cfg)
-        result.initial_val_loss = result.best_val_loss = initial
-        result.state = _cpu_state(model)
-        for epoch in range(1, cfg.epochs + 1):
-            t0 = time.perf_counter()
-            perm = torch.randperm(n, generator=gen).to(perm_device)
-            train_loss = run_epoch(perm)
-            check_finite(train_loss, epoch, "training", cfg)
-            step_time, seen = step_time + time.perf_counter() - t0, seen + n
-            val_loss = run_val()
-            check_finite(val_loss, epoch, "validation", cfg)
-            improved = val_loss < result.best_val_loss
-            if improved:
-                result.best_val_loss, result.best_epoch, stale = val_loss, epoch, 0
-                result.state = _cpu_state(model)
-            else:
-                stale += 1
-            result.epochs = epoch
-            report = EpochReport(epoch, cfg.epochs, train_loss, val_loss, result.best_val_loss,
-                                 result.best_epoch, opt.param_groups[0]["lr"],
-                                 time.perf_counter() - start, improved)  # fmt: skip
-            result.history.append(report)
-            if callback is not None:
-                callback(report)
-            if stale >= cfg.patience:
-                break
+        _early_stopping(run, tw, vw, result, callback)
     except KeyboardInterrupt:
         result.interrupted = True
         if result.epochs == 0:
             result.state = None  # Ctrl-C before epoch 1: nothing worth keeping
     result.seconds = time.perf_counter() - start
-    result.windows_per_s = seen / step_time if step_time > 0 else 0.0
     if result.state is not None:
         model.load_state_dict(result.state)
     model.eval()
     return result
 
 
+def _early_stopping(run: _Run, train: Windows, val: Windows, result: FitResult,
+                    callback: Callback | None) -> None:  # fmt: skip
+    """Epoch 0 (the untrained model) and then epochs until ``cfg.patience`` epochs without a
+    better validation loss, filling ``result`` as they finish (the best weights in ``state``)."""
+    cfg, start, step_time, stale = run.cfg, time.perf_counter(), 0.0, 0
+    initial = run.val_loss(val)  # epoch 0: the untrained model
+    check_finite(initial, 0, "validation", cfg)
+    result.initial_val_loss = result.best_val_loss = initial
+    result.state = _cpu_state(run.model)
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        train_loss = run.epoch(train)
+        check_finite(train_loss, epoch, "training", cfg)
+        step_time += time.perf_counter() - t0
+        result.windows_per_s = epoch * len(train) / step_time if step_time > 0 else 0.0
+        val_loss = run.val_loss(val)
+        check_finite(val_loss, epoch, "validation", cfg)
+        improved = val_loss < result.best_val_loss
+        if improved:
+            result.best_val_loss, result.best_epoch, stale = val_loss, epoch, 0
+            result.state = _cpu_state(run.model)
+        else:
+            stale += 1
+        result.epochs = epoch
+        report = EpochReport(epoch, cfg.epochs, train_loss, val_loss, result.best_val_loss,
+                             result.best_epoch, run.opt.param_groups[0]["lr"],
+                             time.perf_counter() - start, improved)  # fmt: skip
+        result.history.append(report)
+        if callback is not None:
+            callback(report)
+        if stale >= cfg.patience:
+            break
+
+
 def fit_epochs(
     model: nn.Module,
-    train: tuple[np.ndarray, np.ndarray] | Gathered,
+    train: Source,
     cfg: TrainConfig,
     epochs: int,
     device: torch.device,
@@ -377,32 +424,10 @@ def fit_epochs(
 
     Ctrl-C propagates; a non-finite loss raises ``TrainingError``.
     """
-    seed_everything(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    model.to(device)
-    loss_fn = make_loss(cfg.loss, cfg.huber_delta) if loss_fn is None else loss_fn.to(device)
-    if isinstance(train, Gathered):
-
-        def run_epoch(perm: torch.Tensor) -> float:
-            return _gathered_epoch(model, model, opt, sched, loss_fn, train, perm, cfg, SINGLE,
-                                   stop)  # fmt: skip
-
-        n, perm_device = len(train), torch.device("cpu")
-    else:
-        xt, yt = _place(train[0], device), _place(train[1], device)
-
-        def run_epoch(perm: torch.Tensor) -> float:
-            return _train_epoch(model, opt, sched, loss_fn, xt, yt, perm, cfg, stop)
-
-        n, perm_device = len(xt), xt.device
-    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, _schedule(cfg, max(1, math.ceil(n / cfg.batch_size)))
-    )
+    tw = _windows(train, device)
+    run = _start_run(model, len(tw), cfg, device, SINGLE, stop, loss_fn)
     for epoch in range(1, epochs + 1):
-        perm = torch.randperm(n, generator=gen).to(perm_device)
-        loss = run_epoch(perm)
-        check_finite(loss, epoch, "training", cfg)
+        check_finite(run.epoch(tw), epoch, "training", cfg)
         if callback is not None:
             callback(epoch)
     model.eval()

@@ -45,7 +45,36 @@ from stockcast.options import DataConfig, TrainConfig
 from stockcast.prep import features
 from stockcast.prep.windows import Dataset, build_dataset
 from stockcast.training import scale as scalenet
-from stockcast.training.loop import Callback, FitResult, Gathered, build_model, fit, fit_epochs
+from stockcast.training.loop import (
+    Callback,
+    FitResult,
+    Gathered,
+    Shard,
+    Source,
+    build_model,
+    fit,
+    fit_epochs,
+)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a model is made from, in one object: the data options (features, lookback, horizon,
+    split), the members' architecture ``Config`` and the training options (seed, ensemble
+    size, band, optimiser). `train` builds one from its options, a saved model's manifest
+    gives back the one it was made with (``globalbacktest.recipe``)."""
+
+    data: DataConfig
+    model: Any  # a registered architecture's Config (``models.REGISTRY``)
+    train: TrainConfig
+
+    def with_data(self, **changes: Any) -> Recipe:
+        """The same recipe with some data options changed (a fold's ``test_start``)."""
+        return dataclasses.replace(self, data=dataclasses.replace(self.data, **changes))
+
+    def with_train(self, **changes: Any) -> Recipe:
+        """The same recipe with some training options changed (a trial's ensemble size)."""
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))
 
 
 @dataclass
@@ -101,74 +130,104 @@ class Fitted:
 def fit_recipe(
     symbol: str,
     prices: pd.DataFrame,
-    data: DataConfig,
-    model_cfg: Any,
-    cfg: TrainConfig,
+    recipe: Recipe,
     *,
     ensemble: int | None = None,
     device: str = "auto",
     callback: Callback | None = None,
 ) -> Fitted:
-    """Build the windows of ``prices``, train ``ensemble`` members (default ``cfg.ensemble``)
-    with early stopping on validation, and return the averaged model with its validation
-    predictions. ``callback`` receives the first member's epochs.
+    """Build the windows of ``prices``, train ``ensemble`` members (default the recipe's)
+    with early stopping on validation (``fit_members``), and return the averaged model with
+    its validation predictions. ``callback`` receives the first member's epochs.
 
     Raises KeyboardInterrupt when Ctrl-C came before any member finished an epoch;
     ``TrainingError`` when a loss is not finite; DataError when the prices are too short.
     """
-    sym = normalize_symbol(symbol)
-    k = cfg.ensemble if ensemble is None else ensemble
+    sym, data, cfg = normalize_symbol(symbol), recipe.data, recipe.train
     # predict would refuse a model whose feature reads an absent column: refuse it first
     features.require_inputs(prices, data.features, sym, "the chosen features include")
     ds = build_dataset(sym, prices, data)
     dev = resolve_device(device)
     start = choose_start(ds)  # (H,) per horizon: persistence, half the drift or drift
     bias = naive_start(ds, start)  # epoch 0 forecasts the naive start validation prefers
-    cfgs = member_configs(cfg, k)
-    nets = [initial_member(model_cfg, c, bias) for c in cfgs]
-    train, val = ds.arrays("train"), ds.arrays("val")
-    workers = member_workers(k, dev, model_cfg)
+    k = cfg.ensemble if ensemble is None else ensemble
+    workers = member_workers(k, dev, recipe.model)
     wall, cpu = time.perf_counter(), time.process_time()
+    members = fit_members(recipe, k, bias, ds.arrays("train"), ds.arrays("val"), dev, workers,
+                          callback)  # fmt: skip
+    val_pred = part_predictions(members.model, ds, "val")
+    scale = None
+    if cfg.band != "ewma" and not members.interrupted:  # a scale network per kept member
+        scale = fit_scale(ds, recipe.model, members.cfgs, val_pred, KINDS[cfg.band], dev, workers)
+        sigma = band_scales(ds, ds.window_slice("val"), scale.net)
+        val_pred = dataclasses.replace(val_pred, sigma=sigma)
+    return Fitted(
+        model=members.model,
+        dataset=ds,
+        val=val_pred,
+        scale=scale,
+        fits=members.fits,
+        seconds=time.perf_counter() - wall,
+        device=members.device,
+        cpu_seconds=time.process_time() - cpu,
+        workers=workers,
+        model_cfg=recipe.model,
+        cfg=cfg,
+        start_drift=start,
+    )
+
+
+@dataclass(frozen=True)
+class Members:
+    """The members an early-stopping fit kept (those Ctrl-C stopped before epoch 1 left out),
+    in seed order."""
+
+    model: nn.Module  # eval mode, on the CPU; one member as itself, several as their Ensemble
+    fits: list[FitResult]
+    cfgs: list[TrainConfig]  # each kept member's config (its seed)
+    device: str  # what training used, e.g. "cpu (1 thread)"
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C stopped some member before its patience ran out."""
+        return any(f.interrupted for f in self.fits)
+
+
+def fit_members(
+    recipe: Recipe,
+    k: int,
+    bias: np.ndarray,
+    train: Source,
+    val: Source,
+    dev: torch.device,
+    workers: int,
+    callback: Callback | None,
+    shard: Shard | None = None,
+) -> Members:
+    """Train ``k`` members (seeds seed, seed+1, ...; output bias at the naive start ``bias``)
+    on ``train`` with early stopping on ``val`` (arrays of one series or ``Gathered`` windows
+    of many), ``workers`` at a time; under torchrun (``shard``) in the calling thread, one
+    after another. A member left inside a long batch by Ctrl-C keeps its best epoch so far.
+    KeyboardInterrupt when no member finished an epoch."""
+    cfgs = member_configs(recipe.train, k)
+    nets = [initial_member(recipe.model, c, bias) for c in cfgs]
     so_far: list[list[FitResult]] = [[] for _ in nets]  # each member's result as it fills
     with threads_for(dev):  # the caller's thread count comes back afterwards
-        jobs = [_early_stopping_job(n, c, train, val, dev, s.append)
+        jobs = [_early_stopping_job(n, c, train, val, dev, s.append, shard)
                 for n, c, s in zip(nets, cfgs, so_far, strict=True)]  # fmt: skip
-        results = run_members(jobs, workers, callback)
+        results = run_members(jobs, workers, callback, in_turn=shard is not None)
         trained_on = describe(dev)  # e.g. "cpu (1 thread)": what training used
     for i, r in enumerate(results):  # left inside a long batch by Ctrl-C: its best epoch so far
         if r is None and so_far[i] and so_far[i][0].state is not None and so_far[i][0].epochs:
             results[i] = dataclasses.replace(so_far[i][0], interrupted=True)
-            nets[i] = initial_member(model_cfg, cfgs[i], bias)  # the old one is still training
+            nets[i] = initial_member(recipe.model, cfgs[i], bias)  # the old one still trains
             nets[i].load_state_dict(results[i].state)
             nets[i].eval()
-    kept = [
-        (n, r) for n, r in zip(nets, results, strict=True) if r is not None and r.state is not None
-    ]
+    kept = [i for i, r in enumerate(results) if r is not None and r.state is not None]
     if not kept:
         raise KeyboardInterrupt
-    model = combine([n for n, _ in kept])
-    val_pred = part_predictions(model, ds, "val")
-    scale = None
-    interrupted = any(r.interrupted for _, r in kept)
-    if cfg.band != "ewma" and not interrupted:  # a scale network per kept member, its seed
-        kept_cfgs = [c for c, r in zip(cfgs, results, strict=True) if any(r is f for _, f in kept)]
-        scale = fit_scale(ds, model_cfg, kept_cfgs, val_pred, KINDS[cfg.band], dev, workers)
-        sigma = band_scales(ds, ds.window_slice("val"), scale.net)
-        val_pred = dataclasses.replace(val_pred, sigma=sigma)
-    return Fitted(
-        model=model,
-        dataset=ds,
-        val=val_pred,
-        scale=scale,
-        fits=[r for _, r in kept],
-        seconds=time.perf_counter() - wall,
-        device=trained_on,
-        cpu_seconds=time.process_time() - cpu,
-        workers=workers,
-        model_cfg=model_cfg,
-        cfg=cfg,
-        start_drift=start,
-    )
+    return Members(combine([nets[i] for i in kept]), [results[i] for i in kept],
+                   [cfgs[i] for i in kept], trained_on)  # fmt: skip
 
 
 def refit_live(fitted: Fitted, device: str = "auto") -> nn.Module:
@@ -187,18 +246,60 @@ def refit_live(fitted: Fitted, device: str = "auto") -> nn.Module:
     start = fitted.start_drift if fitted.start_drift is not None else choose_start(ds)
     bias = naive_start(ds, start, rows)  # drift of every stored window, shares of validation
     train = ds.x[rows], ds.target_scaler.forward(ds.y[rows]).astype(np.float32)
+    return refit_members(fitted.model_cfg, cfg, fitted.fits, bias, train, device)
+
+
+def refit_members(
+    model_cfg: Any,
+    cfg: TrainConfig,
+    fits: list[FitResult],
+    bias: np.ndarray,
+    train: Source,
+    device: str = "auto",
+    loss: nn.Module | None = None,
+) -> nn.Module:
+    """Members with the seeds of ``fits``, started at ``bias``, each trained on ``train``
+    (arrays or ``Gathered`` windows) for its ``best_epoch`` epochs: the live refit of point
+    members or scale networks (``loss``), of one series or many. Eval mode, on the CPU.
+
+    Ctrl-C propagates; ``TrainingError`` on divergence."""
     dev = resolve_device(device)
-    cfgs = [dataclasses.replace(cfg, seed=f.seed) for f in fitted.fits]
-    nets = [initial_member(fitted.model_cfg, c, bias) for c in cfgs]
+    cfgs = [dataclasses.replace(cfg, seed=f.seed) for f in fits]
+    nets = [initial_member(model_cfg, c, bias) for c in cfgs]
     with threads_for(dev):
-        jobs = [
-            _fixed_job(n, c, train, f.best_epoch, dev)
-            for n, c, f in zip(nets, cfgs, fitted.fits, strict=True)
-        ]
-        done = run_members(jobs, member_workers(len(jobs), dev, fitted.model_cfg), None)
+        jobs = [_fixed_job(n, c, train, f.best_epoch, dev, loss)
+                for n, c, f in zip(nets, cfgs, fits, strict=True)]  # fmt: skip
+        done = run_members(jobs, member_workers(len(jobs), dev, model_cfg), None)
     if any(d is None for d in done):  # Ctrl-C left a member unfinished
         raise KeyboardInterrupt
     return combine(nets)
+
+
+@dataclass(frozen=True)
+class LiveRefit:
+    """The live refit's outcome: the point model and scale networks refit on every stored
+    window (None when training or the refit was interrupted: predict uses the evaluated
+    weights then)."""
+
+    model: nn.Module | None
+    scale: nn.Module | None
+    seconds: float  # wall time of the refit, rounded to ms
+    interrupted: bool  # the fit or the refit was interrupted (Ctrl-C)
+
+
+def live_refit(
+    refit: Callable[[], tuple[nn.Module, nn.Module | None]], interrupted: bool
+) -> LiveRefit:
+    """Run ``refit`` (-> live point model, live scale networks) unless the fit was
+    ``interrupted``; Ctrl-C during it keeps the evaluated weights (``LiveRefit`` without models)."""
+    if interrupted:
+        return LiveRefit(None, None, 0.0, True)
+    t0 = time.perf_counter()
+    try:
+        model, scale = refit()
+    except KeyboardInterrupt:
+        return LiveRefit(None, None, round(time.perf_counter() - t0, 3), True)
+    return LiveRefit(model, scale, round(time.perf_counter() - t0, 3), False)
 
 
 def fit_scale(
@@ -300,14 +401,7 @@ def refit_scale_members(
     c = np.zeros(start_targets.shape[1])
     bias = scalenet.initial_bias(start_targets, c, scale.head.kind)
     loss = scalenet.ScaleNLL(c, scale.head.kind)
-    dev = resolve_device(device)
-    cfgs = [dataclasses.replace(cfg, seed=f.seed) for f in scale.fits]
-    nets = [initial_member(model_cfg, m, bias) for m in cfgs]
-    with threads_for(dev):
-        jobs = [_fixed_job(n, m, train, f.best_epoch, dev, loss)
-                for n, m, f in zip(nets, cfgs, scale.fits, strict=True)]  # fmt: skip
-        run_members(jobs, member_workers(len(jobs), dev, model_cfg), None)
-    return combine(nets)
+    return refit_members(model_cfg, cfg, scale.fits, bias, train, device, loss)
 
 
 def all_stored_rows(ds: Dataset) -> slice:
@@ -405,9 +499,13 @@ def stop_all_on_ctrl_c() -> Iterator[None]:
         STOP_ALL.clear()
 
 
-def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> list[Any]:
+def run_members(
+    jobs: list[Job], workers: int, callback: Callback | None, in_turn: bool = False
+) -> list[Any]:
     """Run each job on ``workers`` threads; job 0 reports its epochs to ``callback``. A job
-    never started (Ctrl-C came first) gives None.
+    never started (Ctrl-C came first) gives None. ``in_turn`` (and always under torchrun): in
+    the calling thread, one after another (a rank whose members ran in threads aborted at exit
+    now and then, in gloo: a process group's collectives stay on the thread that made it).
 
     Ctrl-C asks every running member to stop before its next batch and waits ``GRACE_S`` for
     them: an early-stopping member returns its best epoch so far (see ``fit``), a refit member
@@ -417,43 +515,11 @@ def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> lis
     The calling thread only waits, so Ctrl-C reaches it at once even while a batch runs in a
     kernel. A member's error (a non-finite loss) stops the others and is raised.
     """
-    stop = threading.Event()
-
-    def stopped() -> bool:
-        return stop.is_set() or STOP_ALL.is_set()
-
-    results: list[Any] = [None] * len(jobs)
-    errors: list[BaseException | None] = [None] * len(jobs)
-    pending = list(range(len(jobs)))[::-1]  # popped from the end: job 0 first
-    lock = threading.Lock()
-
-    def watch(report_to: Callback | None) -> Callable[[Any], None]:
-        def on_epoch(report: Any) -> None:
-            if report_to is not None:
-                report_to(report)
-            if stopped():
-                raise KeyboardInterrupt
-
-        return on_epoch
-
-    def worker() -> None:
-        while not stopped():
-            with lock:
-                if not pending:
-                    return
-                i = pending.pop()
-            try:
-                results[i] = jobs[i](watch(callback if i == 0 else None), stopped)
-            except BaseException as exc:  # handed to the calling thread
-                errors[i] = exc
-                stop.set()
-            if getattr(results[i], "interrupted", False):
-                stop.set()  # Ctrl-C reached this member (e.g. through its callback): stop all
-
-    if os.environ.get("WORLD_SIZE", "1") != "1":  # under torchrun: in this thread, in turn
-        worker()  # (a rank whose members ran in threads aborted at exit now and then, in gloo)
-        return _outcome(results, errors)
-    threads = [threading.Thread(target=worker, name=f"member-{w}", daemon=True)
+    run = _MemberRun(jobs, callback)
+    if in_turn or os.environ.get("WORLD_SIZE", "1") != "1":
+        run.worker()
+        return _outcome(run.results, run.errors)
+    threads = [threading.Thread(target=run.worker, name=f"member-{w}", daemon=True)
                for w in range(max(1, min(workers, len(jobs))))]  # fmt: skip
     for t in threads:
         t.start()
@@ -462,11 +528,54 @@ def run_members(jobs: list[Job], workers: int, callback: Callback | None) -> lis
             while t.is_alive():
                 t.join(0.1)
     except KeyboardInterrupt:
-        stop.set()
+        run.stop.set()
         deadline = time.monotonic() + GRACE_S
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
-    return _outcome(list(results), list(errors))  # a member left behind stays None
+    return _outcome(list(run.results), list(run.errors))  # a member left behind stays None
+
+
+class _MemberRun:
+    """The shared state of ``run_members``: the jobs not yet taken, each one's result or
+    error, and the stop flag every member asks before each batch."""
+
+    def __init__(self, jobs: list[Job], callback: Callback | None) -> None:
+        self.jobs, self.callback = jobs, callback
+        self.stop = threading.Event()
+        self.results: list[Any] = [None] * len(jobs)
+        self.errors: list[BaseException | None] = [None] * len(jobs)
+        self.pending = list(range(len(jobs)))[::-1]  # popped from the end: job 0 first
+        self.lock = threading.Lock()
+
+    def stopped(self) -> bool:
+        return self.stop.is_set() or STOP_ALL.is_set()
+
+    def watch(self, report_to: Callback | None) -> Callable[[Any], None]:
+        """The epoch callback of a member: reports (job 0 only), then stops when asked."""
+
+        def on_epoch(report: Any) -> None:
+            if report_to is not None:
+                report_to(report)
+            if self.stopped():
+                raise KeyboardInterrupt
+
+        return on_epoch
+
+    def worker(self) -> None:
+        """Take jobs until none is left or a stop is asked; an error stops every member."""
+        while not self.stopped():
+            with self.lock:
+                if not self.pending:
+                    return
+                i = self.pending.pop()
+            try:
+                report_to = self.callback if i == 0 else None
+                self.results[i] = self.jobs[i](self.watch(report_to), self.stopped)
+            except BaseException as exc:  # handed to the calling thread
+                self.errors[i] = exc
+                self.stop.set()
+            if getattr(self.results[i], "interrupted", False):
+                self.stop.set()  # Ctrl-C reached this member (e.g. through its callback)
 
 
 def _outcome(results: list[Any], errors: list[BaseException | None]) -> list[Any]:
@@ -482,9 +591,12 @@ def _outcome(results: list[Any], errors: list[BaseException | None]) -> list[Any
 Job = Callable[[Callable[[Any], None], Callable[[], bool]], Any]  # (on_epoch, stop) -> result
 
 
-def _early_stopping_job(net: nn.Module, cfg: TrainConfig, train: Any, val: Any, dev: torch.device,
-                        started: Callable[[FitResult], None] | None = None) -> Job:  # fmt: skip
-    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, stop=stop,
+def _early_stopping_job(net: nn.Module, cfg: TrainConfig, train: Source, val: Source,
+                        dev: torch.device, started: Callable[[FitResult], None] | None = None,
+                        shard: Shard | None = None) -> Job:  # fmt: skip
+    # under torchrun a rank may not leave an epoch alone (the others would wait in DDP)
+    return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, shard,
+                                      stop=None if shard is not None else stop,
                                       started=started)  # fmt: skip
 
 
@@ -493,7 +605,7 @@ def _scale_job(net: nn.Module, cfg: TrainConfig, train: Any, val: Any, dev: torc
     return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, loss_fn=loss, stop=stop)
 
 
-def _fixed_job(net: nn.Module, cfg: TrainConfig, train: Any, epochs: int, dev: torch.device,
+def _fixed_job(net: nn.Module, cfg: TrainConfig, train: Source, epochs: int, dev: torch.device,
                loss: nn.Module | None = None) -> Job:  # fmt: skip
     return lambda on_epoch, stop: fit_epochs(net, train, cfg, epochs, dev, on_epoch, stop,
                                              loss_fn=loss)  # fmt: skip

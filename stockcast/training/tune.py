@@ -53,7 +53,7 @@ from stockcast.errors import DataError, Interrupted, StockcastError, TrainingErr
 from stockcast.forecasting import walkforward
 from stockcast.prep import windows
 from stockcast.training import backtest, preflight, recipe
-from stockcast.training.job import configs_from_options
+from stockcast.training.job import recipe_from_options
 from stockcast.training.results import TuneBacktest, TuneBest, TuneResult
 
 INNER_FOLDS = 2  # walk-forward folds of the objective
@@ -245,12 +245,12 @@ def make_objective(symbol: str, prices: Any, fixed: Mapping[str, Any], folds: in
         opts = {**space(trial, arch, fixed), **fixed, "ensemble": fixed.get("ensemble", 1)}
         trial.set_user_attr("options", _plain(opts))
         try:
-            data, model_cfg, cfg, _ = configs_from_options(opts)
-            backtest.check_blocks(symbol, blocks, data)
+            made, _ = recipe_from_options(opts)
+            backtest.check_blocks(symbol, blocks, made.data)
             preds = []
             for k, (origin, end) in enumerate(blocks):
-                fp = backtest.run_fold(symbol, prices.iloc[: end + 1], origin, data, model_cfg,
-                                       cfg, cfg.ensemble, device, None)  # fmt: skip
+                fp = backtest.run_fold(symbol, prices.iloc[: end + 1], origin, made,
+                                       made.train.ensemble, device, None)  # fmt: skip
                 preds.append(fp)
                 value = objective_value(walkforward.report(preds))
                 trial.report(value, k)
@@ -365,25 +365,17 @@ def tune_symbol(
     fixed = {k: v for k, v in fixed.items() if v is not None}
     # bad fixed options (or a model too large) fail before any trial runs; trials train one
     # member unless --ensemble is fixed
-    data, _, _, _ = configs_from_options({**fixed, "ensemble": fixed.get("ensemble", 1)})
+    made, _ = recipe_from_options({**fixed, "ensemble": fixed.get("ensemble", 1)})
     arch = str(fixed.get("arch", options.ModelOptions().arch))
     if storage is not None:
         check_storage(storage)
     prices = tuning_prices(root, sym)
-    check_tunable(sym, prices, data, fixed, folds)
+    check_tunable(sym, prices, made.data, fixed, folds)
     url = storage or default_storage(root, sym)
     created = _new_sqlite_file(url)
     study = None
     try:
-        try:
-            study = open_study(url, f"{sym}-{arch}")
-        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:120]
-            raise StockcastError(
-                f"the tune database {url} cannot be opened ({reason}); nothing was changed; "
-                "release it (another process may hold it), move a damaged file away, or give "
-                "another --storage"
-            ) from None
+        study = _open(url, f"{sym}-{arch}")
         check_study(study, url, arch, fixed)
         limit, failures = _FailureLimit(), list[str]()
         objective = make_objective(sym, prices, fixed, folds, device, failures)
@@ -398,6 +390,20 @@ def tune_symbol(
         return result(study, url, sym, arch, fixed, through)
     finally:
         _remove_if_empty(created, study)
+
+
+def _open(url: str, name: str) -> optuna.Study:
+    """``open_study``; ``StockcastError`` in one line naming the fix when the database cannot
+    be opened."""
+    try:
+        return open_study(url, name)
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:120]
+        raise StockcastError(
+            f"the tune database {url} cannot be opened ({reason}); nothing was changed; "
+            "release it (another process may hold it), move a damaged file away, or give "
+            "another --storage"
+        ) from None
 
 
 def _optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials: int,
@@ -555,12 +561,12 @@ def backtest_best(root: Path, symbol: str, best: Mapping[str, Any], device: str 
                   folds: int = walkforward.DEFAULT_FOLDS) -> dict[str, Any]:  # fmt: skip
     """The `backtest` of the best parameters (same seeds as `backtest`) on the sessions after
     every session the search saw: ``folds`` blocks over them, with ``searched_through`` set."""
-    data, model_cfg, cfg, _ = configs_from_options(dict(best))
+    made, _ = recipe_from_options(dict(best))
     sym = normalize_symbol(symbol)
     searched = tuning_prices(root, sym)
     share = after_search_share(len(PriceStore(root).read(sym)), len(searched))
-    out = backtest.backtest_symbol(root, sym, data, model_cfg, cfg, ensemble=ensemble,
-                                   device=device, folds=folds, share=share)  # fmt: skip
+    out = backtest.backtest_symbol(root, sym, made, ensemble=ensemble, device=device,
+                                   folds=folds, share=share)  # fmt: skip
     through = searched.index[-1].date().isoformat()
     check_after_search(out["folds"], through)
     return {**out, "searched_through": through}
