@@ -263,6 +263,13 @@ class Manifest:
     # --- reading -------------------------------------------------------------------------
 
     @property
+    def forecasts_in_torch(self) -> bool:
+        """Its release forecast through torch in float32 (format 1, stockcast 0.1.0): the
+        numpy forward (float64) would differ in the last digits, so it forecasts through torch
+        to print exactly what that release printed."""
+        return self.format_version == 1
+
+    @property
     def symbols(self) -> list[str]:
         """The symbols the model was trained on, in training order."""
         return [s.symbol for s in self.series]

@@ -426,13 +426,15 @@ def load_numpy(
 ) -> tuple[Manifest, numpy_infer.Predict | None, dict[str, np.ndarray]]:
     """``load_model`` without torch: (manifest, predict, calibration), where ``predict`` maps
     scaled windows (B, L, F) to scaled outputs (B, H) in numpy (``numpy_infer``), or is None
-    when the architecture has no numpy forward (then use ``load_model``). The same checks
+    when the architecture has no numpy forward or the model's release forecast through torch
+    (``Manifest.forecasts_in_torch``; then use ``load_model``). The same checks
     and one-line ModelErrors as ``load_model``."""
     f = _open_weights(root, name, model_id, symbol, weights)
     try:
         state, calib = _weight_set(load_arrays(f.blob), f.manifest, f.symbol, weights)
         arch, cfg = _arch_key(f.manifest), dict(f.manifest.model_config)
-        predict = numpy_infer.predictor(arch, cfg, state, f.manifest.ensemble)
+        predict = (None if f.manifest.forecasts_in_torch
+                   else numpy_infer.predictor(arch, cfg, state, f.manifest.ensemble))  # fmt: skip
     except Exception as exc:
         raise f.unloadable(exc) from None
     return f.manifest, predict, calib
