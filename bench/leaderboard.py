@@ -112,6 +112,10 @@ def fold_lines(symbol: str, arch: str) -> Iterator[FoldCallback]:
     print(f"{symbol} {arch}: {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
 
 
+def _p(p: float | None) -> str:
+    return "n/a" if p is None else f"{p:.3f}"
+
+
 def _pct(ci: dict) -> str:
     return f"{ci['value']:+.1%} ({ci['low'] * 100:+.1f}..{ci['high'] * 100:+.1f})"
 
@@ -134,7 +138,9 @@ def markdown(results: list[dict], command: str, header: str) -> str:
         "|log(forecast / outcome)|, scale-free) with a 95% CI that accounts for overlapping "
         "windows; verdict: `better` (`worse`) when the Diebold-Mariano p-value, Holm-adjusted "
         "over the series' architecture x horizon comparisons, lies below 5% with a positive "
-        "(negative) skill, so each series' board has at most a 5% chance of any false verdict. "
+        "(negative) skill, so each series' board has at most a 5% chance of any false verdict "
+        "(the per-horizon table gives the DM p-value and its Holm-adjusted one; the JSON's "
+        "`verdict` is the unadjusted one of the 95% CI alone). "
         "Interval "
         "score: the 90% band's, as a ratio to a plain EWMA-volatility band around persistence "
         "calibrated on the same validation part (below 1 is better).",
@@ -169,9 +175,9 @@ def markdown(results: list[dict], command: str, header: str) -> str:
         "",
         "## Per horizon",
         "",
-        "| series | h | n | best naive | arch | skill vs best naive (95% CI) | DM p | verdict "
-        "| 90% coverage | interval score / EWMA band's |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| series | h | n | best naive | arch | skill vs best naive (95% CI) | DM p | Holm p "
+        "| verdict (Holm) | 90% coverage | interval score / EWMA band's |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in done:
         for h in r["leaderboard"]:
@@ -179,9 +185,9 @@ def markdown(results: list[dict], command: str, header: str) -> str:
                 ratio = a["interval_score_vs_ewma"]
                 lines.append(
                     f"| {r['ticker']} | {h['h']} | {h['n']} | {h['best_baseline']} | "
-                    f"{a['arch']} | {_pct(a['skill_vs_best'])} | {a['dm_pvalue']:.2f} | "
-                    f"{a['verdict']} | {a['coverage']:.1%} | "
-                    f"{'n/a' if ratio is None else f'{ratio:.3f}'} |"
+                    f"{a['arch']} | {_pct(a['skill_vs_best'])} | {_p(a['dm_pvalue'])} | "
+                    f"{_p(a.get('adjusted_pvalue'))} | {a.get('holm_verdict', 'n/a')} | "
+                    f"{a['coverage']:.1%} | {'n/a' if ratio is None else f'{ratio:.3f}'} |"
                 )
     return "\n".join(lines) + "\n"
 

@@ -6,7 +6,9 @@ make the lag count matter; and one fold's band recomputed from its validation ar
 lag count (0 instead of h - 1) or a band calibrated on the test residuals changes these
 figures, so each such error fails here. (The coverage CI's equal-weighted-cosine variance
 needs no lag count once n >= 80 h: its lowest cosines already span the overlap, so there a
-lag of 0 gives the same, still correct, interval.)"""
+lag of 0 gives the same, still correct, interval. Its wrong form is a CI that ignores
+clustered misses, an iid variance: the backtest's and `evaluate`'s coverage CIs recomputed
+from their hit arrays, and the planted clustered misses below, fail on it.)"""
 
 from __future__ import annotations
 
@@ -14,14 +16,17 @@ import math
 
 import numpy as np
 import pytest
+from helpers import synthetic_prices
 from scipy import stats as sps
 from scipy.fft import dct
+from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.sandwich_covariance import S_hac_simple, weights_bartlett, weights_uniform
 
 from stockcast.forecasting import crosssection as cs
 from stockcast.forecasting import evaluation, stats, walkforward
 from stockcast.forecasting.crosssection import SymbolTest
 from stockcast.forecasting.walkforward import FoldPredictions
+from stockcast.prep.windows import DataConfig, build_dataset
 
 H = 5
 LEVEL = 0.95
@@ -171,23 +176,26 @@ def test_backtest_coverage_ci_and_independence_equal_an_independent_computation(
         )
 
 
+def _band(val: tuple, test: tuple, h: int, level: float):
+    """One part's band at h recomputed from its validation arrays alone: with ``val`` and
+    ``test`` as (y, mu, vol), the ceil((n + 1) level)-th smallest |y - mu| / (vol sqrt(j)) per
+    j <= h, the half-widths q_j sqrt(j) made non-decreasing in j; (lower, upper, outcome) at h."""
+    vy, vmu, vvol = val
+    y, mu, vol = test
+    half = []
+    for j in range(1, h + 1):
+        scores = np.sort(np.abs(vy[:, j - 1] - vmu[:, j - 1]) / (vvol * math.sqrt(j)))
+        half.append(scores[math.ceil((len(scores) + 1) * level) - 1] * math.sqrt(j))
+    q = max(half) / math.sqrt(h)
+    s = vol * math.sqrt(h)
+    return mu[:, h - 1] - q * s, mu[:, h - 1] + q * s, y[:, h - 1]
+
+
 def _bands(folds: list[FoldPredictions], h: int, level: float):
-    """Each fold's band at h recomputed from its validation arrays alone: the
-    ceil((n + 1) level)-th smallest |y - mu| / (vol sqrt(j)) per j <= h, the half-widths
-    q_j sqrt(j) made non-decreasing in j; pooled log bounds and outcomes."""
-    los, his, ys = [], [], []
-    for f in folds:
-        vy, vmu, vvol = f.val
-        half = []
-        for j in range(1, h + 1):
-            scores = np.sort(np.abs(vy[:, j - 1] - vmu[:, j - 1]) / (vvol * math.sqrt(j)))
-            half.append(scores[math.ceil((len(scores) + 1) * level) - 1] * math.sqrt(j))
-        q = max(half) / math.sqrt(h)
-        s = f.vol * math.sqrt(h)
-        los.append(f.mu[:, h - 1] - q * s)
-        his.append(f.mu[:, h - 1] + q * s)
-        ys.append(f.y[:, h - 1])
-    return np.concatenate(los), np.concatenate(his), np.concatenate(ys)
+    """Each fold's band at h from its validation arrays (``_band``); pooled log bounds and
+    outcomes."""
+    parts = [_band(f.val, (f.y, f.mu, f.vol), h, level) for f in folds]
+    return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
 
 
 def test_a_folds_band_is_calibrated_on_its_validation_arrays_only(folds):
@@ -262,6 +270,74 @@ def test_rank_ic_t_equals_an_independent_computation(h):
         var = float(_var_of_mean(ic, h - 1, uniform=False)[0, 0])
     assert row["rank_ic"] == pytest.approx(ic.mean(), rel=1e-9)
     assert row["rank_ic_t"] == pytest.approx(ic.mean() / math.sqrt(var), rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def evaluated() -> tuple:
+    """A dataset whose closes cluster their volatility, and predictions of its validation and
+    test parts (an edge with noise): what `evaluate` scores."""
+    rng = np.random.default_rng(21)
+    frame = synthetic_prices(2200, seed=21)
+    close = _close(2200, rng)
+    for col in ("open", "high", "low", "close", "adj_close"):
+        frame[col] = close
+    ds = build_dataset(
+        "CLUSTER", frame, DataConfig(lookback=20, horizon=H, features=("log_return",))
+    )
+
+    def part(name: str) -> evaluation.PartPredictions:
+        r = ds.parts[name]
+        y = ds.y[ds.window_slice(name)]
+        mu = 0.3 * y + rng.normal(0, 0.01, y.shape)
+        return evaluation.PartPredictions(
+            np.arange(r.start, r.stop), y, mu, ds.vol[r.start : r.stop]
+        )
+
+    return ds, part("val"), part("test")
+
+
+@pytest.mark.parametrize("h", [1, 3, 5])
+def test_evaluate_coverage_ci_and_independence_equal_an_independent_computation(evaluated, h):
+    ds, v, p = evaluated
+    rows = evaluation.interval_report(v, p, ds)[h - 1]
+    for i, level in enumerate((0.8, 0.9)):
+        lo, hi, y = _band((v.y, v.mu, v.vol), (p.y, p.mu, p.vol), h, level)
+        hits = (lo <= y) & (y <= hi)
+        assert rows[i]["level"] == level
+        got = (rows[i]["coverage"], rows[i]["coverage_low"], rows[i]["coverage_high"])
+        assert got == pytest.approx(_coverage_ci(hits, h), rel=1e-9)
+        assert rows[i]["independence_pvalue"] == pytest.approx(
+            _independence(hits, h), rel=1e-6, abs=1e-12
+        )
+
+
+def test_coverage_ci_is_wider_than_the_iid_wilson_one_by_the_design_effect_of_clustered_misses():
+    """Hits planted in runs of m = 10 equal values (hit or miss, independent across runs): the
+    hit series' long-run variance is m p (1 - p), a design effect of m, so the CI is Wilson's
+    with n / m effective windows and a t_8 critical value, wider than the iid Wilson interval
+    (statsmodels) by about sqrt(m) t_8 / z. The design effect the CI carries is read back from
+    its bounds (Wilson's roots multiply to p^2 / (1 + k), k = t_8^2 d / n). Independent hits
+    carry a design effect of about 1."""
+    rng = np.random.default_rng(11)
+    n, m, reps = 5000, 10, 300
+    crit, z = sps.t.ppf(0.975, 8), sps.norm.ppf(0.975)
+
+    def design_effect(hits: np.ndarray) -> tuple[float, float]:
+        p, low, high = stats.coverage_ci(hits, 0)
+        return (p * p / (low * high) - 1.0) * n / crit**2, high - low
+
+    clustered, independent, ratio = [], [], []
+    for _ in range(reps):
+        hits = np.repeat(rng.uniform(size=n // m) < 0.9, m)
+        d, width = design_effect(hits)
+        iid_low, iid_high = proportion_confint(int(hits.sum()), n, alpha=0.05, method="wilson")
+        clustered.append(d)
+        ratio.append(width / (iid_high - iid_low))
+        independent.append(design_effect(rng.uniform(size=n) < 0.9)[0])
+    assert np.mean(clustered) == pytest.approx(m, rel=0.1)
+    assert np.mean(independent) == pytest.approx(1.0, rel=0.1)
+    assert np.median(ratio) == pytest.approx(math.sqrt(m) * crit / z, rel=0.15)
+    assert min(ratio) > 1.0  # every replication wider than the iid interval
 
 
 def test_holm_equals_statsmodels():
