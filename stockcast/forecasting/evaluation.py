@@ -18,6 +18,7 @@ import torch
 
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
+from stockcast.device import threads_for
 from stockcast.errors import UsageError
 from stockcast.forecasting import bands, crosssection, garch, metrics, stats
 from stockcast.forecasting.history import parts_from_split
@@ -289,7 +290,8 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict
     ds = rebuild_dataset(sym, PriceStore(root).read(sym), manifest)
     shrink = Shrink.from_dict(manifest.shrink)
     scale = saved_scale(root, name, str(manifest.id), sym)
-    report = evaluate_dataset(model, ds, shrink=shrink, scale=scale)
+    with threads_for(torch.device("cpu")):  # as `train` evaluates: the same numbers, and 2
+        report = evaluate_dataset(model, ds, shrink=shrink, scale=scale)  # threads were slower
     return {"ticker": sym, "model": manifest.id, **report}
 
 
@@ -353,9 +355,10 @@ def evaluate_member(
     ``scale``: the model's band scale networks (None: the EWMA band)."""
     ds = rebuild_dataset(symbol, prices, manifest)
     shrink = Shrink.from_dict(manifest.shrink)
-    val = part_predictions(model, ds, "val", scale=scale)
-    test = part_predictions(model, ds, "test", scale=scale)
-    report = evaluate_dataset(model, ds, val=val, shrink=shrink, predicted=test)
+    with threads_for(torch.device("cpu")):  # as `evaluate_saved`
+        val = part_predictions(model, ds, "val", scale=scale)
+        test = part_predictions(model, ds, "test", scale=scale)
+        report = evaluate_dataset(model, ds, val=val, shrink=shrink, predicted=test)
     shown = test if shrink is None else _shrunk(test, shrink)
     return MemberEvaluation(report, symbol_test(symbol, ds, shown), val, test)
 

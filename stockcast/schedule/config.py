@@ -53,6 +53,10 @@ class ConfigError(UsageError):
     """``stockcast.toml`` is missing, not TOML, or has an unknown key or a bad value."""
 
 
+class NoConfigFile(ConfigError, NoConfig):
+    """No config file where one was looked for (the CLI adds the data directory in use)."""
+
+
 @dataclass(frozen=True)
 class RetrainPolicy:
     """When `stockcast run` trains a new model instead of reusing the newest one."""
@@ -151,7 +155,7 @@ def load(path: Path) -> Config:
     try:
         text = _read_bounded(path)
     except FileNotFoundError:
-        raise NoConfig(
+        raise NoConfigFile(
             f"no config file at {path.absolute()}; run `stockcast init` and edit it, or pass "
             "--config PATH"
         ) from None
