@@ -42,7 +42,6 @@ from torch import nn
 from stockcast import allocator, models
 from stockcast.training.loop import TrainConfig, make_loss, train_step
 
-
 THREADS = [os.cpu_count() or 1]  # intra-op threads of the batched variants (--threads)
 
 
@@ -70,8 +69,8 @@ class Single:
     def __init__(self, k: int, workers: int) -> None:
         self.cfg = TrainConfig()
         self.nets = [member(i) for i in range(k)]
-        self.opts = [torch.optim.AdamW(n.parameters(), lr=self.cfg.lr,
-                                       weight_decay=self.cfg.weight_decay) for n in self.nets]  # fmt: skip
+        lr, wd = self.cfg.lr, self.cfg.weight_decay
+        self.opts = [torch.optim.AdamW(n.parameters(), lr=lr, weight_decay=wd) for n in self.nets]
         self.loss = make_loss("huber")
         self.workers = workers
 
@@ -132,8 +131,9 @@ class Vmapped:
         self.bufs = bufs
         decay = [p for p in self.params.values() if p.dim() >= 3]
         rest = [p for p in self.params.values() if p.dim() < 3]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.cfg.weight_decay},
-                                      {"params": rest, "weight_decay": 0.0}], lr=self.cfg.lr)  # fmt: skip
+        groups = [{"params": decay, "weight_decay": self.cfg.weight_decay},
+                  {"params": rest, "weight_decay": 0.0}]  # fmt: skip
+        self.opt = torch.optim.AdamW(groups, lr=self.cfg.lr)
 
     def epoch(self, x: torch.Tensor, y: torch.Tensor, ps: list[torch.Tensor]) -> None:
         torch.set_num_threads(THREADS[0])
@@ -218,9 +218,13 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--variants", default="one,threads,vmap,grouped,grouped1")
-    ap.add_argument("--threads", type=int, default=0,
-                    help="intra-op threads of vmap/grouped (0: all cores); 1 on a busy machine, "
-                    "where OpenMP barriers of many small ops stall (compare CPU seconds)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="intra-op threads of vmap/grouped (0: all cores); 1 on a busy machine, "
+        "where OpenMP barriers of many small ops stall (compare CPU seconds)",
+    )
     ap.add_argument("--windows", type=int, default=0, help="the first N windows (0: all)")
     args = ap.parse_args()
     allocator.tune()
@@ -242,8 +246,12 @@ def main() -> None:
             t0, c0 = time.perf_counter(), time.process_time()
             obj.epoch(x, y, ps)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            print(f"# rep {rep} {n}: wall {wall:.3f} s, cpu {cpu:.3f} s, load "
-                  f"{os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
+            print(
+                f"# rep {rep} {n}: wall {wall:.3f} s, cpu {cpu:.3f} s, load "
+                f"{os.getloadavg()[0]:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
             if rep:
                 times[n].append(wall)
                 cpus[n].append(cpu)

@@ -17,11 +17,10 @@ import time
 
 import torch
 from torch.profiler import profile
+from train_speed import build_model, sample_windows
 
 from stockcast import allocator
 from stockcast.training.loop import TrainConfig, make_loss, train_step
-
-from train_speed import build_model, sample_windows
 
 
 def main() -> None:

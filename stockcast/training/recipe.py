@@ -127,13 +127,17 @@ def fit_recipe(
     cfgs = member_configs(cfg, k)
     nets = [initial_member(model_cfg, c, bias) for c in cfgs]
     train, val = ds.arrays("train"), ds.arrays("val")
-    workers = member_workers(k, dev, model_cfg)
+    beside = None if cfg.band == "ewma" else scale_jobs(ds, model_cfg, cfgs, KINDS[cfg.band], dev)
+    workers = member_workers(k * (1 if beside is None else 2), dev, model_cfg)
     wall, cpu = time.perf_counter(), time.process_time()
     so_far: list[list[FitResult]] = [[] for _ in nets]  # each member's result as it fills
     with threads_for(dev):  # the caller's thread count comes back afterwards
         jobs = [_early_stopping_job(n, c, train, val, dev, s.append)
                 for n, c, s in zip(nets, cfgs, so_far, strict=True)]  # fmt: skip
-        results = run_members(jobs, workers, callback)
+        # the scale networks need nothing of the point members: one pool for both keeps every
+        # core busy while an ensemble's last members finish (each job's result is unchanged)
+        done = run_members(jobs + ([] if beside is None else beside.jobs), workers, callback)
+        results, scale_results = done[:k], done[k:]
         trained_on = describe(dev)  # e.g. "cpu (1 thread)": what training used
     for i, r in enumerate(results):  # left inside a long batch by Ctrl-C: its best epoch so far
         if r is None and so_far[i] and so_far[i][0].state is not None and so_far[i][0].epochs:
@@ -150,9 +154,8 @@ def fit_recipe(
     val_pred = part_predictions(model, ds, "val")
     scale = None
     interrupted = any(r.interrupted for _, r in kept)
-    if cfg.band != "ewma" and not interrupted:  # a scale network per kept member, its seed
-        kept_cfgs = [c for c, r in zip(cfgs, results, strict=True) if any(r is f for _, f in kept)]
-        scale = fit_scale(ds, model_cfg, kept_cfgs, val_pred, KINDS[cfg.band], dev, workers)
+    if beside is not None and not interrupted:  # a scale network per member, its seed
+        scale = beside.fitted(scale_results, [(ds, val_pred)])
         sigma = band_scales(ds, ds.window_slice("val"), scale.net)
         val_pred = dataclasses.replace(val_pred, sigma=sigma)
     return Fitted(
@@ -210,16 +213,55 @@ def fit_scale(
     dev: torch.device,
     workers: int,
 ) -> ScaleFit:
-    """Train one scale network per member config on the point model's windows
-    (``train_scale_members``), then keep the network's scale at the horizons where its
-    conformal band beats the EWMA-scaled band on validation (``choose_scale_head``); ``val``:
-    the point model's validation predictions (the band's centre)."""
-    t0 = time.perf_counter()
+    """Train one scale network per member config on the point model's windows (the
+    ``scale_jobs``, alone in their pool), then keep the network's scale at the horizons where
+    its conformal band beats the EWMA-scaled band on validation (``choose_scale_head``);
+    ``val``: the point model's validation predictions (the band's centre). ``fit_recipe``
+    trains the same jobs beside the point members."""
+    jobs = scale_jobs(ds, model_cfg, cfgs, kind, dev)
+    with threads_for(dev):
+        results = run_members(jobs.jobs, workers, None)
+    return jobs.fitted(results, [(ds, val)])
+
+
+@dataclass
+class ScaleJobs:
+    """The scale networks of one series as ``run_members`` jobs, to train in the same pool as
+    the point members (``fit_recipe``); ``fitted`` turns their results into the ``ScaleFit``
+    that ``fit_scale`` gives."""
+
+    kind: str
+    nets: list[nn.Module]
+    jobs: list[Job]
+    started: float  # perf_counter when the jobs were made
+
+    def fitted(self, results: list[Any], parts: list[tuple[Dataset, PartPredictions]]
+               ) -> ScaleFit:  # fmt: skip
+        """The averaged networks and the head chosen on ``parts`` (``choose_scale_head``);
+        KeyboardInterrupt when none ran."""
+        kept = [n for n, r in zip(self.nets, results, strict=True)
+                if r is not None and r.state is not None]  # fmt: skip
+        if not kept:
+            raise KeyboardInterrupt
+        model = combine(kept)
+        head = choose_scale_head(self.kind, model, parts)
+        fits = [r for r in results if r is not None]
+        return ScaleFit(model, head, fits, time.perf_counter() - self.started)
+
+
+def scale_jobs(
+    ds: Dataset, model_cfg: Any, cfgs: list[TrainConfig], kind: str, dev: torch.device
+) -> ScaleJobs:
+    """One scale network per member config on ``ds``'s windows, as ``fit_scale`` trains them
+    (same initial weights, windows, likelihood and early stopping), not yet run."""
     train = scale_arrays(ds, ds.window_slice("train"))
     valset = scale_arrays(ds, ds.window_slice("val"))
-    model, fits = train_scale_members(model_cfg, cfgs, train, valset, train[1], kind, dev, workers)
-    head = choose_scale_head(kind, model, [(ds, val)])
-    return ScaleFit(model, head, fits, time.perf_counter() - t0)
+    c = np.zeros(train[1].shape[1])
+    bias = scalenet.initial_bias(train[1], c, kind)
+    nets = [initial_member(model_cfg, m, bias) for m in cfgs]
+    loss = scalenet.ScaleNLL(c, kind)
+    jobs = [_scale_job(n, m, train, valset, dev, loss) for n, m in zip(nets, cfgs, strict=True)]
+    return ScaleJobs(kind, nets, jobs, time.perf_counter())
 
 
 def train_scale_members(
