@@ -6,6 +6,8 @@ scalers, and are averaged on their scaled outputs (``models.ensemble.Ensemble``)
 members train concurrently in threads, one torch intra-op thread each, ``min(K, cpu count)`` at a
 time: torch releases the GIL inside its kernels, the windows are shared without copies, and
 progress and Ctrl-C reach every member (spawned processes paid seconds of imports per worker).
+The band's scale networks (one per member) train in the same pool as the point members, which
+they need nothing from, so no core idles while the last point members finish.
 Every member's initial weights are drawn in the calling thread before any starts; the only other
 random draws are each member's own seeded permutations, so the same seed and K give the same
 weights. Dropout draws from torch's global generator, so a recipe with dropout trains its members
