@@ -6,6 +6,8 @@ scalers, and are averaged on their scaled outputs (``models.ensemble.Ensemble``)
 members train concurrently in threads, one torch intra-op thread each, ``min(K, cpu count)`` at a
 time: torch releases the GIL inside its kernels, the windows are shared without copies, and
 progress and Ctrl-C reach every member (spawned processes paid seconds of imports per worker).
+The band's scale networks (one per member) train in the same pool as the point members, which
+they need nothing from, so no core idles while the last point members finish.
 Every member's initial weights are drawn in the calling thread before any starts; the only other
 random draws are each member's own seeded permutations, so the same seed and K give the same
 weights. Dropout draws from torch's global generator, so a recipe with dropout trains its members
@@ -19,7 +21,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -151,14 +153,19 @@ def fit_recipe(
     start = choose_start(ds)  # (H,) per horizon: persistence, half the drift or drift
     bias = naive_start(ds, start)  # epoch 0 forecasts the naive start validation prefers
     k = cfg.ensemble if ensemble is None else ensemble
-    workers = member_workers(k, dev, recipe.model)
+    # the scale networks need nothing of the point members: one pool for both keeps every core
+    # busy while an ensemble's last members finish (each job's result is unchanged)
+    beside = None
+    if cfg.band != "ewma":
+        beside = scale_jobs(ds, recipe.model, member_configs(cfg, k), KINDS[cfg.band], dev)
+    workers = member_workers(k * (1 if beside is None else 2), dev, recipe.model)
     wall, cpu = time.perf_counter(), time.process_time()
     members = fit_members(recipe, k, bias, ds.arrays("train"), ds.arrays("val"), dev, workers,
-                          callback)  # fmt: skip
+                          callback, beside=[] if beside is None else beside.jobs)  # fmt: skip
     val_pred = part_predictions(members.model, ds, "val")
     scale = None
-    if cfg.band != "ewma" and not members.interrupted:  # a scale network per kept member
-        scale = fit_scale(ds, recipe.model, members.cfgs, val_pred, KINDS[cfg.band], dev, workers)
+    if beside is not None and not members.interrupted:  # a scale network per member, its seed
+        scale = beside.fitted(list(members.beside), [(ds, val_pred)])
         sigma = band_scales(ds, ds.window_slice("val"), scale.net)
         val_pred = dataclasses.replace(val_pred, sigma=sigma)
     return Fitted(
@@ -186,6 +193,7 @@ class Members:
     fits: list[FitResult]
     cfgs: list[TrainConfig]  # each kept member's config (its seed)
     device: str  # what training used, e.g. "cpu (1 thread)"
+    beside: tuple[Any, ...] = ()  # the results of the jobs run beside the members (``beside``)
 
     @property
     def interrupted(self) -> bool:
@@ -203,11 +211,13 @@ def fit_members(
     workers: int,
     callback: Callback | None,
     shard: Shard | None = None,
+    beside: Sequence[Job] = (),
 ) -> Members:
     """Train ``k`` members (seeds seed, seed+1, ...; output bias at the naive start ``bias``)
     on ``train`` with early stopping on ``val`` (arrays of one series or ``Gathered`` windows
     of many), ``workers`` at a time; under torchrun (``shard``) in the calling thread, one
     after another. A member left inside a long batch by Ctrl-C keeps its best epoch so far.
+    ``beside``: other jobs run in the same pool (their results in ``Members.beside``).
     KeyboardInterrupt when no member finished an epoch."""
     cfgs = member_configs(recipe.train, k)
     nets = [initial_member(recipe.model, c, bias) for c in cfgs]
@@ -215,7 +225,8 @@ def fit_members(
     with threads_for(dev):  # the caller's thread count comes back afterwards
         jobs = [_early_stopping_job(n, c, train, val, dev, s.append, shard)
                 for n, c, s in zip(nets, cfgs, so_far, strict=True)]  # fmt: skip
-        results = run_members(jobs, workers, callback, in_turn=shard is not None)
+        done = run_members(jobs + list(beside), workers, callback, in_turn=shard is not None)
+        results, beside_results = done[:k], done[k:]
         trained_on = describe(dev)  # e.g. "cpu (1 thread)": what training used
     for i, r in enumerate(results):  # left inside a long batch by Ctrl-C: its best epoch so far
         if r is None and so_far[i] and so_far[i][0].state is not None and so_far[i][0].epochs:
@@ -227,7 +238,7 @@ def fit_members(
     if not kept:
         raise KeyboardInterrupt
     return Members(combine([nets[i] for i in kept]), [results[i] for i in kept],
-                   [cfgs[i] for i in kept], trained_on)  # fmt: skip
+                   [cfgs[i] for i in kept], trained_on, tuple(beside_results))  # fmt: skip
 
 
 def refit_live(fitted: Fitted, device: str = "auto") -> nn.Module:
@@ -311,16 +322,55 @@ def fit_scale(
     dev: torch.device,
     workers: int,
 ) -> ScaleFit:
-    """Train one scale network per member config on the point model's windows
-    (``train_scale_members``), then keep the network's scale at the horizons where its
-    conformal band beats the EWMA-scaled band on validation (``choose_scale_head``); ``val``:
-    the point model's validation predictions (the band's centre)."""
-    t0 = time.perf_counter()
+    """Train one scale network per member config on the point model's windows (the
+    ``scale_jobs``, alone in their pool), then keep the network's scale at the horizons where
+    its conformal band beats the EWMA-scaled band on validation (``choose_scale_head``);
+    ``val``: the point model's validation predictions (the band's centre). ``fit_recipe``
+    trains the same jobs beside the point members."""
+    jobs = scale_jobs(ds, model_cfg, cfgs, kind, dev)
+    with threads_for(dev):
+        results = run_members(jobs.jobs, workers, None)
+    return jobs.fitted(results, [(ds, val)])
+
+
+@dataclass
+class ScaleJobs:
+    """The scale networks of one series as ``run_members`` jobs, to train in the same pool as
+    the point members (``fit_recipe``); ``fitted`` turns their results into the ``ScaleFit``
+    that ``fit_scale`` gives."""
+
+    kind: str
+    nets: list[nn.Module]
+    jobs: list[Job]
+    started: float  # perf_counter when the jobs were made
+
+    def fitted(self, results: list[Any], parts: list[tuple[Dataset, PartPredictions]]
+               ) -> ScaleFit:  # fmt: skip
+        """The averaged networks and the head chosen on ``parts`` (``choose_scale_head``);
+        KeyboardInterrupt when none ran."""
+        kept = [n for n, r in zip(self.nets, results, strict=True)
+                if r is not None and r.state is not None]  # fmt: skip
+        if not kept:
+            raise KeyboardInterrupt
+        model = combine(kept)
+        head = choose_scale_head(self.kind, model, parts)
+        fits = [r for r in results if r is not None]
+        return ScaleFit(model, head, fits, time.perf_counter() - self.started)
+
+
+def scale_jobs(
+    ds: Dataset, model_cfg: Any, cfgs: list[TrainConfig], kind: str, dev: torch.device
+) -> ScaleJobs:
+    """One scale network per member config on ``ds``'s windows, as ``fit_scale`` trains them
+    (same initial weights, windows, likelihood and early stopping), not yet run."""
     train = scale_arrays(ds, ds.window_slice("train"))
     valset = scale_arrays(ds, ds.window_slice("val"))
-    model, fits = train_scale_members(model_cfg, cfgs, train, valset, train[1], kind, dev, workers)
-    head = choose_scale_head(kind, model, [(ds, val)])
-    return ScaleFit(model, head, fits, time.perf_counter() - t0)
+    c = np.zeros(train[1].shape[1])
+    bias = scalenet.initial_bias(train[1], c, kind)
+    nets = [initial_member(model_cfg, m, bias) for m in cfgs]
+    loss = scalenet.ScaleNLL(c, kind)
+    jobs = [_scale_job(n, m, train, valset, dev, loss) for n, m in zip(nets, cfgs, strict=True)]
+    return ScaleJobs(kind, nets, jobs, time.perf_counter())
 
 
 def train_scale_members(
