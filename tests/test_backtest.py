@@ -183,3 +183,34 @@ def test_seeds_is_the_old_name_of_ensemble(stockcast_home) -> None:
     assert run("backtest", "MSFT", "--seeds", "2", "--ensemble", "2").exit_code == 1  # no prices
     shown = run("backtest", "--help").stdout
     assert "--ensemble" in shown and "--seeds" not in shown
+
+
+def test_a_fold_bands_its_test_windows_with_the_scale_networks_it_calibrated_on(sample) -> None:
+    """The band of a fold's test windows uses the same scale networks as its validation
+    calibration (a fold that scaled test by the EWMA vol but calibrated on the networks' scales
+    would publish another band than the one it calibrated)."""
+    import dataclasses
+
+    from stockcast.forecasting import evaluation
+    from stockcast.models.scale import ScaleHead, ewma_scale
+    from stockcast.prep.windows import DataConfig, build_dataset
+    from stockcast.training.backtest import fold_predictions
+    from stockcast.training.job import recipe_from_options
+    from stockcast.training.loop import build_model
+
+    prices = PriceStore(sample).read("MSFT").iloc[:1500]
+    day = prices.index[1200].date().isoformat()
+    recipe, _ = recipe_from_options({"hidden": 8, "lookback": 20})
+    data = dataclasses.replace(recipe.data, test_start=day)
+    assert isinstance(data, DataConfig)
+    ds = build_dataset("MSFT", prices, data)
+    model = build_model(recipe.model, seed=0).eval()
+    horizon = data.horizon
+    doubled = (lambda x: np.full((len(x), horizon), np.log(2.0)), ScaleHead("gaussian",
+               (True,) * horizon))  # fmt: skip
+    val = evaluation.part_predictions(model, ds, "val", scale=doubled)
+    fp = fold_predictions("MSFT", model, ds, val, prices, day, 0.0, scale=doubled)
+    rows = ds.window_slice("test")
+    assert fp.sigma is not None and fp.val_sigma is not None
+    np.testing.assert_array_equal(fp.sigma, evaluation.band_scales(ds, rows, doubled))
+    assert not np.allclose(fp.sigma, ewma_scale(fp.vol, horizon))  # the networks', not EWMA's

@@ -166,8 +166,8 @@ def fold_predictions(
 
     DataError unless the first test target is the symbol's first session on or after the
     origin: the contract the folds rest on (no target crosses an origin)."""
-    if test is None:
-        test = evaluation.part_predictions(model, ds, "test")
+    if test is None:  # the band's scale on test from the same networks as on validation
+        test = evaluation.part_predictions(model, ds, "test", scale=scale)
     asof = test.asof + ds.offset  # absolute indices into the fold's stored history
     if asof[0] != int(prices.index.searchsorted(pd.Timestamp(day))) - 1:
         raise DataError(f"{sym}: fold at {day} starts its test windows at the wrong session")
