@@ -22,7 +22,7 @@ def test_scale_networks_beside_the_point_members_equal_them_trained_after() -> N
     data = DataConfig(lookback=12, horizon=2)
     model_cfg = lstm.Config(n_features=len(data.features), horizon=2, hidden=4)
     cfg = TrainConfig(epochs=2, ensemble=2, patience=1, seed=3)
-    fitted = recipe.fit_recipe("MSFT", prices, data, model_cfg, cfg, device="cpu")
+    fitted = recipe.fit_recipe("MSFT", prices, recipe.Recipe(data, model_cfg, cfg), device="cpu")
     assert fitted.scale is not None and fitted.workers >= 1
     ds = fitted.dataset
     alone = recipe.fit_scale(ds, model_cfg, recipe.member_configs(cfg, 2),
@@ -34,7 +34,8 @@ def test_scale_networks_beside_the_point_members_equal_them_trained_after() -> N
     assert fitted.scale.head == alone.head
     assert [f.best_epoch for f in fitted.scale.fits] == [f.best_epoch for f in alone.fits]
     ewma = dataclasses.replace(cfg, band="ewma")
-    point_alone = recipe.fit_recipe("MSFT", prices, data, model_cfg, ewma, device="cpu")
+    point_alone = recipe.fit_recipe("MSFT", prices, recipe.Recipe(data, model_cfg, ewma),
+                                    device="cpu")  # fmt: skip
     got, want = fitted.model.state_dict(), point_alone.model.state_dict()
     assert all(torch.equal(got[k], want[k]) for k in want)
     assert point_alone.scale is None
