@@ -15,7 +15,6 @@ from stockcast.cli.app import (
     STATE,
     app,
     error_line,
-    error_object,
     handles_errors,
     print_json,
     stdout,
@@ -33,6 +32,7 @@ from stockcast.cli.report import (
     verdict_text,
 )
 from stockcast.cli.tables import print_table
+from stockcast.cli.train import print_outcomes
 from stockcast.errors import UsageError
 from stockcast.options import ARCHS, SPECS, arch_list
 
@@ -285,15 +285,7 @@ def _report(
     batch = run_batch(syms, one, on_outcome=said)
     if len(syms) == 1 and batch.errors and not as_json:
         raise typer.Exit(batch.exit_code)
-    if as_json:  # always an array; a failed symbol is {"ticker", "error"}
-        done = [o for o in batch.outcomes if o.value is not None or o.error is not None]
-        print_json([o.value or error_object(o.symbol, o.error) for o in done])
-    elif not quiet:
-        con = stdout()
-        for i, r in enumerate(batch.values):
-            if i:
-                con.print()
-            render(r, con)
+    print_outcomes(batch, as_json, quiet, render)
     if batch.exit_code:
         raise typer.Exit(batch.exit_code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -32,6 +33,7 @@ from stockcast.cli.tables import print_table
 from stockcast.errors import UsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
 
@@ -296,17 +298,25 @@ def evaluate(
     batch = run_batch(syms, lambda s: evaluate_saved(STATE.data_dir, s, model), on_outcome=said)
     if len(syms) == 1 and batch.errors and not as_json:
         raise batch.errors[0]  # one red line and its own exit code (handles_errors)
+    print_outcomes(batch, as_json, quiet, render_evaluation)
+    if batch.exit_code:
+        raise typer.Exit(batch.exit_code)
+
+
+def print_outcomes(
+    batch: Any, as_json: bool, quiet: bool, render: Callable[[dict[str, Any], Console], None]
+) -> None:
+    """A batch's per-symbol objects: --json, always an array (a failed symbol is {"ticker",
+    "error"}); else each finished one rendered, unless quiet."""
     if as_json:
         done = [o for o in batch.outcomes if o.value is not None or o.error is not None]
         print_json([o.value or error_object(o.symbol, o.error) for o in done])
     elif not quiet:
         con = stdout()
-        for i, ev in enumerate(batch.values):
+        for i, r in enumerate(batch.values):
             if i:
                 con.print()
-            render_evaluation(ev, con)
-    if batch.exit_code:
-        raise typer.Exit(batch.exit_code)
+            render(r, con)
 
 
 def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
