@@ -125,6 +125,13 @@ def backtest(
         return
     if archs is not None:
         options = {**options, "arch": archs[0]}
+    _backtest_each(syms, folds, seeds, forecasts, as_json, quiet, options)
+
+
+def _backtest_each(syms: list[str], folds: int, seeds: int | None, forecasts: Path | None,
+                   as_json: bool, quiet: bool, options: dict[str, Any]) -> None:  # fmt: skip
+    """`backtest A B C`: the walk-forward backtest of train's recipe on each symbol;
+    ``forecasts``: the file every test window's forecast is written to."""
     from stockcast.training.backtest import backtest_symbol
     from stockcast.training.job import recipe_from_options
 

@@ -22,19 +22,12 @@ import numpy as np
 import pandas as pd
 
 from stockcast.errors import DataError, UsageError
-from stockcast.prep import features
 from stockcast.prep.windows import (
-    MIN_PART_WINDOWS,
     PARTS,
     DataConfig,
     Scaler,
-    check_enough_sessions,
-    check_parts,
-    fit_scalers,
-    make_targets,
-    part_ranges,
-    prepare,
-    split_bounds,
+    series_arrays,
+    split_and_scale,
     split_summary,
 )
 
@@ -173,24 +166,11 @@ def _pack_one(
     bounds: tuple[pd.Timestamp, pd.Timestamp] | None,
 ) -> tuple[Series, np.ndarray, np.ndarray]:
     """One series on its own: (its Series with start 0, scaled rows (n, F) float32, log close)."""
-    dates, rows, close, vol, offset = prepare(symbol, prices, cfg)  # rows (n, F)
-    n = len(dates)
-    check_enough_sessions(symbol, n, offset, cfg)
-    log_close = np.log(close)  # (n,)
-    targets = make_targets(log_close, cfg.horizon)  # (n, H), row t = as-of t
-    if bounds is None:
-        b1, b2 = split_bounds(dates, cfg.val_frac, cfg.test_frac, cfg.test_start)
-        parts = part_ranges(n, cfg.lookback, cfg.horizon, b1, b2)
-        check_parts(symbol, n, parts, cfg)
-    else:
-        b1, b2 = (int(dates.searchsorted(when)) for when in bounds)
-        parts = part_ranges(n, cfg.lookback, cfg.horizon, b1, b2)
-        _check_date_parts(symbol, parts, bounds)
-    features.require_signal(rows[:b1], cfg.features, symbol)  # the feature scaler's rows
-    fs, ts = fit_scalers(rows, targets, b1, parts["train"])
+    one = series_arrays(symbol, prices, cfg)
+    parts, fs, ts = split_and_scale(symbol, one, cfg, bounds)
     history = prices["adj_close"].to_numpy(dtype=np.float64)  # (offset + n,)
-    one = Series(symbol, 0, dates, close, vol, offset, history, parts, fs, ts)
-    return one, fs.forward(rows).astype(np.float32), log_close  # (n, F), (n,)
+    series = Series(symbol, 0, one.dates, one.close, one.vol, one.offset, history, parts, fs, ts)
+    return series, fs.forward(one.rows).astype(np.float32), one.log_close  # (n, F), (n,)
 
 
 def _parse_split_dates(
@@ -211,17 +191,3 @@ def _parse_split_dates(
             f"{test_start:%Y-%m-%d}; swap or change the split dates"
         )
     return val_start, test_start
-
-
-def _check_date_parts(
-    symbol: str, parts: dict[str, range], bounds: tuple[pd.Timestamp, pd.Timestamp]
-) -> None:
-    """DataError (naming the fix) when the common-date split leaves a part of ``symbol`` short."""
-    if all(len(r) >= MIN_PART_WINDOWS for r in parts.values()):
-        return
-    detail = ", ".join(f"{k} {len(parts[k])}" for k in PARTS)
-    raise DataError(
-        f"{symbol}: the split at {bounds[0]:%Y-%m-%d} / {bounds[1]:%Y-%m-%d} leaves too few "
-        f"windows ({detail}; each needs {MIN_PART_WINDOWS}); choose other split dates or leave "
-        f"{symbol} out"
-    )

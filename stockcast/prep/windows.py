@@ -191,24 +191,80 @@ def build_dataset(
 ) -> Dataset:
     """Windows, split and scalers for one symbol. Give ``scalers`` and ``parts`` to rebuild a
     saved model's view (evaluate, predict); otherwise they are computed (train)."""
-    dates, rows, close, vol, offset = prepare(symbol, prices, cfg)
-    n = len(dates)
-    check_enough_sessions(symbol, n, offset, cfg)
-    log_close = np.log(close)
-    targets = make_targets(log_close, cfg.horizon)  # (n, H), row t = as-of t
+    one = series_arrays(symbol, prices, cfg)
     if parts is None:
-        b1, b2 = split_bounds(dates, cfg.val_frac, cfg.test_frac, cfg.test_start)
-        parts = part_ranges(n, cfg.lookback, cfg.horizon, b1, b2)
-        check_parts(symbol, n, parts, cfg)
-        features.require_signal(rows[:b1], cfg.features, symbol)  # the scaler's rows
-        scalers = fit_scalers(rows, targets, b1, parts["train"])
+        parts, fs, ts = split_and_scale(symbol, one, cfg)
     elif scalers is None:
         raise ValueError("rebuilding a saved split needs its scalers")
-    fs, ts = scalers
-    x = make_windows(fs.forward(rows), cfg.lookback)  # (n-L+1, L, F)
-    y = targets[cfg.lookback - 1 :]  # (n-L+1, H), NaN where the future is not stored yet
+    else:
+        fs, ts = scalers
+    x = make_windows(fs.forward(one.rows), cfg.lookback)  # (n-L+1, L, F)
+    y = one.targets[cfg.lookback - 1 :]  # (n-L+1, H), NaN where the future is not stored yet
     history = prices["adj_close"].to_numpy(dtype=np.float64)
-    return Dataset(cfg, dates, close, offset, x, y, vol, parts, fs, ts, history)
+    return Dataset(cfg, one.dates, one.close, one.offset, x, y, one.vol, parts, fs, ts, history)
+
+
+@dataclass(frozen=True)
+class SeriesArrays:
+    """One series' sessions after feature warm-up, unsplit and unscaled: what both the windows
+    of one symbol (``build_dataset``) and the packed series (``dataset.build_multi``) start
+    from."""
+
+    dates: pd.DatetimeIndex  # (n,)
+    rows: np.ndarray  # (n, F) raw feature rows (gaps after warm-up: 0)
+    close: np.ndarray  # (n,) adjusted closes
+    vol: np.ndarray  # (n,) EWMA volatility of daily log returns
+    offset: int  # warm-up rows dropped from the stored history
+    log_close: np.ndarray  # (n,)
+    targets: np.ndarray  # (n, H) row t = as-of t; NaN past the end
+
+
+def series_arrays(symbol: str, prices: pd.DataFrame, cfg: DataConfig) -> SeriesArrays:
+    """Features, closes and targets of ``symbol`` after warm-up; DataError when too short for
+    one window."""
+    dates, rows, close, vol, offset = prepare(symbol, prices, cfg)
+    check_enough_sessions(symbol, len(dates), offset, cfg)
+    log_close = np.log(close)
+    targets = make_targets(log_close, cfg.horizon)  # (n, H), row t = as-of t
+    return SeriesArrays(dates, rows, close, vol, offset, log_close, targets)
+
+
+def split_and_scale(
+    symbol: str,
+    one: SeriesArrays,
+    cfg: DataConfig,
+    bounds: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> tuple[dict[str, range], Scaler, Scaler]:
+    """(parts, feature scaler, target scaler) of one series: ``cfg``'s own split (fractions or
+    ``test_start``), or the split at the sessions of ``bounds`` (validation start, test start;
+    the common dates of many series); DataError naming the fix when a part is too short or a
+    feature carries no signal in the scaler's rows."""
+    n = len(one.dates)
+    if bounds is None:
+        b1, b2 = split_bounds(one.dates, cfg.val_frac, cfg.test_frac, cfg.test_start)
+        parts = part_ranges(n, cfg.lookback, cfg.horizon, b1, b2)
+        check_parts(symbol, n, parts, cfg)
+    else:
+        b1, b2 = (int(one.dates.searchsorted(when)) for when in bounds)
+        parts = part_ranges(n, cfg.lookback, cfg.horizon, b1, b2)
+        check_date_parts(symbol, parts, bounds)
+    features.require_signal(one.rows[:b1], cfg.features, symbol)  # the scaler's rows
+    fs, ts = fit_scalers(one.rows, one.targets, b1, parts["train"])
+    return parts, fs, ts
+
+
+def check_date_parts(
+    symbol: str, parts: dict[str, range], bounds: tuple[pd.Timestamp, pd.Timestamp]
+) -> None:
+    """DataError (naming the fix) when the common-date split leaves a part of ``symbol`` short."""
+    if all(len(r) >= MIN_PART_WINDOWS for r in parts.values()):
+        return
+    detail = ", ".join(f"{k} {len(parts[k])}" for k in PARTS)
+    raise DataError(
+        f"{symbol}: the split at {bounds[0]:%Y-%m-%d} / {bounds[1]:%Y-%m-%d} leaves too few "
+        f"windows ({detail}; each needs {MIN_PART_WINDOWS}); choose other split dates or leave "
+        f"{symbol} out"
+    )
 
 
 def check_enough_sessions(symbol: str, n: int, offset: int, cfg: DataConfig) -> None:

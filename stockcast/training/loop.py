@@ -118,7 +118,7 @@ class Placed:
 
 
 Windows = Gathered | Placed  # what the epoch and validation loops draw batches from
-Source = tuple[np.ndarray, np.ndarray] | Gathered  # what callers hand ``fit``: arrays or gathered
+TrainWindows = tuple[np.ndarray, np.ndarray] | Gathered  # what ``fit`` takes: arrays or gathered
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ def _val_loss(model: nn.Module, loss_fn: nn.Module, val: Windows, shard: Shard,
     return float(total[0]) / max(1.0, float(total[1]))
 
 
-def _windows(source: Source, device: torch.device) -> Windows:
+def _windows(source: TrainWindows, device: torch.device) -> Windows:
     """Arrays placed on ``device`` (``Placed``), or the gathered windows as they are."""
     return source if isinstance(source, Gathered) else Placed.of(source, device)
 
@@ -323,8 +323,8 @@ def _start_run(model: nn.Module, n: int, cfg: TrainConfig, device: torch.device,
 
 def fit(
     model: nn.Module,
-    train: Source,
-    val: Source,
+    train: TrainWindows,
+    val: TrainWindows,
     cfg: TrainConfig,
     device: torch.device,
     callback: Callback | None = None,
@@ -407,7 +407,7 @@ def _early_stopping(run: _Run, train: Windows, val: Windows, result: FitResult,
 
 def fit_epochs(
     model: nn.Module,
-    train: Source,
+    train: TrainWindows,
     cfg: TrainConfig,
     epochs: int,
     device: torch.device,

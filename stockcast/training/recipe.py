@@ -52,7 +52,7 @@ from stockcast.training.loop import (
     FitResult,
     Gathered,
     Shard,
-    Source,
+    TrainWindows,
     build_model,
     fit,
     fit_epochs,
@@ -205,8 +205,8 @@ def fit_members(
     recipe: Recipe,
     k: int,
     bias: np.ndarray,
-    train: Source,
-    val: Source,
+    train: TrainWindows,
+    val: TrainWindows,
     dev: torch.device,
     workers: int,
     callback: Callback | None,
@@ -265,7 +265,7 @@ def refit_members(
     cfg: TrainConfig,
     fits: list[FitResult],
     bias: np.ndarray,
-    train: Source,
+    train: TrainWindows,
     device: str = "auto",
     loss: nn.Module | None = None,
 ) -> nn.Module:
@@ -641,7 +641,7 @@ def _outcome(results: list[Any], errors: list[BaseException | None]) -> list[Any
 Job = Callable[[Callable[[Any], None], Callable[[], bool]], Any]  # (on_epoch, stop) -> result
 
 
-def _early_stopping_job(net: nn.Module, cfg: TrainConfig, train: Source, val: Source,
+def _early_stopping_job(net: nn.Module, cfg: TrainConfig, train: TrainWindows, val: TrainWindows,
                         dev: torch.device, started: Callable[[FitResult], None] | None = None,
                         shard: Shard | None = None) -> Job:  # fmt: skip
     # under torchrun a rank may not leave an epoch alone (the others would wait in DDP)
@@ -655,7 +655,7 @@ def _scale_job(net: nn.Module, cfg: TrainConfig, train: Any, val: Any, dev: torc
     return lambda on_epoch, stop: fit(net, train, val, cfg, dev, on_epoch, loss_fn=loss, stop=stop)
 
 
-def _fixed_job(net: nn.Module, cfg: TrainConfig, train: Source, epochs: int, dev: torch.device,
-               loss: nn.Module | None = None) -> Job:  # fmt: skip
+def _fixed_job(net: nn.Module, cfg: TrainConfig, train: TrainWindows, epochs: int,
+               dev: torch.device, loss: nn.Module | None = None) -> Job:  # fmt: skip
     return lambda on_epoch, stop: fit_epochs(net, train, cfg, epochs, dev, on_epoch, stop,
                                              loss_fn=loss)  # fmt: skip
