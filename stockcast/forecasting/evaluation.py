@@ -31,7 +31,7 @@ from stockcast.models.scale import ScaleHead
 from stockcast.models.store import (
     list_models,
     load_model,
-    load_scale,
+    load_numpy,
     model_ref,
     read_manifest,
 )
@@ -347,7 +347,7 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> Eval
 def saved_scale(root: Path, name: str, model_id: str, symbol: str) -> ScaleNet | None:
     """A saved model's evaluated scale networks as ``part_predictions`` takes them (None: the
     EWMA band of a model without them)."""
-    loaded = load_scale(root, name, model_id, symbol=symbol, torch_route=True)
+    loaded = load_numpy(root, name, model_id, symbol=symbol, torch_route=True).scale
     if loaded is None:
         return None
     head, predict = loaded
