@@ -103,7 +103,7 @@ def main() -> None:
             opts = {"features": ",".join(allowed_features(root, sym)), **given}
             recipe, dev = recipe_from_options(opts)
             t0 = time.perf_counter()
-            results.append(backtest_symbol(root, sym, recipe, device=dev))
+            results.append(backtest_symbol(root, sym, recipe, device=dev).to_dict())
             print(f"{sym}: {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
             results[-1]["bench_seconds"] = round(time.perf_counter() - t0, 1)
             args.out.write_text(f"Command: `nice python bench/backtest_all.py`\n\n{table(results)}")

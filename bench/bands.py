@@ -86,7 +86,7 @@ def main() -> None:
                         "band": args.band}  # fmt: skip
                 recipe, dev = recipe_from_options(opts)
                 t0 = time.perf_counter()
-                results.append(backtest_symbol(root, sym, recipe, device=dev))
+                results.append(backtest_symbol(root, sym, recipe, device=dev).to_dict())
                 print(f"{sym}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         note = (
             f"`python bench/bands.py --symbols {args.symbols} --seed {args.seed} --band "

@@ -60,7 +60,7 @@ def local_model(root: Path, sym: str, data, model_cfg, cfg, device: str) -> dict
     if learned is not None:  # what evaluate scores: the shrunk forecasts
         test = dataclasses.replace(test, mu=shrink.apply(test.mu, learned))
     return {
-        "report": report,
+        "report": report.to_dict(),  # the `evaluate --json` report
         "test": evaluation.symbol_test(sym, ds, test),
         "seconds": round(time.perf_counter() - t0, 1),
         "epochs": [f.epochs for f in fitted.fits],

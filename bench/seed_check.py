@@ -47,7 +47,7 @@ def run_one(root: Path, sym: str, seed: int) -> dict:
         "horizons": [
             {"h": h["h"], "best": h["best_baseline"], "verdict": h["verdict"],
              **{k: h["skill_vs_best"][k] for k in ("value", "low", "high")}}
-            for h in ev["horizons"]
+            for h in ev.horizons
         ],
     }  # fmt: skip
 

@@ -253,7 +253,7 @@ def test_a_global_model_has_scale_networks_and_predicts_with_its_band(stockcast_
     assert manifest.scale.kind == "gaussian" and len(manifest.scale.use) == 3
     _, _, calib = modelstore.load_model(stockcast_home, "trio", symbol="BBB", weights="live")
     assert calib["sigma"].shape == calib["y"].shape and np.isfinite(calib["sigma"]).all()
-    loaded = modelstore.load_scale(stockcast_home, "trio", symbol="BBB", weights="live")
+    loaded = modelstore.load_numpy(stockcast_home, "trio", symbol="BBB", weights="live").scale
     assert loaded is not None and loaded[0].kind == "gaussian"
     out = runner.invoke(app, ["predict", "BBB", "--model", "trio", "--json"])
     assert out.exit_code == 0, out.output

@@ -30,12 +30,12 @@ def train(root, symbol="MSFT", **extra):
 @pytest.mark.slow
 def test_persistence_mae_matches_the_stored_closes(stockcast_home):
     store_sample(stockcast_home)
-    ev = evaluation.evaluate_saved(stockcast_home, "MSFT", train(stockcast_home)["model"])
+    ev = evaluation.evaluate_saved(stockcast_home, "MSFT", train(stockcast_home)["model"]).report
     close = PriceStore(stockcast_home).read("MSFT")["adj_close"]
-    asof = close.loc[ev["test"]["start"] : ev["test"]["end"]]
-    assert len(asof) == ev["test"]["n"]
+    asof = close.loc[ev.test.start : ev.test.end]
+    assert len(asof) == ev.test.n
     pos = close.index.get_indexer(asof.index)
-    for h in ev["horizons"]:
+    for h in ev.horizons:
         later = close.to_numpy()[pos + h["h"]]
         expected = np.mean(np.abs(later - asof.to_numpy()))
         assert h["baselines"]["persistence"]["mae"] == pytest.approx(expected, rel=1e-12)
@@ -73,7 +73,7 @@ def test_new_sessions_do_not_move_the_test_period(stockcast_home):
     store_sample(stockcast_home, frame.iloc[:-200])
     res = train(stockcast_home)
     store_sample(stockcast_home, frame)  # 200 sessions arrive after training
-    ev = evaluation.evaluate_saved(stockcast_home, "MSFT")
+    ev = evaluation.evaluate_saved(stockcast_home, "MSFT").to_dict()
     assert ev["test"] == res["evaluation"]["test"]
     assert ev["horizons"] == res["evaluation"]["horizons"]
     manifest, model, calib = modelstore.load_model(stockcast_home, "MSFT")

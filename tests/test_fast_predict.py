@@ -123,8 +123,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
 @pytest.mark.parametrize("label", ["lstm", "gru", "ensemble"])
 def test_numpy_and_torch_routes_give_the_same_forecast(trained, label: str) -> None:
     root, ids = trained
-    manifest, predict, _ = fcast.load_live(root, "MSFT", ids[label], "MSFT")
-    assert predict.__module__ == numpy_infer.__name__  # the numpy route was taken
+    loaded = fcast.load_live(root, "MSFT", ids[label], "MSFT")
+    manifest, predict = loaded.manifest, loaded.predict
+    assert (
+        predict is not None and predict.__module__ == numpy_infer.__name__
+    )  # the numpy route was taken
     assert manifest.ensemble == (2 if label == "ensemble" else 1)
     assert manifest.live is not None  # live weights: what predict uses
     auto, ref = both_routes(root, ids[label])
@@ -136,7 +139,8 @@ def test_numpy_and_torch_routes_give_the_same_forecast(trained, label: str) -> N
 def test_the_numpy_loader_reads_the_weight_set_load_model_reads(trained, weights: str) -> None:
     root, ids = trained
     manifest, model, calib = modelstore.load_model(root, "MSFT", ids["ensemble"], weights=weights)
-    _, predict, ncalib = modelstore.load_numpy(root, "MSFT", ids["ensemble"], weights=weights)
+    loaded = modelstore.load_numpy(root, "MSFT", ids["ensemble"], weights=weights)
+    predict, ncalib = loaded.predict, loaded.calib
     assert predict is not None
     for part in ("y", "mu", "vol"):
         np.testing.assert_array_equal(ncalib[part], calib[part])
@@ -165,8 +169,9 @@ def test_the_numpy_loader_reads_live_weights_when_asked(tmp_path: Path) -> None:
     )  # fmt: skip
     x = np.random.default_rng(0).normal(size=(2, 7, 3))
     for weights, net in nets.items():
-        _, predict, calib = modelstore.load_numpy(tmp_path, "MSFT", model_id, weights=weights)
-        assert predict is not None
+        loaded = modelstore.load_numpy(tmp_path, "MSFT", model_id, weights=weights)
+        predict, calib = loaded.predict, loaded.calib
+        assert predict is not None and loaded.scale is None  # no scale networks saved
         with torch.no_grad():
             want = net(torch.as_tensor(x)).double().numpy()
         np.testing.assert_allclose(predict(x), want, rtol=1e-5, atol=1e-6)

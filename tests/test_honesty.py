@@ -23,7 +23,7 @@ from stockcast.models import store as modelstore
 from stockcast.models.base import predict_scaled
 from stockcast.models.ensemble import Ensemble
 from stockcast.models.lstm import Config as LSTMConfig
-from stockcast.models.store import load_scale
+from stockcast.models.store import load_numpy
 from stockcast.prep.features import ewma_volatility
 from stockcast.training.loop import TrainConfig, build_model, fit
 
@@ -129,7 +129,7 @@ def test_bands_are_calibrated_on_validation(trained):
     prices = PriceStore(trained["home"]).read("MSFT")
     v = ewma_volatility(prices["adj_close"]).to_numpy()[1:][test]
     scale_now = v  # the EWMA band, or the scale networks' (N, H) standard deviations
-    loaded_scale = load_scale(trained["home"], "MSFT", manifest["id"], symbol="MSFT")
+    loaded_scale = load_numpy(trained["home"], "MSFT", manifest["id"], symbol="MSFT").scale
     if loaded_scale is not None:  # the model's own band: the scale networks on these windows
         head, net = loaded_scale
         out = None if net is None else net(x)

@@ -13,6 +13,7 @@ from stockcast import options
 from stockcast.data.store import PriceStore
 from stockcast.errors import DataError, UsageError
 from stockcast.training import leaderboard
+from stockcast.training.results import BacktestResult, BacktestSettings
 
 # a tiny model on 600 sessions: two folds of 90 sessions, about a second per architecture
 QUICK = ["--folds", "2", "--seeds", "1", "--epochs", "1", "--hidden", "4", "--lookback", "10",
@@ -105,8 +106,8 @@ def test_arch_list_parses_names_and_keeps_one_as_given() -> None:
         options.arch_list("lstm,cnn")
 
 
-def _result(maes: list[float], skills: list[tuple[float, float, float]]) -> dict:
-    """A `backtest --json` object with only what the leaderboard reads."""
+def _result(maes: list[float], skills: list[tuple[float, float, float]]) -> BacktestResult:
+    """A backtest with only what the leaderboard reads."""
     horizons = []
     for h, (value, low, high) in enumerate(skills, start=1):
         verdict = "better" if low > 0 else "worse" if high < 0 else "indistinguishable"
@@ -121,8 +122,10 @@ def _result(maes: list[float], skills: list[tuple[float, float, float]]) -> dict
                            "ewma_interval_score": 4.0, "interval_score_rel": 0.02,
                            "ewma_interval_score_rel": 0.04}],
         })  # fmt: skip
-    return {"ticker": "X", "sessions": 1000, "seconds": 1.0, "horizons": horizons,
-            "folds": [{"seconds": 0.5}], "settings": {"folds": 1, "model_config": {}}}  # fmt: skip
+    settings = BacktestSettings(folds=1, share=0.3, seeds=1, data_config={}, train_config={},
+                                model_config={})  # fmt: skip
+    return BacktestResult(ticker="X", sessions=1000, settings=settings, folds=({"seconds": 0.5},),
+                          horizons=tuple(horizons), garch={}, seconds=1.0)  # fmt: skip
 
 
 def test_combine_names_the_edges_and_the_losses_in_words() -> None:

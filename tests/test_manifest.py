@@ -74,8 +74,11 @@ def test_a_manifest_is_not_a_mapping_and_the_store_hands_out_only_manifests():
     assert not issubclass(Manifest, Mapping)
     assert not hasattr(Manifest, "__getitem__") and not hasattr(Manifest, "get")
     assert dataclasses.is_dataclass(Manifest) and Manifest.__dataclass_params__.frozen  # type: ignore[attr-defined]
-    for fn in (modelstore.read_manifest, modelstore.load_model, modelstore.load_numpy):
+    for fn in (modelstore.read_manifest, modelstore.load_model):
         assert "Manifest" in str(inspect.signature(fn).return_annotation), fn.__name__
+    assert "NumpyModel" in str(inspect.signature(modelstore.load_numpy).return_annotation)
+    fields = {f.name: f.type for f in dataclasses.fields(modelstore.NumpyModel)}
+    assert fields["manifest"] == "Manifest"
 
 
 def test_a_format_1_manifest_is_upgraded_on_read():

@@ -16,7 +16,7 @@ from helpers import synthetic_prices
 
 from stockcast.data.store import PriceStore
 from stockcast.training import tune as tuning
-from stockcast.training.results import TuneBest, TuneResult
+from stockcast.training.results import BacktestResult, BacktestSettings, TuneBest, TuneResult
 
 FIXED = ["--hidden", "4", "--lookback", "10", "--epochs", "1", "--batch-size", "512",
          "--horizon", "2"]  # fmt: skip
@@ -148,7 +148,8 @@ def test_tune_device_cpu_backtests_the_best_parameters_on_the_cpu(
 
     def backtested(root, sym, recipe, ensemble=None, device="auto", **kw):
         asked.append(device)
-        return {"folds": [], "horizons": []}
+        settings = BacktestSettings(3, 0.3, 1, {}, {}, {})
+        return BacktestResult(sym, 100, settings, (), (), {}, 0.0)
 
     monkeypatch.setattr(tuning, "tune_symbol", searched)
     monkeypatch.setattr(tuning.backtest, "backtest_symbol", backtested)

@@ -4,9 +4,9 @@ symbols, with the cross-section per fold)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -38,6 +38,8 @@ from stockcast.options import ARCHS, SPECS, arch_list
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from stockcast.training.results import BacktestResult
 
 FoldsOpt = Annotated[
     int, typer.Option("--folds", min=1, max=50, help="Origins (equal blocks over the last 30%).")
@@ -138,14 +140,14 @@ def _backtest_each(syms: list[str], folds: int, seeds: int | None, forecasts: Pa
     recipe, dev = recipe_from_options(options)
     table: dict[str, list] = {}  # --forecasts: the rows of every symbol's folds
 
-    def one(sym: str) -> dict[str, Any]:
+    def one(sym: str) -> BacktestResult:
         keep = None if forecasts is None else _keeper(table, sym)
         with FoldProgress(sym, folds, quiet or as_json) as on_fold:
             return backtest_symbol(STATE.data_dir, sym, recipe, folds=folds,
                                    device=dev, on_fold=on_fold, on_folds=keep)  # fmt: skip
 
     try:
-        _report(syms, one, as_json, quiet, render_backtest)
+        _report(syms, one, as_json, quiet, render_backtest, _as_json)
     finally:
         _write_forecasts(forecasts, table)
 
@@ -220,20 +222,20 @@ def _saved_recipe(syms: list[str], ref: str, folds: int, seeds: int | None, as_j
                 results = gb.backtest_global(STATE.data_dir, ref, syms, folds=folds,
                                              device=dev, on_fold=on_fold)  # fmt: skip
             if as_json:
-                print_json(results)
+                print_json([r.to_dict() for r in results])
             elif not quiet:
                 render_global_backtest(results, stdout())
             return
 
-    def one(sym: str) -> dict[str, Any]:
+    def one(sym: str) -> BacktestResult:
         with FoldProgress(sym, folds, silent) as on_fold:
             return gb.backtest_recipe(STATE.data_dir, sym, ref, folds=folds, device=dev,
                                       on_fold=on_fold)  # fmt: skip
 
-    _report(syms, one, as_json, quiet, render_backtest)
+    _report(syms, one, as_json, quiet, render_backtest, _as_json)
 
 
-def render_global_backtest(results: list[dict[str, Any]], console: Console) -> None:
+def render_global_backtest(results: list[BacktestResult], console: Console) -> None:
     """Each symbol's backtest, then the cross-section of all the model's symbols per fold and
     pooled over the folds (the same in every symbol's object: printed once)."""
     for r in results:
@@ -243,7 +245,7 @@ def render_global_backtest(results: list[dict[str, Any]], console: Console) -> N
     table = new_table("Cross-section per fold (per as-of date, across all the model's symbols)",
                    "Origin", "h", "Days", "Rank IC", "IC t (HAC)", "Spread bps",
                    "Spread t")  # fmt: skip
-    for fold in r["cross_section_folds"]:
+    for fold in r.cross_section_folds or ():
         rows = fold["cross_section"]["horizons"]
         for i, h in enumerate(rows):
             spread = None if h["spread"] is None else h["spread"] * 1e4
@@ -254,14 +256,14 @@ def render_global_backtest(results: list[dict[str, Any]], console: Console) -> N
             )  # fmt: skip
     print_table(console, table, keys=2)
     console.print()
-    s = r["settings"]
-    name, _, model_id = s["model"].partition(":")
+    s = r.settings
+    name, _, model_id = (s.model or "").partition(":")
     render_cross_section(
-        {"name": name, "model": model_id, "pooled": r["pooled_across_symbols"],
-         "cross_section": r["cross_section"]},
+        {"name": name, "model": model_id, "pooled": r.pooled_across_symbols,
+         "cross_section": r.cross_section},
         console,
-        title=f"[bold]{name}[/] model {model_id}'s recipe, {s['folds']} walk-forward folds "
-        f"over {len(s['symbols'])} symbols: pooled over the folds' test windows",
+        title=f"[bold]{name}[/] model {model_id}'s recipe, {s.folds} walk-forward folds "
+        f"over {len(s.symbols or ())} symbols: pooled over the folds' test windows",
     )  # fmt: skip
 
 
@@ -285,16 +287,25 @@ def _leaderboard(syms: list[str], archs: list[str], folds: int, as_json: bool, q
     _report(syms, one, as_json, quiet, render_leaderboard)
 
 
+T = TypeVar("T")
+
+
+def _as_json(r: BacktestResult) -> dict[str, Any]:
+    return r.to_dict()
+
+
 def _report(
     syms: list[str],
-    one: Callable[[str], dict[str, Any]],
+    one: Callable[[str], T],
     as_json: bool,
     quiet: bool,
-    render: Callable[[dict[str, Any], Console], None],
+    render: Callable[[T, Console], None],
+    to_json: Callable[[T], Any] | None = None,
 ) -> None:
-    """Run ``one`` per symbol (errors said as they come), then print JSON or the tables."""
+    """Run ``one`` per symbol (errors said as they come), then print JSON (``to_json`` of each
+    value) or the tables."""
 
-    def said(o: Outcome[dict[str, Any]]) -> None:
+    def said(o: Outcome[T]) -> None:
         if o.error is not None:
             text = str(o.error) + where_hint(o.error)
             error_line(text if o.symbol in str(o.error) else f"{o.symbol}: {text}")
@@ -302,19 +313,19 @@ def _report(
     batch = for_each_symbol(syms, one, on_outcome=said)
     if len(syms) == 1 and batch.errors and not as_json:
         raise typer.Exit(batch.exit_code)
-    end_batch(batch, as_json, quiet, render)  # --json: always an array
+    end_batch(batch, as_json, quiet, render, to_json)  # --json: always an array
 
 
-def render_backtest(r: dict[str, Any], console: Console) -> None:
+def render_backtest(r: BacktestResult, console: Console) -> None:
     """Folds, pooled point errors with verdicts, and intervals against the naive bands."""
-    s = r["settings"]
+    s = r.settings
     console.print(
-        f"[bold]{r['ticker']}[/] walk-forward backtest: {s['folds']} folds over the last "
-        f"{s['share']:.0%} of {r['sessions']} sessions, {s['seeds']} seed(s) per fold, "
-        f"{r['seconds']:.0f}s" + (f"; the recipe of model {s['model']}" if s.get("model") else "")
+        f"[bold]{r.ticker}[/] walk-forward backtest: {s.folds} folds over the last "
+        f"{s.share:.0%} of {r.sessions} sessions, {s.seeds} seed(s) per fold, "
+        f"{r.seconds:.0f}s" + (f"; the recipe of model {s.model}" if s.model else "")
     )
     folds = new_table("Folds", "Origin", "Test as-of", "n", "MAE / comparator (h=1..H)", "Shrink w")
-    for f in r["folds"]:
+    for f in r.folds:
         ratios = " ".join("n/a" if x is None else f"{x:.3f}" for x in f["mae_ratio"])
         folds.add_row(f["origin"], f"{f['test_start']}..{f['test_end']}", str(f["n"]), ratios,
                       f"{f['shrink']['weight']:.2f} to {f['shrink']['toward']}")  # fmt: skip
@@ -326,7 +337,7 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
     skill = new_table("Skill = 1 - MAE bps / naive MAE bps, 95% CI; comparator: the naive "
                    "forecast best on validation", "h", "vs persistence", "vs drift", "DM p",
                    "Verdict", "Shrunk vs best")  # fmt: skip
-    for h in r["horizons"]:
+    for h in r.horizons:
         best, b = h["best_baseline"], h["baselines"]
         verdict = {"better": f"better than {best}", "worse": f"worse than {best}"}.get(
             h["verdict"], f"≈ {best}"
@@ -343,12 +354,12 @@ def render_backtest(r: dict[str, Any], console: Console) -> None:
         )  # fmt: skip
     print_table(console, errors)
     print_table(console, skill)
-    for h in r["horizons"]:
+    for h in r.horizons:
         console.print(f"h={h['h']}: {h['summary']}", markup=False)
-    _render_bands(r["horizons"], console)
+    _render_bands(r.horizons, console)
 
 
-def _render_bands(horizons: list[dict[str, Any]], console: Console) -> None:
+def _render_bands(horizons: Sequence[Mapping[str, Any]], console: Console) -> None:
     render_bands(horizons, console, "Bands pooled over folds: interval score in % of the as-of "
                  "close", "all calibrated on each fold's validation part")  # fmt: skip
 

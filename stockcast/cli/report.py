@@ -3,6 +3,7 @@ interval tables, the cross-section of a global model, and the small text helpers
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stockcast.cli.tables import print_table
@@ -11,19 +12,22 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from stockcast.forecasting.evaluation import EvaluateResult
 
-def render_evaluation(ev: dict[str, Any], console: Console) -> None:
+
+def render_evaluation(ev: EvaluateResult, console: Console) -> None:
     """The evaluation tables (shared by `train` and `evaluate`) and their plain sentences."""
-    t = ev["test"]
+    rep = ev.report
+    t = rep.test
     console.print(
-        f"[bold]{ev['ticker']}[/] model {ev['model']}: test as-of {t['start']} to {t['end']} "
-        f"({t['n']} windows); MAE bps: |log(forecast / outcome)| x 10,000 (scale-free, what skill "
+        f"[bold]{ev.ticker}[/] model {ev.model}: test as-of {t.start} to {t.end} "
+        f"({t.n} windows); MAE bps: |log(forecast / outcome)| x 10,000 (scale-free, what skill "
         "is computed on); MAE, RMSE: prices of the adjusted close"
     )
     main = new_table("Model", "h", "MAE bps", "MAE", "RMSE", "MAPE %", "Direction", "Up share",
                   "Skill", "vs best (95% CI)", "Verdict")  # fmt: skip
     naive = new_table("Naive forecasts: MAE / RMSE / MAPE %", "h", "Persistence", "Drift", "SMA5")
-    for h in ev["horizons"]:
+    for h in rep.horizons:
         skill = "n/a" if h["skill"] is None else f"{h['skill']:+.2%}"
         main.add_row(
             str(h["h"]), _bps(h), f"{h['mae']:.4f}", f"{h['rmse']:.4f}", f"{h['mape']:.3f}",
@@ -42,10 +46,10 @@ def render_evaluation(ev: dict[str, Any], console: Console) -> None:
         "share.",
         markup=False,
     )
-    for note in ev["notes"]:
+    for note in rep.notes:
         console.print(note, markup=False)
-    console.print(ev["summary"], markup=False)
-    render_intervals(ev["horizons"], console)
+    console.print(rep.summary, markup=False)
+    render_intervals(rep.horizons, console)
 
 
 def skill_ci_text(ci: dict[str, float] | None) -> str:
@@ -55,7 +59,7 @@ def skill_ci_text(ci: dict[str, float] | None) -> str:
     return f"{ci['value']:+.1%} ({ci['low'] * 100:+.1f}..{ci['high'] * 100:+.1f})"
 
 
-def verdict_text(h: dict[str, Any]) -> str:
+def verdict_text(h: Mapping[str, Any]) -> str:
     """E.g. "better than drift", "≈ drift" or "worse than drift" (from the CI, not the point)."""
     best, verdict = h["best_baseline"], h.get("verdict")
     if verdict is None:  # a model saved before verdicts: the point comparison, said as such
@@ -65,14 +69,14 @@ def verdict_text(h: dict[str, Any]) -> str:
     )
 
 
-def render_intervals(horizons: list[dict[str, Any]], console: Console) -> None:
+def render_intervals(horizons: Sequence[Mapping[str, Any]], console: Console) -> None:
     """The model's bands on test next to the EWMA and GARCH bands (``render_bands``)."""
     render_bands(horizons, console, "Bands on test: interval score in % of the as-of close",
                  "each calibrated on the validation part")  # fmt: skip
 
 
-def render_bands(horizons: list[dict[str, Any]], console: Console, title: str, where: str
-                 ) -> None:  # fmt: skip
+def render_bands(horizons: Sequence[Mapping[str, Any]], console: Console, title: str,
+                 where: str) -> None:  # fmt: skip
     """Coverage (CI), width and scale-free interval score of the model's band per horizon and
     level, the EWMA and GARCH bands' scores, the skill against each, and the h=1 verdicts."""
     from stockcast.forecasting.verdicts import verdict_line
@@ -123,7 +127,7 @@ def _vs(s: dict[str, Any] | None) -> str:
     return f"{s['value']:+.1%} ({s['low'] * 100:+.1f}..{s['high'] * 100:+.1f})"
 
 
-def _bps(h: dict[str, Any]) -> str:
+def _bps(h: Mapping[str, Any]) -> str:
     """The scale-free MAE in bps, "n/a" for a model saved before it was reported."""
     return "n/a" if h.get("mae_bps") is None else f"{h['mae_bps']:.1f}"
 

@@ -184,7 +184,7 @@ def _train_global(syms: list[str], name: str | None, recipe: Any, dev: str, as_j
     )
     for ev in result.evaluation.values():
         con.print()
-        render_evaluation(dict(ev), con)
+        render_evaluation(ev, con)
     con.print()
     render_cross_section(result.to_dict(), con)
 
@@ -214,7 +214,7 @@ def _report(results: list[TrainResult | dict[str, Any]], as_json: bool, quiet: b
     print_table(con, training_table(done))
     for r in done:
         con.print()
-        render_evaluation(dict(r.evaluation), con)
+        render_evaluation(r.evaluation, con)
 
 
 def training_table(results: list[TrainResult]) -> Table:
@@ -284,7 +284,7 @@ def evaluate(
     [bold]stockcast evaluate --model big3[/]
     """
     from stockcast.data.paths import normalize_symbol
-    from stockcast.forecasting.evaluation import evaluate_saved
+    from stockcast.forecasting.evaluation import EvaluateResult, evaluate_saved
     from stockcast.models.schema import is_model_id
 
     if not symbols:
@@ -300,7 +300,7 @@ def evaluate(
         raise UsageError("--model with an id names one model; give a single symbol with it")
     check_model_option(syms[0], model)
 
-    def said(o: Outcome[dict[str, Any]]) -> None:
+    def said(o: Outcome[EvaluateResult]) -> None:
         if o.error is not None and (len(syms) > 1 or as_json):
             error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
 
@@ -309,7 +309,7 @@ def evaluate(
     )
     if len(syms) == 1 and batch.errors and not as_json:
         raise batch.errors[0]  # one red line and its own exit code (handles_errors)
-    end_batch(batch, as_json, quiet, render_evaluation)
+    end_batch(batch, as_json, quiet, render_evaluation, EvaluateResult.to_dict)
 
 
 def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
@@ -332,13 +332,12 @@ def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
 
     batch = for_each_symbol(syms, one, on_outcome=said)
     members = {o.symbol: o.value for o in batch.outcomes if o.value is not None}
+    done = {s: evaluation.EvaluateResult(s, model_id, m.report) for s, m in members.items()}
     result = {
         "model": model_id,
         "name": manifest.name,
         "symbols": [
-            {"ticker": o.symbol, "model": model_id, **o.value.report}
-            if o.value is not None
-            else error_object(o.symbol, o.error)
+            done[o.symbol].to_dict() if o.value is not None else error_object(o.symbol, o.error)
             for o in batch.outcomes
             if o.value is not None or o.error is not None
         ],
@@ -348,10 +347,9 @@ def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
         print_json(result)
     elif not quiet:
         con = stdout()
-        for ev in result["symbols"]:
-            if "error" not in ev:
-                render_evaluation(ev, con)
-                con.print()
+        for ev in done.values():
+            render_evaluation(ev, con)
+            con.print()
         render_cross_section(result, con)
     if batch.exit_code:
         raise typer.Exit(batch.exit_code)

@@ -77,8 +77,7 @@ def tune(
             stderr().print(f"{sym}: backtesting the best parameters ...", markup=False)
         best = {k: tuple(v) if isinstance(v, list) else v
                 for k, v in res.best.params.items()}  # fmt: skip
-        bt = tuning.backtest_best(STATE.data_dir, sym, best, device=device)
-        res = replace(res, backtest=tuning.backtest_summary(bt))
+        res = replace(res, backtest=tuning.backtest_best(STATE.data_dir, sym, best, device=device))
     if as_json:
         print_json(res.to_dict())
         return

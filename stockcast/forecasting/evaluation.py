@@ -1,17 +1,17 @@
-"""Evaluate a model on its test split against naive baselines -> a plain dict.
+"""Evaluate a model on its test split against naive baselines -> an ``EvaluateResult``.
 
-The dict is the `stockcast evaluate --json` object. A saved model's view of a symbol's data is
-rebuilt from its manifest alone (features, lookback, horizon, and the symbol's scaler statistics
-and split dates, read through ``Manifest.series_of``), never from the options that `train`
-was given.
+Its ``to_dict()`` is the `stockcast evaluate --json` object. A saved model's view of a symbol's
+data is rebuilt from its manifest alone (features, lookback, horizon, and the symbol's scaler
+statistics and split dates, read through ``Manifest.series_of``), never from the options that
+`train` was given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from stockcast.models.scale import ScaleHead
 from stockcast.models.store import (
     list_models,
     load_model,
-    load_scale,
+    load_numpy,
     model_ref,
     read_manifest,
 )
@@ -108,6 +108,58 @@ def band_scales(ds: Dataset, rows: slice, scale: ScaleNet | None) -> np.ndarray 
     return head.scales(out, vol)
 
 
+@dataclass(frozen=True)
+class PartSpan:
+    """The evaluated part: its as-of sessions (first, last, count) and their targets' dates."""
+
+    start: str  # ISO date of the first as-of session
+    end: str
+    n: int  # windows
+    target_start: str  # the first window's h=1 target session
+    target_end: str  # the last window's h=H target session
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "n": self.n,
+                "target_start": self.target_start, "target_end": self.target_end}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """``evaluate_dataset``'s report of one part: per horizon the model's errors against the
+    naive forecasts (each horizon the JSON object of `evaluate --json`'s ``horizons``), the
+    verdict over all horizons and the sentences that say it."""
+
+    test: PartSpan
+    horizons: tuple[Mapping[str, Any], ...]  # h, n, errors, skill, verdict, intervals, ...
+    beats_baselines: bool  # "better" than the best naive forecast at every horizon
+    summary: str
+    notes: tuple[str, ...]  # one sentence per horizon
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON (the manifest's test report; `evaluate --json` less ticker and
+        model)."""
+        return {
+            "test": self.test.to_dict(),
+            "horizons": [dict(h) for h in self.horizons],
+            "beats_baselines": self.beats_baselines,
+            "summary": self.summary,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    """A symbol's model evaluated on its test split (`evaluate`, and inside `train`)."""
+
+    ticker: str
+    model: str  # the model's id
+    report: EvaluationReport
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `evaluate --json` object."""
+        return {"ticker": self.ticker, "model": self.model, **self.report.to_dict()}
+
+
 def evaluate_dataset(
     model: nn.Module,
     ds: Dataset,
@@ -117,7 +169,7 @@ def evaluate_dataset(
     shrink: Shrink | None = None,
     predicted: PartPredictions | None = None,
     scale: ScaleNet | None = None,
-) -> dict:
+) -> EvaluationReport:
     """Per-horizon errors of the model and the baselines on one part of ``ds``; ``val`` and
     ``predicted``: the model's raw validation and ``part`` predictions when the caller has them
     already (validation calibrates the bands);
@@ -149,14 +201,13 @@ def evaluate_dataset(
             "intervals": bands[h - 1],
         }
         horizons.append({**row, "description": describe(row)})
-    notes = [_note(h) for h in horizons]
-    return {
-        "test": {k: span[k] for k in ("start", "end", "n", "target_start", "target_end")},
-        "horizons": horizons,
-        "beats_baselines": all(h["verdict"] == "better" for h in horizons),
-        "summary": _summary(horizons),
-        "notes": notes,
-    }
+    return EvaluationReport(
+        test=PartSpan(**{k: span[k] for k in ("start", "end", "n", "target_start", "target_end")}),
+        horizons=tuple(horizons),
+        beats_baselines=all(h["verdict"] == "better" for h in horizons),
+        summary=_summary(horizons),
+        notes=tuple(_note(h) for h in horizons),
+    )
 
 
 @dataclass(frozen=True)
@@ -282,7 +333,7 @@ def _summary(horizons: list[dict]) -> str:
     )
 
 
-def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict:
+def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> EvaluateResult:
     """`stockcast evaluate`: load the model and stored prices, evaluate the test split."""
     sym = normalize_symbol(symbol)
     name, model_id = model_ref(sym, model_id)  # an id, a model name (global) or NAME:ID
@@ -292,13 +343,13 @@ def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> dict
     scale = saved_scale(root, name, str(manifest.id), sym)
     with threads_for(torch.device("cpu")):  # as `train` evaluates: the same numbers, and 2
         report = evaluate_dataset(model, ds, shrink=shrink, scale=scale)  # threads were slower
-    return {"ticker": sym, "model": manifest.id, **report}
+    return EvaluateResult(sym, str(manifest.id), report)
 
 
 def saved_scale(root: Path, name: str, model_id: str, symbol: str) -> ScaleNet | None:
     """A saved model's evaluated scale networks as ``part_predictions`` takes them (None: the
     EWMA band of a model without them)."""
-    loaded = load_scale(root, name, model_id, symbol=symbol, torch_route=True)
+    loaded = load_numpy(root, name, model_id, symbol=symbol, torch_route=True).scale
     if loaded is None:
         return None
     head, predict = loaded
@@ -338,7 +389,7 @@ class MemberEvaluation:
     its test windows for the cross-section, and the raw validation (calibration of the evaluated
     weights) and test predictions (calibration of the live weights)."""
 
-    report: dict  # ``evaluate_dataset``'s object: test span, horizons, summary, notes
+    report: EvaluationReport  # test span, horizons, summary, notes
     test: crosssection.SymbolTest
     val: PartPredictions  # raw (unshrunk) validation predictions
     test_raw: PartPredictions  # raw (unshrunk) test predictions: calibrate the live bands

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,9 +34,9 @@ from stockcast.models.manifest import Manifest
 from stockcast.models.numpy_infer import Predict
 from stockcast.models.scale import ScaleHead
 from stockcast.models.store import (
+    NumpyModel,
     load_model,
     load_numpy,
-    load_scale,
     model_ref,
 )
 from stockcast.prep import features
@@ -319,17 +319,19 @@ INFERENCE = ("auto", "torch")  # forecast_symbol(inference=...): numpy where it 
 
 def load_live(
     root: Path, name: str, model_id: str | None, symbol: str, inference: str = "auto"
-) -> tuple[Manifest, Predict, dict[str, np.ndarray]]:
-    """(manifest, predict, calibration) of a model's live weights (the recipe refit on every
-    stored session; evaluated ones in older models). ``predict`` maps scaled windows to scaled
-    outputs: in numpy (``models.numpy_infer``, no torch import) when the architecture has a
-    numpy forward and ``inference`` is "auto", else through the torch model."""
+) -> NumpyModel:
+    """A model's live weights (the recipe refit on every stored session; evaluated ones in
+    older models): manifest, predict, calibration and the band's scale networks, from one read
+    of the weights file. ``predict`` maps scaled windows to scaled outputs: in numpy
+    (``models.numpy_infer``, no torch import) when the architecture has a numpy forward and
+    ``inference`` is "auto", else through the torch model (never None)."""
     if inference not in INFERENCE:
         raise ValueError(f"inference must be one of {INFERENCE}")
-    manifest, predict, calib = load_numpy(root, name, model_id, symbol=symbol, weights="live")
-    if predict is None or inference == "torch":
-        predict = _torch_predict(root, name, str(manifest.id), symbol)
-    return manifest, predict, calib
+    loaded = load_numpy(root, name, model_id, symbol=symbol, weights="live")
+    if loaded.predict is None or inference == "torch":
+        torch_predict = _torch_predict(root, name, str(loaded.manifest.id), symbol)
+        loaded = replace(loaded, predict=torch_predict)
+    return loaded
 
 
 def _torch_predict(root: Path, name: str, model_id: str, symbol: str) -> Predict:
@@ -369,7 +371,7 @@ def build_forecast(
     """A forecast from loaded pieces: predict, calibrate, bound, date. ``predict`` maps the
     scaled window (1, L, F) to scaled outputs (1, H) (``load_live``); ``root``: the data
     directory whose calendar cache dates the forecast (None: the calendar is built);
-    ``scale``: the band's scale networks (``models.store.load_scale``; None: EWMA band)."""
+    ``scale``: the band's scale networks (``models.store.load_numpy``'s; None: EWMA band)."""
     n = check_horizon(horizon, manifest.horizon, str(manifest.id))
     check_features(symbol, manifest, prices)
     check_split_stored(symbol, prices, manifest)  # refused, like `evaluate`, after a rewrite
@@ -485,7 +487,7 @@ def forecast_symbol(
     # an unknown --calendar fails before any heavy work (the cached session table is cheap)
     code = cal.check_calendar(cal.calendar_code_for(sym, calendar), root)
     try:
-        manifest, predict, calib = load_live(root, name, model_id, sym, inference)
+        loaded = load_live(root, name, model_id, sym, inference)
     except NoModel:
         if name == sym and not PriceStore(root).exists(sym):  # fetching is the first step
             raise NoPrices(
@@ -493,8 +495,9 @@ def forecast_symbol(
                 f"`stockcast train {sym}`"
             ) from None
         raise
+    manifest, predict = loaded.manifest, loaded.predict
+    assert predict is not None  # load_live falls back to torch
     check_horizon(horizon, manifest.horizon, str(manifest.id))
-    scale = load_scale(root, name, str(manifest.id), symbol=sym, weights="live")
     prices = PriceStore(root).read(sym)
     try:
         last_completed = cal.last_completed_session(now, code, root)
@@ -505,14 +508,14 @@ def forecast_symbol(
         prices,
         manifest,
         predict,
-        calib,
+        loaded.calib,
         horizon=horizon,
         levels=levels,
         calendar=code,
         last_completed=last_completed,
         made_at=now,
         root=root,
-        scale=scale,
+        scale=loaded.scale,
     )
 
 

@@ -258,15 +258,25 @@ def garch_summary(folds: Sequence[FoldPredictions]) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class FoldsReport:
+    """A backtest's folds pooled: a row per fold (``fold_row``), a report per horizon over
+    every fold's test windows (``horizon_report``) and the GARCH fits' fallbacks."""
+
+    folds: tuple[dict, ...]
+    horizons: tuple[dict, ...]
+    garch: dict  # folds, fallbacks, reasons (``garch_summary``)
+
+
 def report(folds: Sequence[FoldPredictions],
-           levels: Sequence[float] = intervals.DEFAULT_LEVELS) -> dict:  # fmt: skip
+           levels: Sequence[float] = intervals.DEFAULT_LEVELS) -> FoldsReport:  # fmt: skip
     """``folds`` (fold rows) and ``horizons`` (pooled per-horizon reports)."""
     horizon = folds[0].y.shape[1]
-    return {
-        "folds": [fold_row(f) for f in folds],
-        "horizons": [horizon_report(folds, h, levels) for h in range(1, horizon + 1)],
-        "garch": garch_summary(folds),
-    }
+    return FoldsReport(
+        folds=tuple(fold_row(f) for f in folds),
+        horizons=tuple(horizon_report(folds, h, levels) for h in range(1, horizon + 1)),
+        garch=garch_summary(folds),
+    )
 
 
 def forecast_rows(

@@ -417,27 +417,49 @@ def load_model(
     return f.manifest, model, calib
 
 
+# a model's band scale networks: how they are used and their forward (scaled windows (B, L, F)
+# -> log scales (B, H); None when no horizon uses the network's scale)
+ScaleNets = tuple[ScaleHead, numpy_infer.Predict | None]
+
+
+@dataclass(frozen=True)
+class NumpyModel:
+    """One read of a model's weight set without torch (``load_numpy``): the manifest, the point
+    forecaster, the calibration arrays and the band's scale networks, from one open, digest
+    check and parse of the weights file."""
+
+    manifest: Manifest
+    predict: numpy_infer.Predict | None  # scaled windows (B, L, F) -> scaled outputs (B, H)
+    calib: dict[str, np.ndarray]  # {"y", "mu", "vol"} (and "sigma" with scale networks)
+    scale: ScaleNets | None  # None: no scale networks (the band uses the EWMA scale)
+
+
 def load_numpy(
     root: Path,
     name: str,
     model_id: str | None = None,
     symbol: str | None = None,
     weights: str = "evaluated",
-) -> tuple[Manifest, numpy_infer.Predict | None, dict[str, np.ndarray]]:
-    """``load_model`` without torch: (manifest, predict, calibration), where ``predict`` maps
-    scaled windows (B, L, F) to scaled outputs (B, H) in numpy (``numpy_infer``), or is None
-    when the architecture has no numpy forward or the model's release forecast through torch
-    (``Manifest.forecasts_in_torch``; then use ``load_model``). The same checks
-    and one-line ModelErrors as ``load_model``."""
+    torch_route: bool = False,
+) -> NumpyModel:
+    """``load_model`` without torch, weights file read once. ``predict`` maps scaled windows
+    (B, L, F) to scaled outputs (B, H) in numpy (``numpy_infer``), or is None when the
+    architecture has no numpy forward or the model's release forecast through torch
+    (``Manifest.forecasts_in_torch``; then use ``load_model``). ``scale``: the band's scale
+    networks (numpy where the architecture has a numpy forward, else torch; ``torch_route``:
+    torch even where numpy could, so `evaluate` scores exactly what `train` scored), or None
+    for a model without them. The same checks and one-line ModelErrors as ``load_model``."""
     f = _open_weights(root, name, model_id, symbol, weights)
     try:
-        state, calib = _weight_set(load_arrays(f.blob), f.manifest, f.symbol, weights)
+        tensors = load_arrays(f.blob)
+        state, calib = _weight_set(tensors, f.manifest, f.symbol, weights)
         arch, cfg = _arch_key(f.manifest), dict(f.manifest.model_config)
         predict = (None if f.manifest.forecasts_in_torch
                    else numpy_infer.predictor(arch, cfg, state, f.manifest.ensemble))  # fmt: skip
+        scale = _scale_nets(f.manifest, tensors, weights, torch_route)
     except Exception as exc:
         raise f.unloadable(exc) from None
-    return f.manifest, predict, calib
+    return NumpyModel(f.manifest, predict, calib, scale)
 
 
 @dataclass(frozen=True)
@@ -516,38 +538,23 @@ def _weight_set(
     return state, {part: tensors[prefix + part] for part in parts}
 
 
-def load_scale(
-    root: Path,
-    name: str,
-    model_id: str | None = None,
-    symbol: str | None = None,
-    weights: str = "evaluated",
-    torch_route: bool = False,
-) -> tuple[ScaleHead, numpy_infer.Predict | None] | None:
-    """The band's scale networks of a model: (how they are used, a predict mapping scaled
-    windows (B, L, F) to log scales (B, H): numpy where the architecture has a numpy forward,
-    else torch), or None for a model without them (its band uses the EWMA scale). The predict
-    is None when no horizon uses the network's scale. ``torch_route``: torch even where numpy
-    could (`evaluate` scores exactly what `train` scored)."""
-    f = _open_weights(root, name, model_id, symbol, weights)
-    saved = f.manifest.scale
+def _scale_nets(manifest: Manifest, tensors: Mapping[str, np.ndarray], weights: str,
+                torch_route: bool) -> ScaleNets | None:  # fmt: skip
+    """The band's scale networks in a parsed weights file (the live set when asked for and
+    present), or None for a model without them."""
+    saved = manifest.scale
     if saved is None:
         return None
     head = ScaleHead(kind=saved.kind, use=saved.use)
     if not any(head.use):
         return head, None
-    try:
-        tensors = load_arrays(f.blob)
-        live = weights == "live" and any(k.startswith(LIVE + SCALE) for k in tensors)
-        pre = (LIVE if live else "") + SCALE
-        state = {k[len(pre) :]: v for k, v in tensors.items() if k.startswith(pre)}
-        k = max(1, len(saved.members))
-        arch, cfg = _arch_key(f.manifest), dict(f.manifest.model_config)
-        fast = None if torch_route else numpy_infer.predictor(arch, cfg, state, k)
-        predict = fast or _torch_scale(f.manifest, state, k)
-    except Exception as exc:
-        raise f.unloadable(exc) from None
-    return head, predict
+    live = weights == "live" and any(k.startswith(LIVE + SCALE) for k in tensors)
+    pre = (LIVE if live else "") + SCALE
+    state = {k[len(pre) :]: v for k, v in tensors.items() if k.startswith(pre)}
+    k = max(1, len(saved.members))
+    arch, cfg = _arch_key(manifest), dict(manifest.model_config)
+    fast = None if torch_route else numpy_infer.predictor(arch, cfg, state, k)
+    return head, fast or _torch_scale(manifest, state, k)
 
 
 def _torch_scale(

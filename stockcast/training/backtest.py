@@ -28,6 +28,7 @@ from stockcast.prep.windows import MIN_PART_WINDOWS, DataConfig, Dataset
 from stockcast.training import preflight
 from stockcast.training.loop import Callback
 from stockcast.training.recipe import Recipe, fit_recipe
+from stockcast.training.results import BacktestResult, BacktestSettings
 
 # on_fold(k, folds, origin ISO date, fold row or None): None as fold k starts, the row after it
 FoldCallback = Callable[[int, int, str, dict | None], None]
@@ -46,8 +47,9 @@ def backtest_symbol(
     on_fold: FoldCallback | None = None,
     share: float = walkforward.DEFAULT_SHARE,
     on_folds: Callable[[list[walkforward.FoldPredictions]], None] | None = None,
-) -> dict:
-    """Walk-forward backtest of one stored symbol; returns the `backtest --json` object.
+) -> BacktestResult:
+    """Walk-forward backtest of one stored symbol (``to_dict()``: the `backtest --json`
+    object).
 
     ``ensemble``: members per fold (default: ``cfg.ensemble``, train's default);
     ``share``: the share of the stored sessions that the test blocks cover (the last ones).
@@ -74,18 +76,15 @@ def backtest_symbol(
     rep = walkforward.report(preds)
     if on_folds is not None:
         on_folds(preds)
-    return {
-        "ticker": sym,
-        "sessions": len(prices),
-        "settings": {
-            "folds": len(blocks),
-            "share": share,
-            "seeds": ensemble,
-            **recipe_settings(recipe),
-        },
-        **rep,
-        "seconds": round(time.perf_counter() - t0, 2),
-    }
+    return BacktestResult(
+        ticker=sym,
+        sessions=len(prices),
+        settings=BacktestSettings(len(blocks), share, ensemble, **recipe_settings(recipe)),
+        folds=rep.folds,
+        horizons=rep.horizons,
+        garch=rep.garch,
+        seconds=round(time.perf_counter() - t0, 2),
+    )
 
 
 def each_fold(

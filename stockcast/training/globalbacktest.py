@@ -55,6 +55,7 @@ from stockcast.training.backtest import (
 from stockcast.training.globaljob import fit_global, fit_global_scale, union_sessions
 from stockcast.training.loop import Callback
 from stockcast.training.recipe import Recipe
+from stockcast.training.results import BacktestResult, BacktestSettings
 
 
 def is_bare_id(ref: str) -> bool:
@@ -127,7 +128,7 @@ def backtest_recipe(
     device: str = "auto",
     callback: Callback | None = None,
     on_fold: FoldCallback | None = None,
-) -> dict:
+) -> BacktestResult:
     """``backtest_symbol`` of ``symbol`` with the recipe of its per-symbol model ``ref``; the
     object carries ``settings.model`` (NAME:ID). UsageError for a global model (use
     ``backtest_global``) or a model that is not the symbol's."""
@@ -139,8 +140,7 @@ def backtest_recipe(
     made = recipe(manifest)
     out = backtest_symbol(root, sym, made, folds=folds, ensemble=made.train.ensemble,
                           device=device, callback=callback, on_fold=on_fold)  # fmt: skip
-    out["settings"]["model"] = model_label(manifest)
-    return out
+    return replace(out, settings=replace(out.settings, model=model_label(manifest)))
 
 
 def backtest_global(
@@ -152,7 +152,7 @@ def backtest_global(
     device: str = "auto",
     callback: Callback | None = None,
     on_fold: FoldCallback | None = None,
-) -> list[dict]:
+) -> list[BacktestResult]:
     """Walk-forward backtest of the global model ``ref`` (NAME or NAME:ID); one object per
     requested symbol, in the order given: ``backtest_symbol``'s keys plus ``settings.model``,
     ``cross_section_folds``, ``cross_section`` and ``pooled_across_symbols`` (the same for
@@ -181,27 +181,34 @@ def backtest_global(
     preds, tests, per_fold = _run_folds(prices, union, blocks, made, device, callback, on_fold)
     pooled = _over_folds(tests, len(syms))
     seconds = round(time.perf_counter() - t0, 2)
-    settings = {
-        "model": label,
-        "symbols": syms,
-        "folds": len(blocks),
-        "share": walkforward.DEFAULT_SHARE,
-        "seeds": made.train.ensemble,  # members per fold, as the model was trained
+    settings = BacktestSettings(
+        folds=len(blocks),
+        share=walkforward.DEFAULT_SHARE,
+        seeds=made.train.ensemble,  # members per fold, as the model was trained
         **recipe_settings(made),
-    }
-    return [
-        {
-            "ticker": s,
-            "sessions": len(union),
-            "settings": settings,
-            **walkforward.report(preds[s]),
-            "cross_section_folds": per_fold,
-            "cross_section": pooled["cross_section"],
-            "pooled_across_symbols": pooled["pooled"],
-            "seconds": seconds,
-        }
-        for s in wanted
-    ]
+        model=label,
+        symbols=tuple(syms),
+    )
+    return [_result(s, len(union), settings, walkforward.report(preds[s]), per_fold, pooled,
+                    seconds) for s in wanted]  # fmt: skip
+
+
+def _result(symbol: str, sessions: int, settings: BacktestSettings,
+            rep: walkforward.FoldsReport, per_fold: list, pooled: dict,
+            seconds: float) -> BacktestResult:  # fmt: skip
+    """One requested symbol's object: its own folds beside the cross-section of them all."""
+    return BacktestResult(
+        ticker=symbol,
+        sessions=sessions,
+        settings=settings,
+        folds=rep.folds,
+        horizons=rep.horizons,
+        garch=rep.garch,
+        seconds=seconds,
+        cross_section_folds=tuple(per_fold),
+        cross_section=pooled["cross_section"],
+        pooled_across_symbols=pooled["pooled"],
+    )
 
 
 def _run_folds(

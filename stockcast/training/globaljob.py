@@ -328,7 +328,7 @@ def train_global(
     # the note, `live` and each series' `trained_through` say which weights predict uses
     manifest = _manifest(fitted, recipe.data, recipe.model, live=live.model is not None,
                          interrupted=live.interrupted)  # fmt: skip
-    reports = {sym: m.report for sym, m in members.items()}
+    reports = {sym: m.report.to_dict() for sym, m in members.items()}
     across = evaluation.cross_sectional(members)
     manifest = dataclasses.replace(
         manifest.with_reports(reports),  # per symbol: the `evaluate --json` report
@@ -346,7 +346,9 @@ def train_global(
         live_scale_weights=None if lw is None or ls is None else ls.state_dict(),
     )  # fmt: skip
     world = 1 if shard is None else shard.world
-    return _result(name, model_id, path, fitted, manifest, world, across, live, t_start)
+    reports_of = {sym: m.report for sym, m in members.items()}
+    return _result(name, model_id, path, fitted, manifest, world, across, live, t_start,
+                   reports_of)  # fmt: skip
 
 
 def _evaluate(
@@ -367,11 +369,10 @@ def _evaluate(
 
 
 def _result(name: str, model_id: str, path: Path, fitted: GlobalFit, manifest: Manifest,
-            world: int, across: Mapping[str, Any], live: LiveRefit,
-            t_start: float) -> GlobalTrainResult:  # fmt: skip
+            world: int, across: Mapping[str, Any], live: LiveRefit, t_start: float,
+            reports: Mapping[str, evaluation.EvaluationReport]) -> GlobalTrainResult:  # fmt: skip
     """What `train --global` did (``to_dict``: the `train --global --json` object)."""
     ds, t = fitted.dataset, manifest.training
-    reports = {s.symbol: s.test_metrics for s in manifest.series if s.test_metrics is not None}
     return GlobalTrainResult(
         name=normalize_symbol(name),
         display_name=name.strip(),  # as typed: the name in messages
@@ -399,7 +400,7 @@ def _result(name: str, model_id: str, path: Path, fitted: GlobalFit, manifest: M
         start_drift={s.symbol: s.start_drift for s in manifest.series},
         start=global_start(fitted),
         live=manifest.live,
-        evaluation={sym: {"ticker": sym, "model": model_id, **r} for sym, r in reports.items()},
+        evaluation={sym: evaluation.EvaluateResult(sym, model_id, r) for sym, r in reports.items()},
         pooled=across["pooled"],
         cross_section=across["cross_section"],
     )

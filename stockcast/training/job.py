@@ -147,7 +147,7 @@ def train_symbol(
     net = None if fitted.scale is None else fitted.scale.net
     test = evaluation.part_predictions(model, ds, "test", scale=net)
     report = evaluation.evaluate_dataset(model, ds, val=fitted.val, shrink=learned, predicted=test)
-    why = bands.unusable([h["intervals"] for h in report["horizons"]])
+    why = bands.unusable([h["intervals"] for h in report.horizons])
     if why is not None:  # refused before anything is saved
         raise TrainingError(f"{sym}: the model's band is unusable ({why}); train with --band ewma")
     refit = live_refit(
@@ -195,8 +195,9 @@ def scale_entry(sf: ScaleFit | None) -> Scale | None:
     )
 
 
-def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: Manifest, report: dict,
-            live_seconds: float, t_start: float) -> TrainResult:  # fmt: skip
+def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: Manifest,
+            report: evaluation.EvaluationReport, live_seconds: float,
+            t_start: float) -> TrainResult:  # fmt: skip
     """The `train --json` object."""
     ds, fits = fitted.dataset, fitted.fits
     windows_per_s = sum(f.windows_per_s for f in fits)  # all members together
@@ -230,7 +231,7 @@ def _result(sym: str, model_id: str, path: Path, fitted: Fitted, manifest: Manif
         workers=fitted.workers,
         ensemble_seconds_ratio=round(fitted.seconds_ratio, 3),
         live=manifest.live,
-        evaluation={"ticker": sym, "model": model_id, **report},
+        evaluation=evaluation.EvaluateResult(sym, model_id, report),
     )
 
 
@@ -277,7 +278,8 @@ def notes(fitted: Fitted, interrupted: bool, live: bool,
     return "; ".join(out)
 
 
-def _manifest(sym: str, fitted: Fitted, report: dict, live: bool, interrupted: bool) -> Manifest:
+def _manifest(sym: str, fitted: Fitted, report: evaluation.EvaluationReport, live: bool,
+              interrupted: bool) -> Manifest:  # fmt: skip
     """Everything `evaluate` and `predict` need to rebuild the model's view (see modelstore,
     which adds the name and id)."""
     ds, fits = fitted.dataset, fitted.fits
@@ -302,7 +304,7 @@ def _manifest(sym: str, fitted: Fitted, report: dict, live: bool, interrupted: b
             "data_end": data_end,
         },
         data.horizon,
-        report,
+        report.to_dict(),
     )
     live_block = Live(
         trained_through=data_end,

@@ -3,22 +3,22 @@ architecture (same data, folds, seeds and training options), side by side with t
 forecasts.
 
 ``backtest_archs`` runs ``backtest.backtest_symbol`` per architecture and counts each one's
-parameters; ``combine`` (pure: dicts in, dict out) lines the runs up per horizon against the
-naive forecasts, finds the significant edges and losses with family-wise control, and says in
-words which architecture, if any, has one. The family is every (architecture, horizon)
-comparison with the best naive forecast: their Diebold-Mariano p-values are Holm-adjusted
-(``stats.holm``), and an edge is "better" (or "worse") when its adjusted p lies below 5% with a
-positive (negative) point skill, so the chance of any false "better" or "worse" verdict in the
-whole board is at most 5%. Each row keeps its unadjusted per-comparison verdict as well.
-All architectures are scored on the same test windows (a check), so the naive rows
-(persistence, drift and the EWMA-volatility band around persistence) are shared.
+parameters; ``combine`` (pure: backtest results in, the JSON object out) lines the runs up per
+horizon against the naive forecasts, finds the significant edges and losses with family-wise
+control, and says in words which architecture, if any, has one. The family is every
+(architecture, horizon) comparison with the best naive forecast: their Diebold-Mariano p-values
+are Holm-adjusted (``stats.holm``), and an edge is "better" (or "worse") when its adjusted p
+lies below 5% with a positive (negative) point skill, so the chance of any false "better" or
+"worse" verdict in the whole board is at most 5%. Each row keeps its unadjusted per-comparison
+verdict as well. All architectures are scored on the same test windows (a check), so the naive
+rows (persistence, drift and the EWMA-volatility band around persistence) are shared.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ from stockcast.prep.windows import DataConfig
 from stockcast.training.backtest import FoldCallback, backtest_symbol
 from stockcast.training.loop import TrainConfig
 from stockcast.training.recipe import Recipe
+from stockcast.training.results import BacktestResult
 
 LEVEL = 0.9  # the interval whose score the leaderboard shows
 ALPHA = 0.05  # family-wise error rate of the board's "better" and "worse" verdicts
@@ -49,7 +50,7 @@ class ArchRun:
     arch: str  # registry name
     parameters: int  # trainable parameters of one network (an ensemble has `ensemble` of them)
     flops_per_window: float  # forward + backward FLOPs of one window, one network
-    result: dict  # the `backtest --json` object of this architecture
+    result: BacktestResult  # this architecture's backtest
 
 
 def model_size(model_cfg: Any, lookback: int) -> tuple[int, float]:
@@ -94,26 +95,26 @@ def combine(runs: Sequence[ArchRun]) -> dict:
         raise ValueError("no architecture to compare")
     first = runs[0].result
     _check_same_windows(runs)
-    settings = {k: v for k, v in first["settings"].items() if k != "model_config"}
-    board = [horizon_rows(k, runs) for k in range(len(first["horizons"]))]
+    settings = {k: v for k, v in first.settings.to_dict().items() if k != "model_config"}
+    board = [horizon_rows(k, runs) for k in range(len(first.horizons))]
     _adjust(board)
     edges = [_said(a, h) for h in board for a in h["archs"] if a["holm_verdict"] == "better"]
     worse = [_said(a, h) for h in board for a in h["archs"] if a["holm_verdict"] == "worse"]
     return {
-        "ticker": first["ticker"],
-        "sessions": first["sessions"],
+        "ticker": first.ticker,
+        "sessions": first.sessions,
         "settings": settings,
         "archs": [
             {
                 "arch": r.arch,
                 "parameters": r.parameters,
                 "mflops_per_window": round(r.flops_per_window / 1e6, 3),
-                "seconds": r.result["seconds"],
-                "train_seconds": round(sum(f["seconds"] for f in r.result["folds"]), 2),
+                "seconds": r.result.seconds,
+                "train_seconds": round(sum(f["seconds"] for f in r.result.folds), 2),
                 "mean_skill_vs_best": mean_skill(r.result),
-                "model_config": r.result["settings"]["model_config"],
-                "folds": r.result["folds"],
-                "horizons": r.result["horizons"],
+                "model_config": dict(r.result.settings.model_config),
+                "folds": [dict(f) for f in r.result.folds],
+                "horizons": [dict(h) for h in r.result.horizons],
             }
             for r in runs
         ],
@@ -124,8 +125,8 @@ def combine(runs: Sequence[ArchRun]) -> dict:
         "comparisons": len(runs) * len(board),
         "correction": CORRECTION,
         "alpha": ALPHA,
-        "summary": summary(first["ticker"], [r.arch for r in runs], edges, worse, len(board)),
-        "seconds": round(sum(r.result["seconds"] for r in runs), 2),
+        "summary": summary(first.ticker, [r.arch for r in runs], edges, worse, len(board)),
+        "seconds": round(sum(r.result.seconds for r in runs), 2),
     }
 
 
@@ -145,8 +146,8 @@ def _adjust(board: list[dict]) -> None:
 def _check_same_windows(runs: Sequence[ArchRun]) -> None:
     """The naive rows are shared only if every run scored the same windows."""
 
-    def key(r: dict) -> list:
-        return [(h["n"], h["baselines"]["persistence"]["mae"]) for h in r["horizons"]]
+    def key(r: BacktestResult) -> list:
+        return [(h["n"], h["baselines"]["persistence"]["mae"]) for h in r.horizons]
 
     ref = key(runs[0].result)
     for r in runs[1:]:
@@ -157,12 +158,12 @@ def _check_same_windows(runs: Sequence[ArchRun]) -> None:
         )
         if not same:
             raise DataError(
-                f"{runs[0].result['ticker']}: {r.arch} was scored on other windows than "
+                f"{runs[0].result.ticker}: {r.arch} was scored on other windows than "
                 f"{runs[0].arch}; the architectures cannot be compared"
             )
 
 
-def band(h: dict, level: float = LEVEL) -> dict:
+def band(h: Mapping[str, Any], level: float = LEVEL) -> dict:
     """The interval row of ``level`` (the widest when that level is not reported)."""
     rows = h["intervals"]
     return next((b for b in rows if math.isclose(b["level"], level)), rows[-1])
@@ -171,7 +172,7 @@ def band(h: dict, level: float = LEVEL) -> dict:
 def horizon_rows(k: int, runs: Sequence[ArchRun]) -> dict:
     """Horizon index ``k``: the best naive forecast, the naive rows (MAE and skill against the
     best; the EWMA band's interval score) and every architecture's row."""
-    h0 = runs[0].result["horizons"][k]
+    h0 = runs[0].result.horizons[k]
     best = h0["best_baseline"]
     best_mae = h0["baselines"][best]["mae_bps"]
     b0 = band(h0)
@@ -185,7 +186,7 @@ def horizon_rows(k: int, runs: Sequence[ArchRun]) -> dict:
     }
     rows = []
     for r in runs:
-        h = r.result["horizons"][k]
+        h = r.result.horizons[k]
         b = band(h)
         ewma = b["ewma_interval_score_rel"]
         rows.append({
@@ -210,10 +211,10 @@ def horizon_rows(k: int, runs: Sequence[ArchRun]) -> dict:
     }
 
 
-def mean_skill(result: dict) -> float:
+def mean_skill(result: BacktestResult) -> float:
     """Mean over horizons of the point skill against the best naive forecast (horizons where
     that forecast made no error, so skill is undefined, left out; 0 when all are)."""
-    values = [h["skill_vs_best"]["value"] for h in result["horizons"] if h["skill_vs_best"]]
+    values = [h["skill_vs_best"]["value"] for h in result.horizons if h["skill_vs_best"]]
     return float(sum(values) / len(values)) if values else 0.0
 
 

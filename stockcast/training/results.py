@@ -1,17 +1,20 @@
 """What `train` returns, typed: frozen dataclasses whose ``to_dict()`` is the `train --json`
 object (its keys are the contract the tests check), as ``Forecast`` and ``RunReport`` are.
 
-The evaluation inside is the `evaluate --json` object of the symbol (a global model: of each
-symbol), kept as that plain JSON object.
+The evaluation inside is the symbol's ``EvaluateResult`` (a global model: each symbol's), whose
+``to_dict()`` is its `evaluate --json` object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stockcast.models.manifest import Live, Member
+
+if TYPE_CHECKING:  # annotations only: this module stays light (no torch)
+    from stockcast.forecasting.evaluation import EvaluateResult
 
 
 def _live(live: Live | None) -> dict[str, Any] | None:
@@ -48,7 +51,7 @@ class TrainResult:
     workers: int  # members trained at once
     ensemble_seconds_ratio: float
     live: Live | None  # None: no live refit (interrupted)
-    evaluation: Mapping[str, Any]  # the `evaluate --json` object of the test split
+    evaluation: EvaluateResult  # the test split's evaluation
 
     def to_dict(self) -> dict[str, Any]:
         """The `train --json` object."""
@@ -56,7 +59,7 @@ class TrainResult:
         out["start_drift"] = list(self.start_drift)
         out["members"] = [m.to_json() for m in self.members]
         out["live"] = _live(self.live)
-        out["evaluation"] = dict(self.evaluation)
+        out["evaluation"] = self.evaluation.to_dict()
         return out
 
 
@@ -91,7 +94,7 @@ class GlobalTrainResult:
     start_drift: Mapping[str, tuple[float, ...]]  # per symbol: (H,) drift shares
     start: str  # the naive start in words
     live: Live | None
-    evaluation: Mapping[str, Mapping[str, Any]]  # per symbol: its `evaluate --json` object
+    evaluation: Mapping[str, EvaluateResult]  # per symbol: its test split's evaluation
     pooled: Mapping[str, Any] | None  # pooled test figures over the symbols
     cross_section: Mapping[str, Any] | None  # rank IC and spread per horizon
 
@@ -103,7 +106,7 @@ class GlobalTrainResult:
         out["members"] = [m.to_json() for m in self.members]
         out["start_drift"] = {s: list(v) for s, v in self.start_drift.items()}
         out["live"] = _live(self.live)
-        out["evaluation"] = {s: dict(v) for s, v in self.evaluation.items()}
+        out["evaluation"] = {s: v.to_dict() for s, v in self.evaluation.items()}
         return out
 
 
@@ -165,4 +168,74 @@ class TuneResult:
             out["searched_through"] = self.searched_through
         if self.backtest is not None:
             out["backtest"] = self.backtest.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """What a walk-forward backtest ran: its folds, the share of sessions they cover, members
+    per fold and the recipe; with a saved model's recipe (`backtest --model REF`) its label
+    NAME:ID, and for a global model its symbols."""
+
+    folds: int
+    share: float  # the share of the stored sessions the test blocks cover (the last ones)
+    seeds: int  # members per fold
+    data_config: Mapping[str, Any]  # the data options, without a test start
+    train_config: Mapping[str, Any]
+    model_config: Mapping[str, Any]
+    model: str | None = None  # NAME:ID of the saved model whose recipe ran
+    symbols: tuple[str, ...] | None = None  # a global model's symbols
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``settings`` object of `backtest --json` (a global model's: ``model`` and
+        ``symbols`` first, a per-symbol model's recipe: ``model`` last)."""
+        out: dict[str, Any] = {}
+        if self.symbols is not None:
+            out["model"] = self.model
+            out["symbols"] = list(self.symbols)
+        out.update(
+            folds=self.folds,
+            share=self.share,
+            seeds=self.seeds,
+            data_config=dict(self.data_config),
+            train_config=dict(self.train_config),
+            model_config=dict(self.model_config),
+        )
+        if self.symbols is None and self.model is not None:
+            out["model"] = self.model
+        return out
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """One symbol's walk-forward backtest (`backtest`): its folds, the pooled per-horizon report
+    (``walkforward.report``) and, for a global model, the cross-section of all its symbols;
+    ``to_dict()`` is the symbol's `backtest --json` object."""
+
+    ticker: str
+    sessions: int  # stored sessions the folds were cut from (a global model: the union's)
+    settings: BacktestSettings
+    folds: tuple[Mapping[str, Any], ...]  # per fold: dates, n, mae_ratio per h, shrink, ...
+    horizons: tuple[Mapping[str, Any], ...]  # pooled over the folds, per horizon
+    garch: Mapping[str, Any]  # folds, fallbacks, reasons
+    seconds: float
+    cross_section_folds: tuple[Mapping[str, Any], ...] | None = None  # a global model's
+    cross_section: Mapping[str, Any] | None = None  # pooled over the folds
+    pooled_across_symbols: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `backtest --json` object of the symbol."""
+        out: dict[str, Any] = {
+            "ticker": self.ticker,
+            "sessions": self.sessions,
+            "settings": self.settings.to_dict(),
+            "folds": [dict(f) for f in self.folds],
+            "horizons": [dict(h) for h in self.horizons],
+            "garch": dict(self.garch),
+        }
+        if self.cross_section_folds is not None:
+            out["cross_section_folds"] = [dict(f) for f in self.cross_section_folds]
+            out["cross_section"] = self.cross_section
+            out["pooled_across_symbols"] = self.pooled_across_symbols
+        out["seconds"] = self.seconds
         return out

@@ -54,7 +54,7 @@ from stockcast.forecasting import walkforward
 from stockcast.prep import windows
 from stockcast.training import backtest, preflight, recipe
 from stockcast.training.job import recipe_from_options
-from stockcast.training.results import TuneBacktest, TuneBest, TuneResult
+from stockcast.training.results import BacktestResult, TuneBacktest, TuneBest, TuneResult
 
 INNER_FOLDS = 2  # walk-forward folds of the objective
 HEARTBEAT_S = 10  # a running trial's heartbeat; one silent for GRACE_S is failed and retried
@@ -212,10 +212,10 @@ def finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def objective_value(report: Mapping[str, Any]) -> float:
+def objective_value(report: walkforward.FoldsReport) -> float:
     """Mean over horizons of MAE / MAE of the better of persistence and drift."""
     ratios = []
-    for h in report["horizons"]:
+    for h in report.horizons:
         best = min(h["baselines"]["persistence"]["mae"], h["baselines"]["drift"]["mae"])
         ratios.append(h["mae"] / best if best > 0 else math.inf)
     return float(np.mean(ratios))
@@ -502,16 +502,16 @@ def result(study: optuna.Study, url: str, sym: str, arch: str, fixed: Mapping[st
     )
 
 
-def backtest_summary(bt: Mapping[str, Any]) -> TuneBacktest:
-    """What `tune` reports of ``backtest_best``'s result: the folds' spans and per horizon the
-    skill against the best naive forecast, its verdict and DM p-value."""
+def backtest_summary(bt: BacktestResult, searched_through: str) -> TuneBacktest:
+    """What `tune` reports of the best parameters' backtest: the folds' spans and per horizon
+    the skill against the best naive forecast, its verdict and DM p-value."""
     return TuneBacktest(
-        searched_through=bt["searched_through"],
+        searched_through=searched_through,
         folds=tuple({k: f[k] for k in ("origin", "end", "test_start", "test_end", "n")}
-                    for f in bt["folds"]),
+                    for f in bt.folds),
         horizons=tuple({"h": h["h"], "skill_vs_best": h["skill_vs_best"],
                         "verdict": h["verdict"], "dm_pvalue": h["dm_pvalue"]}
-                       for h in bt["horizons"]),
+                       for h in bt.horizons),
     )  # fmt: skip
 
 
@@ -558,9 +558,10 @@ def check_after_search(folds: Sequence[Mapping[str, Any]], searched_through: str
 
 def backtest_best(root: Path, symbol: str, best: Mapping[str, Any], device: str = "auto",
                   ensemble: int | None = None,
-                  folds: int = walkforward.DEFAULT_FOLDS) -> dict[str, Any]:  # fmt: skip
+                  folds: int = walkforward.DEFAULT_FOLDS) -> TuneBacktest:  # fmt: skip
     """The `backtest` of the best parameters (same seeds as `backtest`) on the sessions after
-    every session the search saw: ``folds`` blocks over them, with ``searched_through`` set."""
+    every session the search saw: ``folds`` blocks over them, summed up with
+    ``searched_through`` (``backtest_summary``)."""
     made, _ = recipe_from_options(dict(best))
     sym = normalize_symbol(symbol)
     searched = tuning_prices(root, sym)
@@ -568,5 +569,5 @@ def backtest_best(root: Path, symbol: str, best: Mapping[str, Any], device: str 
     out = backtest.backtest_symbol(root, sym, made, ensemble=ensemble, device=device,
                                    folds=folds, share=share)  # fmt: skip
     through = searched.index[-1].date().isoformat()
-    check_after_search(out["folds"], through)
-    return {**out, "searched_through": through}
+    check_after_search(out.folds, through)
+    return backtest_summary(out, through)
