@@ -33,6 +33,7 @@ from stockcast.models.manifest import Manifest
 
 D = dt.date
 LEGACY = Path(__file__).parent / "fixtures" / "legacy_model_v1" / "MSFT"
+PREDECESSOR_MSFT = Path(__file__).parent / "fixtures" / "models_397d288" / "MSFT"
 HEAVY = ("torch", "scipy", "matplotlib", "yfinance", "exchange_calendars")
 
 
@@ -212,7 +213,9 @@ def heavy_modules_of_predict(root: Path) -> list[str]:
 
 
 def test_predict_imports_no_torch_and_reads_the_calendar_cache(sample: Path) -> None:
-    copy_legacy(sample)
+    # an ensemble saved by the predecessor release (a 0.1.0 model forecasts through torch, as
+    # that release did: tests/test_model_registry.py)
+    shutil.copytree(PREDECESSOR_MSFT, sample / "models" / "MSFT")
     first = heavy_modules_of_predict(sample)  # writes the calendar cache
     assert first == ["exchange_calendars"]
     assert calendarstore.path(sample, "XNYS").is_file()

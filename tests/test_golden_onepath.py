@@ -3,11 +3,12 @@
 ``tests/fixtures/golden_onepath/golden.json`` holds what main's code produced before the change
 (``record.py`` at ca573cb; re-recorded after the fix that bands a per-symbol backtest fold's test
 windows with its scale networks, which moved only that backtest's interval figures): tiny
-per-symbol and global ensembles (`train`, then `predict --json` and `evaluate --json`), per-symbol and global walk-forward backtests (`backtest --json`), the saved
-manifests and a sha256 per saved tensor. Retraining with the same code on the same machine must
-give every number and every weight bit for bit; torch's kernels differ between CPUs, so on
-another machine (``machine()`` differs) the test is skipped: rerun ``record.py`` with the code
-of the recording commit to make a fixture for that machine.
+per-symbol and global ensembles (`train`, then `predict --json` and `evaluate --json`),
+per-symbol and global walk-forward backtests (`backtest --json`), the saved manifests and a
+sha256 per saved tensor. Retraining with the same code on the same machine must give every
+number and every weight bit for bit; torch's kernels differ between CPUs, so on another machine
+(``machine()`` differs) the test is skipped: rerun ``record.py`` with the code of the recording
+commit to make a fixture for that machine.
 """
 
 from __future__ import annotations
