@@ -399,8 +399,9 @@ def test_ctrl_c_during_a_long_batch_keeps_the_members_best_epoch(
     from stockcast.training.job import configs_from_options
 
     data, model_cfg, cfg, _ = configs_from_options(
-        {"lookback": 10, "hidden": 4, "epochs": 5, "batch_size": 64, "ensemble": 1}
-    )
+        {"lookback": 10, "hidden": 4, "epochs": 5, "batch_size": 64, "ensemble": 1,
+         "band": "ewma"}  # the point member alone: no scale network beside it in the pool
+    )  # fmt: skip
     after_epoch_one, real_step = [], loop.train_step
 
     def slow_step(*args, **kwargs):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -14,8 +16,11 @@ from helpers import AFTER_NEW_YEAR, TINY, nyse_prices, run_in
 from stockcast.data.store import PriceStore
 from stockcast.errors import DataError, ModelError, UsageError
 from stockcast.forecasting import forecast as fcast
+from stockcast.models.manifest import Manifest
 
 D = dt.date
+
+LEGACY_MODEL = Path(__file__).parent / "fixtures" / "legacy_model_v1" / "MSFT"
 
 
 def store_and_train(root: Path, symbol: str, prices: pd.DataFrame, *extra: str) -> None:
@@ -107,13 +112,17 @@ def test_skill_from_manifest() -> None:
     def h(m: float, p: float) -> dict:
         return {"mae": m, "baselines": {"persistence": {"mae": p}}}
 
-    sk = fcast.skill_from_manifest(
-        {"test_metrics": {"horizons": [h(0.99, 1.0), h(2.2, 2.0)], "summary": "x"}}
+    saved = next(LEGACY_MODEL.glob("*/manifest.json"))
+    bare = Manifest.from_json(json.loads(saved.read_text())).with_reports({})
+    bare = dataclasses.replace(
+        bare, series=tuple(dataclasses.replace(s, test_metrics=None) for s in bare.series)
     )
+    report = {"horizons": [h(0.99, 1.0), h(2.2, 2.0)], "summary": "x"}
+    sk = fcast.skill_from_manifest(bare.with_reports({"MSFT": report}))
     assert sk.h1 == pytest.approx(0.01)
     assert sk.overall == pytest.approx(1 - 3.19 / 3.0)
     assert sk.beats_persistence is False
-    assert fcast.skill_from_manifest({}).h1 is None
+    assert fcast.skill_from_manifest(bare).h1 is None
 
 
 def test_level_tag() -> None:
