@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -103,6 +104,13 @@ class Single:
             t.join()
 
 
+def stacked_batches(ps: list[torch.Tensor], bs: int) -> Iterator[torch.Tensor]:
+    """The minibatches of K members at once: (K, B) window indices, each member in its own
+    permutation ``ps[k]``."""
+    for s in range(0, len(ps[0]), bs):
+        yield torch.stack([p[s : s + bs] for p in ps])
+
+
 def clip_stacked(params: list[torch.Tensor], clip: float) -> None:
     """``clip_grad_norm_`` per member of stacked (K, ...) gradients."""
     sq = sum(p.grad.pow(2).flatten(1).sum(1) for p in params)  # (K,)
@@ -137,9 +145,7 @@ class Vmapped:
 
     def epoch(self, x: torch.Tensor, y: torch.Tensor, ps: list[torch.Tensor]) -> None:
         torch.set_num_threads(THREADS[0])
-        bs = self.cfg.batch_size
-        for s in range(0, len(x), bs):
-            idx = torch.stack([p[s : s + bs] for p in ps])  # (K, B)
+        for idx in stacked_batches(ps, self.cfg.batch_size):
             self.opt.zero_grad(set_to_none=True)
             gs = self.grads(self.params, self.bufs, x[idx], y[idx])  # name -> (K, ...)
             for name, p in self.params.items():
@@ -188,9 +194,7 @@ class Grouped:
 
     def epoch(self, x: torch.Tensor, y: torch.Tensor, ps: list[torch.Tensor]) -> None:
         torch.set_num_threads(THREADS[0])
-        bs = self.cfg.batch_size
-        for s in range(0, len(x), bs):
-            idx = torch.stack([p[s : s + bs] for p in ps])  # (K, B)
+        for idx in stacked_batches(ps, self.cfg.batch_size):
             self.opt.zero_grad(set_to_none=True)
             out = self.net(x[idx])
             loss = torch.nn.functional.huber_loss(out, y[idx], reduction="none")
