@@ -88,3 +88,77 @@ def test_new_sessions_do_not_move_the_test_period(stockcast_home):
     store_sample(stockcast_home, frame.iloc[:-2000])  # history rewritten: test period is gone
     with pytest.raises(ModelError, match="stockcast train MSFT"):
         evaluation.evaluate_saved(stockcast_home, "MSFT")
+
+
+def _spy_reruns(monkeypatch) -> list[str]:
+    """The symbols whose saved weights `evaluate_saved` runs again (torch) instead of scoring
+    what `train` kept."""
+    calls: list[str] = []
+    real = evaluation._run_saved_weights
+
+    def spy(root, name, model_id, sym, ds, shrink):
+        calls.append(sym)
+        return real(root, name, model_id, sym, ds, shrink)
+
+    monkeypatch.setattr(evaluation, "_run_saved_weights", spy)
+    return calls
+
+
+@pytest.mark.slow
+def test_evaluate_scores_what_train_kept_and_running_the_weights_again_agrees(
+    stockcast_home, monkeypatch
+):
+    store_sample(stockcast_home)
+    res = train(stockcast_home)
+    reruns = _spy_reruns(monkeypatch)
+    kept = evaluation.evaluate_saved(stockcast_home, "MSFT").to_dict()
+    assert reruns == []  # scored from the model file
+    again = evaluation.evaluate_saved(stockcast_home, "MSFT", recompute=True).to_dict()
+    assert reruns == ["MSFT"]
+    assert kept == again  # the kept predictions are what the weights give
+    assert {k: kept[k] for k in res["evaluation"]} == res["evaluation"]
+    saved = modelstore.read_scored(stockcast_home, "MSFT", res["model"])
+    assert saved.scored is not None and saved.scored["inputs_sha256"].shape == (32,)
+    assert saved.scored["garch"].shape == (saved.calib["y"].shape[0] + kept["test"]["n"], 5)
+
+
+@pytest.mark.slow
+def test_revised_prices_make_evaluate_run_the_weights_again_and_new_sessions_do_not(
+    stockcast_home, monkeypatch
+):
+    frame = load_sample()
+    store_sample(stockcast_home, frame.iloc[:-100])
+    res = train(stockcast_home)
+    reruns = _spy_reruns(monkeypatch)
+    store_sample(stockcast_home, frame)  # 100 sessions after training: the digest holds
+    assert (
+        evaluation.evaluate_saved(stockcast_home, "MSFT").to_dict()["horizons"]
+        == (res["evaluation"]["horizons"])
+    )
+    assert reruns == []
+    test_start = pd.Timestamp(res["evaluation"]["test"]["start"])
+    revised = frame.copy()  # one close inside the test part revised by a data vendor
+    day = revised.index[revised.index.get_indexer([test_start])[0] + 10]
+    revised.loc[day, ["close", "adj_close"]] *= 1.01
+    store_sample(stockcast_home, revised)
+    ev = evaluation.evaluate_saved(stockcast_home, "MSFT").to_dict()
+    assert reruns == ["MSFT"]  # inputs changed: the saved weights ran on the revised windows
+    assert ev == evaluation.evaluate_saved(stockcast_home, "MSFT", recompute=True).to_dict()
+    assert ev["horizons"] != res["evaluation"]["horizons"]
+
+
+@pytest.mark.slow
+def test_evaluate_of_a_per_symbol_model_imports_neither_torch_nor_arch(stockcast_home):
+    import subprocess
+    import sys
+
+    store_sample(stockcast_home)
+    train(stockcast_home)
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from stockcast.forecasting.evaluation import evaluate_saved\n"
+        f"evaluate_saved(Path({str(stockcast_home)!r}), 'MSFT')\n"
+        "print(sorted(m for m in ('torch', 'arch') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr

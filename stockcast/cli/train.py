@@ -268,10 +268,22 @@ def evaluate(
     model: ModelIdOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
+    recompute: Annotated[
+        bool,
+        typer.Option(
+            "--recompute",
+            help="Run the saved weights over the test split again instead of scoring the "
+            "predictions `train` kept (the same numbers on the machine that trained; slower: "
+            "torch is loaded).",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate saved models on their test split against persistence, drift and SMA5.
 
     --json prints an array with one object per symbol (a failed one is {"ticker", "error"}).
+    A per-symbol model is scored from the test predictions `train` kept while the stored prices
+    they came from are unchanged (sessions added since do not count), else, or with
+    --recompute, by running its weights again.
 
     A global model with no symbols given (--model NAME, or NAME:ID) is evaluated over all its
     symbols: each symbol's tables, then the pooled figures (MAE of log returns in bps, MASE,
@@ -305,7 +317,9 @@ def evaluate(
             error_line(f"{o.symbol}: {o.error}{where_hint(o.error)}")
 
     batch = for_each_symbol(
-        syms, lambda s: evaluate_saved(STATE.data_dir, s, model), on_outcome=said
+        syms,
+        lambda s: evaluate_saved(STATE.data_dir, s, model, recompute),
+        on_outcome=said,
     )
     if len(syms) == 1 and batch.errors and not as_json:
         raise batch.errors[0]  # one red line and its own exit code (handles_errors)

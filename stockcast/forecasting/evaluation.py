@@ -4,21 +4,28 @@ Its ``to_dict()`` is the `stockcast evaluate --json` object. A saved model's vie
 data is rebuilt from its manifest alone (features, lookback, horizon, and the symbol's scaler
 statistics and split dates, read through ``Manifest.series_of``), never from the options that
 `train` was given.
+
+`train` keeps what it scored on the test split in the model file (the raw test predictions, the
+band's scales and the GARCH baseline's scales, with a digest of every input they came from:
+``scored_arrays``). `evaluate` rebuilds the data from the stored prices and, when the digest of
+the rebuilt inputs matches, scores those arrays against the rebuilt outcomes and baselines:
+the same numbers, without importing torch or arch (``evaluate --recompute``, or a digest that
+differs because stored prices were revised, runs the saved weights again). Sessions added
+after training leave the digest unchanged: every feature and scale is causal.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
-from stockcast.device import threads_for
 from stockcast.errors import UsageError
 from stockcast.forecasting import bands, crosssection, garch, metrics, stats
 from stockcast.forecasting.history import parts_from_split
@@ -26,7 +33,6 @@ from stockcast.forecasting.intervals import DEFAULT_LEVELS
 from stockcast.forecasting.latest import data_config, scalers
 from stockcast.forecasting.shrink import Shrink
 from stockcast.forecasting.shrink import apply as apply_shrink
-from stockcast.models.base import predict_scaled
 from stockcast.models.manifest import Manifest
 from stockcast.models.scale import ScaleHead
 from stockcast.models.store import (
@@ -35,13 +41,17 @@ from stockcast.models.store import (
     load_numpy,
     model_ref,
     read_manifest,
+    read_scored,
 )
 from stockcast.prep import features
 from stockcast.prep.windows import Dataset, build_dataset
 
 if TYPE_CHECKING:
     import pandas as pd
+    import torch
     from torch import nn
+
+    from stockcast.models.store import ScoredSet
 
 
 def rebuild_dataset(symbol: str, prices: pd.DataFrame, manifest: Manifest) -> Dataset:
@@ -58,6 +68,10 @@ def predict_log_returns(
     model: nn.Module, ds: Dataset, rows: slice, device: torch.device | str = "cpu"
 ) -> np.ndarray:
     """(N, H) predicted log returns for window rows ``rows`` of ``ds``."""
+    import torch
+
+    from stockcast.models.base import predict_scaled
+
     scaled = predict_scaled(model, ds.x[rows], torch.device(device))
     return ds.target_scaler.inverse(scaled)
 
@@ -161,7 +175,7 @@ class EvaluateResult:
 
 
 def evaluate_dataset(
-    model: nn.Module,
+    model: nn.Module | None,
     ds: Dataset,
     device: torch.device | str = "cpu",
     part: str = "test",
@@ -169,6 +183,7 @@ def evaluate_dataset(
     shrink: Shrink | None = None,
     predicted: PartPredictions | None = None,
     scale: ScaleNet | None = None,
+    garch_scales: garch.GarchScales | None = None,
 ) -> EvaluationReport:
     """Per-horizon errors of the model and the baselines on one part of ``ds``; ``val`` and
     ``predicted``: the model's raw validation and ``part`` predictions when the caller has them
@@ -179,16 +194,22 @@ def evaluate_dataset(
     Skill against it comes with a 95% HAC confidence interval and a
     Diebold-Mariano p-value; the verdict is "better" only when the interval lies above zero.
     ``scale``: the band's scale network (``val`` and ``predicted``, when given, carry its
-    scales already)."""
-    p = part_predictions(model, ds, part, device, scale) if predicted is None else predicted
-    if val is None:
-        val = part_predictions(model, ds, "val", device, scale)
+    scales already); ``garch_scales``: the GARCH baseline's scales at the validation then
+    ``part`` windows when the caller has them (``garch.for_dataset``), else fitted here.
+    ``model`` may be None when ``val`` and ``predicted`` are given."""
+    if model is not None:
+        p = part_predictions(model, ds, part, device, scale) if predicted is None else predicted
+        val = part_predictions(model, ds, "val", device, scale) if val is None else val
+    elif val is None or predicted is None:
+        raise ValueError("without a model, give both the validation and the part's predictions")
+    else:
+        p = predicted
     if shrink is not None:
         p, val = _shrunk(p, shrink), _shrunk(val, shrink)
     px = _PartPrices.of(ds, p)
     val_err = metrics.naive_log_errors(ds.history_close, val.asof + ds.offset, val.y)
     span = ds.split_summary()[part]
-    bands = interval_report(val, p, ds)  # the model's band and the baselines', per horizon
+    bands = interval_report(val, p, ds, garch_scales)  # the model's band and the baselines'
     horizons = []
     for h in range(1, ds.config.horizon + 1):
         best = metrics.chosen_comparator(val_err, h)  # on validation, not on the test outcomes
@@ -249,12 +270,14 @@ class _PartPrices:
         }
 
 
-def interval_report(v: PartPredictions, p: PartPredictions, ds: Dataset) -> list[list[dict]]:
+def interval_report(
+    v: PartPredictions, p: PartPredictions, ds: Dataset, g: garch.GarchScales | None = None
+) -> list[list[dict]]:
     """Per horizon, per level (0.8, 0.9): the model's band on ``p`` next to the EWMA, GARCH and
     constant-width bands (``bands.band_rows``), all calibrated on the validation predictions
     ``v`` like the model file's calibration arrays; the constant band also under today's
-    ``baseline_*`` keys."""
-    g = garch.for_dataset(ds, v.asof, p.asof)
+    ``baseline_*`` keys. ``g``: the GARCH scales at ``v`` then ``p`` (fitted when None)."""
+    g = garch.for_dataset(ds, v.asof, p.asof) if g is None else g
     nv = len(v.asof)
     val = bands.BandInputs(v.y, v.mu, v.band_scale, v.vol, g.scale[:nv])
     test = bands.BandInputs(p.y, p.mu, p.band_scale, p.vol, g.scale[nv:])
@@ -333,17 +356,85 @@ def _summary(horizons: list[dict]) -> str:
     )
 
 
-def evaluate_saved(root: Path, symbol: str, model_id: str | None = None) -> EvaluateResult:
-    """`stockcast evaluate`: load the model and stored prices, evaluate the test split."""
+def evaluate_saved(
+    root: Path, symbol: str, model_id: str | None = None, recompute: bool = False
+) -> EvaluateResult:
+    """`stockcast evaluate`: the saved model's test split scored against the stored prices:
+    from what `train` scored when the rebuilt inputs' digest matches (see the module
+    docstring), else (or with ``recompute``) by running the saved weights again."""
     sym = normalize_symbol(symbol)
     name, model_id = model_ref(sym, model_id)  # an id, a model name (global) or NAME:ID
-    manifest, model, _ = load_model(root, name, model_id, symbol=sym)
+    saved = read_scored(root, name, model_id, symbol=sym)
+    manifest = saved.manifest
     ds = rebuild_dataset(sym, PriceStore(root).read(sym), manifest)
     shrink = Shrink.from_dict(manifest.shrink)
-    scale = saved_scale(root, name, str(manifest.id), sym)
-    with threads_for(torch.device("cpu")):  # as `train` evaluates: the same numbers, and 2
-        report = evaluate_dataset(model, ds, shrink=shrink, scale=scale)  # threads were slower
+    stored = None if recompute else stored_predictions(ds, saved)
+    if stored is None:
+        report = _run_saved_weights(root, name, str(manifest.id), sym, ds, shrink)
+    else:
+        val, test, g = stored
+        report = evaluate_dataset(None, ds, val=val, shrink=shrink, predicted=test,
+                                  garch_scales=g)  # fmt: skip
     return EvaluateResult(sym, str(manifest.id), report)
+
+
+def _run_saved_weights(
+    root: Path, name: str, model_id: str, sym: str, ds: Dataset, shrink: Shrink | None
+) -> EvaluationReport:
+    """The test report from the saved weights run again (torch)."""
+    import torch
+
+    from stockcast.device import threads_for
+
+    _, model, _ = load_model(root, name, model_id, symbol=sym)
+    scale = saved_scale(root, name, model_id, sym)
+    with threads_for(torch.device("cpu")):  # as `train` evaluates: the same numbers, and 2
+        return evaluate_dataset(model, ds, shrink=shrink, scale=scale)  # threads were slower
+
+
+def inputs_digest(ds: Dataset) -> np.ndarray:
+    """(32,) uint8 SHA-256 of every input the validation and test predictions, the band's
+    scales and the GARCH baseline's scales are computed from: the scaled windows, the EWMA
+    volatility at their as-of sessions, the closes up to the last test as-of session, and the
+    split's positions. Sessions stored after the test part do not enter it."""
+    v, t = ds.parts["val"], ds.parts["test"]
+    asof = np.concatenate([np.arange(v.start, v.stop), np.arange(t.start, t.stop)])
+    meta = [ds.offset, v.start, v.stop, t.start, t.stop, ds.config.horizon, ds.config.lookback]
+    sha = hashlib.sha256(np.asarray(meta, dtype=np.int64).tobytes())
+    for arr in (ds.x[ds.window_slice("val")], ds.x[ds.window_slice("test")], ds.vol[asof],
+                ds.history_close[: ds.offset + t.stop]):  # fmt: skip
+        sha.update(np.ascontiguousarray(arr).tobytes())
+    return np.frombuffer(sha.digest(), dtype=np.uint8).copy()
+
+
+def scored_arrays(
+    ds: Dataset, test: PartPredictions, g: garch.GarchScales
+) -> dict[str, np.ndarray]:
+    """What a model file keeps of `train`'s test scoring for one symbol (``scored.<SYMBOL>.*``):
+    the raw test predictions ``mu`` (and the band's scales ``sigma``), the GARCH scales at the
+    validation then test windows, whether that fit converged, and ``inputs_digest(ds)``."""
+    out = {"mu": test.mu, "garch": g.scale, "garch_converged": np.array([g.converged], np.uint8),
+           "inputs_sha256": inputs_digest(ds)}  # fmt: skip
+    return out if test.sigma is None else {**out, "sigma": test.sigma}
+
+
+def stored_predictions(
+    ds: Dataset, saved: ScoredSet
+) -> tuple[PartPredictions, PartPredictions, garch.GarchScales] | None:
+    """The raw validation and test predictions and the GARCH scales `train` scored, on the
+    rebuilt ``ds``; None when the model keeps none or the inputs' digest differs."""
+    s = saved.scored
+    if s is None or not np.array_equal(s.get("inputs_sha256", ()), inputs_digest(ds)):
+        return None
+    v, t = ds.parts["val"], ds.parts["test"]
+    va, ta = np.arange(v.start, v.stop), np.arange(t.start, t.stop)
+    c = saved.calib
+    val = PartPredictions(va, ds.y[ds.window_slice("val")], c["mu"], ds.vol[va], c.get("sigma"))
+    test = PartPredictions(ta, ds.y[ds.window_slice("test")], s["mu"], ds.vol[ta], s.get("sigma"))
+    g = garch.GarchScales(s["garch"], bool(s["garch_converged"][0]))
+    if test.mu.shape != test.y.shape or g.scale.shape != (len(va) + len(ta), ds.config.horizon):
+        return None
+    return val, test, g
 
 
 def saved_scale(root: Path, name: str, model_id: str, symbol: str) -> ScaleNet | None:
@@ -404,6 +495,10 @@ def evaluate_member(
 ) -> MemberEvaluation:
     """Evaluate ``symbol`` of a (global) model from its manifest, as ``evaluate_saved`` does;
     ``scale``: the model's band scale networks (None: the EWMA band)."""
+    import torch
+
+    from stockcast.device import threads_for
+
     ds = rebuild_dataset(symbol, prices, manifest)
     shrink = Shrink.from_dict(manifest.shrink)
     with threads_for(torch.device("cpu")):  # as `evaluate_saved`

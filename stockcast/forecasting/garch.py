@@ -24,7 +24,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from arch import arch_model
 
 from stockcast.errors import UsageError
 from stockcast.prep.windows import Dataset
@@ -91,6 +90,8 @@ def _fit_and_forecast(
     r: np.ndarray, fit_end: int, idx: np.ndarray, horizon: int
 ) -> tuple[np.ndarray, dict[str, float]]:
     """(N, H) scales and the parameters; _NoFit when the fit cannot be trusted."""
+    from arch import arch_model  # here: importing arch takes about a second
+
     y = r[1:] * _PERCENT  # y[j] is session j + 1's return
     n_fit = min(fit_end, r.size) - 1
     if n_fit < MIN_FIT_RETURNS:

@@ -19,7 +19,10 @@ calibration ``calib.<SYMBOL>.*``), which `evaluate` scores on the test split, an
 weights (``live.model.*``, with ``live.calib.<SYMBOL>.*``: the evaluated weights' test-split
 residuals), the same recipe refit on every stored session, which `predict` and `run` use. An
 ensemble's weights are its members' (``model.members.<i>.*``; the manifest's ``members`` list
-gives K).
+gives K). What `train` scored on the test split with the evaluated weights is kept too
+(``scored.<SYMBOL>.*``: the raw test predictions, the band's scales, the GARCH baseline's
+scales and a digest of the inputs they came from), so `evaluate` re-scores it without torch
+while the stored prices are unchanged (``forecasting/evaluation.py``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ CALIB_PARTS = ("y", "mu", "vol")  # calibration arrays per symbol: calib.<SYMBOL
 SCALE_PART = "sigma"  # (N, H) the band's scale at the calibration windows (scale networks only)
 SCALE = "scale."  # prefix of the scale networks' weights (``live.scale.`` for the live ones)
 LIVE = "live."  # prefix of the live weights and calibration
+SCORED = "scored."  # prefix of what `train` scored per symbol: scored.<SYMBOL>.<part>
 WEIGHT_SETS = ("evaluated", "live")  # load_model(weights=...)
 SeriesView = Series  # one symbol's part of a saved model (``Manifest.series_of``)
 
@@ -194,6 +198,7 @@ def save_model(
     live_calib: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     scale_weights: dict | None = None,
     live_scale_weights: dict | None = None,
+    scored: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> tuple[str, Path]:
     """Publish a model atomically; returns (id, folder). ``weights`` is a torch state dict.
 
@@ -204,7 +209,10 @@ def save_model(
     ``scale_weights`` / ``live_scale_weights``: the band's scale networks (``scale.*`` and
     ``live.scale.*``), described by ``manifest.scale``; their calibration arrays carry a
     ``sigma`` part.
+    ``scored``: per symbol, the arrays `evaluate` may re-score instead of running the weights
+    again (``scored.<SYMBOL>.<part>``; ``evaluation.scored_arrays``).
     """
+    import torch
     from safetensors.torch import save
 
     label = normalize_symbol(name)
@@ -224,6 +232,10 @@ def save_model(
         if sw is not None:
             tensors.update({f"{prefix}{SCALE}{k}": v.detach().cpu().contiguous()
                             for k, v in sw.items()})  # fmt: skip
+    for sym, arrays in (scored or {}).items():
+        pre = f"{SCORED}{normalize_symbol(sym)}."
+        tensors.update({pre + part: torch.from_numpy(np.array(a))  # a copy: never shared
+                        for part, a in arrays.items()})  # fmt: skip
     blob = save(tensors, metadata={"format_version": str(FORMAT_VERSION), "id": model_id})
     manifest = replace(
         manifest,
@@ -415,6 +427,34 @@ def load_model(
         raise f.unloadable(exc) from None
     model.to(device).eval()
     return f.manifest, model, calib
+
+
+@dataclass(frozen=True)
+class ScoredSet:
+    """One read of a model's evaluated weight set without building a forward: the manifest,
+    the symbol's validation calibration arrays and what `train` scored on its test split
+    (``scored.<SYMBOL>.*``; None in a model saved before they were kept)."""
+
+    manifest: Manifest
+    symbol: str
+    calib: dict[str, np.ndarray]  # {"y", "mu", "vol"} (and "sigma" with scale networks)
+    scored: dict[str, np.ndarray] | None
+
+
+def read_scored(
+    root: Path, name: str, model_id: str | None = None, symbol: str | None = None
+) -> ScoredSet:
+    """The evaluated calibration and scored arrays of ``symbol`` in a saved model, read and
+    checked as ``load_model`` reads them (one-line ModelErrors), without torch."""
+    f = _open_weights(root, name, model_id, symbol, "evaluated")
+    try:
+        tensors = load_arrays(f.blob)
+        _, calib = _weight_set(tensors, f.manifest, f.symbol, "evaluated")
+    except Exception as exc:
+        raise f.unloadable(exc) from None
+    pre = f"{SCORED}{f.symbol}."
+    scored = {k[len(pre) :]: v for k, v in tensors.items() if k.startswith(pre)}
+    return ScoredSet(f.manifest, f.symbol, dict(calib), scored or None)
 
 
 # a model's band scale networks: how they are used and their forward (scaled windows (B, L, F)

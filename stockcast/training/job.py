@@ -24,7 +24,7 @@ from stockcast import models, options
 from stockcast.data.paths import normalize_symbol
 from stockcast.data.store import PriceStore
 from stockcast.errors import StoreUnwritable, TrainingError, UsageError
-from stockcast.forecasting import bands, evaluation, naivestart, shrink
+from stockcast.forecasting import bands, evaluation, garch, naivestart, shrink
 from stockcast.models import store as modelstore
 from stockcast.models.manifest import (
     Live,
@@ -146,7 +146,10 @@ def train_symbol(
     learned = shrink.learn(ds, fitted.val) if cfg.shrink else None  # toward a naive forecast
     net = None if fitted.scale is None else fitted.scale.net
     test = evaluation.part_predictions(model, ds, "test", scale=net)
-    report = evaluation.evaluate_dataset(model, ds, val=fitted.val, shrink=learned, predicted=test)
+    g = garch.for_dataset(ds, fitted.val.asof, test.asof)  # kept: `evaluate` re-scores them
+    report = evaluation.evaluate_dataset(
+        model, ds, val=fitted.val, shrink=learned, predicted=test, garch_scales=g
+    )
     why = bands.unusable([h["intervals"] for h in report.horizons])
     if why is not None:  # refused before anything is saved
         raise TrainingError(f"{sym}: the model's band is unusable ({why}); train with --band ewma")
@@ -164,6 +167,7 @@ def train_symbol(
         live_calib=None if live is None else {sym: _calib(test)},
         scale_weights=None if sf is None else sf.model.state_dict(),
         live_scale_weights=None if live is None or live_scale is None else live_scale.state_dict(),
+        scored={sym: evaluation.scored_arrays(ds, test, g)},
     )  # fmt: skip
     return _result(sym, model_id, path, fitted, manifest, report, live_seconds, t_start)
 
