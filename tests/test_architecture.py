@@ -40,6 +40,19 @@ LAZY: dict[str, tuple[frozenset[str], str]] = {
         # without a numpy forward.
         "torch only when a model has no numpy forward",
     ),
+    "stockcast/forecasting/evaluation.py": (
+        frozenset({"torch", "stockcast.device", "stockcast.models.base"}),
+        # `evaluate` scores the test predictions `train` kept in the model file (~1.4 s CPU
+        # against ~4 s with torch); torch only when the weights run again (`train`, `--recompute`,
+        # inputs whose digest changed, models saved before the predictions were kept).
+        "torch only when the saved weights run again",
+    ),
+    "stockcast/forecasting/garch.py": (
+        frozenset({"arch"}),
+        # importing arch (with scipy.stats and statsmodels) costs about a second; `evaluate`
+        # reads the GARCH scales `train` kept, so only a fit imports it.
+        "arch only when GARCH is fitted",
+    ),
     "stockcast/models/store.py": (
         frozenset({"torch", "safetensors.torch", "stockcast.models.base"}),
         # `predict` reads weights with safetensors' numpy loader (load_numpy); torch only when a

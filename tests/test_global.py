@@ -140,6 +140,10 @@ def test_global_model_pooled_and_cross_section_in_train_and_evaluate(stockcast_h
     assert out["symbols"][1]["horizons"] == trained["evaluation"]["BBB"]["horizons"]
     assert out["pooled"] == trained["pooled"]  # recomputed exactly as at train time
     assert out["cross_section"] == trained["cross_section"]
+    again = run("evaluate", "--model", "trio", "--json", "--recompute")  # the weights run again
+    assert again.exit_code == 0 and json.loads(again.output) == out  # = what train kept
+    kept = modelstore.read_scored(stockcast_home, "trio", symbol="CCC").scored
+    assert kept is not None and kept["mu"].shape == (trained["evaluation"]["CCC"]["test"]["n"], 3)
     named = json.loads(run("evaluate", "AAA", "CCC", "--model", "trio", "--json").output)
     assert [s["ticker"] for s in named] == ["AAA", "CCC"]  # named symbols: today's array
     table = run("evaluate", "--model", "trio")

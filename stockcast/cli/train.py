@@ -281,9 +281,9 @@ def evaluate(
     """Evaluate saved models on their test split against persistence, drift and SMA5.
 
     --json prints an array with one object per symbol (a failed one is {"ticker", "error"}).
-    A per-symbol model is scored from the test predictions `train` kept while the stored prices
-    they came from are unchanged (sessions added since do not count), else, or with
-    --recompute, by running its weights again.
+    A model is scored from the test predictions `train` kept while the stored prices they came
+    from are unchanged (sessions added since do not count), else, or with --recompute, by
+    running its weights again.
 
     A global model with no symbols given (--model NAME, or NAME:ID) is evaluated over all its
     symbols: each symbol's tables, then the pooled figures (MAE of log returns in bps, MASE,
@@ -305,7 +305,7 @@ def evaluate(
                 "give one or more symbols, or --model NAME of a global model to evaluate all "
                 "its symbols together"
             )
-        _evaluate_global(model, as_json, quiet)
+        _evaluate_global(model, as_json, quiet, recompute)
         return
     syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols))
     if model and len(syms) > 1 and is_model_id(model):  # an id
@@ -326,19 +326,19 @@ def evaluate(
     end_batch(batch, as_json, quiet, render_evaluation, EvaluateResult.to_dict)
 
 
-def _evaluate_global(ref: str, as_json: bool, quiet: bool = False) -> None:
+def _evaluate_global(ref: str, as_json: bool, quiet: bool = False, recompute: bool = False) -> None:
     """`evaluate --model NAME` of a global model: every symbol, then the pooled and
     cross-sectional figures over the symbols that could be evaluated."""
     from stockcast.data.store import PriceStore
     from stockcast.forecasting import evaluation
 
-    manifest, net = evaluation.open_global(STATE.data_dir, ref)
+    manifest = evaluation.global_manifest(STATE.data_dir, ref)
     syms, model_id = manifest.symbols, str(manifest.id)
     store = PriceStore(STATE.data_dir)
+    evaluator = evaluation.GlobalEvaluator(STATE.data_dir, manifest, recompute)
 
     def one(sym: str) -> evaluation.MemberEvaluation:
-        scale = evaluation.saved_scale(STATE.data_dir, str(manifest.name), model_id, sym)
-        return evaluation.evaluate_member(net, sym, store.read(sym), manifest, scale)
+        return evaluator.member(sym, store.read(sym))
 
     def said(o: Outcome[evaluation.MemberEvaluation]) -> None:
         if o.error is not None:

@@ -477,13 +477,15 @@ def symbol_test(symbol: str, ds: Dataset, p: PartPredictions) -> crosssection.Sy
 @dataclass(frozen=True)
 class MemberEvaluation:
     """One symbol of a global model on its test split: what `evaluate SYM --model NAME` reports,
-    its test windows for the cross-section, and the raw validation (calibration of the evaluated
-    weights) and test predictions (calibration of the live weights)."""
+    its test windows for the cross-section, the raw validation (calibration of the evaluated
+    weights) and test predictions (calibration of the live weights), and what a model file
+    keeps of the scoring (``scored_arrays``)."""
 
     report: EvaluationReport  # test span, horizons, summary, notes
     test: crosssection.SymbolTest
     val: PartPredictions  # raw (unshrunk) validation predictions
     test_raw: PartPredictions  # raw (unshrunk) test predictions: calibrate the live bands
+    scored: dict[str, np.ndarray]
 
 
 def evaluate_member(
@@ -493,20 +495,45 @@ def evaluate_member(
     manifest: Manifest,
     scale: ScaleNet | None = None,
 ) -> MemberEvaluation:
-    """Evaluate ``symbol`` of a (global) model from its manifest, as ``evaluate_saved`` does;
-    ``scale``: the model's band scale networks (None: the EWMA band)."""
+    """Evaluate ``symbol`` of a (global) model from its manifest by running the weights, as
+    ``evaluate_saved --recompute`` does; ``scale``: the model's band scale networks (None: the
+    EWMA band)."""
     import torch
 
     from stockcast.device import threads_for
 
     ds = rebuild_dataset(symbol, prices, manifest)
-    shrink = Shrink.from_dict(manifest.shrink)
     with threads_for(torch.device("cpu")):  # as `evaluate_saved`
         val = part_predictions(model, ds, "val", scale=scale)
         test = part_predictions(model, ds, "test", scale=scale)
-        report = evaluate_dataset(model, ds, val=val, shrink=shrink, predicted=test)
+    return _member(symbol, ds, manifest, val, test, garch.for_dataset(ds, val.asof, test.asof))
+
+
+def stored_member(
+    root: Path, manifest: Manifest, symbol: str, prices: pd.DataFrame
+) -> MemberEvaluation | None:
+    """``evaluate_member`` from what `train` kept in the model file (no torch), or None when it
+    keeps none or the stored prices they came from changed (run ``evaluate_member`` then)."""
+    sym = normalize_symbol(symbol)
+    saved = read_scored(root, str(manifest.name), str(manifest.id), symbol=sym)
+    ds = rebuild_dataset(sym, prices, saved.manifest)
+    stored = stored_predictions(ds, saved)
+    return None if stored is None else _member(sym, ds, saved.manifest, *stored)
+
+
+def _member(
+    symbol: str,
+    ds: Dataset,
+    manifest: Manifest,
+    val: PartPredictions,
+    test: PartPredictions,
+    g: garch.GarchScales,
+) -> MemberEvaluation:
+    shrink = Shrink.from_dict(manifest.shrink)
+    report = evaluate_dataset(None, ds, val=val, shrink=shrink, predicted=test, garch_scales=g)
     shown = test if shrink is None else _shrunk(test, shrink)
-    return MemberEvaluation(report, symbol_test(symbol, ds, shown), val, test)
+    scored = scored_arrays(ds, test, g)
+    return MemberEvaluation(report, symbol_test(symbol, ds, shown), val, test, scored)
 
 
 def cross_sectional(members: dict[str, MemberEvaluation]) -> dict:
@@ -514,8 +541,8 @@ def cross_sectional(members: dict[str, MemberEvaluation]) -> dict:
     return crosssection.report([m.test for m in members.values()])
 
 
-def open_global(root: Path, ref: str) -> tuple[Manifest, nn.Module]:
-    """(manifest, model) of the global model that ``--model`` ``ref`` (NAME or NAME:ID) names;
+def global_manifest(root: Path, ref: str) -> Manifest:
+    """The manifest of the global model that ``--model`` ``ref`` (NAME or NAME:ID) names;
     UsageError when ``ref`` is a bare id, names no model, or names a per-symbol model (give
     its symbol then)."""
     if ":" not in ref and model_ref("ID", ref)[1] is not None:  # a bare id: a symbol's own
@@ -534,5 +561,23 @@ def open_global(root: Path, ref: str) -> tuple[Manifest, nn.Module]:
             f"--model {ref} is a per-symbol model, not a global one; name its symbol: "
             f"`stockcast evaluate {' '.join(manifest.symbols)}`"
         )
-    manifest, model, _ = load_model(root, name, manifest.id, symbol=manifest.symbols[0])
-    return manifest, model
+    return manifest
+
+
+class GlobalEvaluator:
+    """`evaluate --model NAME` of a global model, one symbol at a time: from what `train` kept
+    where the inputs are unchanged, else (or with ``recompute``) by running the weights, which
+    are loaded once, on the first symbol that needs them."""
+
+    def __init__(self, root: Path, manifest: Manifest, recompute: bool = False) -> None:
+        self.root, self.manifest, self.recompute = root, manifest, recompute
+        self._net: nn.Module | None = None
+
+    def member(self, symbol: str, prices: pd.DataFrame) -> MemberEvaluation:
+        m = self.manifest
+        if not self.recompute and (kept := stored_member(self.root, m, symbol, prices)):
+            return kept
+        if self._net is None:
+            _, self._net, _ = load_model(self.root, str(m.name), str(m.id), symbol=m.symbols[0])
+        scale = saved_scale(self.root, str(m.name), str(m.id), normalize_symbol(symbol))
+        return evaluate_member(self._net, symbol, prices, m, scale)

@@ -344,6 +344,7 @@ def train_global(
         live_calib=None if lw is None else {s: _calib(m.test_raw) for s, m in members.items()},
         scale_weights=None if scale is None else scale.model.state_dict(),
         live_scale_weights=None if lw is None or ls is None else ls.state_dict(),
+        scored={s: m.scored for s, m in members.items()},
     )  # fmt: skip
     world = 1 if shard is None else shard.world
     reports_of = {sym: m.report for sym, m in members.items()}
