@@ -432,8 +432,11 @@ def stored_predictions(
     val = PartPredictions(va, ds.y[ds.window_slice("val")], c["mu"], ds.vol[va], c.get("sigma"))
     test = PartPredictions(ta, ds.y[ds.window_slice("test")], s["mu"], ds.vol[ta], s.get("sigma"))
     g = garch.GarchScales(s["garch"], bool(s["garch_converged"][0]))
-    if test.mu.shape != test.y.shape or g.scale.shape != (len(va) + len(ta), ds.config.horizon):
-        return None
+    shapes = [(a.shape, b.shape) for a, b in ((val.mu, val.y), (test.mu, test.y))]
+    shapes += [(p.sigma.shape, p.y.shape) for p in (val, test) if p.sigma is not None]
+    shapes.append((g.scale.shape, (len(va) + len(ta), ds.config.horizon)))
+    if any(got != want for got, want in shapes) or (val.sigma is None) != (test.sigma is None):
+        return None  # not what this code would have kept: run the weights
     return val, test, g
 
 
