@@ -148,7 +148,8 @@ def markdown(results: list[dict], command: str, header: str) -> str:
         "## In words",
         "",
         f"Over {len(done)} series: {edges} of {n} (series, architecture, horizon) comparisons "
-        f"are `better` than the best naive forecast and {worse} are `worse` (Holm within each "
+        f"are `better` than the best naive forecast and {worse} {'is' if worse == 1 else 'are'} "
+        "`worse` (Holm within each "
         "series: a false verdict anywhere on a series' board has at most a 5% chance).",
         "",
         *[
