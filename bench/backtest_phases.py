@@ -26,7 +26,7 @@ from stockcast.data.sources.sample import load_sample
 from stockcast.data.store import PriceStore
 from stockcast.forecasting import evaluation, garch
 from stockcast.training import backtest, recipe
-from stockcast.training.job import configs_from_options
+from stockcast.training.job import recipe_from_options
 
 TIMES: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
@@ -87,9 +87,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         PriceStore(root).write(args.symbol, load_sample(), source="sample")
-        data, model, cfg, device = configs_from_options({})
+        made, device = recipe_from_options({})
         t0, c0 = time.perf_counter(), time.process_time()
-        backtest.backtest_symbol(root, args.symbol, data, model, cfg, device=device)
+        backtest.backtest_symbol(root, args.symbol, made, device=device)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     point = PHASES
     sum_ep = sum(sum(e for e in p["epochs"] if e) for p in point)
