@@ -65,9 +65,9 @@ def main() -> None:
     allocator.tune()
     run = recipe.run_members
 
-    def run_members(jobs, workers, callback):
+    def run_members(jobs, workers, callback, in_turn=False):
         t0 = time.perf_counter()
-        out = run(jobs, workers, callback)
+        out = run(jobs, workers, callback, in_turn)
         epochs = [getattr(r, "epochs", None) for r in out]
         PHASES.append({"jobs": len(jobs), "workers": workers, "epochs": epochs,
                        "seconds": round(time.perf_counter() - t0, 2)})  # fmt: skip
