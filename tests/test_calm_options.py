@@ -57,6 +57,16 @@ def test_counts_agree_with_their_nouns(sample: Path) -> None:
     assert counted(1, "model") == "1 model" and counted(2, "name") == "2 names"
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT delivered and handled by default, as in a terminal: a suite started in the
+    background by a non-interactive shell inherits SIGINT ignored (POSIX), and Python then
+    keeps ignoring it, so a Ctrl-C test would wait for nothing."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_a_long_epoch_stops_at_once(sample: Path) -> None:
     """SIGINT while `train --lookback 2000` is inside its first epoch (a batch takes seconds
@@ -70,7 +80,7 @@ def test_ctrl_c_during_a_long_epoch_stops_at_once(sample: Path) -> None:
     cmd = [sys.executable, "-m", "stockcast", "train", "MSFT", "--lookback", "2000"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)  # fmt: skip
+                            env=env, preexec_fn=ctrl_c_as_in_a_terminal)  # fmt: skip
     assert proc.stderr is not None
     first = proc.stderr.readline()  # the start line: the command runs, its imports are done
     assert "training, at most" in first, first
@@ -391,6 +401,7 @@ def test_ctrl_c_during_a_long_batch_keeps_the_members_best_epoch(
     thread does not wait for the batch, and the member's best finished epoch is kept (from the
     copy its fit published, in a fresh network: the old one is still training)."""
     import _thread
+    import signal
     import time
 
     from helpers import synthetic_prices
@@ -419,9 +430,15 @@ def test_ctrl_c_during_a_long_batch_keeps_the_members_best_epoch(
 
     monkeypatch.setattr(loop, "train_step", slow_step)
     monkeypatch.setattr(recipe, "initial_member", member)
+    # interrupt_main() does nothing while SIGINT is ignored (a suite started in the background
+    # by a non-interactive shell): Python's own handler, as in a terminal, for this test
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     made = recipe.Recipe(data, model_cfg, cfg)
-    fitted = recipe.fit_recipe("SYN", synthetic_prices(400), made, device="cpu",
-                               callback=lambda r: after_epoch_one.append(r.epoch))  # fmt: skip
+    try:
+        fitted = recipe.fit_recipe("SYN", synthetic_prices(400), made, device="cpu",
+                                   callback=lambda r: after_epoch_one.append(r.epoch))  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert after_epoch_one[:2] == [1, "interrupted"]
     assert fitted.interrupted and fitted.fits[0].epochs >= 1
     assert len(built) == 2  # the member left in its batch was rebuilt from its best epoch
