@@ -42,6 +42,7 @@ from stockcast.models.store import (
     model_ref,
     read_manifest,
     read_scored,
+    read_scored_sets,
 )
 from stockcast.prep import features
 from stockcast.prep.windows import Dataset, build_dataset
@@ -509,19 +510,19 @@ def evaluate_member(
     with threads_for(torch.device("cpu")):  # as `evaluate_saved`
         val = part_predictions(model, ds, "val", scale=scale)
         test = part_predictions(model, ds, "test", scale=scale)
-    return _member(symbol, ds, manifest, val, test, garch.for_dataset(ds, val.asof, test.asof))
+    g = garch.for_dataset(ds, val.asof, test.asof)
+    return _member(symbol, ds, manifest, val, test, g, scored_arrays(ds, test, g))
 
 
-def stored_member(
-    root: Path, manifest: Manifest, symbol: str, prices: pd.DataFrame
-) -> MemberEvaluation | None:
-    """``evaluate_member`` from what `train` kept in the model file (no torch), or None when it
-    keeps none or the stored prices they came from changed (run ``evaluate_member`` then)."""
-    sym = normalize_symbol(symbol)
-    saved = read_scored(root, str(manifest.name), str(manifest.id), symbol=sym)
-    ds = rebuild_dataset(sym, prices, saved.manifest)
+def stored_member(saved: ScoredSet, prices: pd.DataFrame) -> MemberEvaluation | None:
+    """``evaluate_member`` of ``saved.symbol`` from what `train` kept in the model file (no
+    torch), or None when it keeps none or the stored prices they came from changed (run
+    ``evaluate_member`` then)."""
+    ds = rebuild_dataset(saved.symbol, prices, saved.manifest)
     stored = stored_predictions(ds, saved)
-    return None if stored is None else _member(sym, ds, saved.manifest, *stored)
+    if stored is None or saved.scored is None:
+        return None
+    return _member(saved.symbol, ds, saved.manifest, *stored, saved.scored)
 
 
 def _member(
@@ -531,11 +532,11 @@ def _member(
     val: PartPredictions,
     test: PartPredictions,
     g: garch.GarchScales,
+    scored: dict[str, np.ndarray],
 ) -> MemberEvaluation:
     shrink = Shrink.from_dict(manifest.shrink)
     report = evaluate_dataset(None, ds, val=val, shrink=shrink, predicted=test, garch_scales=g)
     shown = test if shrink is None else _shrunk(test, shrink)
-    scored = scored_arrays(ds, test, g)
     return MemberEvaluation(report, symbol_test(symbol, ds, shown), val, test, scored)
 
 
@@ -575,12 +576,16 @@ class GlobalEvaluator:
     def __init__(self, root: Path, manifest: Manifest, recompute: bool = False) -> None:
         self.root, self.manifest, self.recompute = root, manifest, recompute
         self._net: nn.Module | None = None
+        self._kept: dict[str, ScoredSet] | None = None  # every symbol's, from one read
 
     def member(self, symbol: str, prices: pd.DataFrame) -> MemberEvaluation:
-        m = self.manifest
-        if not self.recompute and (kept := stored_member(self.root, m, symbol, prices)):
-            return kept
+        m, sym = self.manifest, normalize_symbol(symbol)
+        if not self.recompute:
+            if self._kept is None:
+                self._kept = read_scored_sets(self.root, str(m.name), str(m.id), m.symbols)
+            if (kept := stored_member(self._kept[sym], prices)) is not None:
+                return kept
         if self._net is None:
             _, self._net, _ = load_model(self.root, str(m.name), str(m.id), symbol=m.symbols[0])
-        scale = saved_scale(self.root, str(m.name), str(m.id), normalize_symbol(symbol))
+        scale = saved_scale(self.root, str(m.name), str(m.id), sym)
         return evaluate_member(self._net, symbol, prices, m, scale)

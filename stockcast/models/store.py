@@ -34,7 +34,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -446,15 +446,27 @@ def read_scored(
 ) -> ScoredSet:
     """The evaluated calibration and scored arrays of ``symbol`` in a saved model, read and
     checked as ``load_model`` reads them (one-line ModelErrors), without torch."""
-    f = _open_weights(root, name, model_id, symbol, "evaluated")
+    return next(iter(read_scored_sets(root, name, model_id, [symbol]).values()))
+
+
+def read_scored_sets(
+    root: Path, name: str, model_id: str | None, symbols: Sequence[str | None]
+) -> dict[str, ScoredSet]:
+    """``read_scored`` of each of ``symbols`` (None: the model's own) from one read of the
+    weights file, by symbol."""
+    f = _open_weights(root, name, model_id, symbols[0], "evaluated")
+    syms = [f.manifest.pick_symbol(s) for s in symbols]
     try:
         tensors = load_arrays(f.blob)
-        _, calib = _weight_set(tensors, f.manifest, f.symbol, "evaluated")
+        calibs = {sym: _weight_set(tensors, f.manifest, sym, "evaluated")[1] for sym in syms}
     except Exception as exc:
         raise f.unloadable(exc) from None
-    pre = f"{SCORED}{f.symbol}."
-    scored = {k[len(pre) :]: v for k, v in tensors.items() if k.startswith(pre)}
-    return ScoredSet(f.manifest, f.symbol, dict(calib), scored or None)
+    out = {}
+    for sym in syms:
+        pre = f"{SCORED}{sym}."
+        scored = {k[len(pre) :]: v for k, v in tensors.items() if k.startswith(pre)}
+        out[sym] = ScoredSet(f.manifest, sym, dict(calibs[sym]), scored or None)
+    return out
 
 
 # a model's band scale networks: how they are used and their forward (scaled windows (B, L, F)
